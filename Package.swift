@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → Diagnose → {Probe, RuleEngine} → EvidenceModel.
+// Probe wraps libcurl through CCurl and is the only module that sees a C type.
+let package = Package(
+    name: "authdoctor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "authdoctor", targets: ["authdoctor"]),
+        .executable(name: "authdoctor-bench", targets: ["authdoctor-bench"]),
+        .library(name: "Diagnose", targets: ["Diagnose"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "EvidenceModel"),
+        .target(name: "Probe", dependencies: ["CCurl", "EvidenceModel"]),
+        .executableTarget(name: "EmbedResourcesTool"),
+        .plugin(
+            name: "EmbedResources",
+            capability: .buildTool(),
+            dependencies: ["EmbedResourcesTool"]
+        ),
+        // rules/ and fixtures/ live at the package root (DESIGN.md); this target embeds them so the
+        // built binary is self-contained and works from any directory.
+        .target(name: "EmbeddedResources", plugins: ["EmbedResources"]),
+        .target(
+            name: "RuleEngine",
+            dependencies: ["EvidenceModel", "EmbeddedResources", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "Diagnose", dependencies: ["RuleEngine", "EvidenceModel", "Probe"]),
+        .target(
+            name: "AuthDoctorCLI",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
+        .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel"]),
+        .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
+        .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "AuthDoctorTestSupport"]),
+        .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "AuthDoctorTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

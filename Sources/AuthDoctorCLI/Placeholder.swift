@@ -1,0 +1,5 @@
+import ArgumentParser
+public struct AuthDoctorCommand: ParsableCommand {
+    public init() {}
+    public func run() throws { print("authdoctor") }
+}

@@ -1,0 +1,2 @@
+import AuthDoctorCLI
+AuthDoctorCommand.main()

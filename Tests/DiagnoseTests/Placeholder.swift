@@ -1,0 +1,2 @@
+import XCTest
+final class DiagnoseTestsPlaceholder: XCTestCase { func testBuilds() {} }

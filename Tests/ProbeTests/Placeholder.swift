@@ -1,0 +1,2 @@
+import XCTest
+final class ProbeTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class RuleEngineTestsPlaceholder: XCTestCase { func testBuilds() {} }
