@@ -1,2 +1,3 @@
 import AuthDoctorCLI
-AuthDoctorCommand.main()
+
+AuthDoctorCommand.run()

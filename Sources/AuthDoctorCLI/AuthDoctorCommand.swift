@@ -1,0 +1,124 @@
+import ArgumentParser
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+
+public struct AuthDoctorCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "authdoctor",
+        abstract: "Tells why a data connection fails to authenticate, and what to do about it.",
+        discussion: """
+        Classify what a customer sent (a `curl -i` output, a HAR export, an error sentence, a curl exit
+        code), or a whole export of failed calls at once; every finding carries the remediation steps of
+        the troubleshooting guide, with the section they follow.
+
+        Examples:
+          authdoctor classify --response error.http
+          curl -si https://graph.facebook.com/me?access_token=… | authdoctor classify --response -
+          authdoctor classify --text "Token has been expired or revoked." --provider google
+          authdoctor classify --har looker.har --format markdown
+          authdoctor classify --batch failures.jsonl --format jsonl > verdicts.jsonl
+          authdoctor rules test
+
+        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files;
+        1 when `rules lint` or `rules test` finds problems.
+        """,
+        version: Report.toolVersion,
+        subcommands: [Classify.self, RulesCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs the command line and exits with a sysexits status; errors are one line on stderr.
+    public static func run(arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let error as InputError {
+            fail(error.description, code: error.exitCode)
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = AuthDoctorCommand.message(for: error)
+            let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
+            fail(firstLine + " (see 'authdoctor help')", code: code == .validationFailure ? 64 : code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data(("authdoctor: " + Redactor.redact(message) + "\n").utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// Options every rule-using command shares.
+struct RuleOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Also load the rules in DIR (a rule with a built-in rule's id replaces it). Repeatable; AUTHDOCTOR_RULES adds more (':'-separated).", valueName: "DIR"))
+    var ruleDirectories: [String] = []
+
+    @Flag(name: .customLong("no-builtin-rules"), help: "Use only the rules given with --rules / AUTHDOCTOR_RULES.")
+    var noBuiltinRules = false
+
+    var directories: [String] {
+        let env = ProcessInfo.processInfo.environment["AUTHDOCTOR_RULES"].map { $0.split(separator: ":").map(String.init) } ?? []
+        return env + ruleDirectories
+    }
+
+    /// The rule set, or a one-line configuration error naming the first problem.
+    func load() throws -> RuleSet {
+        let (set, issues) = try RuleLibrary.load(includeBuiltin: !noBuiltinRules, directories: directories)
+        if let first = issues.first {
+            let more = issues.count > 1 ? " (and \(issues.count - 1) more; run 'authdoctor rules lint')" : ""
+            throw InputError(.config, first.message + more, place: "\(first.file):\(first.line)")
+        }
+        if set.rules.isEmpty {
+            throw InputError(.usage, "no rules loaded (--no-builtin-rules needs --rules DIR)")
+        }
+        return set
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, jsonl, markdown
+}
+
+enum Terminal {
+    static var colorAllowed: Bool {
+        isatty(STDOUT_FILENO) != 0 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    }
+
+    static func write(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+}
+
+/// Reads a named file, or stdin for "-", as UTF-8 text.
+enum InputFile {
+    static func read(_ path: String) throws(InputError) -> String {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw InputError(.noInput, "no such file", place: path)
+            }
+            if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a file", place: path) }
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw InputError(.noInput, "cannot read the file (permissions?)", place: path)
+            }
+            data = contents
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InputError(.data, "not UTF-8 text", place: path == "-" ? "stdin" : path)
+        }
+        return text
+    }
+}

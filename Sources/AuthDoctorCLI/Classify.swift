@@ -1,0 +1,141 @@
+import ArgumentParser
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify evidence a customer sent, offline: what failed, why, and what to do.",
+        discussion: """
+        Give exactly one of --response, --har, --text or --batch (--curl-exit may stand alone or
+        accompany --text). FILE may be '-' for standard input. Secrets in the evidence are never
+        printed: tokens, passwords, codes and Authorization/Cookie headers are redacted in every format.
+
+        Examples:
+          authdoctor classify --response error.http --provider facebook
+          authdoctor classify --text "curl: (60) SSL certificate problem: self-signed certificate"
+          authdoctor classify --curl-exit 6
+          authdoctor classify --har session.har --format markdown
+          authdoctor classify --batch failures.jsonl --format jsonl
+
+        A --batch file has one JSON object a line: {"id", "provider", "status", "headers", "body",
+        "text", "curl_exit", "url", "sqlstate"} (all optional but one of status/body/text/curl_exit/
+        sqlstate). Each line gives one report line with the same id; a bad line gives an error record
+        and the rest still classify.
+        """
+    )
+
+    @Option(name: .customLong("response"), help: ArgumentHelp("A raw HTTP response as `curl -i` (or `curl -v`) prints it.", valueName: "FILE"))
+    var responseFile: String?
+
+    @Option(name: .customLong("har"), help: ArgumentHelp("A HAR 1.2 export: classify the failing entries, redirect loops and multi-account traffic.", valueName: "FILE"))
+    var harFile: String?
+
+    @Option(name: .customLong("text"), help: ArgumentHelp("Pasted error text ('-' reads standard input).", valueName: "TEXT"))
+    var text: String?
+
+    @Option(name: .customLong("curl-exit"), help: ArgumentHelp("curl's exit code (a libcurl CURLcode), e.g. 6, 7, 28, 35, 60.", valueName: "N"))
+    var curlExit: Int?
+
+    @Option(name: .customLong("batch"), help: ArgumentHelp("Many records, one JSON object a line; writes one JSON result a line.", valueName: "FILE.jsonl"))
+    var batchFile: String?
+
+    @Option(name: .customLong("provider"), help: ArgumentHelp("The provider, when known: \(ProviderDetector.known.joined(separator: ", ")). Without it the provider is recognised from the evidence where possible.", valueName: "P"))
+    var provider: String?
+
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there) or markdown.", valueName: "FORMAT"))
+    var format: OutputFormat?
+
+    @Flag(name: .customLong("show-facts"), help: "Also print every fact extracted from the evidence (redacted).")
+    var showFacts = false
+
+    @OptionGroup var ruleOptions: RuleOptions
+
+    func validate() throws {
+        let inputs = [responseFile != nil, harFile != nil, text != nil, batchFile != nil].filter { $0 }.count
+        if inputs > 1 { throw ValidationError("give only one of --response, --har, --text, --batch") }
+        if inputs == 0 && curlExit == nil { throw ValidationError("nothing to classify: give --response FILE, --har FILE, --text TEXT, --curl-exit N or --batch FILE") }
+        if let curlExit, !(0...99).contains(curlExit) { throw ValidationError("--curl-exit must be a curl exit code from 0 to 99, not \(curlExit)") }
+        if curlExit != nil && (responseFile != nil || harFile != nil || batchFile != nil) {
+            throw ValidationError("--curl-exit goes alone or with --text")
+        }
+        if let provider, !ProviderDetector.known.contains(provider) {
+            throw ValidationError("unknown provider '\(provider)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+        }
+        if format == .jsonl && batchFile == nil { throw ValidationError("--format jsonl goes with --batch (use json for one report)") }
+        if batchFile != nil, let format, format != .jsonl && format != .json {
+            throw ValidationError("--batch writes JSON lines: use --format jsonl")
+        }
+    }
+
+    func run() throws {
+        let ruleSet = try ruleOptions.load()
+        let engine = ClassifyEngine(ruleSet: ruleSet)
+
+        if let batchFile {
+            let input: FileHandle
+            if batchFile == "-" {
+                input = FileHandle.standardInput
+            } else {
+                _ = try InputFile.checkReadable(batchFile)
+                guard let handle = FileHandle(forReadingAtPath: batchFile) else {
+                    throw InputError(.noInput, "cannot open the file", place: batchFile)
+                }
+                input = handle
+            }
+            let summary = try BatchClassifier(engine: engine).run(input: input, output: FileHandle.standardOutput)
+            if isatty(STDERR_FILENO) != 0 {
+                let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n".utf8))
+            }
+            return
+        }
+
+        var evidences: [Evidence]
+        let source: String?
+        if let responseFile {
+            let name = responseFile == "-" ? "stdin" : responseFile
+            evidences = try EvidenceLoader.load(try InputFile.read(responseFile), format: .response, source: name, provider: provider)
+            source = name
+        } else if let harFile {
+            let name = harFile == "-" ? "stdin" : harFile
+            evidences = try EvidenceLoader.load(try InputFile.read(harFile), format: .har, source: name, provider: provider)
+            source = name
+        } else if let text {
+            let content = text == "-" ? try InputFile.read("-") : text
+            if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && curlExit == nil {
+                throw InputError(.data, "the text to classify is empty", place: text == "-" ? "stdin" : "--text")
+            }
+            evidences = [Evidence(kind: .text, provider: provider, text: content)]
+            source = nil
+        } else {
+            evidences = [Evidence(kind: .curlExit, provider: provider)]
+            source = nil
+        }
+        if let curlExit {
+            evidences[0].curlExit = curlExit
+            if evidences[0].kind != .text { evidences[0].kind = .curlExit }
+        }
+
+        let report = engine.report(for: evidences, source: source, keepFacts: showFacts)
+        switch format ?? .text {
+        case .text: Terminal.write(TextReportRenderer(color: Terminal.colorAllowed).render(report))
+        case .json: Terminal.write(JSONReportWriter().render(report, pretty: true) + "\n")
+        case .jsonl: Terminal.write(JSONReportWriter().render(report) + "\n")
+        case .markdown: Terminal.write(MarkdownReportRenderer().render(report))
+        }
+    }
+}
+
+extension InputFile {
+    static func checkReadable(_ path: String) throws(InputError) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw InputError(.noInput, "no such file", place: path)
+        }
+        if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a file", place: path) }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw InputError(.noInput, "cannot read the file (permissions?)", place: path) }
+        return true
+    }
+}

@@ -1,5 +1,0 @@
-import ArgumentParser
-public struct AuthDoctorCommand: ParsableCommand {
-    public init() {}
-    public func run() throws { print("authdoctor") }
-}

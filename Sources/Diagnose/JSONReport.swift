@@ -1,0 +1,156 @@
+import EvidenceModel
+import RuleEngine
+
+/// `--format json` / `jsonl`: the `authdoctor.report/v1` document (schema/report.schema.json).
+/// Remediation blocks are static per rule, so they are serialised once and reused for every record.
+public final class JSONReportWriter: @unchecked Sendable {
+    private var remediationCache: [String: [UInt8]] = [:]
+    private let lock = NSLockLike()
+
+    public init() {}
+
+    public func render(_ report: Report, pretty: Bool = false) -> String {
+        var w = JSONWriter(capacity: 2048)
+        write(report, into: &w)
+        let compact = String(decoding: w.bytes, as: UTF8.self)
+        return pretty ? PrettyJSON.format(compact) : compact
+    }
+
+    public func write(_ report: Report, into w: inout JSONWriter) {
+        w.raw("{\"schema\":\"authdoctor.report/v1\"")
+        if let id = report.id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
+        w.raw(",\"tool\":{\"name\":\"authdoctor\",\"version\":")
+        w.string(Report.toolVersion)
+        w.raw("},\"input\":{\"kind\":")
+        w.string(report.inputKind)
+        if let source = report.source { w.raw(",\"source\":"); w.string(source) }
+        w.raw("},\"provider\":")
+        if let provider = report.provider { w.string(provider) } else { w.raw("null") }
+        w.raw(",\"providerDetected\":")
+        w.bool(report.providerDetected)
+        w.raw(",\"verdict\":")
+        w.string(report.verdict.rawValue)
+        w.raw(",\"findings\":[")
+        for (i, finding) in report.findings.enumerated() {
+            if i > 0 { w.raw(",") }
+            write(finding, into: &w)
+        }
+        w.raw("]")
+        if let facts = report.facts {
+            w.raw(",\"facts\":{")
+            for (i, name) in facts.names.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.string(name)
+                w.raw(":")
+                w.fact(facts[name]!)
+            }
+            w.raw("}")
+        }
+        w.raw("}")
+    }
+
+    func write(_ f: Finding, into w: inout JSONWriter) {
+        w.raw("{\"category\":"); w.string(f.category)
+        w.raw(",\"failure\":"); w.string(f.failure)
+        w.raw(",\"rule\":"); w.string(f.rule)
+        w.raw(",\"severity\":"); w.string(f.severity)
+        w.raw(",\"confidence\":"); w.double((f.confidence * 100).rounded() / 100)
+        w.raw(",\"summary\":"); w.string(f.summary)
+        w.raw(",\"actor\":"); w.string(f.actor)
+        w.raw(",\"transient\":"); w.bool(f.transient)
+        w.raw(",\"evidence\":{")
+        for (i, item) in f.evidence.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.string(item.name)
+            w.raw(":")
+            w.fact(item.value)
+        }
+        w.raw("},\"remediation\":")
+        w.rawBytes(remediationJSON(for: f))
+        w.raw("}")
+    }
+
+    func remediationJSON(for finding: Finding) -> [UInt8] {
+        let key = finding.rule + "\u{1}" + finding.remediation.map(\.id).joined(separator: ",")
+        if let cached = lock.withLock({ remediationCache[key] }) { return cached }
+        var w = JSONWriter(capacity: 1024)
+        w.raw("[")
+        for (i, r) in finding.remediation.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"id\":"); w.string(r.id)
+            w.raw(",\"title\":"); w.string(r.title)
+            w.raw(",\"steps\":[")
+            for (j, step) in r.steps.enumerated() {
+                if j > 0 { w.raw(",") }
+                w.string(step)
+            }
+            w.raw("],\"doc\":"); w.string(r.doc)
+            w.raw(",\"issuesLink\":"); w.bool(r.issuesLink)
+            w.raw("}")
+        }
+        w.raw("]")
+        lock.withLock { remediationCache[key] = w.bytes }
+        return w.bytes
+    }
+
+    /// A batch line that could not be classified: the id (or line) and why.
+    public func writeError(id: String?, error: InputError, into w: inout JSONWriter) {
+        w.raw("{\"schema\":\"authdoctor.report/v1\"")
+        if let id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
+        w.raw(",\"verdict\":\"error\",\"error\":{\"kind\":")
+        w.string(error.kind == .data ? "invalid-input" : "input")
+        w.raw(",\"message\":")
+        w.string(Redactor.redact(error.description))
+        w.raw("},\"findings\":[]}")
+    }
+}
+
+import Foundation
+
+/// A tiny lock (Foundation's NSLock, named for what it guards).
+final class NSLockLike: @unchecked Sendable {
+    private let lock = NSLock()
+    func withLock<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+}
+
+/// Indents compact JSON for people (`--format json`), without re-parsing into Foundation types.
+enum PrettyJSON {
+    static func format(_ compact: String) -> String {
+        var out = ""
+        out.reserveCapacity(compact.utf8.count * 2)
+        var indent = 0
+        var inString = false
+        var escaped = false
+        let chars = Array(compact)
+        var i = 0
+        func newline() { out.append("\n"); out.append(String(repeating: "  ", count: indent)) }
+        while i < chars.count {
+            let c = chars[i]
+            if inString {
+                out.append(c)
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+                i += 1
+                continue
+            }
+            switch c {
+            case "\"": inString = true; out.append(c)
+            case "{", "[":
+                if i + 1 < chars.count, chars[i + 1] == (c == "{" ? "}" : "]") {
+                    out.append(c); out.append(chars[i + 1]); i += 1
+                } else {
+                    out.append(c); indent += 1; newline()
+                }
+            case "}", "]": indent -= 1; newline(); out.append(c)
+            case ",": out.append(c); newline()
+            case ":": out.append(": ")
+            default: out.append(c)
+            }
+            i += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,70 @@
+import EvidenceModel
+import RuleEngine
+
+/// What one classification (or, later, one diagnosis) found, ready to render.
+public struct Report: Sendable {
+    public static let schema = "authdoctor.report/v1"
+    public static let toolVersion = "0.1.0"
+
+    public enum Verdict: String, Sendable {
+        /// A rule with severity error held.
+        case failure
+        /// Only warnings held.
+        case warning
+        /// The evidence shows no failure and no rule held.
+        case ok
+        /// Nothing recognised the failure.
+        case unknown
+    }
+
+    public var id: String?
+    public var inputKind: String
+    public var source: String?
+    public var provider: String?
+    public var providerDetected: Bool
+    public var httpStatus: Int?
+    public var findings: [Finding]
+    /// Every fact, redacted, when asked for (`--show-facts`).
+    public var facts: Facts?
+
+    public var verdict: Verdict {
+        guard let top = findings.first else { return .ok }
+        if top.failure == "unknown" {
+            return (httpStatus.map { $0 < 400 } ?? false) ? .ok : .unknown
+        }
+        if findings.contains(where: { $0.severity == "error" }) { return .failure }
+        if findings.contains(where: { $0.severity == "warning" }) { return .warning }
+        return .ok
+    }
+}
+
+/// Evidence in, report out: fact extraction plus the rule set.
+public struct ClassifyEngine: Sendable {
+    public let classifier: Classifier
+    public var extractor: FactExtractor
+
+    public init(ruleSet: RuleSet, extractor: FactExtractor = FactExtractor()) {
+        classifier = Classifier(ruleSet: ruleSet)
+        self.extractor = extractor
+    }
+
+    public var ruleSet: RuleSet { classifier.ruleSet }
+
+    public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
+        let factSets = evidences.map(extractor.facts(for:))
+        let findings = classifier.classify(factSets)
+        let first = factSets.first ?? Facts()
+        let provider = first["provider"]?.elements.first?.stringValue
+        var facts: Facts?
+        if keepFacts {
+            var redacted = Facts()
+            for set in factSets {
+                for name in set.names where redacted[name] == nil { redacted[name] = Redactor.redact(set[name]!) }
+            }
+            facts = redacted
+        }
+        return Report(id: id, inputKind: evidences.first?.kind.rawValue ?? "text", source: source.map(Redactor.redact),
+                      provider: provider, providerDetected: first.bool("provider.detected") ?? false,
+                      httpStatus: first.int("http.status"), findings: findings, facts: facts)
+    }
+}

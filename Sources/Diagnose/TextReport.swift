@@ -1,0 +1,118 @@
+import EvidenceModel
+import RuleEngine
+
+/// `--format text`: for a support engineer at a terminal. Colour only when asked (a TTY and no NO_COLOR).
+public struct TextReportRenderer: Sendable {
+    public var color: Bool
+
+    public init(color: Bool) { self.color = color }
+
+    func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+
+    public func render(_ report: Report) -> String {
+        var lines: [String] = []
+        var header = "authdoctor · "
+        if let id = report.id { header += "\(Redactor.redact(id)) · " }
+        header += report.source.map { "\($0) · " } ?? ""
+        if let provider = report.provider {
+            header += provider + (report.providerDetected ? " (recognised from the evidence)" : "")
+        } else {
+            header += "provider not recognised"
+        }
+        if let status = report.httpStatus { header += " · HTTP \(status)" }
+        lines.append(paint(header, "1"))
+        lines.append("verdict: " + verdictLabel(report.verdict))
+        for (index, finding) in report.findings.enumerated() {
+            lines.append("")
+            let mark = finding.severity == "error" ? paint("✖", "31") : finding.severity == "warning" ? paint("!", "33") : paint("i", "36")
+            let rank = report.findings.count > 1 ? "\(index + 1). " : ""
+            lines.append("\(mark) \(rank)\(paint(finding.failure, "1")) [\(finding.category)] \(finding.summary)")
+            lines.append("   rule \(finding.rule) · confidence \(percent(finding.confidence)) · who acts: \(finding.actor) · \(finding.transient ? "transient: retry may help" : "not transient")")
+            if !finding.evidence.isEmpty {
+                lines.append("   evidence:")
+                for (name, value) in finding.evidence {
+                    lines.append("     \(name) = \(clip(value.description, 160))")
+                }
+            }
+            if !finding.remediation.isEmpty {
+                lines.append("   what to do:")
+                for (n, r) in finding.remediation.enumerated() {
+                    let link = r.issuesLink ? paint(" [client re-authorizes]", "35") : ""
+                    lines.append("     \(n + 1). \(r.title) (\(r.doc))\(link)")
+                    for step in r.steps { lines.append("        - \(step)") }
+                }
+            }
+        }
+        if let facts = report.facts {
+            lines.append("")
+            lines.append(paint("facts:", "1"))
+            for name in facts.names { lines.append("  \(name) = \(clip(facts[name]!.description, 200))") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func verdictLabel(_ v: Report.Verdict) -> String {
+        switch v {
+        case .failure: return paint("failure", "31;1")
+        case .warning: return paint("warning", "33;1")
+        case .ok: return paint("no failure seen", "32;1")
+        case .unknown: return paint("unknown — no rule recognised the evidence", "33")
+        }
+    }
+
+    func percent(_ c: Double) -> String { "\(Int((c * 100).rounded()))%" }
+
+    func clip(_ s: String, _ n: Int) -> String {
+        let one = s.replacingOccurrences(of: "\n", with: " ⏎ ")
+        return one.count > n ? String(one.prefix(n)) + "…" : one
+    }
+}
+
+/// `--format markdown`: pasted into a ticket as is.
+public struct MarkdownReportRenderer: Sendable {
+    public init() {}
+
+    public func render(_ report: Report) -> String {
+        var md: [String] = []
+        let top = report.findings.first
+        md.append("### authdoctor: \(top.map { "`\($0.failure)` — \(escape($0.summary))" } ?? "no finding")")
+        md.append("")
+        md.append("| | |")
+        md.append("|---|---|")
+        if let id = report.id { md.append("| Record | `\(escapeCode(Redactor.redact(id)))` |") }
+        if let source = report.source { md.append("| Evidence | `\(escapeCode(source))` (\(report.inputKind)) |") }
+        md.append("| Provider | \(report.provider.map { "`\($0)`" + (report.providerDetected ? " (recognised from the evidence)" : "") } ?? "not recognised") |")
+        if let status = report.httpStatus { md.append("| HTTP status | \(status) |") }
+        md.append("| Verdict | \(report.verdict.rawValue) |")
+        for (index, f) in report.findings.enumerated() {
+            md.append("")
+            md.append("#### \(index + 1). `\(f.failure)` (\(f.category), \(f.severity)) — \(escape(f.summary))")
+            md.append("")
+            md.append("Rule `\(f.rule)`, confidence \(Int((f.confidence * 100).rounded()))%, who acts: **\(f.actor)**, \(f.transient ? "transient (a retry may help)" : "not transient").")
+            if !f.evidence.isEmpty {
+                md.append("")
+                md.append("Evidence:")
+                for (name, value) in f.evidence {
+                    md.append("- `\(name)`: `\(escapeCode(String(value.description.prefix(300))))`")
+                }
+            }
+            if !f.remediation.isEmpty {
+                md.append("")
+                md.append("What to do:")
+                for (n, r) in f.remediation.enumerated() {
+                    md.append("\(n + 1). **\(escape(r.title))** (\(r.doc))\(r.issuesLink ? " — the client must re-authorize" : "")")
+                    for step in r.steps { md.append("   - \(escape(step))") }
+                }
+            }
+        }
+        return md.joined(separator: "\n") + "\n"
+    }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    func escapeCode(_ s: String) -> String {
+        s.replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "\\|")
+    }
+}

@@ -1,0 +1,455 @@
+import Foundation
+
+/// Turns evidence into the flat facts rules look at (docs/RULES.md lists every name).
+public struct FactExtractor: Sendable {
+    /// Limits that keep a hostile or huge body from costing more than it tells.
+    public var maxBodyFacts = 400
+    public var maxDepth = 12
+    public var now: Date
+
+    public init(now: Date = Date()) { self.now = now }
+
+    public func facts(for evidence: Evidence) -> Facts {
+        var facts = evidence.extraFacts
+        facts.set("input.kind", evidence.kind.rawValue)
+
+        var messages: [String] = []
+        if let response = evidence.finalResponse {
+            addResponseFacts(response, into: &facts, messages: &messages)
+        }
+        if evidence.responses.count > 1 {
+            let hops = evidence.responses.dropLast()
+            facts.setIfAbsent("redirect.count", .int(hops.count))
+            let locations = hops.compactMap { $0.header("location").map(URLFacts.withoutQuery) }
+            let repeated = Dictionary(grouping: locations, by: { $0 }).values.contains { $0.count >= 2 }
+            facts.setIfAbsent("redirect.loop", .bool(repeated || hops.count >= 10))
+            for hop in hops {
+                if let location = hop.header("location") { addAuthuser(from: location, into: &facts) }
+            }
+        }
+
+        // The URL: what the caller said, else the request's, else the response's.
+        if let url = evidence.url ?? evidence.request?.url ?? evidence.finalResponse?.url {
+            addURLFacts(url, into: &facts)
+        }
+
+        if let request = evidence.request {
+            addRequestFacts(request, into: &facts)
+        }
+
+        if let code = evidence.curlExit {
+            addCurlFacts(code, into: &facts)
+            if let message = evidence.curlMessage, !message.isEmpty { messages.append(message) }
+        }
+
+        if let text = evidence.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+            addTextFacts(text, into: &facts)
+        }
+        if let sqlstate = evidence.sqlstate { facts.set("sqlstate", sqlstate.uppercased()) }
+
+        if let message = messages.first, !message.isEmpty {
+            facts.setIfAbsent("message", .string(message))
+        }
+        var textParts: [String] = []
+        if let pasted = evidence.text, !pasted.isEmpty { textParts.append(pasted) }
+        textParts.append(contentsOf: messages)
+        if !textParts.isEmpty { facts.set("text", textParts.joined(separator: "\n")) }
+        if let text = facts.string("text"), facts["sqlstate"] == nil, let state = SQLState.find(in: text) {
+            facts.set("sqlstate", state)
+        }
+
+        addScopeFacts(into: &facts)
+        ProviderDetector.apply(given: evidence.provider, to: &facts)
+        return facts
+    }
+
+    // MARK: - Response
+
+    func addResponseFacts(_ response: ResponseSnapshot, into facts: inout Facts, messages: inout [String]) {
+        facts.set("http.status", response.status)
+        var seen: [String: String] = [:]
+        for (name, value) in response.headers {
+            let key = name.lowercased()
+            let safe = Redactor.isSecretHeader(key) ? Redactor.mask : value
+            seen[key] = seen[key].map { $0 + ", " + safe } ?? safe
+        }
+        for (key, value) in seen { facts.set("http.header." + key, value) }
+        let contentType = seen["content-type"].map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
+        if let contentType { facts.set("http.content_type", contentType) }
+        if let challenge = seen["www-authenticate"].flatMap(WWWAuthenticate.parse) {
+            facts.set("www-authenticate.scheme", challenge.scheme)
+            for (name, value) in challenge.parameters {
+                switch name {
+                case "scope":
+                    facts.set("www-authenticate.scope", .list(value.split(separator: " ").map { .string(String($0)) }))
+                case "realm", "error", "error_description", "error_uri":
+                    facts.set("www-authenticate." + name, value)
+                default: continue
+                }
+            }
+            if let description = challenge.parameters["error_description"], !description.isEmpty {
+                messages.append(description)
+            }
+        }
+        if let retry = seen["retry-after"] {
+            if let seconds = Int(retry.trimmingCharacters(in: .whitespaces)) {
+                facts.set("retry_after", seconds)
+            } else if let date = HTTPDate.parse(retry) {
+                facts.set("retry_after", max(0, Int(date.timeIntervalSince(now))))
+            }
+        }
+        addBodyFacts(response.body, contentType: contentType, into: &facts, messages: &messages)
+    }
+
+    func addBodyFacts(_ body: String, contentType: String?, into facts: inout Facts, messages: inout [String]) {
+        let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty {
+            facts.set("body.format", "empty")
+            return
+        }
+        var copy = trimmed
+        let parsed = copy.withUTF8 { buffer -> Result<JSONValue, JSONParseError>? in
+            guard JSON.looksLikeJSON(buffer) else { return nil }
+            do { return .success(try JSON.parse(buffer)) } catch { return .failure(error as! JSONParseError) }
+        }
+        switch parsed {
+        case let .success(json)?:
+            facts.set("body.format", "json")
+            var budget = maxBodyFacts
+            flatten(json, path: "body", inArray: false, depth: 0, into: &facts, budget: &budget)
+            if let message = Self.message(in: json) { messages.append(message) }
+            return
+        case .failure?:
+            facts.set("body.format", "invalid-json")
+            messages.append(String(firstLine(trimmed).prefix(300)))
+            return
+        case nil:
+            break
+        }
+        let lower = trimmed.prefix(512).lowercased()
+        if contentType?.contains("html") == true || lower.hasPrefix("<!doctype html") || lower.hasPrefix("<html") || lower.contains("<body") {
+            facts.set("body.format", "html")
+            if let title = HTML.title(trimmed) {
+                facts.set("body.html.title", title)
+                messages.append(title)
+            }
+            let visible = HTML.visibleText(trimmed, limit: 600)
+            if !visible.isEmpty { facts.set("body.html.text", visible); messages.append(visible) }
+            return
+        }
+        if contentType?.contains("json") == true {
+            facts.set("body.format", "invalid-json")
+            messages.append(String(firstLine(trimmed).prefix(300)))
+            return
+        }
+        if lower.hasPrefix("<?xml") || contentType?.contains("xml") == true {
+            facts.set("body.format", "xml")
+            messages.append(String(HTML.visibleText(trimmed, limit: 300)))
+            return
+        }
+        if contentType == "application/x-www-form-urlencoded" || (!trimmed.contains(" ") && trimmed.contains("=") && (trimmed.hasPrefix("error=") || trimmed.contains("&error="))) {
+            facts.set("body.format", "form")
+            for (k, v) in URLFacts.queryItems("?" + trimmed) {
+                let value = (v.removingPercentEncoding ?? v).replacingOccurrences(of: "+", with: " ")
+                facts.set("body." + k, Redactor.isSecretJSONKey(k, value: value) ? Redactor.mask : value)
+            }
+            if let description = facts.string("body.error_description") { messages.append(description) }
+            else if let error = facts.string("body.error") { messages.append(error) }
+            return
+        }
+        facts.set("body.format", "text")
+        facts.set("body.text", String(trimmed.prefix(600)))
+        messages.append(String(firstLine(trimmed).prefix(300)))
+    }
+
+    private func firstLine(_ s: String) -> Substring {
+        s.split(separator: "\n", maxSplits: 1).first ?? Substring(s)
+    }
+
+    func flatten(_ value: JSONValue, path: String, inArray: Bool, depth: Int, into facts: inout Facts, budget: inout Int) {
+        guard budget > 0, depth <= maxDepth else { return }
+        switch value {
+        case let .object(members):
+            for (key, member) in members {
+                if case let .string(s) = member, Redactor.isSecretJSONKey(key, value: s) {
+                    store(.string(Redactor.mask), at: path + "." + key, inArray: inArray, into: &facts, budget: &budget)
+                } else {
+                    flatten(member, path: path + "." + key, inArray: inArray, depth: depth + 1, into: &facts, budget: &budget)
+                }
+            }
+        case let .array(items):
+            let itemPath = path + "[]"
+            if items.isEmpty {
+                if !inArray { facts.setIfAbsent(itemPath, .list([])) }
+                facts.setIfAbsent(path + ".count", .int(0))
+                return
+            }
+            if !inArray { facts.set(path + ".count", items.count) }
+            for item in items {
+                flatten(item, path: itemPath, inArray: true, depth: depth + 1, into: &facts, budget: &budget)
+            }
+        default:
+            store(FactValue(value), at: path, inArray: inArray, into: &facts, budget: &budget)
+        }
+    }
+
+    @inline(__always)
+    private func store(_ value: FactValue, at path: String, inArray: Bool, into facts: inout Facts, budget: inout Int) {
+        budget -= 1
+        if inArray { facts.append(path, value) } else { facts.set(path, value) }
+    }
+
+    /// The most telling human sentence in a JSON error body.
+    public static func message(in json: JSONValue) -> String? {
+        if let error = json["error"] {
+            switch error {
+            case let .object(members):
+                let object = JSONValue.object(members)
+                for key in ["message", "error_user_msg", "error_description", "description", "detail", "errorMessage"] {
+                    if let s = object[key]?.stringValue, !s.isEmpty { return s }
+                }
+                if let first = object["errors"]?.arrayValue?.first?["message"]?.stringValue { return first }
+            case let .string(code):
+                if let description = json["error_description"]?.stringValue, !description.isEmpty {
+                    return "\(code): \(description)"
+                }
+                if let message = json["message"]?.stringValue, !message.isEmpty { return message }
+                return code
+            default: break
+            }
+        }
+        for key in ["message", "error_description", "errorMessage", "error_message", "detail", "title", "msg", "Message", "faultstring"] {
+            if let s = json[key]?.stringValue, !s.isEmpty { return s }
+        }
+        if let s = json["errors"]?.arrayValue?.first?["message"]?.stringValue { return s }
+        if let s = json["data"]?["error"]?["message"]?.stringValue { return s }
+        if let s = json["fault"]?["faultstring"]?.stringValue { return s }
+        if let s = json["status"]?["message"]?.stringValue { return s }
+        return nil
+    }
+
+    // MARK: - URL, request, transport, text
+
+    func addURLFacts(_ url: String, into facts: inout Facts) {
+        facts.setIfAbsent("url", .string(url))
+        if let host = URLFacts.host(of: url) { facts.setIfAbsent("url.host", .string(host)) }
+        if let path = URLFacts.path(of: url) { facts.setIfAbsent("url.path", .string(path)) }
+        addAuthuser(from: url, into: &facts)
+        if let error = URLFacts.queryValue("error", in: url) {
+            facts.setIfAbsent("url.query.error", .string(error.removingPercentEncoding ?? error))
+            if let description = URLFacts.queryValue("error_description", in: url) {
+                let text = (description.removingPercentEncoding ?? description).replacingOccurrences(of: "+", with: " ")
+                facts.setIfAbsent("url.query.error_description", .string(text))
+            }
+        }
+    }
+
+    func addAuthuser(from url: String, into facts: inout Facts) {
+        let indexes = URLFacts.googleAccountIndexes(in: url)
+        guard !indexes.isEmpty else { return }
+        var all = facts["url.authuser"]?.elements.compactMap { v -> Int? in if case let .int(i) = v { return i }; return nil } ?? []
+        all.append(contentsOf: indexes)
+        facts.set("url.authuser", .list(all.map { .int($0) }))
+        facts.set("url.authuser.distinct", Set(all).count)
+    }
+
+    func addRequestFacts(_ request: RequestSnapshot, into facts: inout Facts) {
+        var token: String?
+        if let authorization = request.header("authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            let scheme = parts.first.map { $0.lowercased() } ?? ""
+            facts.set("request.auth.scheme", scheme)
+            token = parts.count > 1 ? String(parts[1]) : ""
+            if scheme != "bearer" && scheme != "oauth" && scheme != "token" { token = nil; facts.set("token.present", true) }
+        } else if let url = request.url, let param = URLFacts.queryValue("access_token", in: url) {
+            facts.set("request.auth.scheme", "query")
+            token = param
+        } else {
+            facts.set("request.auth.scheme", "none")
+        }
+        if token != nil || facts["token.present"] == nil {
+            facts.merge(TokenShape.facts(for: token, now: now))
+        }
+    }
+
+    func addCurlFacts(_ code: Int, into facts: inout Facts) {
+        facts.set("curl.code", code)
+        facts.set("curl.name", CurlCodes.name(code))
+        if let transport = CurlCodes.transportError(code) { facts.set("transport.error", transport) }
+        if code == 47 { facts.set("redirect.loop", true) }
+    }
+
+    func addTextFacts(_ text: String, into facts: inout Facts) {
+        // curl's own error line inside pasted text.
+        if facts["curl.code"] == nil {
+            for line in text.split(separator: "\n") {
+                if let (code, _) = ResponseParser.parseCurlErrorLine(line) { addCurlFacts(code, into: &facts); break }
+            }
+        }
+        if facts["transport.error"] == nil, let transport = TransportPhrases.classify(text) {
+            facts.set("transport.error", transport)
+        }
+        if let state = SQLState.find(in: text) { facts.set("sqlstate", state) }
+        // A URL in the text (a pasted callback or a Looker Studio address) tells about accounts and OAuth errors.
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\"" || $0 == "'" })
+            where word.hasPrefix("http://") || word.hasPrefix("https://") {
+            addURLFacts(String(word), into: &facts)
+        }
+    }
+
+    // MARK: - Scopes
+
+    func addScopeFacts(into facts: inout Facts) {
+        var required: [String] = []
+        if let scopes = facts["www-authenticate.scope"] { required += scopes.elements.compactMap(\.stringValue) }
+        for name in facts.names where name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") || name.hasSuffix("requiredScopes[]") || name.hasSuffix("required_scopes[]") || name.hasSuffix("requiredGranularScopes[]") {
+            required += facts[name]!.elements.compactMap(\.stringValue).flatMap { $0.split(separator: " ").map(String.init) }
+        }
+        var granted: [String] = facts["token.scopes"]?.elements.compactMap(\.stringValue) ?? []
+        let status = facts.int("http.status") ?? 0
+        if status < 400 || status == 0 {
+            for name in ["body.scope", "body.scopes[]", "body.data.scopes[]", "body.scopes"] {
+                if let value = facts[name] {
+                    granted += value.elements.compactMap(\.stringValue).flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+                }
+            }
+        }
+        if !granted.isEmpty { facts.set("scopes.granted", .list(unique(granted).map { .string($0) })) }
+        guard !required.isEmpty else { return }
+        let requiredSet = unique(required)
+        facts.set("scopes.required", .list(requiredSet.map { .string($0) }))
+        let missing = granted.isEmpty ? requiredSet : requiredSet.filter { !granted.contains($0) }
+        if !missing.isEmpty { facts.set("scopes.missing", .list(missing.map { .string($0) })) }
+    }
+
+    private func unique(_ items: [String]) -> [String] {
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+}
+
+/// SQLSTATE codes in PostgreSQL / Redshift text, or implied by the server's well-known messages.
+public enum SQLState {
+    public static func find(in text: String) -> String? {
+        if let explicit = firstMatch(explicitPattern, in: text) { return explicit.uppercased() }
+        return implied(by: text.lowercased())
+    }
+
+    nonisolated(unsafe) static let explicitPattern = try! NSRegularExpression(
+        pattern: "(?:SQLSTATE[\\s=:\\[\\(]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
+
+    /// Server messages that imply their SQLSTATE when the code itself was not pasted.
+    static let phrases: [(String, String)] = [
+        ("password authentication failed", "28P01"),
+        ("no pg_hba.conf entry", "28000"),
+        ("pg_hba.conf rejects connection", "28000"),
+        ("permission denied for", "42501"),
+        ("must be owner of", "42501"),
+        ("remaining connection slots are reserved", "53300"),
+        ("too many connections", "53300"),
+        ("connection limit exceeded", "53300"),
+    ]
+    /// `<object> "name" does not exist` messages, by object.
+    static let missingObjects: [(String, String)] = [
+        ("role \"", "28000"), ("database \"", "3D000"), ("schema \"", "3F000"), ("relation \"", "42P01"),
+    ]
+
+    static func implied(by lower: String) -> String? {
+        for (phrase, state) in phrases where lower.contains(phrase) { return state }
+        if lower.contains("does not exist") {
+            for (object, state) in missingObjects where lower.contains(object) { return state }
+        }
+        return nil
+    }
+
+    static func firstMatch(_ regex: NSRegularExpression, in text: String) -> String? {
+        let range = NSRange(text.startIndex..., in: text)
+        guard let match = regex.firstMatch(in: text, range: range), match.numberOfRanges > 1,
+              let r = Range(match.range(at: 1), in: text) else { return nil }
+        let candidate = String(text[r])
+        // Words like "FATAL: ERROR" are not codes: a SQLSTATE has a digit in its class.
+        return candidate.first(where: { $0.isNumber }) != nil ? candidate : nil
+    }
+}
+
+/// Transport failures named in pasted text (browser, driver or curl wording).
+enum TransportPhrases {
+    static let table: [(String, String)] = [
+        ("could not resolve host", "dns"), ("could not translate host name", "dns"), ("name or service not known", "dns"),
+        ("nodename nor servname", "dns"), ("err_name_not_resolved", "dns"), ("getaddrinfo", "dns"), ("no such host", "dns"),
+        ("temporary failure in name resolution", "dns"),
+        ("connection refused", "refused"), ("err_connection_refused", "refused"), ("econnrefused", "refused"),
+        ("timed out", "timeout"), ("timeout expired", "timeout"), ("err_timed_out", "timeout"), ("etimedout", "timeout"),
+        ("ssl certificate problem", "tls"), ("certificate verify failed", "tls"), ("self-signed certificate", "tls"),
+        ("self signed certificate", "tls"), ("err_cert_", "tls"), ("ssl handshake", "tls"), ("tls handshake", "tls"),
+        ("unable to get local issuer certificate", "tls"),
+        ("connection reset", "reset"), ("econnreset", "reset"), ("empty reply from server", "reset"),
+        ("server closed the connection unexpectedly", "reset"), ("err_empty_response", "reset"),
+        ("too many redirects", "too-many-redirects"), ("redirected you too many times", "too-many-redirects"),
+        ("err_too_many_redirects", "too-many-redirects"), ("maximum (", "too-many-redirects"),
+    ]
+
+    static func classify(_ text: String) -> String? {
+        let lower = text.lowercased()
+        for (phrase, kind) in table where lower.contains(phrase) { return kind }
+        return nil
+    }
+}
+
+enum HTML {
+    static func title(_ html: String) -> String? {
+        guard let open = html.range(of: "<title", options: .caseInsensitive),
+              let close = html.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<html.endIndex),
+              let gt = html[open.upperBound..<close.lowerBound].firstIndex(of: ">") else { return nil }
+        let title = decodeEntities(String(html[html.index(after: gt)..<close.lowerBound]))
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return title.isEmpty ? nil : title
+    }
+
+    /// Text outside tags, scripts and styles, whitespace collapsed, capped.
+    static func visibleText(_ html: String, limit: Int) -> String {
+        var out = ""
+        var inTag = false
+        var skipUntil: String?
+        var i = html.startIndex
+        while i < html.endIndex, out.count < limit {
+            let c = html[i]
+            if let end = skipUntil {
+                if html[i...].lowercased().hasPrefix(end) { skipUntil = nil; i = html.index(i, offsetBy: end.count); continue }
+                i = html.index(after: i); continue
+            }
+            if c == "<" {
+                let rest = html[i...].prefix(8).lowercased()
+                if rest.hasPrefix("<script") { skipUntil = "</script>" }
+                else if rest.hasPrefix("<style") { skipUntil = "</style>" }
+                else if rest.hasPrefix("<title") { skipUntil = "</title>" }
+                inTag = true
+                out.append(" ")
+            } else if c == ">" && inTag {
+                inTag = false
+            } else if !inTag {
+                out.append(c)
+            }
+            i = html.index(after: i)
+        }
+        return decodeEntities(out).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    static func decodeEntities(_ s: String) -> String {
+        guard s.contains("&") else { return s }
+        return s.replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&lt;", with: "<")
+            .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
+            .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&#x27;", with: "'")
+            .replacingOccurrences(of: "&nbsp;", with: " ")
+    }
+}
+
+enum HTTPDate {
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
+    }
+}

@@ -1,0 +1,91 @@
+/// Names the provider from the evidence's shape when the caller did not, and adds the provider's
+/// family so rules written for `google` also hold for `google-ads`, `bigquery`, ...
+public enum ProviderDetector {
+    public static let known: [String] = [
+        "google", "google-ads", "google-analytics", "google-sheets", "bigquery", "looker-studio", "facebook",
+        "linkedin", "hubspot", "snowflake", "redshift", "postgres", "platform-api", "oauth2",
+    ]
+
+    public static func family(of provider: String) -> [String] {
+        switch provider {
+        case "google-ads", "google-analytics", "google-sheets", "bigquery", "looker-studio": return [provider, "google"]
+        case "redshift": return [provider, "postgres"]
+        default: return [provider]
+        }
+    }
+
+    public static func apply(given: String?, to facts: inout Facts) {
+        let provider: String?
+        if let given {
+            provider = given
+        } else {
+            provider = detect(facts)
+            if provider != nil { facts.set("provider.detected", true) }
+        }
+        if let provider {
+            facts.set("provider", .list(family(of: provider).map { .string($0) }))
+        }
+    }
+
+    /// The provider the facts point at, or nil when they could come from anywhere.
+    public static func detect(_ facts: Facts) -> String? {
+        let host = facts.string("url.host") ?? ""
+        if let byHost = providerForHost(host) { return byHost }
+
+        let errorType = facts.string("body.error.type") ?? ""
+        if ["OAuthException", "GraphMethodException", "FacebookApiException", "GraphInvalidArgumentException"].contains(errorType)
+            || facts["body.error.fbtrace_id"] != nil || facts["http.header.x-fb-trace-id"] != nil
+            || facts["http.header.x-fb-request-id"] != nil || facts.string("www-authenticate.realm") == "Facebook Platform"
+            || (facts["body.data.app_id"] != nil && facts["body.data.is_valid"] != nil) {
+            return "facebook"
+        }
+        if facts["body.serviceErrorCode"] != nil || facts["http.header.x-li-uuid"] != nil || facts["http.header.x-li-fabric"] != nil {
+            return "linkedin"
+        }
+        if facts["http.header.x-hubspot-correlation-id"] != nil
+            || (facts["body.category"] != nil && facts["body.correlationId"] != nil) {
+            return "hubspot"
+        }
+        if facts["body.success"] != nil, let code = facts.string("body.code"), code.count == 6, Int(code) != nil {
+            return "snowflake"
+        }
+        let types = facts["body.error.details[].@type"]?.elements.compactMap(\.stringValue) ?? []
+        if types.contains(where: { $0.contains("google.ads.googleads") }) { return "google-ads" }
+        let message = (facts.string("body.error.message") ?? "").lowercased()
+        if message.contains("bigquery") || facts.string("body.error.errors[].domain")?.contains("bigquery") == true { return "bigquery" }
+        if types.contains(where: { $0.hasPrefix("type.googleapis.com/") })
+            || facts.string("www-authenticate.realm")?.contains("accounts.google.com") == true
+            || (facts["body.error.status"] != nil && facts["body.error.code"] != nil && facts["body.error.message"] != nil)
+            || facts.string("http.header.server") == "ESF" {
+            return "google"
+        }
+        let text = (facts.string("text") ?? "").lowercased()
+        if text.contains("lookerstudio.google.com") || text.contains("datastudio.google.com") || text.contains("looker studio") {
+            return "looker-studio"
+        }
+        if facts["sqlstate"] != nil {
+            return text.contains("redshift") || text.contains(":5439") || text.contains("port 5439") ? "redshift" : "postgres"
+        }
+        if facts["www-authenticate.error"] != nil || facts["body.error"].map({ if case .string = $0 { return true }; return false }) == true {
+            return "oauth2"
+        }
+        return nil
+    }
+
+    static func providerForHost(_ host: String) -> String? {
+        guard !host.isEmpty else { return nil }
+        if host.hasSuffix("graph.facebook.com") || host.hasSuffix("facebook.com") { return "facebook" }
+        if host.hasSuffix("linkedin.com") { return "linkedin" }
+        if host.hasSuffix("hubapi.com") || host.hasSuffix("hubspot.com") { return "hubspot" }
+        if host.hasSuffix("snowflakecomputing.com") { return "snowflake" }
+        if host.hasSuffix("redshift.amazonaws.com") || host.hasSuffix("redshift-serverless.amazonaws.com") { return "redshift" }
+        if host == "googleads.googleapis.com" { return "google-ads" }
+        if host.hasPrefix("analytics") && host.hasSuffix("googleapis.com") { return "google-analytics" }
+        if host == "sheets.googleapis.com" { return "google-sheets" }
+        if host == "bigquery.googleapis.com" { return "bigquery" }
+        if host == "lookerstudio.google.com" || host == "datastudio.google.com" { return "looker-studio" }
+        if host.hasSuffix("googleapis.com") || host == "accounts.google.com" || host.hasSuffix(".google.com") { return "google" }
+        if host.hasSuffix("windsor.ai") { return "platform-api" }
+        return nil
+    }
+}

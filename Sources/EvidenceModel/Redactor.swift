@@ -1,0 +1,132 @@
+import Foundation
+
+/// Removes secrets from any text before it reaches a report, a log line or an error message:
+/// Authorization/Cookie headers, secret-named parameters in URLs, forms and JSON, bearer tokens,
+/// and known token shapes (Google `ya29.`/`1//`, Facebook `EAA…`, JWTs, HubSpot `pat-`, API keys).
+public enum Redactor {
+    public static let mask = "[REDACTED]"
+
+    /// Parameter names whose values are secrets wherever they appear.
+    public static let secretNames = [
+        "access_token", "refresh_token", "id_token", "client_secret", "password", "passwd", "pwd", "code",
+        "state", "api_key", "apikey", "api-key", "key", "token", "input_token", "client_assertion", "assertion",
+        "secret", "app_secret", "appsecret_proof", "developer_token", "developer-token", "private_key",
+        "session_token", "sessiontoken", "mastertoken", "master_token", "x-api-key", "signature", "sig", "auth",
+    ]
+
+    /// Header names whose values are always secret.
+    public static let secretHeaders: Set<String> = [
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-goog-api-key", "api-key",
+        "developer-token", "x-auth-token", "x-access-token", "x-hubspot-api-key", "x-csrf-token", "x-xsrf-token",
+    ]
+
+    public static func isSecretHeader(_ name: String) -> Bool { secretHeaders.contains(name.lowercased()) }
+
+    public static func redactHeader(name: String, value: String) -> String {
+        isSecretHeader(name) ? mask : redact(value)
+    }
+
+    private static let names = secretNames.map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
+    /// In JSON, `code` and `state` are mostly error codes ("390100", "INVALID_ACCESS_TOKEN"): only values
+    /// that look like OAuth codes/states (mixed case, 8+ characters) are masked; `key`, `auth` and
+    /// `sig` name ordinary JSON members too often to be masked by name alone.
+    private static let jsonNames = secretNames.filter { !["code", "state", "key", "auth", "sig", "signature"].contains($0) }
+        .map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
+
+    /// Whether a JSON member of this name holds a secret (used when flattening bodies into facts).
+    public static func isSecretJSONKey(_ key: String, value: String) -> Bool {
+        let k = key.lowercased()
+        if k == "code" || k == "state" { return looksLikeOpaqueSecret(value) }
+        if ["key", "auth", "sig", "signature"].contains(k) { return looksLikeOpaqueSecret(value) && value.count >= 16 }
+        return secretNames.contains(k) || k.hasSuffix("_token") || k.hasSuffix("_secret") || k == "password"
+    }
+
+    static func looksLikeOpaqueSecret(_ value: String) -> Bool {
+        value.count >= 8 && value.contains(where: { $0.isLowercase }) && !value.contains(" ")
+    }
+
+    private static let patterns: [(NSRegularExpression, String)] = {
+        func re(_ p: String, _ template: String) -> (NSRegularExpression, String) {
+            // The patterns are constants; a failure here is a programming error caught by the tests.
+            (try! NSRegularExpression(pattern: p, options: []), template)
+        }
+        return [
+            // Header lines in pasted text (`Authorization: Bearer …`, `> Cookie: …`, `set-cookie: …`).
+            re("(?im)^([<>]?[ \\t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)[ \\t]*:)[^\\r\\n]*", "$1 \(mask)"),
+            // JSON members: "access_token": "…" (string values only; numbers are not secrets here).
+            re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
+            re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
+            // Escaped JSON inside JSON strings: \"access_token\":\"…\"
+            re("(?i)(\\\\\"(?:\(jsonNames))\\\\\"\\s*:\\s*\\\\\")(?:[^\"\\\\]|\\\\[^\"])*(\\\\\")", "$1\(mask)$2"),
+            // URL / form parameters: ?access_token=…&code=…
+            re("(?i)((?:^|[?&;#\\s\"'(,])(?:\(names))=)[^&\\s\"'#<>,)]+", "$1\(mask)"),
+            // YAML/INI style "password: value" / "client_secret = value"
+            re("(?im)(\\b(?:password|passwd|client_secret|api_key|apikey|secret|refresh_token|access_token)[ \\t]*[:=][ \\t]*)(?![ \\t]*\\[REDACTED\\])[^\\s,;\"'&]+", "$1\(mask)"),
+            // Credentials inside URLs: scheme://user:secret@host
+            re("(?i)(\\b[a-z][a-z0-9+.-]*://[^/\\s:@]+:)[^@\\s/]+(@)", "$1\(mask)$2"),
+            // Authorization schemes followed by a credential anywhere in text.
+            // A credential has a digit or punctuation, or is long: "Basic authentication" is not one.
+            re("(?i)\\b(Bearer|Basic|OAuth)([ \\t]+)(?!realm\\b|error\\b|scope\\b|\"|\\[REDACTED\\])(?:(?=[A-Za-z0-9._~+/=:-]*[0-9._~+/=-])[A-Za-z0-9._~+/=:-]{8,}|[A-Za-z0-9._~+/=:-]{20,})", "$1$2\(mask)"),
+            // Known token shapes.
+            re("ya29\\.[A-Za-z0-9._-]+", mask),
+            re("(?<![A-Za-z0-9])1//[A-Za-z0-9._-]{6,}", mask),
+            re("(?<![A-Za-z0-9])EAA[A-Za-z0-9]{6,}", mask),
+            re("eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*", mask),
+            re("\\bpat-(?:na|eu|ap)[0-9]-[A-Za-z0-9-]{8,}", mask),
+            re("\\bAIza[0-9A-Za-z_-]{20,}", mask),
+            re("\\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}", mask),
+            re("\\bxox[abposr]-[A-Za-z0-9-]{8,}", mask),
+            re("\\bgh[pousr]_[A-Za-z0-9]{20,}", mask),
+            re("\\bAKIA[0-9A-Z]{16}\\b", mask),
+            re("-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", mask),
+        ]
+    }()
+
+    /// Byte sequences whose absence proves a string holds nothing to redact (most strings: fast path).
+    private static let triggers: [[UInt8]] = [
+        "=", ":", "ya29.", "1//", "EAA", "eyJ", "earer", "EARER", "asic", "ASIC", "Auth", "auth", "AUTH", "pat-",
+        "AIza", "sk_", "rk_", "xox", "gh", "AKIA", "PRIVATE KEY", "oken", "OKEN", "igest",
+    ].map { Array($0.utf8) }
+
+    public static func needsRedaction(_ text: String) -> Bool {
+        var copy = text
+        return copy.withUTF8 { buffer in
+            for trigger in triggers where contains(buffer, trigger) { return true }
+            return false
+        }
+    }
+
+    private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count, let first = needle.first else { return false }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    public static func redact(_ text: String) -> String {
+        guard !text.isEmpty, needsRedaction(text) else { return text }
+        var result = text
+        for (regex, template) in patterns {
+            let range = NSRange(result.startIndex..., in: result)
+            guard regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
+            result = regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: template)
+        }
+        return result
+    }
+
+    public static func redact(_ value: FactValue) -> FactValue {
+        switch value {
+        case let .string(s): return .string(redact(s))
+        case let .list(items): return .list(items.map(redact))
+        default: return value
+        }
+    }
+}

@@ -1,0 +1,383 @@
+import CCurl
+import EvidenceModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Process-wide libcurl setup, done once (Swift runs static initialisers exactly once, thread-safely).
+enum CurlGlobal {
+    static let initialized: Bool = {
+        // libcurl with CURLOPT_NOSIGNAL does not guard SIGPIPE itself; a peer closing a TLS socket
+        // must not kill the process, so ignore SIGPIPE (writes then fail with EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
+        return curl_global_init(ccurl_global_all()) == CURLE_OK
+    }()
+}
+
+/// Set by `Task` cancellation; checked by libcurl's progress callback, which then aborts the transfer.
+final class CancellationFlag: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var value = false
+
+    init() { pthread_mutex_init(&lock, nil) }
+    deinit { pthread_mutex_destroy(&lock) }
+
+    func cancel() {
+        pthread_mutex_lock(&lock)
+        value = true
+        pthread_mutex_unlock(&lock)
+    }
+
+    var isCancelled: Bool {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return value
+    }
+}
+
+/// One response seen by the header callback (status line + headers).
+struct ResponseBlock {
+    var status: Int
+    var httpVersion: String?
+    var url: String
+    var headers: [HTTPHeader] = []
+    /// The blank line ending the header section arrived (else the response broke off mid-headers).
+    var complete = false
+}
+
+/// One easy handle and the state of the transfer running on it. Confined to one thread at a time;
+/// reusable for several transfers (`prepare` calls curl_easy_reset).
+final class Transfer {
+    let handle: UnsafeMutableRawPointer
+    private(set) var request = ProbeRequest(url: "")
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
+    private var cancel: CancellationFlag?
+
+    private var blocks: [ResponseBlock] = []
+    private var body: [UInt8] = []
+    private var bodyBytesReceived = 0
+    private var bodyTruncated = false
+    /// A setopt that failed while preparing (the transfer is then not run).
+    private(set) var setupError: CURLcode?
+
+    init?() {
+        _ = CurlGlobal.initialized
+        guard let handle = curl_easy_init() else { return nil }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        freeLists()
+        errorBuffer.deallocate()
+    }
+
+    private func freeLists() {
+        if let headerList { curl_slist_free_all(headerList) }
+        if let resolveList { curl_slist_free_all(resolveList) }
+        headerList = nil
+        resolveList = nil
+    }
+
+    // MARK: setup
+
+    /// Resets the handle and sets every option for `request`. Check `setupError` afterwards.
+    func prepare(_ request: ProbeRequest, cancel: CancellationFlag?) {
+        curl_easy_reset(handle)
+        freeLists()
+        self.request = request
+        self.cancel = cancel
+        blocks = []
+        body = []
+        bodyBytesReceived = 0
+        bodyTruncated = false
+        setupError = nil
+        errorBuffer[0] = 0
+
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        let connectMs = Self.milliseconds(request.connectTimeout)
+        let totalMs = Self.milliseconds(request.totalTimeout)
+
+        setLong(CURLOPT_NOSIGNAL, 1)
+        setString(CURLOPT_URL, request.url)
+        setString(CURLOPT_PROTOCOLS_STR, "http,https")
+        setString(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        setLong(CURLOPT_CONNECTTIMEOUT_MS, connectMs)
+        setLong(CURLOPT_TIMEOUT_MS, totalMs)
+        // TLS verification: always on, never configurable.
+        setLong(CURLOPT_SSL_VERIFYPEER, 1)
+        setLong(CURLOPT_SSL_VERIFYHOST, 2)
+        if let ca = request.caBundlePath { setString(CURLOPT_CAINFO, ca) }
+        // No implicit proxy: "" disables proxies even when http_proxy/ALL_PROXY are set.
+        setString(CURLOPT_PROXY, "")
+        setString(CURLOPT_ACCEPT_ENCODING, "")
+        setString(CURLOPT_USERAGENT, "authdoctor-probe/1")
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
+
+        setLong(CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
+        setLong(CURLOPT_MAXREDIRS, max(0, request.maxRedirects))
+
+        // Method and body. The body is copied by libcurl; the size is set first so binary data works.
+        let method = request.method.uppercased()
+        if method == "HEAD" {
+            setLong(CURLOPT_NOBODY, 1)
+        } else {
+            if let body = request.body {
+                check(ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+                body.withUnsafeBytes { raw in
+                    let empty: UInt8 = 0
+                    if let base = raw.baseAddress {
+                        check(ccurl_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base)))
+                    } else {
+                        withUnsafePointer(to: empty) { p in
+                            check(ccurl_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: p)))
+                        }
+                    }
+                }
+            } else if method == "POST" {
+                // POST without a body: send "Content-Length: 0" (never read stdin).
+                check(ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, 0))
+                setString(CURLOPT_COPYPOSTFIELDS, "")
+            }
+            let isDefault = (method == "GET" && request.body == nil) || method == "POST"
+            if !isDefault { setString(CURLOPT_CUSTOMREQUEST, request.method) }
+        }
+
+        // Headers. An empty value must be written "Name;" for libcurl (a bare "Name:" removes it).
+        var list: UnsafeMutablePointer<curl_slist>?
+        var hasExpect = false
+        for header in request.headers {
+            if header.name.lowercased() == "expect" { hasExpect = true }
+            let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"
+            list = curl_slist_append(list, line)
+        }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue wait
+        headerList = list
+        if let list { check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list)) }
+
+        var resolve: UnsafeMutablePointer<curl_slist>?
+        for entry in request.resolve { resolve = curl_slist_append(resolve, entry) }
+        resolveList = resolve
+        if let resolve { check(ccurl_easy_setopt_slist(handle, CURLOPT_RESOLVE, resolve)) }
+
+        check(ccurl_easy_setopt_write_function(handle, transferWriteCallback))
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, me))
+        check(ccurl_easy_setopt_header_function(handle, transferHeaderCallback))
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, me))
+        if cancel != nil {
+            check(ccurl_easy_setopt_xferinfo_function(handle, transferProgressCallback))
+            check(ccurl_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, me))
+            setLong(CURLOPT_NOPROGRESS, 0)
+        }
+    }
+
+    static func milliseconds(_ seconds: Double) -> Int {
+        guard seconds.isFinite, seconds > 0 else { return 1 }
+        return max(1, min(Int((seconds * 1000).rounded(.up)), 24 * 3600 * 1000))
+    }
+
+    private func check(_ code: CURLcode) {
+        if code != CURLE_OK, setupError == nil { setupError = code }
+    }
+
+    private func setLong(_ option: CURLoption, _ value: Int) {
+        check(ccurl_easy_setopt_long(handle, option, value))
+    }
+
+    private func setString(_ option: CURLoption, _ value: String) {
+        check(ccurl_easy_setopt_string(handle, option, value))
+    }
+
+    // MARK: callbacks
+
+    fileprivate func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+        bodyBytesReceived += bytes.count
+        let room = max(0, request.maxBodyBytes - body.count)
+        if bytes.count <= room {
+            body.append(contentsOf: bytes)
+        } else {
+            body.append(contentsOf: bytes.prefix(room))
+            bodyTruncated = true
+        }
+    }
+
+    fileprivate func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        // Strip CR/LF as bytes: in Swift "\r\n" is one Character, so String suffix checks miss it.
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 10 || bytes[end - 1] == 13 { end -= 1 }
+        let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
+        if line.isEmpty {
+            // The blank line ends the current response's header section.
+            if !blocks.isEmpty { blocks[blocks.count - 1].complete = true }
+            return
+        }
+        if line.hasPrefix("HTTP/") {
+            // A new response starts: its body replaces whatever an earlier response delivered.
+            let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+            let version = parts.first.map { String($0.dropFirst(5)) }
+            let status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            blocks.append(ResponseBlock(status: status, httpVersion: version, url: currentURL() ?? request.url))
+            body = []
+            bodyBytesReceived = 0
+            bodyTruncated = false
+            return
+        }
+        guard !blocks.isEmpty else { return }
+        if line.first == " " || line.first == "\t" {
+            // obsolete line folding: continue the previous header's value
+            if let last = blocks[blocks.count - 1].headers.indices.last {
+                blocks[blocks.count - 1].headers[last].value += " " + Self.trim(Substring(line))
+            }
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = String(line[..<colon])
+        let value = Self.trim(line[line.index(after: colon)...])
+        blocks[blocks.count - 1].headers.append(HTTPHeader(name: name, value: value))
+    }
+
+    fileprivate var shouldAbort: Bool { cancel?.isCancelled ?? false }
+
+    private static func trim(_ s: Substring) -> String {
+        var s = s
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+
+    // MARK: results
+
+    private func currentURL() -> String? { infoString(CURLINFO_EFFECTIVE_URL) }
+
+    private func infoString(_ info: CURLINFO) -> String? {
+        var out: UnsafePointer<CChar>?
+        guard ccurl_easy_getinfo_string(handle, info, &out) == CURLE_OK, let out else { return nil }
+        let s = String(cString: out)
+        return s.isEmpty ? nil : s
+    }
+
+    private func infoLong(_ info: CURLINFO) -> Int {
+        var out = 0
+        return ccurl_easy_getinfo_long(handle, info, &out) == CURLE_OK ? out : 0
+    }
+
+    private func infoSeconds(_ info: CURLINFO) -> Double {
+        var out: curl_off_t = 0
+        guard ccurl_easy_getinfo_off_t(handle, info, &out) == CURLE_OK else { return 0 }
+        return max(0, Double(out) / 1_000_000)
+    }
+
+    /// Result for a transfer that was never run (setup failed or cancelled before start).
+    static func notRun(_ request: ProbeRequest, code: Int, message: String) -> ProbeResult {
+        ProbeResult(request: request, curlCode: code, curlMessage: message,
+                    log: ["curl error \(code) (\(CurlCodes.name(code))): \(message)"])
+    }
+
+    /// Collects everything about the finished transfer. Call after curl_easy_perform or CURLMSG_DONE.
+    func finish(code rawCode: CURLcode) -> ProbeResult {
+        let code = Int(rawCode.rawValue)
+        let errorText = String(cString: errorBuffer).trimmingTrailingNewlines()
+        let message = code == 0 ? "" : (errorText.isEmpty ? String(cString: curl_easy_strerror(rawCode)) : errorText)
+
+        // Only responses whose header section completed count; 1xx interim responses are skipped.
+        // When the last response broke off inside its headers there is no final response: status
+        // is nil and every complete response before it is a hop.
+        let responses = blocks.filter { $0.complete && !(100..<200).contains($0.status) }
+        let brokenOff = blocks.last.flatMap { $0.complete ? nil : $0 }
+        let final = brokenOff == nil ? responses.last : nil
+        let hops = (final == nil ? responses[...] : responses.dropLast()).map { block in
+            RedirectHop(status: block.status, url: block.url,
+                        location: block.headers.first { $0.name.lowercased() == "location" }?.value)
+        }
+
+        let timings = PhaseTimings(
+            dnsSeconds: infoSeconds(CURLINFO_NAMELOOKUP_TIME_T),
+            connectSeconds: infoSeconds(CURLINFO_CONNECT_TIME_T),
+            tlsSeconds: infoSeconds(CURLINFO_APPCONNECT_TIME_T),
+            firstByteSeconds: infoSeconds(CURLINFO_STARTTRANSFER_TIME_T),
+            totalSeconds: infoSeconds(CURLINFO_TOTAL_TIME_T),
+            redirectSeconds: infoSeconds(CURLINFO_REDIRECT_TIME_T))
+
+        let effectiveURL = infoString(CURLINFO_EFFECTIVE_URL)
+        let primaryIP = infoString(CURLINFO_PRIMARY_IP)
+        let port = infoLong(CURLINFO_PRIMARY_PORT)
+        let newConnections = infoLong(CURLINFO_NUM_CONNECTS)
+        let verifyResult = infoLong(CURLINFO_SSL_VERIFYRESULT)
+        let redirectURL = infoString(CURLINFO_REDIRECT_URL)
+
+        let scheme = (effectiveURL ?? request.url).lowercased()
+        let tlsUsed = scheme.hasPrefix("https://")
+        let tlsFailed = CurlCodes.transportError(code) == "tls"
+        let tls = TLSInfo(
+            used: tlsUsed,
+            verifyResult: verifyResult,
+            verified: tlsUsed && !tlsFailed && verifyResult == 0 && (final != nil || timings.tlsSeconds > 0),
+            failure: tlsFailed ? message : nil)
+
+        var result = ProbeResult(
+            request: request,
+            status: final?.status,
+            httpVersion: final?.httpVersion,
+            headers: final?.headers ?? [],
+            body: final == nil ? [] : body,
+            bodyTruncated: bodyTruncated,
+            bodyBytesReceived: bodyBytesReceived,
+            curlCode: code,
+            curlMessage: message,
+            timings: timings,
+            redirects: Array(hops),
+            redirectURL: redirectURL,
+            effectiveURL: effectiveURL,
+            primaryIP: primaryIP,
+            primaryPort: port > 0 ? port : nil,
+            connectionReused: newConnections == 0 && primaryIP != nil && code == 0,
+            tls: tls)
+        result.log = EvidenceLog.lines(for: result)
+        if let brokenOff {
+            let at = result.log.firstIndex { $0.hasPrefix("curl error") } ?? result.log.endIndex
+            result.log.insert("response broke off inside its headers (status line said \(brokenOff.status))", at: at)
+        }
+        return result
+    }
+}
+
+private extension String {
+    func trimmingTrailingNewlines() -> String {
+        var scalars = Substring(self).unicodeScalars
+        while let last = scalars.last, last == "\n" || last == "\r" || last == " " { scalars.removeLast() }
+        return String(scalars)
+    }
+}
+
+// MARK: C callbacks (no captures, so they convert to C function pointers)
+
+private func transferWriteCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int,
+                                   _ userdata: UnsafeMutableRawPointer?) -> Int {
+    let n = size * count
+    guard let ptr, let userdata, n > 0 else { return n }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.receiveBody(UnsafeRawBufferPointer(start: ptr, count: n))
+    return n
+}
+
+private func transferHeaderCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int,
+                                    _ userdata: UnsafeMutableRawPointer?) -> Int {
+    let n = size * count
+    guard let ptr, let userdata, n > 0 else { return n }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: ptr, count: n))
+    return n
+}
+
+private func transferProgressCallback(_ userdata: UnsafeMutableRawPointer?, _ dltotal: curl_off_t,
+                                      _ dlnow: curl_off_t, _ ultotal: curl_off_t, _ ulnow: curl_off_t) -> Int32 {
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    return transfer.shouldAbort ? 1 : 0
+}

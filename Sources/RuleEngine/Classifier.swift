@@ -1,0 +1,108 @@
+import EvidenceModel
+
+/// One classified failure: the rule that held, ranked, with its remediation steps.
+public struct Finding: Sendable {
+    public var rule: String
+    public var category: String
+    public var failure: String
+    public var severity: String
+    public var confidence: Double
+    public var summary: String
+    public var actor: String
+    public var transient: Bool
+    /// Fact name → value, redacted.
+    public var evidence: [(name: String, value: FactValue)]
+    public var remediation: [Remediation]
+}
+
+/// Facts in, findings out; no I/O.
+public struct Classifier: Sendable {
+    public let ruleSet: RuleSet
+
+    public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
+
+    /// Findings for one or more fact sets (a HAR gives one per failing entry), most likely first.
+    /// Nothing matched → a single `unknown` finding that keeps the evidence.
+    public func classify(_ factSets: [Facts]) -> [Finding] {
+        var findings: [Finding] = []
+        var fallbacks: [Finding] = []
+        var seen = Set<String>()
+        for facts in factSets {
+            for match in ruleSet.matches(facts) where seen.insert(match.rule.id).inserted {
+                let finding = makeFinding(match, facts: facts)
+                if match.rule.fallback { fallbacks.append(finding) } else { findings.append(finding) }
+            }
+        }
+        if findings.isEmpty { findings = fallbacks }
+        if findings.isEmpty {
+            return [unknownFinding(factSets.first ?? Facts())]
+        }
+        findings.sort(by: Self.moreLikely)
+        return findings
+    }
+
+    static let severityRank: [String: Int] = ["error": 0, "warning": 1, "info": 2]
+
+    static func moreLikely(_ a: Finding, _ b: Finding) -> Bool {
+        if a.confidence != b.confidence { return a.confidence > b.confidence }
+        let sa = severityRank[a.severity] ?? 3, sb = severityRank[b.severity] ?? 3
+        if sa != sb { return sa < sb }
+        return a.rule < b.rule
+    }
+
+    func makeFinding(_ match: RuleMatch, facts: Facts) -> Finding {
+        let rule = match.rule
+        return Finding(
+            rule: rule.id, category: rule.category, failure: rule.failure, severity: rule.severity,
+            confidence: rule.confidence, summary: Self.render(rule.summary, facts: facts),
+            actor: rule.actor ?? Vocabulary.defaultActor(for: rule.failure),
+            transient: rule.transient ?? Vocabulary.defaultTransient(for: rule.failure, transportError: facts.string("transport.error")),
+            evidence: match.evidence.map { ($0.name, Redactor.redact($0.value)) },
+            remediation: rule.remediation.compactMap { ruleSet.remediations[$0] })
+    }
+
+    /// Facts shown when nothing matched: what a person would look at first.
+    static let unknownEvidenceFacts = [
+        "provider", "http.status", "www-authenticate.error", "body.error.code", "body.error.status", "body.error",
+        "body.code", "message", "curl.code", "curl.name", "transport.error", "sqlstate", "url.host", "text",
+    ]
+
+    func unknownFinding(_ facts: Facts) -> Finding {
+        var evidence: [(name: String, value: FactValue)] = []
+        for name in Self.unknownEvidenceFacts {
+            guard let value = facts[name] else { continue }
+            if name == "text", facts["message"] != nil, evidence.contains(where: { $0.name == "message" }) { continue }
+            evidence.append((name, Redactor.redact(value)))
+        }
+        let category: String
+        if let providers = facts["provider"]?.elements.compactMap(\.stringValue),
+           providers.contains(where: { ["bigquery", "google-sheets", "snowflake", "redshift", "postgres", "platform-api", "looker-studio"].contains($0) }) {
+            category = "destination"
+        } else {
+            category = "source"
+        }
+        return Finding(
+            rule: "unknown", category: category, failure: "unknown", severity: "warning", confidence: 0,
+            summary: "No rule recognises this evidence; it is kept below for a person to read.",
+            actor: "engineer", transient: false, evidence: evidence,
+            remediation: ["test-connection-manually", "review-api-docs"].compactMap { ruleSet.remediations[$0] })
+    }
+
+    /// Replaces `{fact}` with the fact's redacted value.
+    public static func render(_ template: String, facts: Facts) -> String {
+        guard template.contains("{") else { return template }
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            if let value = facts[name] {
+                out += Redactor.redact(value.description)
+            } else {
+                out += "(unknown)"
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}

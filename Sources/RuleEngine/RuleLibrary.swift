@@ -1,0 +1,106 @@
+import EmbeddedResources
+import EvidenceModel
+import Foundation
+
+/// A YAML or fixture file, by its path relative to the package root ("rules/facebook/token.yaml").
+public struct SourceFile: Sendable {
+    public var path: String
+    public var text: String
+    public init(path: String, text: String) { self.path = path; self.text = text }
+}
+
+/// Where rules and fixtures come from: the set built into the binary, and local folders
+/// (`--rules DIR`, `AUTHDOCTOR_RULES`, `--fixtures DIR`).
+public enum RuleLibrary {
+    /// Provider definitions (issue 3) live beside the rules but are not rules.
+    static func isRuleFile(_ path: String) -> Bool {
+        (path.hasSuffix(".yaml") || path.hasSuffix(".yml")) && !path.contains("/providers/")
+    }
+
+    public static func builtinRuleFiles() -> [SourceFile] {
+        EmbeddedFiles.all.filter { $0.path.hasPrefix("rules/") && isRuleFile($0.path) }.map { SourceFile(path: $0.path, text: $0.text) }
+    }
+
+    public static func builtinFixtures() -> [String: String] {
+        var out: [String: String] = [:]
+        for file in EmbeddedFiles.all where file.path.hasPrefix("fixtures/") {
+            out[String(file.path.dropFirst("fixtures/".count))] = file.text
+        }
+        return out
+    }
+
+    /// Every YAML file under a folder, paths shown relative to the folder's parent ("rules/x.yaml").
+    public static func ruleFiles(in directory: String) throws(InputError) -> [SourceFile] {
+        try files(in: directory, where: isRuleFile)
+    }
+
+    public static func fixtures(in directory: String) throws(InputError) -> [String: String] {
+        var out: [String: String] = [:]
+        for file in try files(in: directory, where: { EvidenceLoader.format(forPath: $0) != nil }) {
+            out[String(file.path.split(separator: "/", maxSplits: 1).last ?? "")] = file.text
+        }
+        return out
+    }
+
+    static func files(in directory: String, where include: (String) -> Bool) throws(InputError) -> [SourceFile] {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError(.noInput, "no such directory", place: directory)
+        }
+        let base = URL(fileURLWithPath: directory).standardizedFileURL
+        let label = base.lastPathComponent
+        var out: [SourceFile] = []
+        guard let walker = fm.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        for case let url as URL in walker {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let relative = label + "/" + url.standardizedFileURL.path.dropFirst(base.path.count + 1)
+            guard include(relative), !url.lastPathComponent.hasPrefix(".") else { continue }
+            guard let data = fm.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+                throw InputError(.noInput, "cannot read the file as UTF-8 text", place: url.path)
+            }
+            out.append(SourceFile(path: relative, text: text))
+        }
+        return out.sorted { $0.path < $1.path }
+    }
+
+    /// Loads the built-in set (unless excluded) and then each folder; a folder's rule or remediation
+    /// with the id of an earlier one replaces it. Returns the set and every problem found.
+    public static func load(includeBuiltin: Bool = true, directories: [String] = []) throws(InputError) -> (RuleSet, [LintIssue]) {
+        var layers: [[SourceFile]] = []
+        if includeBuiltin { layers.append(builtinRuleFiles()) }
+        for directory in directories { layers.append(try ruleFiles(in: directory)) }
+        return assemble(layers)
+    }
+
+    public static func assemble(_ layers: [[SourceFile]]) -> (RuleSet, [LintIssue]) {
+        var rules: [Rule] = []
+        var remediations: [Remediation] = []
+        var issues: [LintIssue] = []
+        for layer in layers {
+            var loader = RuleLoader()
+            for file in layer { loader.load(yaml: file.text, file: file.path) }
+            issues += loader.issues
+            var ids: [String: Rule] = [:]
+            for rule in loader.rules {
+                if let first = ids[rule.id] {
+                    issues.append(LintIssue(file: rule.file, line: rule.line, message: "duplicate rule id '\(rule.id)' (first at \(first.place))"))
+                    continue
+                }
+                ids[rule.id] = rule
+            }
+            rules.removeAll { ids[$0.id] != nil }
+            rules += loader.rules.filter { ids[$0.id]?.place == $0.place }
+            let newRemediations = Set(loader.remediations.map(\.id))
+            remediations.removeAll { newRemediations.contains($0.id) }
+            remediations += loader.remediations
+        }
+        let known = Set(remediations.map(\.id))
+        for rule in rules {
+            for id in rule.remediation where !known.contains(id) {
+                issues.append(LintIssue(file: rule.file, line: rule.line, message: "rule '\(rule.id)' names unknown remediation '\(id)'"))
+            }
+        }
+        return (RuleSet(rules: rules, remediations: remediations), issues)
+    }
+}

@@ -1,0 +1,290 @@
+import EvidenceModel
+import Foundation
+import Yams
+
+/// A problem in a rule or remediation file, with its place.
+public struct LintIssue: Sendable, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int
+    public var message: String
+    public var description: String { "\(file):\(line): \(message)" }
+}
+
+/// Parses rule files and the remediation catalog, reporting every problem with file and line.
+public struct RuleLoader {
+    public private(set) var rules: [Rule] = []
+    public private(set) var remediations: [Remediation] = []
+    public private(set) var issues: [LintIssue] = []
+
+    public init() {}
+
+    static let ruleKeys: Set<String> = [
+        "id", "category", "failure", "severity", "confidence", "fallback", "actor", "transient", "when", "summary",
+        "remediation", "examples", "description", "references", "tags",
+    ]
+    static let remediationKeys: Set<String> = ["id", "title", "doc", "covers", "issues-link", "steps"]
+    static let operatorKeys: Set<String> = ["equals", "in", "matches", "contains", "exists", "gt", "gte", "lt", "lte"]
+
+    /// Loads one YAML file: a rule, a `rules:` list, or the `remediations:` catalog.
+    public mutating func load(yaml: String, file: String) {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            issues.append(LintIssue(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.oneLine(error))"))
+            return
+        }
+        guard let node else { return }
+        guard let mapping = node.mapping else {
+            issue(file, node, "expected a mapping (a rule, `rules:` or `remediations:`)")
+            return
+        }
+        if let list = mapping["remediations"] {
+            guard let items = list.sequence else { issue(file, list, "`remediations` must be a list"); return }
+            for item in items { loadRemediation(item, file: file) }
+        } else if let list = mapping["rules"] {
+            guard let items = list.sequence else { issue(file, list, "`rules` must be a list"); return }
+            for item in items { loadRule(item, file: file) }
+        } else {
+            loadRule(node, file: file)
+        }
+    }
+
+    mutating func issue(_ file: String, _ node: Node?, _ message: String) {
+        issues.append(LintIssue(file: file, line: (node?.mark?.line).map { $0 } ?? 1, message: message))
+    }
+
+    static func line(of error: Error) -> Int {
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
+                return mark.line
+            default: return 1
+            }
+        }
+        return 1
+    }
+
+    static func oneLine(_ error: Error) -> String {
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case let .scanner(context, problem, _, _), let .parser(context, problem, _, _), let .composer(context, problem, _, _):
+                return [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+            default: break
+            }
+        }
+        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+    }
+
+    // MARK: - Rules
+
+    mutating func loadRule(_ node: Node, file: String) {
+        guard let map = node.mapping else { issue(file, node, "a rule must be a mapping"); return }
+        for (key, _) in map {
+            guard let name = key.string, Self.ruleKeys.contains(name) else {
+                issue(file, key, "unknown key '\(key.string ?? "?")' in rule (allowed: \(Self.ruleKeys.sorted().joined(separator: ", ")))")
+                continue
+            }
+        }
+        let startIssues = issues.count
+        func required(_ key: String) -> String? {
+            guard let value = map[key] else { issue(file, node, "rule is missing '\(key)'"); return nil }
+            guard let s = value.string, !s.isEmpty else { issue(file, value, "'\(key)' must be a non-empty string"); return nil }
+            return s
+        }
+        let id = required("id") ?? "?"
+        if id != "?" && !id.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" }) {
+            issue(file, map["id"], "rule id '\(id)' must be lower-case letters, digits, '.', '-' or '_'")
+        }
+        let category = required("category") ?? "?"
+        if category != "?" && !Vocabulary.categories.contains(category) {
+            issue(file, map["category"], "unknown category '\(category)' (known: \(Vocabulary.categories.sorted().joined(separator: ", ")))")
+        }
+        let failure = required("failure") ?? "?"
+        if failure != "?" && !Vocabulary.failures.contains(failure) {
+            issue(file, map["failure"], "unknown failure '\(failure)' (known: \(Vocabulary.failures.joined(separator: ", ")))")
+        }
+        let severity = map["severity"]?.string ?? "error"
+        if !Vocabulary.severities.contains(severity) {
+            issue(file, map["severity"], "unknown severity '\(severity)' (known: error, warning, info)")
+        }
+        let summary = required("summary") ?? ""
+        var confidence: Double?
+        if let c = map["confidence"] {
+            if let v = c.float ?? c.int.map(Double.init), (0...1).contains(v) { confidence = v }
+            else { issue(file, c, "'confidence' must be a number from 0 to 1") }
+        }
+        var fallback = false
+        if let f = map["fallback"] {
+            if let b = f.bool { fallback = b } else { issue(file, f, "'fallback' must be true or false") }
+        }
+        var transient: Bool?
+        if let t = map["transient"] {
+            if let b = t.bool { transient = b } else { issue(file, t, "'transient' must be true or false") }
+        }
+        var actor: String?
+        if let a = map["actor"] {
+            if let s = a.string, Vocabulary.actors.contains(s) { actor = s }
+            else { issue(file, a, "'actor' must be one of client, engineer, provider") }
+        }
+        var remediation: [String] = []
+        if let r = map["remediation"] {
+            if let items = r.sequence {
+                for item in items {
+                    if let s = item.string { remediation.append(s) } else { issue(file, item, "remediation ids are strings") }
+                }
+            } else { issue(file, r, "'remediation' must be a list of ids") }
+        } else {
+            issue(file, node, "rule is missing 'remediation'")
+        }
+        var when = When()
+        if let w = map["when"] {
+            when = parseWhen(w, file: file)
+            if when.all.isEmpty && when.any.isEmpty { issue(file, w, "'when' has no condition") }
+        } else {
+            issue(file, node, "rule is missing 'when'")
+        }
+        var examples = RuleExamples()
+        if let e = map["examples"] {
+            if let em = e.mapping {
+                for (key, value) in em {
+                    let paths = (value.sequence ?? []).compactMap(\.string)
+                    switch key.string {
+                    case "match": examples.match = paths
+                    case "no-match": examples.noMatch = paths
+                    default: issue(file, key, "unknown key '\(key.string ?? "?")' in examples (allowed: match, no-match)")
+                    }
+                }
+            } else { issue(file, e, "'examples' must be a mapping with match / no-match lists") }
+        }
+        for fact in Self.placeholders(in: summary) where !Vocabulary.isKnownFact(fact) {
+            issue(file, map["summary"], "summary names unknown fact '{\(fact)}'")
+        }
+        guard issues.count == startIssues else { return }
+        let specificity = Double(when.conditionCount)
+        let derived = fallback ? min(0.45, 0.25 + 0.05 * specificity) : min(0.95, 0.55 + 0.08 * specificity)
+        rules.append(Rule(id: id, category: category, failure: failure, severity: severity,
+                          confidence: confidence ?? derived, fallback: fallback, actor: actor, transient: transient,
+                          when: when, summary: summary, remediation: remediation, examples: examples,
+                          file: file, line: node.mark?.line ?? 1))
+    }
+
+    static func placeholders(in summary: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(summary)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    mutating func parseWhen(_ node: Node, file: String) -> When {
+        var when = When()
+        guard let map = node.mapping else { issue(file, node, "'when' must be a mapping of fact names to conditions"); return when }
+        for (key, value) in map {
+            guard let name = key.string else { issue(file, key, "condition keys are fact names"); continue }
+            let line = key.mark?.line ?? 1
+            switch name {
+            case "any", "not":
+                guard let branches = value.sequence, !branches.isEmpty else {
+                    issue(file, value, "'\(name)' must be a non-empty list of condition mappings"); continue
+                }
+                let parsed = branches.map { parseWhen($0, file: file) }
+                if name == "any" { when.any += parsed } else { when.not += parsed }
+            default:
+                if !Vocabulary.isKnownFact(name) {
+                    issue(file, key, "unknown fact '\(name)' (see docs/RULES.md for fact names)")
+                    continue
+                }
+                if name == "provider", let p = value.string, !ProviderDetector.known.contains(p) {
+                    issue(file, value, "unknown provider '\(p)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+                }
+                if let ops = value.mapping {
+                    for (opKey, opValue) in ops {
+                        guard let op = opKey.string, Self.operatorKeys.contains(op) else {
+                            issue(file, opKey, "unknown operator '\(opKey.string ?? "?")' (allowed: \(Self.operatorKeys.sorted().joined(separator: ", ")))")
+                            continue
+                        }
+                        if let parsed = parseOperator(op, opValue, file: file) {
+                            when.all.append(Condition(fact: name, op: parsed, line: line))
+                        }
+                    }
+                } else if value.sequence != nil {
+                    issue(file, value, "a list needs an operator: '\(name): { in: [...] }'")
+                } else {
+                    when.all.append(Condition(fact: name, op: .equals(Self.scalar(value)), line: line))
+                }
+            }
+        }
+        return when
+    }
+
+    mutating func parseOperator(_ op: String, _ value: Node, file: String) -> Operator? {
+        switch op {
+        case "equals": return .equals(Self.scalar(value))
+        case "in":
+            guard let items = value.sequence else { issue(file, value, "'in' takes a list"); return nil }
+            return .oneOf(items.map(Self.scalar))
+        case "matches":
+            guard let source = value.string else { issue(file, value, "'matches' takes a regular expression string"); return nil }
+            do { return .matches(try Pattern(source)) } catch {
+                issue(file, value, "bad regular expression '\(source)'")
+                return nil
+            }
+        case "contains":
+            guard let s = value.string, !s.isEmpty else { issue(file, value, "'contains' takes a non-empty string"); return nil }
+            return .contains(s)
+        case "exists":
+            guard let b = value.bool else { issue(file, value, "'exists' takes true or false"); return nil }
+            return .exists(b)
+        default:
+            guard let n = value.float ?? value.int.map(Double.init) else { issue(file, value, "'\(op)' takes a number"); return nil }
+            switch op {
+            case "gt": return .greaterThan(n)
+            case "gte": return .greaterOrEqual(n)
+            case "lt": return .lessThan(n)
+            default: return .lessOrEqual(n)
+            }
+        }
+    }
+
+    /// A YAML scalar as a fact value: plain numbers and booleans are typed, quoted text stays a string.
+    static func scalar(_ node: Node) -> FactValue {
+        guard let s = node.scalar else { return .string(node.string ?? "") }
+        if s.style == .plain {
+            if let i = Int(s.string) { return .int(i) }
+            if let d = Double(s.string), s.string.contains(".") { return .double(d) }
+            switch s.string {
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            case "null", "~", "": return .null
+            default: break
+            }
+        }
+        return .string(s.string)
+    }
+
+    // MARK: - Remediations
+
+    mutating func loadRemediation(_ node: Node, file: String) {
+        guard let map = node.mapping else { issue(file, node, "a remediation must be a mapping"); return }
+        let start = issues.count
+        for (key, _) in map where !Self.remediationKeys.contains(key.string ?? "") {
+            issue(file, key, "unknown key '\(key.string ?? "?")' in remediation (allowed: \(Self.remediationKeys.sorted().joined(separator: ", ")))")
+        }
+        func string(_ key: String) -> String? {
+            guard let v = map[key]?.string, !v.isEmpty else { issue(file, map[key] ?? node, "remediation is missing '\(key)'"); return nil }
+            return v
+        }
+        let id = string("id") ?? "?"
+        let title = string("title") ?? ""
+        let doc = string("doc") ?? ""
+        let steps = (map["steps"]?.sequence ?? []).compactMap(\.string)
+        if steps.isEmpty { issue(file, map["steps"] ?? node, "remediation '\(id)' has no steps") }
+        let covers = (map["covers"]?.sequence ?? []).compactMap(\.string)
+        let issuesLink = map["issues-link"]?.bool ?? false
+        guard issues.count == start else { return }
+        remediations.append(Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps))
+    }
+}

@@ -1,0 +1,48 @@
+/// The stable identifiers of DESIGN.md. Reports, rules and tests use exactly these.
+public enum Vocabulary {
+    public static let categories: Set<String> = ["source", "destination", "api-token", "link"]
+
+    public static let failures: [String] = [
+        "credentials", "token-missing", "scopes", "permissions", "expiry", "revoked", "multi-account", "looker-400",
+        "connectivity", "outage", "configuration", "network-policy", "subscription", "rate-limit",
+        "link-expired", "link-used", "link-revoked", "session-unfinished", "plan-limit", "unknown",
+    ]
+
+    public static let severities: [String] = ["error", "warning", "info"]
+    public static let actors: Set<String> = ["client", "engineer", "provider"]
+
+    /// Who acts and whether waiting helps, when a rule does not say.
+    public static func defaultActor(for failure: String) -> String {
+        switch failure {
+        case "outage", "rate-limit": return "provider"
+        case "connectivity", "configuration", "network-policy", "subscription", "token-missing", "unknown",
+             "link-expired", "link-used", "link-revoked", "plan-limit":
+            return "engineer"
+        default: return "client"
+        }
+    }
+
+    public static func defaultTransient(for failure: String, transportError: String?) -> Bool {
+        switch failure {
+        case "outage", "rate-limit": return true
+        case "connectivity": return transportError == "timeout" || transportError == "reset"
+        default: return false
+        }
+    }
+
+    /// Fact names rules may use: exact names, and prefixes ending in "." or "[" for families.
+    public static let factNames: Set<String> = [
+        "provider", "provider.detected", "input.kind", "http.status", "http.content_type", "body", "body.format",
+        "message", "text", "curl.code", "curl.name", "transport.error", "browser.error", "redirect.count",
+        "redirect.loop", "url", "url.host", "url.path", "url.authuser", "url.authuser.distinct", "url.query.error",
+        "url.query.error_description", "request.auth.scheme", "sqlstate", "retry_after", "link.state",
+    ]
+    public static let factPrefixes: [String] = [
+        "http.header.", "www-authenticate.", "body.", "body[", "token.", "scopes.", "account.", "har.", "probe.",
+        "link.", "expect.", "db.",
+    ]
+
+    public static func isKnownFact(_ name: String) -> Bool {
+        factNames.contains(name) || factPrefixes.contains(where: { name.hasPrefix($0) && name.count > $0.count })
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ProbeTestsPlaceholder: XCTestCase { func testBuilds() {} }
