@@ -23,12 +23,7 @@ let package = Package(
         ),
         .target(name: "EvidenceModel"),
         .target(name: "Probe", dependencies: ["CCurl", "EvidenceModel"]),
-        .executableTarget(name: "EmbedResourcesTool"),
-        .plugin(
-            name: "EmbedResources",
-            capability: .buildTool(),
-            dependencies: ["EmbedResourcesTool"]
-        ),
+        .plugin(name: "EmbedResources", capability: .buildTool()),
         // rules/ and fixtures/ live at the package root (DESIGN.md); this target embeds them so the
         // built binary is self-contained and works from any directory.
         .target(name: "EmbeddedResources", plugins: ["EmbedResources"]),
@@ -47,9 +42,9 @@ let package = Package(
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
-        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "AuthDoctorTestSupport"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "AuthDoctorTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,7 +38,10 @@ public struct Classifier: Sendable {
             return [unknownFinding(factSets.first ?? Facts())]
         }
         findings.sort(by: Self.moreLikely)
-        return findings
+        // One finding per failure class: a provider's own rule and a generic protocol rule often say
+        // the same thing; the more specific (more confident) one speaks for both.
+        var classes = Set<String>()
+        return findings.filter { classes.insert($0.failure).inserted }
     }
 
     static let severityRank: [String: Int] = ["error": 0, "warning": 1, "info": 2]
