@@ -47,6 +47,9 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there) or markdown.", valueName: "FORMAT"))
     var format: OutputFormat?
 
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("Threads for --batch (default: one per core).", valueName: "N"))
+    var jobs: Int?
+
     @Flag(name: .customLong("show-facts"), help: "Also print every fact extracted from the evidence (redacted).")
     var showFacts = false
 
@@ -63,6 +66,7 @@ struct Classify: ParsableCommand {
         if let provider, !ProviderDetector.known.contains(provider) {
             throw ValidationError("unknown provider '\(provider)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
         }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be from 1 to 256") }
         if format == .jsonl && batchFile == nil { throw ValidationError("--format jsonl goes with --batch (use json for one report)") }
         if batchFile != nil, let format, format != .jsonl && format != .json {
             throw ValidationError("--batch writes JSON lines: use --format jsonl")
@@ -84,7 +88,8 @@ struct Classify: ParsableCommand {
                 }
                 input = handle
             }
-            let summary = try BatchClassifier(engine: engine).run(input: input, output: FileHandle.standardOutput)
+            let summary = try BatchClassifier(engine: engine).run(input: input, output: FileHandle.standardOutput,
+                                                                  jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
             if isatty(STDERR_FILENO) != 0 {
                 let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n".utf8))
@@ -104,7 +109,7 @@ struct Classify: ParsableCommand {
             source = name
         } else if let text {
             let content = text == "-" ? try InputFile.read("-") : text
-            if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && curlExit == nil {
+            if content.trimmedWhitespace().isEmpty && curlExit == nil {
                 throw InputError(.data, "the text to classify is empty", place: text == "-" ? "stdin" : "--text")
             }
             evidences = [Evidence(kind: .text, provider: provider, text: content)]

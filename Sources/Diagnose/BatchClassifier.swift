@@ -55,44 +55,65 @@ public struct BatchClassifier: Sendable {
         out.bytes.append(0x0A)
     }
 
-    /// Streams `input` to `output` (both file descriptors), reading and writing in large blocks.
-    public func run(input: FileHandle, output: FileHandle) throws -> Summary {
+    /// Streams `input` to `output`, classifying blocks of lines on `jobs` threads and writing the
+    /// results in input order.
+    public func run(input: FileHandle, output: FileHandle, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Summary {
         var summary = Summary()
         var pending: [UInt8] = []
-        var out = JSONWriter(capacity: 1 << 20)
         var lineNumber = 0
-        let flushAt = 1 << 20
+        let workers = max(1, jobs)
 
-        func processLines(final: Bool) {
+        /// Cuts complete lines out of `pending` (all of it at the end), skipping blank ones.
+        func takeLines(final: Bool) {
+            var lines: [Range<Int>] = []
+            var numbers: [Int] = []
+            var start = 0
+            var consumed = 0
             pending.withUnsafeBufferPointer { buffer in
-                var start = 0
                 var i = 0
                 while i < buffer.count {
                     if buffer[i] == 0x0A {
                         lineNumber += 1
-                        emit(UnsafeBufferPointer(rebasing: buffer[start..<i]))
+                        Self.addLine(buffer, start..<i, number: lineNumber, to: &lines, &numbers)
                         start = i + 1
                     }
                     i += 1
                 }
                 if final && start < buffer.count {
                     lineNumber += 1
-                    emit(UnsafeBufferPointer(rebasing: buffer[start..<buffer.count]))
+                    Self.addLine(buffer, start..<buffer.count, number: lineNumber, to: &lines, &numbers)
                     start = buffer.count
                 }
                 consumed = start
             }
+            guard !lines.isEmpty else { pending.removeFirst(consumed); return }
+            let block = Array(pending[0..<consumed])
             pending.removeFirst(consumed)
+            classifyNumbered(block, lines: lines, numbers: numbers)
         }
-        var consumed = 0
-        func emit(_ line: UnsafeBufferPointer<UInt8>) {
-            var end = line.count
-            while end > 0 && (line[end - 1] == 0x0D || line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
-            guard end > 0 else { return }
-            classifyLine(UnsafeBufferPointer(rebasing: line[0..<end]), lineNumber: lineNumber, into: &out, summary: &summary)
-            if out.bytes.count >= flushAt {
+
+        func classifyNumbered(_ block: [UInt8], lines: [Range<Int>], numbers: [Int]) {
+            let slices = Self.split(lines.count, into: workers)
+            let outputs = ConcurrentSlots<(JSONWriter, Summary)>(count: slices.count)
+            block.withUnsafeBufferPointer { whole in
+                // The block outlives the concurrent loop and is only read.
+                let shared = SharedBytes(buffer: whole)
+                DispatchQueue.concurrentPerform(iterations: slices.count) { slice in
+                    let buffer = shared.buffer
+                    var out = JSONWriter(capacity: 1 << 20)
+                    var partial = Summary()
+                    for index in slices[slice] {
+                        classifyLine(UnsafeBufferPointer(rebasing: buffer[lines[index]]), lineNumber: numbers[index],
+                                     into: &out, summary: &partial)
+                    }
+                    outputs.set(slice, (out, partial))
+                }
+            }
+            for (out, partial) in outputs.values {
                 output.write(Data(out.bytes))
-                out.bytes.removeAll(keepingCapacity: true)
+                summary.records += partial.records
+                summary.errors += partial.errors
+                for (k, v) in partial.byFailure { summary.byFailure[k, default: 0] += v }
             }
         }
 
@@ -100,10 +121,38 @@ public struct BatchClassifier: Sendable {
             let chunk = input.readData(ofLength: 4 << 20)
             if chunk.isEmpty { break }
             pending.append(contentsOf: chunk)
-            processLines(final: false)
+            takeLines(final: false)
         }
-        processLines(final: true)
-        if !out.bytes.isEmpty { output.write(Data(out.bytes)) }
+        takeLines(final: true)
         return summary
     }
+
+    static func addLine(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, number: Int,
+                        to lines: inout [Range<Int>], _ numbers: inout [Int]) {
+        var end = range.upperBound
+        while end > range.lowerBound && (buffer[end - 1] == 0x0D || buffer[end - 1] == 0x20 || buffer[end - 1] == 0x09) { end -= 1 }
+        guard end > range.lowerBound else { return }
+        lines.append(range.lowerBound..<end)
+        numbers.append(number)
+    }
+
+    /// `count` items cut into at most `parts` contiguous ranges.
+    static func split(_ count: Int, into parts: Int) -> [Range<Int>] {
+        let n = max(1, min(parts, count))
+        return (0..<n).map { i in (count * i / n)..<(count * (i + 1) / n) }
+    }
+}
+
+/// Results of concurrent slices, read in slice order once all are done.
+final class ConcurrentSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
+    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
+}
+
+/// Read-only bytes shared by the threads of one concurrent loop.
+struct SharedBytes: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
 }

@@ -134,3 +134,21 @@ extension String {
         utf8.count == other.utf8.count && lowercased() == other.lowercased()
     }
 }
+
+extension StringProtocol {
+    /// Trims ASCII whitespace without Foundation (whose trimming bridges through NSString and
+    /// dominated batch profiles).
+    public func trimmedWhitespace() -> String {
+        let whole = Substring(self)
+        let utf8 = whole.utf8
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
+        while start < end, isSpace(utf8[start]) { start = utf8.index(after: start) }
+        while end > start {
+            let before = utf8.index(before: end)
+            if isSpace(utf8[before]) { end = before } else { break }
+        }
+        return String(whole[start..<end])
+    }
+}

@@ -42,7 +42,7 @@ public struct FactExtractor: Sendable {
             if let message = evidence.curlMessage, !message.isEmpty { messages.append(message) }
         }
 
-        if let text = evidence.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+        if let text = evidence.text?.trimmedWhitespace(), !text.isEmpty {
             addTextFacts(text, into: &facts)
         }
         if let sqlstate = evidence.sqlstate { facts.set("sqlstate", sqlstate.uppercased()) }
@@ -74,7 +74,7 @@ public struct FactExtractor: Sendable {
             seen[key] = seen[key].map { $0 + ", " + safe } ?? safe
         }
         for (key, value) in seen { facts.set("http.header." + key, value) }
-        let contentType = seen["content-type"].map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
+        let contentType = seen["content-type"].map { $0.split(separator: ";").first.map { $0.trimmedWhitespace().lowercased() } ?? "" }
         if let contentType { facts.set("http.content_type", contentType) }
         if let challenge = seen["www-authenticate"].flatMap(WWWAuthenticate.parse) {
             facts.set("www-authenticate.scheme", challenge.scheme)
@@ -92,7 +92,7 @@ public struct FactExtractor: Sendable {
             }
         }
         if let retry = seen["retry-after"] {
-            if let seconds = Int(retry.trimmingCharacters(in: .whitespaces)) {
+            if let seconds = Int(retry.trimmedWhitespace()) {
                 facts.set("retry_after", seconds)
             } else if let date = HTTPDate.parse(retry) {
                 facts.set("retry_after", max(0, Int(date.timeIntervalSince(now))))
@@ -102,7 +102,7 @@ public struct FactExtractor: Sendable {
     }
 
     func addBodyFacts(_ body: String, contentType: String?, into facts: inout Facts, messages: inout [String]) {
-        let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = body.trimmedWhitespace()
         if trimmed.isEmpty {
             facts.set("body.format", "empty")
             return
@@ -331,9 +331,19 @@ public struct FactExtractor: Sendable {
 /// SQLSTATE codes in PostgreSQL / Redshift text, or implied by the server's well-known messages.
 public enum SQLState {
     public static func find(in text: String) -> String? {
+        let lowered = ByteSearch.lowered(text)
+        let hasMarker = lowered.withUnsafeBufferPointer { buffer in
+            markers.contains { ByteSearch.contains(buffer, $0) }
+        }
+        guard hasMarker else { return nil }
         if let explicit = firstMatch(explicitPattern, in: text) { return explicit.uppercased() }
-        return implied(by: text.lowercased())
+        return implied(by: String(decoding: lowered, as: UTF8.self))
     }
+
+    /// Words without which no SQLSTATE can be found (keeps the regex off most texts).
+    static let markers: [[UInt8]] = ["sqlstate", "error:", "fatal:", "panic:", "password authentication", "pg_hba",
+                                     "permission denied", "must be owner", "connection slots", "too many connections",
+                                     "connection limit", "does not exist"].map { Array($0.utf8) }
 
     nonisolated(unsafe) static let explicitPattern = try! NSRegularExpression(
         pattern: "(?:SQLSTATE[\\s=:\\[\\(]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
@@ -355,9 +365,14 @@ public enum SQLState {
     ]
 
     static func implied(by lower: String) -> String? {
-        for (phrase, state) in phrases where lower.contains(phrase) { return state }
-        if lower.contains("does not exist") {
-            for (object, state) in missingObjects where lower.contains(object) { return state }
+        let bytes = Array(lower.utf8)
+        return bytes.withUnsafeBufferPointer { buffer -> String? in
+            func has(_ s: String) -> Bool { ByteSearch.contains(buffer, Array(s.utf8)) }
+            for (phrase, state) in phrases where has(phrase) { return state }
+            if has("does not exist") {
+                for (object, state) in missingObjects where has(object) { return state }
+            }
+            return nil
         }
         return nil
     }
@@ -390,9 +405,10 @@ enum TransportPhrases {
     ]
 
     static func classify(_ text: String) -> String? {
-        let lower = text.lowercased()
-        for (phrase, kind) in table where lower.contains(phrase) { return kind }
-        return nil
+        let lowered = ByteSearch.lowered(text)
+        return lowered.withUnsafeBufferPointer { buffer in
+            table.first { ByteSearch.contains(buffer, Array($0.0.utf8)) }?.1
+        }
     }
 }
 
@@ -450,6 +466,6 @@ enum HTTPDate {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
+        return formatter.date(from: text.trimmedWhitespace())
     }
 }

@@ -50,7 +50,7 @@ public enum FactValue: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .int(i): return Double(i)
         case let .double(d): return d
-        case let .string(s): return Double(s.trimmingCharacters(in: .whitespaces))
+        case let .string(s): return Double(s.trimmedWhitespace())
         case let .bool(b): return b ? 1 : 0
         default: return nil
         }

@@ -45,10 +45,17 @@ public enum Redactor {
         value.count >= 8 && value.contains(where: { $0.isLowercase }) && !value.contains(" ")
     }
 
-    private static let patterns: [(NSRegularExpression, String)] = {
-        func re(_ p: String, _ template: String) -> (NSRegularExpression, String) {
+    private struct Replacement: @unchecked Sendable {
+        let regex: NSRegularExpression
+        let template: String
+        /// Skips the regex when none of its literals occurs (most strings hold no secret).
+        let prefilter: LiteralPrefilter?
+    }
+
+    private static let patterns: [Replacement] = {
+        func re(_ p: String, _ template: String) -> Replacement {
             // The patterns are constants; a failure here is a programming error caught by the tests.
-            (try! NSRegularExpression(pattern: p, options: []), template)
+            Replacement(regex: try! NSRegularExpression(pattern: p, options: []), template: template, prefilter: LiteralPrefilter(pattern: p))
         }
         return [
             // Header lines in pasted text (`Authorization: Bearer …`, `> Cookie: …`, `set-cookie: …`).
@@ -114,10 +121,13 @@ public enum Redactor {
     public static func redact(_ text: String) -> String {
         guard !text.isEmpty, needsRedaction(text) else { return text }
         var result = text
-        for (regex, template) in patterns {
+        var lowered = ByteSearch.lowered(result)
+        for pattern in patterns {
+            if let prefilter = pattern.prefilter, !lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) { continue }
             let range = NSRange(result.startIndex..., in: result)
-            guard regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
-            result = regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: template)
+            guard pattern.regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
+            result = pattern.regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
+            lowered = ByteSearch.lowered(result)
         }
         return result
     }

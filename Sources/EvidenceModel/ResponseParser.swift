@@ -10,7 +10,7 @@ public enum ResponseParser {
         // A trailing "curl: (N) message" line is curl's own verdict on the transfer.
         var curlExit: Int?
         var curlMessage: String?
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        while let last = lines.last, last.trimmedWhitespace().isEmpty { lines.removeLast() }
         if let last = lines.last, let (code, message) = parseCurlErrorLine(last) {
             curlExit = code
             curlMessage = message
@@ -40,10 +40,10 @@ public enum ResponseParser {
             while index < lines.count, !lines[index].isEmpty {
                 let line = lines[index]
                 if line.first == " " || line.first == "\t", !headers.isEmpty {
-                    headers[headers.count - 1].value += " " + line.trimmingCharacters(in: .whitespaces)
+                    headers[headers.count - 1].value += " " + line.trimmedWhitespace()
                 } else if let colon = line.firstIndex(of: ":"), colon != line.startIndex {
-                    let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    let name = line[..<colon].trimmedWhitespace()
+                    let value = line[line.index(after: colon)...].trimmedWhitespace()
                     headers.append((name, value))
                 } else {
                     throw InputError(.data, "header line without ':' (\"\(Redactor.redact(String(line.prefix(60))))\")", place: "\(source):\(index + 1)")
@@ -81,8 +81,8 @@ public enum ResponseParser {
                     let parts = content.split(separator: " ")
                     request = RequestSnapshot(method: parts.first.map(String.init) ?? "GET", url: parts.count > 1 ? String(parts[1]) : nil)
                 } else if let colon = content.firstIndex(of: ":") {
-                    let name = content[..<colon].trimmingCharacters(in: .whitespaces)
-                    let value = content[content.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    let name = content[..<colon].trimmedWhitespace()
+                    let value = content[content.index(after: colon)...].trimmedWhitespace()
                     request?.headers.append((name, value))
                     if name.lowercased() == "host" { host = value }
                 }
@@ -94,8 +94,8 @@ public enum ResponseParser {
                     current = ResponseSnapshot(status: status, reason: reason, httpVersion: version)
                     bodyLines = []
                 } else if let colon = content.firstIndex(of: ":") {
-                    let name = content[..<colon].trimmingCharacters(in: .whitespaces)
-                    let value = content[content.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    let name = content[..<colon].trimmedWhitespace()
+                    let value = content[content.index(after: colon)...].trimmedWhitespace()
                     current?.headers.append((name, value))
                 }
             } else if line.hasPrefix("* ") || line.hasPrefix("{ [") || line.hasPrefix("} [") || line == "<" || line == ">" {
@@ -132,11 +132,11 @@ public enum ResponseParser {
 
     /// "curl: (6) Could not resolve host: x" → (6, "Could not resolve host: x")
     public static func parseCurlErrorLine<S: StringProtocol>(_ line: S) -> (Int, String)? {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let trimmed = line.trimmedWhitespace()
         guard trimmed.hasPrefix("curl: ("), let close = trimmed.firstIndex(of: ")") else { return nil }
         let digits = trimmed[trimmed.index(trimmed.startIndex, offsetBy: 7)..<close]
         guard let code = Int(digits) else { return nil }
-        let message = trimmed[trimmed.index(after: close)...].trimmingCharacters(in: .whitespaces)
+        let message = trimmed[trimmed.index(after: close)...].trimmedWhitespace()
         return (code, message)
     }
 }

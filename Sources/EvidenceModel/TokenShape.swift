@@ -8,7 +8,7 @@ public enum TokenShape {
             facts.set("token.present", false)
             return facts
         }
-        let token = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = raw.trimmedWhitespace()
         facts.set("token.present", !token.isEmpty)
         facts.set("token.format", format(of: token))
         if let claims = jwtClaims(token) {

@@ -6,7 +6,7 @@ public struct WWWAuthenticate: Sendable, Equatable {
     public var parameters: [String: String]
 
     public static func parse(_ header: String) -> WWWAuthenticate? {
-        let text = header.trimmingCharacters(in: .whitespaces)
+        let text = header.trimmedWhitespace()
         guard !text.isEmpty else { return nil }
         let schemeEnd = text.firstIndex(where: { $0 == " " || $0 == "," }) ?? text.endIndex
         let scheme = text[..<schemeEnd].lowercased()
@@ -46,7 +46,7 @@ public struct WWWAuthenticate: Sendable, Equatable {
             } else {
                 let valueStart = i
                 while i < text.endIndex, text[i] != "," { i = text.index(after: i) }
-                params[name] = text[valueStart..<i].trimmingCharacters(in: .whitespaces)
+                params[name] = text[valueStart..<i].trimmedWhitespace()
             }
         }
         let positionalNames = ["realm", "error", "error_description"]

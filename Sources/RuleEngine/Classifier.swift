@@ -25,15 +25,14 @@ public struct Classifier: Sendable {
     /// Nothing matched → a single `unknown` finding that keeps the evidence.
     public func classify(_ factSets: [Facts]) -> [Finding] {
         var findings: [Finding] = []
-        var fallbacks: [Finding] = []
         var seen = Set<String>()
-        for facts in factSets {
-            for match in ruleSet.matches(facts) where seen.insert(match.rule.id).inserted {
-                let finding = makeFinding(match, facts: facts)
-                if match.rule.fallback { fallbacks.append(finding) } else { findings.append(finding) }
+        for fallback in [false, true] where findings.isEmpty {
+            for facts in factSets {
+                for match in ruleSet.matches(facts, fallback: fallback) where seen.insert(match.rule.id).inserted {
+                    findings.append(makeFinding(match, facts: facts))
+                }
             }
         }
-        if findings.isEmpty { findings = fallbacks }
         if findings.isEmpty {
             return [unknownFinding(factSets.first ?? Facts())]
         }

@@ -4,15 +4,72 @@ import Foundation
 /// A compiled ICU regular expression (NSRegularExpression is immutable once built).
 public final class Pattern: @unchecked Sendable {
     public let source: String
-    let regex: NSRegularExpression
+    let prefilter: LiteralPrefilter?
+    private let lock = NSLock()
+    private var compiled: NSRegularExpression?
 
+    /// Checks the syntax now; the matcher itself is built on first use, since most patterns of a
+    /// one-shot classification never run (their prefilter rules them out) and ICU compiles are slow.
     public init(_ source: String) throws {
         self.source = source
-        regex = try NSRegularExpression(pattern: source, options: [])
+        prefilter = LiteralPrefilter(pattern: source)
+        if !Self.looksSimple(source) {
+            compiled = try NSRegularExpression(pattern: source, options: [])
+        }
+    }
+
+    /// Patterns made of plain words, groups, alternation and common escapes cannot fail to compile
+    /// in ways that matter here; anything else is compiled (and so validated) immediately.
+    static func looksSimple(_ s: String) -> Bool {
+        var depth = 0
+        var escaped = false
+        for c in s.unicodeScalars {
+            if escaped { escaped = false; if !"bsSdDwW.-/()[]{}?*+|^$'\"\\ :".unicodeScalars.contains(c) { return false }; continue }
+            switch c {
+            case "\\": escaped = true
+            case "(": depth += 1
+            case ")": depth -= 1; if depth < 0 { return false }
+            case "[", "]", "{", "}": return false
+            default: continue
+            }
+        }
+        return depth == 0 && !escaped
+    }
+
+    var regex: NSRegularExpression {
+        lock.lock()
+        defer { lock.unlock() }
+        if let compiled { return compiled }
+        // looksSimple() admitted it; a compile failure here would be an ICU surprise: match nothing.
+        let made = (try? NSRegularExpression(pattern: source, options: [])) ?? (try! NSRegularExpression(pattern: "(?!)", options: []))
+        compiled = made
+        return made
     }
 
     public func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+        if let prefilter {
+            let lowered = ByteSearch.lowered(text)
+            guard lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) else { return false }
+        }
+        return regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    /// Like `matches`, with the text's ASCII-lowercased bytes already at hand.
+    func matches(_ text: String, lowered: [UInt8]) -> Bool {
+        if let prefilter, !lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) { return false }
+        return regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+    }
+}
+
+/// Per-evaluation memo: the lowered bytes of fact strings that text conditions look at.
+final class MatchContext {
+    private var lowered: [String: [UInt8]] = [:]
+
+    func loweredBytes(of fact: String, _ text: String) -> [UInt8] {
+        if let cached = lowered[fact] { return cached }
+        let bytes = ByteSearch.lowered(text)
+        lowered[fact] = bytes
+        return bytes
     }
 }
 
@@ -20,7 +77,8 @@ public enum Operator: Sendable {
     case equals(FactValue)
     case oneOf([FactValue])
     case matches(Pattern)
-    case contains(String)
+    /// The needle as given, and ASCII-lowercased (nil when not ASCII: Foundation compares then).
+    case contains(String, [UInt8]?)
     case exists(Bool)
     case greaterThan(Double), greaterOrEqual(Double), lessThan(Double), lessOrEqual(Double)
 }
@@ -32,13 +90,41 @@ public struct Condition: Sendable {
     public var line: Int
 
     public func holds(in facts: Facts) -> Bool {
+        holds(in: facts, context: MatchContext())
+    }
+
+    func holds(in facts: Facts, context: MatchContext) -> Bool {
         let value = facts[fact]
         if case let .exists(expected) = op {
             return (value?.isPresent ?? false) == expected
         }
         guard let value else { return false }
+        if case let .string(s) = value {
+            switch op {
+            case let .matches(pattern): return pattern.matches(s, lowered: context.loweredBytes(of: fact, s))
+            case let .contains(_, needle?):
+                return context.loweredBytes(of: fact, s).withUnsafeBufferPointer { ByteSearch.contains($0, needle) }
+            default: break
+            }
+        }
+        if case let .list(items) = value, case let .contains(_, needle?) = op {
+            for case let .string(item) in items where ByteSearch.lowered(item).withUnsafeBufferPointer({ ByteSearch.contains($0, needle) }) {
+                return true
+            }
+            return false
+        }
         for element in value.elements where test(element) { return true }
         return false
+    }
+
+    /// Cheap tests first, regular expressions last.
+    var cost: Int {
+        switch op {
+        case .exists, .equals, .greaterThan, .greaterOrEqual, .lessThan, .lessOrEqual: return 0
+        case .oneOf: return 1
+        case .contains: return 2
+        case .matches: return 3
+        }
     }
 
     @inline(__always) func test(_ element: FactValue) -> Bool {
@@ -48,7 +134,7 @@ public struct Condition: Sendable {
         case let .matches(pattern):
             guard let s = element.stringValue else { return false }
             return pattern.matches(s)
-        case let .contains(needle):
+        case let .contains(needle, _):
             guard let s = element.stringValue else { return false }
             return s.range(of: needle, options: [.caseInsensitive]) != nil
         case .exists: return true
@@ -82,11 +168,26 @@ public struct When: Sendable {
     public var not: [When] = []
 
     public func holds(in facts: Facts) -> Bool {
-        for c in all where !c.holds(in: facts) { return false }
-        if !any.isEmpty && !any.contains(where: { $0.holds(in: facts) }) { return false }
-        for n in not where n.holds(in: facts) { return false }
+        holds(in: facts, context: MatchContext())
+    }
+
+    func holds(in facts: Facts, context: MatchContext) -> Bool {
+        for c in all where !c.holds(in: facts, context: context) { return false }
+        if !any.isEmpty && !any.contains(where: { $0.holds(in: facts, context: context) }) { return false }
+        for n in not where n.holds(in: facts, context: context) { return false }
         return true
     }
+
+    /// The same conditions, cheapest first in every group (the order never changes the result).
+    func cheapestFirst() -> When {
+        var copy = self
+        copy.all = all.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }.map(\.element)
+        copy.any = any.map { $0.cheapestFirst() }.sorted { $0.maxCost < $1.maxCost }
+        copy.not = not.map { $0.cheapestFirst() }
+        return copy
+    }
+
+    var maxCost: Int { max(all.map(\.cost).max() ?? 0, any.map(\.maxCost).max() ?? 0) }
 
     /// Every fact this `when` reads, for evidence in reports.
     public var factNames: [String] {
@@ -98,7 +199,8 @@ public struct When: Sendable {
     /// The fact names of the branches that hold (for reporting what matched).
     public func matchedFactNames(in facts: Facts) -> [String] {
         var names = all.map(\.fact)
-        for branch in any where branch.holds(in: facts) { names += branch.matchedFactNames(in: facts); break }
+        let context = MatchContext()
+        for branch in any where branch.holds(in: facts, context: context) { names += branch.matchedFactNames(in: facts); break }
         return names
     }
 
@@ -110,22 +212,43 @@ public struct RuleExamples: Sendable {
     public var noMatch: [String] = []
 }
 
-public struct Rule: Sendable {
-    public var id: String
-    public var category: String
-    public var failure: String
-    public var severity: String
-    public var confidence: Double
-    public var fallback: Bool
-    public var actor: String?
-    public var transient: Bool?
-    public var when: When
-    public var summary: String
-    public var remediation: [String]
-    public var examples: RuleExamples
+/// A loaded rule. A class, so that matching many records shares one copy instead of copying
+/// (and retaining) every field per candidate.
+public final class Rule: Sendable {
+    public let id: String
+    public let category: String
+    public let failure: String
+    public let severity: String
+    public let confidence: Double
+    public let fallback: Bool
+    public let actor: String?
+    public let transient: Bool?
+    public let when: When
+    public let summary: String
+    public let remediation: [String]
+    public let examples: RuleExamples
     /// Where the rule was defined ("rules/facebook/token.yaml:3").
-    public var file: String
-    public var line: Int
+    public let file: String
+    public let line: Int
+
+    public init(id: String, category: String, failure: String, severity: String, confidence: Double, fallback: Bool,
+                actor: String?, transient: Bool?, when: When, summary: String, remediation: [String],
+                examples: RuleExamples, file: String, line: Int) {
+        self.id = id
+        self.category = category
+        self.failure = failure
+        self.severity = severity
+        self.confidence = confidence
+        self.fallback = fallback
+        self.actor = actor
+        self.transient = transient
+        self.when = when
+        self.summary = summary
+        self.remediation = remediation
+        self.examples = examples
+        self.file = file
+        self.line = line
+    }
 
     public var place: String { "\(file):\(line)" }
 }

@@ -78,8 +78,7 @@ public enum RuleLibrary {
         var remediations: [Remediation] = []
         var issues: [LintIssue] = []
         for layer in layers {
-            var loader = RuleLoader()
-            for file in layer { loader.load(yaml: file.text, file: file.path) }
+            let loader = RuleLoader.loadConcurrently(layer)
             issues += loader.issues
             var ids: [String: Rule] = [:]
             for rule in loader.rules {

@@ -25,11 +25,29 @@ public struct RuleLoader {
     static let remediationKeys: Set<String> = ["id", "title", "doc", "covers", "issues-link", "steps"]
     static let operatorKeys: Set<String> = ["equals", "in", "matches", "contains", "exists", "gt", "gte", "lt", "lte"]
 
+    /// Loads files on all cores (YAML parsing is most of start-up time), keeping file order.
+    public static func loadConcurrently(_ files: [SourceFile]) -> RuleLoader {
+        let results = ConcurrentResults<RuleLoader>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            var loader = RuleLoader()
+            loader.load(yaml: files[index].text, file: files[index].path)
+            results.set(index, loader)
+        }
+        var merged = RuleLoader()
+        for part in results.values {
+            merged.rules += part.rules
+            merged.remediations += part.remediations
+            merged.issues += part.issues
+        }
+        return merged
+    }
+
     /// Loads one YAML file: a rule, a `rules:` list, or the `remediations:` catalog.
     public mutating func load(yaml: String, file: String) {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: yaml)
+            // The basic resolver skips Yams' regex-based tag guessing (most of load time); scalars are typed here.
+            node = try Yams.compose(yaml: yaml, .basic)
         } catch {
             issues.append(LintIssue(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.oneLine(error))"))
             return
@@ -80,6 +98,7 @@ public struct RuleLoader {
 
     mutating func loadRule(_ node: Node, file: String) {
         guard let map = node.mapping else { issue(file, node, "a rule must be a mapping"); return }
+        let fields = Self.fields(map)
         for (key, _) in map {
             guard let name = key.string, Self.ruleKeys.contains(name) else {
                 issue(file, key, "unknown key '\(key.string ?? "?")' in rule (allowed: \(Self.ruleKeys.sorted().joined(separator: ", ")))")
@@ -88,47 +107,47 @@ public struct RuleLoader {
         }
         let startIssues = issues.count
         func required(_ key: String) -> String? {
-            guard let value = map[key] else { issue(file, node, "rule is missing '\(key)'"); return nil }
+            guard let value = fields[key] else { issue(file, node, "rule is missing '\(key)'"); return nil }
             guard let s = value.string, !s.isEmpty else { issue(file, value, "'\(key)' must be a non-empty string"); return nil }
             return s
         }
         let id = required("id") ?? "?"
         if id != "?" && !id.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" }) {
-            issue(file, map["id"], "rule id '\(id)' must be lower-case letters, digits, '.', '-' or '_'")
+            issue(file, fields["id"], "rule id '\(id)' must be lower-case letters, digits, '.', '-' or '_'")
         }
         let category = required("category") ?? "?"
         if category != "?" && !Vocabulary.categories.contains(category) {
-            issue(file, map["category"], "unknown category '\(category)' (known: \(Vocabulary.categories.sorted().joined(separator: ", ")))")
+            issue(file, fields["category"], "unknown category '\(category)' (known: \(Vocabulary.categories.sorted().joined(separator: ", ")))")
         }
         let failure = required("failure") ?? "?"
         if failure != "?" && !Vocabulary.failures.contains(failure) {
-            issue(file, map["failure"], "unknown failure '\(failure)' (known: \(Vocabulary.failures.joined(separator: ", ")))")
+            issue(file, fields["failure"], "unknown failure '\(failure)' (known: \(Vocabulary.failures.joined(separator: ", ")))")
         }
-        let severity = map["severity"]?.string ?? "error"
+        let severity = fields["severity"]?.string ?? "error"
         if !Vocabulary.severities.contains(severity) {
-            issue(file, map["severity"], "unknown severity '\(severity)' (known: error, warning, info)")
+            issue(file, fields["severity"], "unknown severity '\(severity)' (known: error, warning, info)")
         }
         let summary = required("summary") ?? ""
         var confidence: Double?
-        if let c = map["confidence"] {
-            if let v = c.float ?? c.int.map(Double.init), (0...1).contains(v) { confidence = v }
+        if let c = fields["confidence"] {
+            if let v = Self.number(c), (0...1).contains(v) { confidence = v }
             else { issue(file, c, "'confidence' must be a number from 0 to 1") }
         }
         var fallback = false
-        if let f = map["fallback"] {
-            if let b = f.bool { fallback = b } else { issue(file, f, "'fallback' must be true or false") }
+        if let f = fields["fallback"] {
+            if let b = Self.bool(f) { fallback = b } else { issue(file, f, "'fallback' must be true or false") }
         }
         var transient: Bool?
-        if let t = map["transient"] {
-            if let b = t.bool { transient = b } else { issue(file, t, "'transient' must be true or false") }
+        if let t = fields["transient"] {
+            if let b = Self.bool(t) { transient = b } else { issue(file, t, "'transient' must be true or false") }
         }
         var actor: String?
-        if let a = map["actor"] {
+        if let a = fields["actor"] {
             if let s = a.string, Vocabulary.actors.contains(s) { actor = s }
             else { issue(file, a, "'actor' must be one of client, engineer, provider") }
         }
         var remediation: [String] = []
-        if let r = map["remediation"] {
+        if let r = fields["remediation"] {
             if let items = r.sequence {
                 for item in items {
                     if let s = item.string { remediation.append(s) } else { issue(file, item, "remediation ids are strings") }
@@ -138,14 +157,14 @@ public struct RuleLoader {
             issue(file, node, "rule is missing 'remediation'")
         }
         var when = When()
-        if let w = map["when"] {
+        if let w = fields["when"] {
             when = parseWhen(w, file: file)
             if when.all.isEmpty && when.any.isEmpty { issue(file, w, "'when' has no condition") }
         } else {
             issue(file, node, "rule is missing 'when'")
         }
         var examples = RuleExamples()
-        if let e = map["examples"] {
+        if let e = fields["examples"] {
             if let em = e.mapping {
                 for (key, value) in em {
                     let paths = (value.sequence ?? []).compactMap(\.string)
@@ -158,14 +177,14 @@ public struct RuleLoader {
             } else { issue(file, e, "'examples' must be a mapping with match / no-match lists") }
         }
         for fact in Self.placeholders(in: summary) where !Vocabulary.isKnownFact(fact) {
-            issue(file, map["summary"], "summary names unknown fact '{\(fact)}'")
+            issue(file, fields["summary"], "summary names unknown fact '{\(fact)}'")
         }
         guard issues.count == startIssues else { return }
         let specificity = Double(when.conditionCount)
         let derived = fallback ? min(0.45, 0.25 + 0.05 * specificity) : min(0.95, 0.55 + 0.08 * specificity)
         rules.append(Rule(id: id, category: category, failure: failure, severity: severity,
                           confidence: confidence ?? derived, fallback: fallback, actor: actor, transient: transient,
-                          when: when, summary: summary, remediation: remediation, examples: examples,
+                          when: when.cheapestFirst(), summary: summary, remediation: remediation, examples: examples,
                           file: file, line: node.mark?.line ?? 1))
     }
 
@@ -234,12 +253,13 @@ public struct RuleLoader {
             }
         case "contains":
             guard let s = value.string, !s.isEmpty else { issue(file, value, "'contains' takes a non-empty string"); return nil }
-            return .contains(s)
+            let ascii = s.utf8.allSatisfy { $0 < 0x80 }
+            return .contains(s, ascii ? ByteSearch.lowered(s) : nil)
         case "exists":
-            guard let b = value.bool else { issue(file, value, "'exists' takes true or false"); return nil }
+            guard let b = Self.bool(value) else { issue(file, value, "'exists' takes true or false"); return nil }
             return .exists(b)
         default:
-            guard let n = value.float ?? value.int.map(Double.init) else { issue(file, value, "'\(op)' takes a number"); return nil }
+            guard let n = Self.number(value) else { issue(file, value, "'\(op)' takes a number"); return nil }
             switch op {
             case "gt": return .greaterThan(n)
             case "gte": return .greaterOrEqual(n)
@@ -247,6 +267,27 @@ public struct RuleLoader {
             default: return .lessOrEqual(n)
             }
         }
+    }
+
+    /// A mapping's entries by key (the last of duplicate keys wins, as YAML loaders usually do).
+    static func fields(_ map: Node.Mapping) -> [String: Node] {
+        var out: [String: Node] = [:]
+        for (key, value) in map { if let k = key.string { out[k] = value } }
+        return out
+    }
+
+    static func bool(_ node: Node) -> Bool? {
+        guard let s = node.scalar?.string, node.scalar?.style == .plain else { return nil }
+        switch s {
+        case "true", "True", "TRUE", "yes": return true
+        case "false", "False", "FALSE", "no": return false
+        default: return nil
+        }
+    }
+
+    static func number(_ node: Node) -> Double? {
+        guard let s = node.scalar?.string, node.scalar?.style == .plain else { return nil }
+        return Double(s)
     }
 
     /// A YAML scalar as a fact value: plain numbers and booleans are typed, quoted text stays a string.
@@ -269,22 +310,32 @@ public struct RuleLoader {
 
     mutating func loadRemediation(_ node: Node, file: String) {
         guard let map = node.mapping else { issue(file, node, "a remediation must be a mapping"); return }
+        let fields = Self.fields(map)
         let start = issues.count
         for (key, _) in map where !Self.remediationKeys.contains(key.string ?? "") {
             issue(file, key, "unknown key '\(key.string ?? "?")' in remediation (allowed: \(Self.remediationKeys.sorted().joined(separator: ", ")))")
         }
         func string(_ key: String) -> String? {
-            guard let v = map[key]?.string, !v.isEmpty else { issue(file, map[key] ?? node, "remediation is missing '\(key)'"); return nil }
+            guard let v = fields[key]?.string, !v.isEmpty else { issue(file, fields[key] ?? node, "remediation is missing '\(key)'"); return nil }
             return v
         }
         let id = string("id") ?? "?"
         let title = string("title") ?? ""
         let doc = string("doc") ?? ""
-        let steps = (map["steps"]?.sequence ?? []).compactMap(\.string)
-        if steps.isEmpty { issue(file, map["steps"] ?? node, "remediation '\(id)' has no steps") }
-        let covers = (map["covers"]?.sequence ?? []).compactMap(\.string)
-        let issuesLink = map["issues-link"]?.bool ?? false
+        let steps = (fields["steps"]?.sequence ?? []).compactMap(\.string)
+        if steps.isEmpty { issue(file, fields["steps"] ?? node, "remediation '\(id)' has no steps") }
+        let covers = (fields["covers"]?.sequence ?? []).compactMap(\.string)
+        let issuesLink = fields["issues-link"].flatMap(Self.bool) ?? false
         guard issues.count == start else { return }
         remediations.append(Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps))
     }
+}
+
+/// Slots filled from concurrent work, read once it is done.
+final class ConcurrentResults<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
+    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
 }

@@ -16,11 +16,14 @@ public final class RuleSet: Sendable {
 
     /// fact name → index key of a required value → rules anchored there.
     let byValue: [String: [String: [Int]]]
-    /// fact name → rules that need the fact to exist (no equality condition to anchor on).
+    /// fact name → rules that need the fact to exist (no better anchor).
     let byFact: [String: [Int]]
-    /// Rules with no positive condition at all; checked every time.
+    /// Rules anchored on literal words of a text fact.
+    let byNeedle: [NeedleIndex]
+    /// Rules with no usable anchor; checked every time.
     let always: [Int]
-    let anchorFacts: [String]
+    let valueFacts: [String]
+    let existsFacts: [String]
 
     public init(rules: [Rule], remediations: [Remediation]) {
         self.rules = rules
@@ -31,56 +34,119 @@ public final class RuleSet: Sendable {
 
         var byValue: [String: [String: [Int]]] = [:]
         var byFact: [String: [Int]] = [:]
+        var needles: [String: (list: [[UInt8]], ids: [String: Int], rules: [[Int]])] = [:]
         var always: [Int] = []
         for (index, rule) in rules.enumerated() {
-            if let anchor = Self.valueAnchor(rule.when) {
-                for value in anchor.values {
-                    guard let key = value.indexKey else { continue }
-                    byValue[anchor.fact, default: [:]][key, default: []].append(index)
+            guard let keys = Anchor.best(for: rule.when) else { always.append(index); continue }
+            for key in keys {
+                switch key {
+                case let .value(fact, value): byValue[fact, default: [:]][value, default: []].append(index)
+                case let .exists(fact): byFact[fact, default: []].append(index)
+                case let .needle(fact, bytes):
+                    var entry = needles[fact] ?? ([], [:], [])
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    let id: Int
+                    if let known = entry.ids[text] { id = known } else {
+                        id = entry.list.count
+                        entry.ids[text] = id
+                        entry.list.append(bytes)
+                        entry.rules.append([])
+                    }
+                    entry.rules[id].append(index)
+                    needles[fact] = entry
                 }
-            } else if let fact = rule.when.all.first(where: \.needsFact)?.fact {
-                byFact[fact, default: []].append(index)
-            } else {
-                always.append(index)
             }
         }
         self.byValue = byValue
         self.byFact = byFact
         self.always = always
-        anchorFacts = Array(Set(byValue.keys).union(byFact.keys)).sorted()
-    }
-
-    /// The most selective equality condition: prefer anything over `provider`, which many rules share.
-    static func valueAnchor(_ when: When) -> (fact: String, values: [FactValue])? {
-        let candidates = when.all.compactMap { c -> (String, [FactValue])? in
-            guard let values = c.indexValues, values.allSatisfy({ $0.indexKey != nil }) else { return nil }
-            return (c.fact, values)
+        byNeedle = needles.keys.sorted().map { fact in
+            let entry = needles[fact]!
+            return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
         }
-        if let best = candidates.first(where: { $0.0 != "provider" && $0.0 != "input.kind" }) { return best }
-        return candidates.first
+        valueFacts = byValue.keys.sorted()
+        existsFacts = byFact.keys.sorted()
     }
 
-    /// Every rule that holds for these facts (fallback rules included; the classifier decides).
-    public func matches(_ facts: Facts) -> [RuleMatch] {
+    /// What makes a rule worth evaluating: any one of its keys is present in the facts.
+    enum Anchor {
+        case value(String, String)
+        case exists(String)
+        case needle(String, [UInt8])
+
+        /// The most selective set of keys such that the rule can only hold when one is present.
+        static func best(for when: When) -> [Anchor]? {
+            var options: [(rank: Int, keys: [Anchor])] = []
+            for c in when.all {
+                switch c.op {
+                case let .equals(v):
+                    if let key = v.indexKey { options.append((c.fact == "provider" || c.fact == "input.kind" ? 3 : 0, [.value(c.fact, key)])) }
+                case let .oneOf(vs):
+                    let keys = vs.compactMap(\.indexKey)
+                    if keys.count == vs.count { options.append((1, keys.map { .value(c.fact, $0) })) }
+                case let .matches(pattern):
+                    if let prefilter = pattern.prefilter { options.append((2, prefilter.needles.map { .needle(c.fact, $0) })) }
+                case let .contains(_, needle?):
+                    if needle.count >= 2 { options.append((2, [.needle(c.fact, needle)])) }
+                default: break
+                }
+                if c.needsFact { options.append((4, [.exists(c.fact)])) }
+            }
+            if !when.any.isEmpty {
+                var union: [Anchor] = []
+                var complete = true
+                for branch in when.any {
+                    if let keys = best(for: branch) { union += keys } else { complete = false; break }
+                }
+                if complete { options.append((2, union)) }
+            }
+            return options.min { $0.rank < $1.rank }?.keys
+        }
+    }
+
+    /// Rule indexes worth evaluating for these facts, sorted and unique.
+    func candidates(_ facts: Facts) -> [Int] {
         var candidates: [Int] = always
-        for fact in anchorFacts {
-            guard let value = facts[fact] else { continue }
-            if let table = byValue[fact] {
-                for element in value.elements {
-                    if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
+        for fact in valueFacts {
+            guard let value = facts[fact], let table = byValue[fact] else { continue }
+            for element in value.elements {
+                if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
+            }
+        }
+        for fact in existsFacts where facts[fact] != nil {
+            candidates.append(contentsOf: byFact[fact]!)
+        }
+        for index in byNeedle {
+            guard let value = facts[index.fact] else { continue }
+            for case let .string(text) in value.elements {
+                let lowered = ByteSearch.lowered(text)
+                lowered.withUnsafeBufferPointer { buffer in
+                    index.automaton.scan(buffer) { candidates.append(contentsOf: index.rules[$0]) }
                 }
             }
-            if let hits = byFact[fact] { candidates.append(contentsOf: hits) }
         }
-        if candidates.count > 1 {
-            candidates.sort()
-        }
+        candidates.sort()
+        var unique: [Int] = []
+        unique.reserveCapacity(candidates.count)
+        for c in candidates where c != unique.last { unique.append(c) }
+        return unique
+    }
+
+    /// Every rule that holds for these facts (fallback rules included).
+    public func matches(_ facts: Facts) -> [RuleMatch] {
+        matches(facts, fallback: nil)
+    }
+
+    /// The rules that hold, restricted to fallback or non-fallback rules when `fallback` says so:
+    /// the classifier asks for fallbacks only when nothing specific held, which skips most phrase
+    /// rules on most records.
+    public func matches(_ facts: Facts, fallback: Bool?) -> [RuleMatch] {
         var results: [RuleMatch] = []
-        var last = -1
-        for index in candidates where index != last {
-            last = index
+        let context = MatchContext()
+        for index in candidates(facts) {
             let rule = rules[index]
-            guard rule.when.holds(in: facts) else { continue }
+            if let fallback, rule.fallback != fallback { continue }
+            guard rule.when.holds(in: facts, context: context) else { continue }
             var seen = Set<String>()
             let names = rule.when.matchedFactNames(in: facts).filter { seen.insert($0).inserted }
             results.append(RuleMatch(rule: rule, evidence: names.compactMap { name in facts[name].map { (name, $0) } }))

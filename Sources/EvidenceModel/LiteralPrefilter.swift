@@ -1,0 +1,157 @@
+/// A cheap test that rules a regular expression out before ICU runs it: every way the pattern can
+/// match contains one of a few literal strings. Batch classification evaluates many phrase rules
+/// per record, and most texts contain none of their words, so most regex runs are skipped.
+///
+/// The analysis is conservative: it only ever answers "cannot match" when that is certain, and
+/// gives up (nil) on anything it does not understand.
+public struct LiteralPrefilter: Sendable {
+    /// ASCII-lowercased literals; the text must contain at least one (compared ASCII-case-insensitively).
+    public let needles: [[UInt8]]
+
+    public init?(pattern: String) {
+        if pattern.contains("(?x") || pattern.contains("\\Q") { return nil }
+        let scalars = Array(pattern.unicodeScalars)
+        var index = 0
+        guard let needles = Self.alternation(scalars, &index), index == scalars.count,
+              !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 }) else { return nil }
+        self.needles = needles
+    }
+
+    public func mayMatch(_ lowered: UnsafeBufferPointer<UInt8>) -> Bool {
+        for needle in needles where ByteSearch.contains(lowered, needle) { return true }
+        return false
+    }
+
+    /// `a|b|c` up to a closing parenthesis or the end: the union of each alternative's needles,
+    /// or nil when some alternative has none.
+    static func alternation(_ s: [Unicode.Scalar], _ i: inout Int) -> [[UInt8]]? {
+        var union: [[UInt8]] = []
+        var ok = true
+        while true {
+            let needles = sequence(s, &i)
+            if let needles { union += needles } else { ok = false }
+            if i < s.count && s[i] == "|" { i += 1; continue }
+            break
+        }
+        return ok ? union : nil
+    }
+
+    /// One alternative: the best needle set among its mandatory literal runs and mandatory groups.
+    static func sequence(_ s: [Unicode.Scalar], _ i: inout Int) -> [[UInt8]]? {
+        var candidates: [[[UInt8]]] = []
+        var run: [UInt8] = []
+        func endRun() { if !run.isEmpty { candidates.append([run]); run = [] } }
+        func quantifierFollows(_ j: Int) -> (optional: Bool, present: Bool) {
+            guard j < s.count else { return (false, false) }
+            switch s[j] {
+            case "?", "*": return (true, true)
+            case "+": return (false, true)
+            case "{":
+                // {0,…} makes it optional; {n,…} with n ≥ 1 keeps one copy mandatory.
+                return (j + 1 < s.count && s[j + 1] == "0", true)
+            default: return (false, false)
+            }
+        }
+        while i < s.count {
+            let c = s[i]
+            if c == "|" || c == ")" { break }
+            if c == "\\" {
+                guard i + 1 < s.count else { return nil }
+                let e = s[i + 1]
+                i += 2
+                let literal = e.isASCII && !e.properties.isAlphabetic && !("0"..."9").contains(e)
+                let q = quantifierFollows(i)
+                if literal && !q.optional { run.append(UInt8(ascii: e).asciiLowercased) }
+                if !literal || q.present { endRun() }
+                continue
+            }
+            if c == "[" {
+                endRun()
+                i += 1
+                if i < s.count && s[i] == "^" { i += 1 }
+                if i < s.count && s[i] == "]" { i += 1 }
+                while i < s.count && s[i] != "]" { if s[i] == "\\" { i += 1 }; i += 1 }
+                i += 1
+                continue
+            }
+            if c == "(" {
+                endRun()
+                i += 1
+                var capture = true
+                if i < s.count && s[i] == "?" {
+                    // (?i) / (?i-m) flags alone, (?:…) non-capturing, lookarounds and others.
+                    var j = i + 1
+                    while j < s.count && (s[j].properties.isAlphabetic || s[j] == "-") { j += 1 }
+                    if j < s.count && s[j] == ")" { i = j + 1; continue }
+                    if j < s.count && s[j] == ":" { i = j + 1 } else { capture = false; i = j }
+                }
+                let inner = alternation(s, &i)
+                guard i < s.count, s[i] == ")" else { return nil }
+                i += 1
+                let q = quantifierFollows(i)
+                if capture, !q.optional, let inner { candidates.append(inner) }
+                continue
+            }
+            switch c {
+            case ".", "^", "$": endRun(); i += 1
+            case "?", "*", "+", "{":
+                endRun()
+                if c == "{" { while i < s.count && s[i] != "}" { i += 1 } }
+                i += 1
+            default:
+                let q = quantifierFollows(i + 1)
+                if c.isASCII && !q.optional {
+                    run.append(UInt8(ascii: c).asciiLowercased)
+                    if q.present { endRun() }
+                } else {
+                    endRun()
+                }
+                i += 1
+            }
+        }
+        endRun()
+        // The best set is the one whose shortest needle is longest (fewest false candidates).
+        return candidates.filter { !$0.isEmpty }.max { a, b in
+            let ma = a.map(\.count).min() ?? 0, mb = b.map(\.count).min() ?? 0
+            return ma != mb ? ma < mb : a.count > b.count
+        }
+    }
+}
+
+public enum ByteSearch {
+    /// Whether `haystack` (already ASCII-lowercased) contains `needle` (ASCII-lowercased).
+    @inline(__always)
+    public static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+        let last = haystack.count - needle.count
+        var i = 0
+        while i <= last {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    public static func lowered(_ s: String) -> [UInt8] {
+        var out = Array(s.utf8)
+        for i in out.indices { out[i] = out[i].asciiLowercased }
+        return out
+    }
+}
+
+extension UInt8 {
+    @inline(__always) public var asciiLowercased: UInt8 { (self >= 65 && self <= 90) ? self + 32 : self }
+}
+
+extension ByteSearch {
+    /// Case-insensitive (ASCII) substring test for a lower-case ASCII needle.
+    public static func contains(_ text: String, lowercaseNeedle: String) -> Bool {
+        let haystack = lowered(text)
+        let needle = Array(lowercaseNeedle.utf8)
+        return haystack.withUnsafeBufferPointer { contains($0, needle) }
+    }
+}

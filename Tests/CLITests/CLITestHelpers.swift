@@ -1,0 +1,144 @@
+import AuthDoctorTestSupport
+import EvidenceModel
+import Foundation
+import XCTest
+
+/// Runs the real built `authdoctor` binary.
+enum CLI {
+    static var binary: URL { TestPaths.authdoctorBinary }
+
+    static func run(_ arguments: [String], stdin: String? = nil, noColor: Bool = true, environment: [String: String?] = [:],
+                    in directory: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary.path), "built binary at \(binary.path)", file: file, line: line)
+        let result = try ProcessRunner.run(binary, arguments, stdin: stdin.map { Data($0.utf8) }, noColor: noColor,
+                                           environment: environment, currentDirectory: directory, timeout: 120)
+        XCTAssertFalse(result.timedOut, "timed out: \(result.summary)", file: file, line: line)
+        XCTAssertFalse(result.signaled, "crashed: \(result.summary)", file: file, line: line)
+        return result
+    }
+
+    static func fixture(_ relative: String) -> String { TestPaths.fixturesDirectory + "/" + relative }
+
+    static let repoRules = ["--no-builtin-rules", "--rules", TestPaths.rulesDirectory]
+}
+
+/// Exit 0, nothing on stderr.
+func assertSuccess(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(result.status, 0, result.summary, file: file, line: line)
+    XCTAssertEqual(result.stderrText, "", "stderr stays empty on success: \(result.summary)", file: file, line: line)
+}
+
+/// The contract for bad input: the sysexits status, nothing on stdout, and exactly one stderr line
+/// "authdoctor: ..." naming what (and where) — never a stack trace.
+func assertOneLineError(_ result: ProcessResult, status: Int32, mentions: [String], file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(result.status, status, result.summary, file: file, line: line)
+    XCTAssertEqual(result.stdoutText, "", "nothing on stdout: \(result.summary)", file: file, line: line)
+    XCTAssertTrue(result.stderrText.hasSuffix("\n"), "the error line ends with a newline: \(result.summary)", file: file, line: line)
+    XCTAssertEqual(result.stderrLines.count, 1, "exactly one stderr line: \(result.summary)", file: file, line: line)
+    let message = result.stderrLines.first ?? ""
+    XCTAssertTrue(message.hasPrefix("authdoctor: "), message, file: file, line: line)
+    for needle in mentions {
+        XCTAssertTrue(message.contains(needle), "the error names \(needle): \(message)", file: file, line: line)
+    }
+    for trace in ["Fatal error", "Stack dump", "stack trace", "Backtrace", "Thread 0", ".swift:", "Swift runtime failure"] {
+        XCTAssertFalse(result.stderrText.contains(trace), "no crash output: \(result.summary)", file: file, line: line)
+    }
+}
+
+/// Parses stdout as one JSON document and checks it against schema/report.schema.json.
+@discardableResult
+func assertReportJSON(_ text: String, _ context: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+    let doc: JSONValue
+    do {
+        doc = try JSON.parse(text)
+    } catch {
+        XCTFail("\(context): not JSON (\(error)):\n\(text.prefix(1500))", file: file, line: line)
+        throw error
+    }
+    let issues = try JSONSchemaValidator.reportSchema().validate(doc)
+    XCTAssertEqual(issues, [], "\(context): " + issues.map(\.description).joined(separator: "\n") + "\n" + String(text.prefix(3000)),
+                   file: file, line: line)
+    return doc
+}
+
+extension JSONValue {
+    func at(_ path: Any...) -> JSONValue? {
+        var node: JSONValue? = self
+        for step in path {
+            if let key = step as? String { node = node?[key] }
+            else if let index = step as? Int, let items = node?.arrayValue, items.indices.contains(index) { node = items[index] }
+            else { return nil }
+        }
+        return node
+    }
+}
+
+/// A fresh temporary directory, removed after the test.
+func makeTemporaryDirectory(_ test: XCTestCase) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+}
+
+@discardableResult
+func write(_ text: String, to directory: URL, _ relative: String) throws -> URL {
+    let url = directory.appendingPathComponent(relative)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: url)
+    return url
+}
+
+/// A local rules folder (with its sibling fixtures/ folder) holding one good rule and its examples.
+enum LocalRules {
+    static let remediations = """
+    remediations:
+      - id: verify-credentials
+        title: Check the credentials
+        doc: fix-authentication-errors 1.1
+        issues-link: false
+        steps:
+          - Check them against the provider console.
+    """
+
+    static let goodRule = """
+    id: local.unauthorized
+    category: source
+    failure: credentials
+    severity: error
+    when:
+      http.status: 401
+    summary: The server said 401.
+    remediation: [verify-credentials]
+    examples:
+      match: [generic/401.http]
+      no-match: [generic/500.http]
+    """
+
+    /// Line 7: a bad regular expression; line 10: an unknown key.
+    static let badRule = """
+    id: local.bad
+    category: source
+    failure: credentials
+    severity: error
+    when:
+      http.status: 401
+      text: { matches: "(unclosed" }
+    summary: Bad.
+    remediation: [verify-credentials]
+    colour: red
+    """
+
+    static let response401 = "HTTP/1.1 401 Unauthorized\nContent-Type: text/plain\n\nno\n"
+    static let response500 = "HTTP/1.1 500 Internal Server Error\nContent-Type: text/plain\n\noops\n"
+
+    /// root/rules (remediations + good rule [+ extra files]) and root/fixtures/generic/{401,500}.http.
+    static func make(in root: URL, extra: [String: String] = [:]) throws -> URL {
+        try write(remediations, to: root, "rules/remediations.yaml")
+        try write(goodRule, to: root, "rules/good.yaml")
+        for (name, text) in extra { try write(text, to: root, "rules/" + name) }
+        try write(response401, to: root, "fixtures/generic/401.http")
+        try write(response500, to: root, "fixtures/generic/500.http")
+        return root.appendingPathComponent("rules")
+    }
+}

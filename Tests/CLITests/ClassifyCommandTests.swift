@@ -1,0 +1,160 @@
+import AuthDoctorTestSupport
+import EvidenceModel
+import Foundation
+import XCTest
+
+final class ClassifyCommandTests: XCTestCase {
+    let facebook = "facebook/190-463-session-expired.http"
+
+    func testResponseFileText() throws {
+        let path = CLI.fixture(facebook)
+        let result = try CLI.run(["classify", "--response", path])
+        assertSuccess(result)
+        let lines = result.stdoutLines
+        XCTAssertEqual(lines.first, "authdoctor · \(path) · facebook (recognised from the evidence) · HTTP 400", result.summary)
+        XCTAssertEqual(lines.dropFirst().first, "verdict: failure")
+        let first = try XCTUnwrap(lines.first { $0.hasPrefix("✖ ") || $0.hasPrefix("! ") || $0.hasPrefix("i ") }, result.summary)
+        XCTAssertTrue(first.hasPrefix("✖ expiry [api-token] The Facebook access token has expired"), first)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("   rule facebook.token.session-expired · confidence ") }, result.summary)
+        XCTAssertTrue(lines.contains("   what to do:"))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("     1. Have the client re-authorize the connection (fix-authentication-errors 1.1)") }, result.summary)
+        XCTAssertFalse(result.stdoutText.contains("\u{1B}"))
+    }
+
+    func testResponseJSONConformsToSchema() throws {
+        let path = CLI.fixture(facebook)
+        let result = try CLI.run(["classify", "--response", path, "--provider", "facebook", "--format", "json"])
+        assertSuccess(result)
+        let doc = try assertReportJSON(result.stdoutText, "classify --format json")
+        XCTAssertEqual(doc.at("schema")?.stringValue, "authdoctor.report/v1")
+        XCTAssertEqual(doc.at("input", "kind")?.stringValue, "response")
+        XCTAssertEqual(doc.at("input", "source")?.stringValue, path)
+        XCTAssertEqual(doc.at("provider")?.stringValue, "facebook")
+        XCTAssertEqual(doc.at("providerDetected"), .bool(false))
+        XCTAssertEqual(doc.at("verdict")?.stringValue, "failure")
+        XCTAssertEqual(doc.at("findings", 0, "failure")?.stringValue, "expiry")
+        XCTAssertEqual(doc.at("findings", 0, "rule")?.stringValue, "facebook.token.session-expired")
+        XCTAssertEqual(doc.at("findings", 0, "evidence", "body.error.error_subcode"), .int(463))
+        XCTAssertEqual(doc.at("findings", 0, "remediation", 0, "id")?.stringValue, "reauthorize")
+        XCTAssertNil(doc.at("facts"))
+        XCTAssertTrue(result.stdoutText.hasPrefix("{\n  \"schema\": \"authdoctor.report/v1\""), "pretty printed")
+    }
+
+    func testResponseFromStdin() throws {
+        let body = try TestPaths.fixture(facebook)
+        let fromStdin = try CLI.run(["classify", "--response", "-", "--format", "json"], stdin: body)
+        assertSuccess(fromStdin)
+        let doc = try assertReportJSON(fromStdin.stdoutText, "--response -")
+        XCTAssertEqual(doc.at("input", "source")?.stringValue, "stdin")
+        let fromFile = try CLI.run(["classify", "--response", CLI.fixture(facebook), "--format", "json"])
+        XCTAssertEqual(doc.at("findings"), try JSON.parse(fromFile.stdoutText).at("findings"), "stdin and file classify alike")
+        XCTAssertEqual(doc.at("findings", 0, "failure")?.stringValue, "expiry")
+    }
+
+    func testText() throws {
+        let result = try CLI.run(["classify", "--text", "Token has been expired or revoked.", "--provider", "google", "--format", "json"])
+        assertSuccess(result)
+        let doc = try assertReportJSON(result.stdoutText, "--text")
+        XCTAssertEqual(doc.at("input", "kind")?.stringValue, "text")
+        XCTAssertEqual(doc.at("provider")?.stringValue, "google")
+        XCTAssertTrue(["revoked", "expiry"].contains(doc.at("findings", 0, "failure")?.stringValue ?? ""), result.stdoutText)
+        XCTAssertEqual(doc.at("verdict")?.stringValue, "failure")
+
+        let stdin = try CLI.run(["classify", "--text", "-", "--format", "json"], stdin: "ERROR: the link has expired\n")
+        assertSuccess(stdin)
+        XCTAssertEqual(try assertReportJSON(stdin.stdoutText, "--text -").at("findings", 0, "failure")?.stringValue, "link-expired")
+    }
+
+    func testCurlExit() throws {
+        let result = try CLI.run(["classify", "--curl-exit", "6", "--format", "json"])
+        assertSuccess(result)
+        let doc = try assertReportJSON(result.stdoutText, "--curl-exit 6")
+        XCTAssertEqual(doc.at("input", "kind")?.stringValue, "curl-exit")
+        XCTAssertEqual(doc.at("findings", 0, "failure")?.stringValue, "connectivity")
+        XCTAssertEqual(doc.at("findings", 0, "evidence", "transport.error")?.stringValue, "dns")
+        XCTAssertEqual(doc.at("provider"), .null)
+
+        let text = try CLI.run(["classify", "--curl-exit", "6"])
+        assertSuccess(text)
+        XCTAssertTrue(text.stdoutText.contains("✖ connectivity [source] "), text.summary)
+
+        let timeout = try CLI.run(["classify", "--text", "Operation timed out after 30001 milliseconds", "--curl-exit", "28", "--format", "json"])
+        assertSuccess(timeout)
+        let t = try assertReportJSON(timeout.stdoutText, "--text --curl-exit 28")
+        XCTAssertEqual(t.at("input", "kind")?.stringValue, "text")
+        XCTAssertEqual(t.at("findings", 0, "failure")?.stringValue, "connectivity")
+        XCTAssertEqual(t.at("findings", 0, "transient"), .bool(true), "a timeout may pass")
+    }
+
+    func testHAR() throws {
+        let path = CLI.fixture("looker-studio/connector-authorize-two-accounts-400.har")
+        let result = try CLI.run(["classify", "--har", path, "--format", "json"])
+        assertSuccess(result)
+        let doc = try assertReportJSON(result.stdoutText, "--har")
+        XCTAssertEqual(doc.at("input", "kind")?.stringValue, "har")
+        XCTAssertEqual(doc.at("input", "source")?.stringValue, path)
+        XCTAssertEqual(doc.at("findings", 0, "failure")?.stringValue, "looker-400")
+
+        let markdown = try CLI.run(["classify", "--har", path, "--format", "markdown"])
+        assertSuccess(markdown)
+        XCTAssertTrue(markdown.stdoutText.hasPrefix("### authdoctor: `looker-400` — "), markdown.summary)
+        XCTAssertTrue(markdown.stdoutLines.contains("| Verdict | failure |"), markdown.summary)
+    }
+
+    func testBatchJSONL() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let records = [
+            #"{"id":"a","curl_exit":6}"#,
+            #"{"id":"b","provider":"postgres","sqlstate":"28P01","text":"FATAL: password authentication failed for user \"u\""}"#,
+            #"{"id":"c","status":"oops"}"#,
+            #"not json"#,
+            #"{"id":5,"status":503,"body":"Service Unavailable"}"#,
+        ]
+        let file = try write(records.joined(separator: "\n") + "\n", to: dir, "records.jsonl")
+        for arguments in [["classify", "--batch", file.path, "--format", "jsonl"], ["classify", "--batch", file.path]] {
+            let result = try CLI.run(arguments)
+            assertSuccess(result)
+            let lines = result.stdoutLines
+            XCTAssertEqual(lines.count, records.count, result.summary)
+            let docs = try lines.map { try assertReportJSON($0, "batch line") }
+            XCTAssertEqual(docs.map { $0["id"]?.stringValue ?? "" }, ["a", "b", "c", "line 4", "5"])
+            XCTAssertEqual(docs.map { $0["verdict"]?.stringValue ?? "" }, ["failure", "failure", "error", "error", "failure"])
+            XCTAssertEqual(docs[0].at("findings", 0, "failure")?.stringValue, "connectivity")
+            XCTAssertEqual(docs[1].at("findings", 0, "failure")?.stringValue, "credentials")
+            XCTAssertEqual(docs[4].at("findings", 0, "failure")?.stringValue, "outage")
+        }
+        let stdin = try CLI.run(["classify", "--batch", "-", "--format", "jsonl"], stdin: records[0] + "\n" + records[4])
+        assertSuccess(stdin)
+        XCTAssertEqual(stdin.stdoutLines.count, 2)
+    }
+
+    func testShowFacts() throws {
+        let json = try CLI.run(["classify", "--response", CLI.fixture(facebook), "--format", "json", "--show-facts"])
+        assertSuccess(json)
+        let doc = try assertReportJSON(json.stdoutText, "--show-facts")
+        XCTAssertEqual(doc.at("facts", "http.status"), .int(400))
+        XCTAssertEqual(doc.at("facts", "body.error.code"), .int(190))
+        XCTAssertEqual(doc.at("facts", "input.kind")?.stringValue, "response")
+
+        let text = try CLI.run(["classify", "--response", CLI.fixture(facebook), "--show-facts"])
+        assertSuccess(text)
+        XCTAssertTrue(text.stdoutLines.contains("facts:"), text.summary)
+        XCTAssertTrue(text.stdoutLines.contains("  http.status = 400"), text.summary)
+    }
+
+    func testLocalRulesReplaceBuiltins() throws {
+        let root = try makeTemporaryDirectory(self)
+        let rules = try LocalRules.make(in: root)
+        let response = root.appendingPathComponent("fixtures/generic/401.http").path
+        let only = try CLI.run(["classify", "--response", response, "--no-builtin-rules", "--rules", rules.path, "--format", "json"])
+        assertSuccess(only)
+        let doc = try assertReportJSON(only.stdoutText, "local rules")
+        XCTAssertEqual(doc.at("findings", 0, "rule")?.stringValue, "local.unauthorized")
+        XCTAssertEqual(doc.at("findings", 0, "remediation", 0, "steps", 0)?.stringValue, "Check them against the provider console.")
+
+        let env = try CLI.run(["classify", "--response", response, "--no-builtin-rules", "--format", "json"],
+                              environment: ["AUTHDOCTOR_RULES": rules.path])
+        assertSuccess(env)
+        XCTAssertEqual(try JSON.parse(env.stdoutText).at("findings", 0, "rule")?.stringValue, "local.unauthorized")
+    }
+}

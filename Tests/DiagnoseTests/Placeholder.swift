@@ -1,2 +1,0 @@
-import XCTest
-final class DiagnoseTestsPlaceholder: XCTestCase { func testBuilds() {} }

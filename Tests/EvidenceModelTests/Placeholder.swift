@@ -1,2 +1,0 @@
-import XCTest
-final class EvidenceModelTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class RuleEngineTestsPlaceholder: XCTestCase { func testBuilds() {} }
