@@ -91,7 +91,7 @@ struct RulesCommand: ParsableCommand {
             } else if !outcome.warnings.isEmpty {
                 print("\(outcome.warnings.count) example(s) rank another failure first (--verbose lists them)")
             }
-            print("rules test: \(outcome.passed) passed, \(outcome.failures.count + issues.count) failed")
+            print("examples: \(outcome.passed) passed, \(outcome.failures.count + issues.count) failed")
             if !outcome.failures.isEmpty || !issues.isEmpty { throw ExitCode(1) }
         }
     }

@@ -1,1 +1,126 @@
-print("bench")
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+
+// authdoctor-bench: the speed targets of the issues, measured (figures go in closing notes).
+//   authdoctor-bench batch [RECORDS=100000] [JOBS=1]   classify --batch throughput, in process
+//   authdoctor-bench rules [RUNS=20]                    built-in rule loading time
+//   authdoctor-bench oneshot BINARY [RUNS=30]           wall time of `classify --response` as a process
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func usage() -> Never {
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS]\n".utf8))
+    exit(64)
+}
+
+func intArgument(_ index: Int, default value: Int) -> Int {
+    guard arguments.count > index else { return value }
+    guard let n = Int(arguments[index]), n > 0 else { usage() }
+    return n
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
+
+/// The record shapes of ../shared/bench/gen_batch.py (~1 KB each, five common provider failures).
+func makeRecords(_ count: Int) -> [UInt8] {
+    let pad = String(repeating: "x", count: 600)
+    let shapes: [(String, Int, String)] = [
+        ("google", 401, #"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_EXPIRED","domain":"googleapis.com","metadata":{"pad":"\#(pad)"}}]}}"#),
+        ("facebook", 400, #"{"error":{"message":"Error validating access token: Session has expired on Monday.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"\#(pad.prefix(40))"},"pad":"\#(pad)"}"#),
+        ("hubspot", 403, #"{"status":"error","message":"This app hasn't been granted all required scopes to make this call.","category":"MISSING_SCOPES","pad":"\#(pad)"}"#),
+        ("bigquery", 403, #"{"error":{"code":403,"message":"Access Denied: Dataset p:d: Permission bigquery.tables.create denied","status":"PERMISSION_DENIED","errors":[{"reason":"accessDenied","message":"\#(pad)"}]}}"#),
+        ("snowflake", 200, #"{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false,"pad":"\#(pad)"}"#),
+    ]
+    var out = JSONWriter(capacity: count * 1100)
+    for i in 0..<count {
+        let (provider, status, body) = shapes[i % shapes.count]
+        out.value(.object([("id", .string("r\(i)")), ("provider", .string(provider)), ("status", .int(status)),
+                           ("headers", .object([("Content-Type", .string("application/json"))])), ("body", .string(body))]))
+        out.bytes.append(0x0A)
+    }
+    return out.bytes
+}
+
+func loadRules() -> RuleSet {
+    do {
+        let (set, issues) = try RuleLibrary.load()
+        if let first = issues.first { FileHandle.standardError.write(Data("rule problem: \(first)\n".utf8)); exit(78) }
+        return set
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8)); exit(66)
+    }
+}
+
+switch arguments.first {
+case "batch":
+    let count = intArgument(1, default: 100_000)
+    let jobs = intArgument(2, default: 1)
+    let data = makeRecords(count)
+    let input = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-\(getpid()).jsonl")
+    try Data(data).write(to: input)
+    defer { try? FileManager.default.removeItem(at: input) }
+    let engine = ClassifyEngine(ruleSet: loadRules())
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let reader = try FileHandle(forReadingFrom: input)
+        let sink = FileHandle(forWritingAtPath: "/dev/null")!
+        let start = now()
+        let summary = try BatchClassifier(engine: engine).run(input: reader, output: sink, jobs: jobs)
+        let elapsed = now() - start
+        precondition(summary.records == count && summary.errors == 0, "unexpected batch summary \(summary)")
+        best = min(best, elapsed)
+    }
+    let mb = Double(data.count) / 1_048_576
+    print(String(format: "batch: %d records (%.1f MB), %d job(s): best of 3 %.3f s = %.0f records/s (%.0f MB/s)",
+                 count, mb, jobs, best, Double(count) / best, mb / best))
+
+case "rules":
+    let runs = intArgument(1, default: 20)
+    var times: [Double] = []
+    var ruleCount = 0
+    for _ in 0..<runs {
+        let start = now()
+        ruleCount = loadRules().rules.count
+        times.append(now() - start)
+    }
+    print(String(format: "rules: %d built-in rules loaded in median %.1f ms, p90 %.1f ms (%d runs)",
+                 ruleCount, percentile(times, 0.5) * 1000, percentile(times, 0.9) * 1000, runs))
+
+case "oneshot":
+    guard arguments.count > 1 else { usage() }
+    let binary = arguments[1]
+    let runs = intArgument(2, default: 30)
+    let fixture = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-\(getpid()).http")
+    try Data("""
+    HTTP/2 400
+    content-type: application/json; charset=UTF-8
+    www-authenticate: OAuth "Facebook Platform" "invalid_token" "Error validating access token: Session has expired on Monday."
+
+    {"error":{"message":"Error validating access token: Session has expired on Monday.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbCdEfFAKE"}}
+    """.utf8).write(to: fixture)
+    defer { try? FileManager.default.removeItem(at: fixture) }
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["classify", "--response", fixture.path, "--format", "json"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let start = now()
+        try process.run()
+        process.waitUntilExit()
+        times.append(now() - start)
+        precondition(process.terminationStatus == 0, "classify exited \(process.terminationStatus)")
+    }
+    print(String(format: "oneshot: classify --response wall time median %.1f ms, p90 %.1f ms, min %.1f ms (%d runs)",
+                 percentile(times, 0.5) * 1000, percentile(times, 0.9) * 1000, times.min()! * 1000, runs))
+
+default:
+    usage()
+}

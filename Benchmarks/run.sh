@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the project and prints the figures quoted in closing notes.
+# usage: Benchmarks/run.sh [RECORDS=100000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+make --no-print-directory release >/dev/null
+bin=.build-static/release/authdoctor
+bench=.build-static/release/authdoctor-bench
+echo "machine: $(nproc) cores, $(uname -srm)"
+"$bench" rules 20
+"$bench" oneshot "$bin" 30
+"$bench" batch "$n" 1
+"$bench" batch "$n" "$(nproc)"
+if [ -x ../shared/bench/batch-vs-jq.sh ] || [ -f ../shared/bench/batch-vs-jq.sh ]; then
+  command -v jq >/dev/null || { echo "batch-vs-jq: needs jq (make deps-bench)"; exit 0; }
+  bash ../shared/bench/batch-vs-jq.sh "$bin" "$n"
+fi
