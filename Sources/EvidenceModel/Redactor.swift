@@ -118,16 +118,33 @@ public enum Redactor {
         return false
     }
 
+    /// All patterns' literals in one automaton: one pass over a string tells which patterns can apply.
+    private static let trigger: (automaton: NeedleAutomaton, patternOfNeedle: [Int], alwaysRun: [Int]) = {
+        var needles: [[UInt8]] = []
+        var owners: [Int] = []
+        var always: [Int] = []
+        for (index, pattern) in patterns.enumerated() {
+            if let prefilter = pattern.prefilter {
+                for needle in prefilter.needles { needles.append(needle); owners.append(index) }
+            } else {
+                always.append(index)
+            }
+        }
+        return (NeedleAutomaton(needles: needles), owners, always)
+    }()
+
     public static func redact(_ text: String) -> String {
         guard !text.isEmpty, needsRedaction(text) else { return text }
+        var applicable = trigger.alwaysRun
+        ByteSearch.lowered(text).withUnsafeBufferPointer { buffer in
+            trigger.automaton.scan(buffer) { applicable.append(trigger.patternOfNeedle[$0]) }
+        }
+        guard !applicable.isEmpty else { return text }
         var result = text
-        var lowered = ByteSearch.lowered(result)
-        for pattern in patterns {
-            if let prefilter = pattern.prefilter, !lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) { continue }
+        for (index, pattern) in patterns.enumerated() where applicable.contains(index) {
             let range = NSRange(result.startIndex..., in: result)
             guard pattern.regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
             result = pattern.regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
-            lowered = ByteSearch.lowered(result)
         }
         return result
     }

@@ -92,7 +92,7 @@ public struct Classifier: Sendable {
 
     /// Replaces `{fact}` with the fact's redacted value.
     public static func render(_ template: String, facts: Facts) -> String {
-        guard template.contains("{") else { return template }
+        guard template.utf8.contains(UInt8(ascii: "{")) else { return template }
         var out = ""
         var rest = Substring(template)
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {

@@ -161,3 +161,11 @@ public final class RuleSet: Sendable {
 
     public func rule(id: String) -> Rule? { rules.first { $0.id == id } }
 }
+
+/// Rules anchored on literal words in one fact (usually `text` or `message`).
+struct NeedleIndex: Sendable {
+    let fact: String
+    let automaton: NeedleAutomaton
+    /// needle id → rules
+    let rules: [[Int]]
+}

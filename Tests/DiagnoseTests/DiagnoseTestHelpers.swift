@@ -7,7 +7,7 @@ import XCTest
 
 /// The repository's rules (not the built-in copy), loaded once for every Diagnose test.
 enum Repo {
-    static let loaded: Result<RuleSet, InputError> = {
+    static let loaded: Result<RuleSet, any Error> = {
         do {
             let (set, _) = try RuleLibrary.load(includeBuiltin: false, directories: [TestPaths.rulesDirectory])
             return .success(set)
@@ -20,6 +20,17 @@ enum Repo {
         let set = try loaded.get()
         XCTAssertGreaterThan(set.rules.count, 20, "the repository's rules/ should load")
         return ClassifyEngine(ruleSet: set)
+    }
+
+    /// A zeroed batch summary. BatchClassifier.Summary has no public initializer, so one is obtained
+    /// from a run over empty input.
+    static func emptySummary() throws -> BatchClassifier.Summary {
+        let empty = try temporaryFile("", name: "empty.jsonl")
+        let sink = empty.deletingLastPathComponent().appendingPathComponent("sink.jsonl")
+        FileManager.default.createFile(atPath: sink.path, contents: nil)
+        let output = try FileHandle(forWritingTo: sink)
+        defer { try? output.close() }
+        return try BatchClassifier(engine: engine()).run(input: FileHandle(forReadingFrom: empty), output: output)
     }
 
     static let schema: Result<JSONSchemaValidator, any Error> = Result { try JSONSchemaValidator.reportSchema() }

@@ -152,7 +152,7 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"properties":{"a":{"uniqueItems":true}}}"#)) { error in
             XCTAssertTrue("\(error)".contains("uniqueItems"), "\(error)")
         }
-        XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"$ref":"#/$defs/missing"}"#))
+        XCTAssertThrowsError(try JSONSchemaValidator(schemaText: ##"{"$ref":"#/$defs/missing"}"##))
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"type":"text"}"#))
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"pattern":"(unclosed"}"#))
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"type":"#))

@@ -134,8 +134,8 @@ final class ReportSchemaTests: XCTestCase {
 
         let batch = BatchClassifier(engine: engine)
         var out = JSONWriter()
-        var summary = BatchClassifier.Summary()
-        var line = Array(#"{"id":"conn-1","provider":"linkedin","status":401,"body":{"serviceErrorCode":65601,"message":"The token used in the request has been revoked by the user","status":401}}"#.utf8)
+        var summary = try Repo.emptySummary()
+        let line = Array(#"{"id":"conn-1","provider":"linkedin","status":401,"body":{"serviceErrorCode":65601,"message":"The token used in the request has been revoked by the user","status":401}}"#.utf8)
         line.withUnsafeBufferPointer { batch.classifyLine($0, lineNumber: 1, into: &out, summary: &summary) }
         let text = String(decoding: out.bytes, as: UTF8.self)
         XCTAssertTrue(text.hasSuffix("}\n"))
@@ -159,8 +159,8 @@ final class ReportSchemaTests: XCTestCase {
         ]
         for (line, id, mentions) in bad {
             var out = JSONWriter()
-            var summary = BatchClassifier.Summary()
-            var bytes = Array(line.utf8)
+            var summary = try Repo.emptySummary()
+            let bytes = Array(line.utf8)
             bytes.withUnsafeBufferPointer { batch.classifyLine($0, lineNumber: 7, into: &out, summary: &summary) }
             let text = String(decoding: out.bytes, as: UTF8.self)
             XCTAssertEqual(text.filter { $0 == "\n" }.count, 1, "one line per record: \(text)")
@@ -174,7 +174,7 @@ final class ReportSchemaTests: XCTestCase {
             XCTAssertFalse(message.contains("\n"), line)
             XCTAssertEqual(summary.records, 1, line)
             XCTAssertEqual(summary.errors, 1, line)
-            XCTAssertEqual(summary.byFailure, [:], line)
+            XCTAssertEqual(summary.byFailure, [String: Int](), line)
         }
     }
 

@@ -146,8 +146,8 @@ final class JSONParserTests: XCTestCase {
     func testBadEscape() {
         // The column points just after the offending escape.
         assertError(#""ab\x""#, "invalid escape", line: 1, column: 6)
-        assertError(#""\u12G4""#, "invalid \u escape", line: 1, column: 6)
-        assertError(#""\u12"#, "truncated \u escape", line: 1, column: 4)
+        assertError(#""\u12G4""#, "invalid \\u escape", line: 1, column: 6)
+        assertError(#""\u12"#, "truncated \\u escape", line: 1, column: 4)
     }
 
     func testControlCharacterInString() {

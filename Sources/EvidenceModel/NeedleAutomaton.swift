@@ -1,9 +1,7 @@
-import EvidenceModel
-
 /// Aho–Corasick over ASCII-lowercased bytes: one pass over a text finds every rule needle in it.
 /// Phrase rules are candidates only when one of their literal words occurs, so a record costs one
 /// scan of its text, not one regex per phrase rule.
-struct NeedleAutomaton: Sendable {
+public struct NeedleAutomaton: Sendable {
     /// Byte → alphabet class (0 for every byte no needle contains).
     private let classOf: [UInt8]
     private let width: Int
@@ -12,7 +10,7 @@ struct NeedleAutomaton: Sendable {
     /// Needle ids ending at each state (including those reached through failure links).
     private let outputs: [[Int32]]
 
-    init(needles: [[UInt8]]) {
+    public init(needles: [[UInt8]]) {
         var classOf = [UInt8](repeating: 0, count: 256)
         var width = 1
         for needle in needles {
@@ -65,7 +63,7 @@ struct NeedleAutomaton: Sendable {
     }
 
     /// Calls `found` with the id of every needle occurring in `text` (possibly more than once).
-    func scan(_ lowered: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
+    public func scan(_ lowered: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
         next.withUnsafeBufferPointer { table in
             classOf.withUnsafeBufferPointer { classes in
                 var state = 0
@@ -80,10 +78,3 @@ struct NeedleAutomaton: Sendable {
     }
 }
 
-/// Rules anchored on literal words in one fact (usually `text` or `message`).
-struct NeedleIndex: Sendable {
-    let fact: String
-    let automaton: NeedleAutomaton
-    /// needle id → rules
-    let rules: [[Int]]
-}
