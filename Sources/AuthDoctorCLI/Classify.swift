@@ -58,7 +58,6 @@ struct Classify: ParsableCommand {
     func validate() throws {
         let inputs = [responseFile != nil, harFile != nil, text != nil, batchFile != nil].filter { $0 }.count
         if inputs > 1 { throw ValidationError("give only one of --response, --har, --text, --batch") }
-        if inputs == 0 && curlExit == nil { throw ValidationError("nothing to classify: give --response FILE, --har FILE, --text TEXT, --curl-exit N or --batch FILE") }
         if let curlExit, !(0...99).contains(curlExit) { throw ValidationError("--curl-exit must be a curl exit code from 0 to 99, not \(curlExit)") }
         if curlExit != nil && (responseFile != nil || harFile != nil || batchFile != nil) {
             throw ValidationError("--curl-exit goes alone or with --text")
@@ -74,6 +73,10 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
+        // Checked here, not in validate(), so that an unknown option is reported as such first.
+        if responseFile == nil && harFile == nil && text == nil && batchFile == nil && curlExit == nil {
+            throw InputError(.usage, "nothing to classify: give --response FILE, --har FILE, --text TEXT, --curl-exit N or --batch FILE")
+        }
         let ruleSet = try ruleOptions.load()
         let engine = ClassifyEngine(ruleSet: ruleSet)
 

@@ -23,6 +23,9 @@ public struct Report: Sendable {
     public var provider: String?
     public var providerDetected: Bool
     public var httpStatus: Int?
+    /// Whether the evidence itself shows a failure (an error status, a transport error, a failing
+    /// HAR entry, pasted error text); when it does not and no rule held, the verdict is `ok`.
+    public var evidenceShowsFailure: Bool
     public var findings: [Finding]
     /// Every fact, redacted, when asked for (`--show-facts`).
     public var facts: Facts?
@@ -30,7 +33,7 @@ public struct Report: Sendable {
     public var verdict: Verdict {
         guard let top = findings.first else { return .ok }
         if top.failure == "unknown" {
-            return (httpStatus.map { $0 < 400 } ?? false) ? .ok : .unknown
+            return evidenceShowsFailure ? .unknown : .ok
         }
         if findings.contains(where: { $0.severity == "error" }) { return .failure }
         if findings.contains(where: { $0.severity == "warning" }) { return .warning }
@@ -50,6 +53,14 @@ public struct ClassifyEngine: Sendable {
 
     public var ruleSet: RuleSet { classifier.ruleSet }
 
+    static func showsFailure(_ facts: Facts) -> Bool {
+        if let status = facts.int("http.status") { return status >= 400 }
+        if let code = facts.int("curl.code") { return code != 0 }
+        if facts["transport.error"] != nil || facts.bool("redirect.loop") == true { return true }
+        if let failing = facts.int("har.failing") { return failing > 0 }
+        return facts["text"] != nil || facts["sqlstate"] != nil
+    }
+
     public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
         let factSets = evidences.map(extractor.facts(for:))
         let findings = classifier.classify(factSets)
@@ -65,6 +76,7 @@ public struct ClassifyEngine: Sendable {
         }
         return Report(id: id, inputKind: evidences.first?.kind.rawValue ?? "text", source: source.map(Redactor.redact),
                       provider: provider, providerDetected: first.bool("provider.detected") ?? false,
-                      httpStatus: first.int("http.status"), findings: findings, facts: facts)
+                      httpStatus: first.int("http.status"), evidenceShowsFailure: factSets.contains(where: Self.showsFailure),
+                      findings: findings, facts: facts)
     }
 }

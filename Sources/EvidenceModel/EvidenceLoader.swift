@@ -23,7 +23,8 @@ public enum EvidenceLoader {
         case .har:
             let analysis = try HARParser.parse(content, source: source, provider: provider)
             if analysis.failing.isEmpty {
-                return [Evidence(kind: .har, provider: provider, extraFacts: analysis.sessionFacts)]
+                return [Evidence(kind: .har, provider: provider, url: analysis.sessionFacts.string("har.last_url"),
+                                 extraFacts: analysis.sessionFacts)]
             }
             return analysis.failing
         case .text:

@@ -163,7 +163,7 @@ public struct FactExtractor: Sendable {
     }
 
     private func firstLine(_ s: String) -> Substring {
-        s.split(separator: "\n", maxSplits: 1).first ?? Substring(s)
+        s.split(maxSplits: 1, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first ?? Substring(s)
     }
 
     func flatten(_ value: JSONValue, path: String, inArray: Bool, depth: Int, into facts: inout Facts, budget: inout Int) {
@@ -171,7 +171,13 @@ public struct FactExtractor: Sendable {
         switch value {
         case let .object(members):
             for (key, member) in members {
-                if case let .string(s) = member, Redactor.isSecretJSONKey(key, value: s) {
+                let secret: Bool
+                switch member {
+                case let .string(s): secret = Redactor.isSecretJSONKey(key, value: s)
+                case .int, .double: secret = Redactor.isSecretJSONKey(key, value: nil)
+                default: secret = false
+                }
+                if secret {
                     store(.string(Redactor.mask), at: path + "." + key, inArray: inArray, into: &facts, budget: &budget)
                 } else {
                     flatten(member, path: path + "." + key, inArray: inArray, depth: depth + 1, into: &facts, budget: &budget)
@@ -210,8 +216,9 @@ public struct FactExtractor: Sendable {
                 }
                 if let first = object["errors"]?.arrayValue?.first?["message"]?.stringValue { return first }
             case let .string(code):
+                // RFC 6749 errors: the description is the sentence; the code stays in body.error.
                 if let description = json["error_description"]?.stringValue, !description.isEmpty {
-                    return "\(code): \(description)"
+                    return description
                 }
                 if let message = json["message"]?.stringValue, !message.isEmpty { return message }
                 return code
@@ -282,7 +289,7 @@ public struct FactExtractor: Sendable {
     func addTextFacts(_ text: String, into facts: inout Facts) {
         // curl's own error line inside pasted text.
         if facts["curl.code"] == nil {
-            for line in text.split(separator: "\n") {
+            for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
                 if let (code, _) = ResponseParser.parseCurlErrorLine(line) { addCurlFacts(code, into: &facts); break }
             }
         }

@@ -96,6 +96,10 @@ public enum HARParser {
         for i in failing.indices {
             failing[i].extraFacts.merge(session)
         }
+        // With nothing failing, the session's own evidence still names where it went last.
+        if let last = entries.last?["request"]?["url"]?.stringValue {
+            session.set("har.last_url", last)
+        }
         return HARAnalysis(entryCount: entries.count, failing: failing, sessionFacts: session)
     }
 

@@ -12,6 +12,8 @@ public enum Redactor {
         "state", "api_key", "apikey", "api-key", "key", "token", "input_token", "client_assertion", "assertion",
         "secret", "app_secret", "appsecret_proof", "developer_token", "developer-token", "private_key",
         "session_token", "sessiontoken", "mastertoken", "master_token", "x-api-key", "signature", "sig", "auth",
+        "accessToken", "refreshToken", "idToken", "clientSecret", "apiKey", "appSecret", "privateKey",
+        "sessionToken", "masterToken", "developerToken", "clientAssertion", "inputToken",
     ]
 
     /// Header names whose values are always secret.
@@ -33,12 +35,21 @@ public enum Redactor {
     private static let jsonNames = secretNames.filter { !["code", "state", "key", "auth", "sig", "signature"].contains($0) }
         .map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
 
+    /// Secret member names with case, `_` and `-` removed (`access_token`, `accessToken` → `accesstoken`).
+    private static let normalizedSecretNames: Set<String> = Set(secretNames.map(normalize))
+
+    static func normalize(_ key: String) -> String {
+        String(key.lowercased().unicodeScalars.filter { $0 != "_" && $0 != "-" })
+    }
+
     /// Whether a JSON member of this name holds a secret (used when flattening bodies into facts).
-    public static func isSecretJSONKey(_ key: String, value: String) -> Bool {
-        let k = key.lowercased()
-        if k == "code" || k == "state" { return looksLikeOpaqueSecret(value) }
-        if ["key", "auth", "sig", "signature"].contains(k) { return looksLikeOpaqueSecret(value) && value.count >= 16 }
-        return secretNames.contains(k) || k.hasSuffix("_token") || k.hasSuffix("_secret") || k == "password"
+    /// `value` is nil for numbers: a numeric password or PIN is still a secret, a numeric code is not.
+    public static func isSecretJSONKey(_ key: String, value: String?) -> Bool {
+        let k = normalize(key)
+        if k == "code" || k == "state" { return value.map(looksLikeOpaqueSecret) ?? false }
+        if ["key", "auth", "sig", "signature"].contains(k) { return value.map { looksLikeOpaqueSecret($0) && $0.count >= 16 } ?? false }
+        return normalizedSecretNames.contains(k) || k.hasSuffix("token") || k.hasSuffix("secret") || k.hasSuffix("password")
+            || k == "pin" || k == "passphrase"
     }
 
     static func looksLikeOpaqueSecret(_ value: String) -> Bool {
@@ -62,6 +73,7 @@ public enum Redactor {
             re("(?im)^([<>]?[ \\t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)[ \\t]*:)[^\\r\\n]*", "$1 \(mask)"),
             // JSON members: "access_token": "…" (string values only; numbers are not secrets here).
             re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
+            re("(?i)(\"(?:password|passwd|pwd|pin|passphrase|client_secret|clientSecret)\"\\s*:\\s*)-?[0-9][0-9.]*", "$1\"\(mask)\""),
             re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
             // Escaped JSON inside JSON strings: \"access_token\":\"…\"
             re("(?i)(\\\\\"(?:\(jsonNames))\\\\\"\\s*:\\s*\\\\\")(?:[^\"\\\\]|\\\\[^\"])*(\\\\\")", "$1\(mask)$2"),

@@ -4,9 +4,9 @@ public enum ResponseParser {
     public static func parse(_ raw: String, source: String = "response", provider: String? = nil) throws(InputError) -> Evidence {
         // Lines without their terminators; curl prints CRLF in headers and the body as sent.
         let normalized = raw.hasPrefix("\u{FEFF}") ? String(raw.dropFirst()) : raw
-        var lines = normalized.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }
+        // "\r\n" is a single Character in Swift, so split on both forms (curl -i prints CRLF headers).
+        var lines = normalized.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { line -> Substring in line.hasSuffix("\r") ? line.dropLast() : line }
         // A trailing "curl: (N) message" line is curl's own verdict on the transfer.
         var curlExit: Int?
         var curlMessage: String?

@@ -111,7 +111,7 @@ final class ProviderDetectorTests: XCTestCase {
     }
 
     func testDetectionThroughTheExtractor() throws {
-        let raw = "HTTP/2 400\r\ncontent-type: application/json\r\n\r\n{\"error\": {\"message\": \"Invalid OAuth access token.\", \"type\": \"OAuthException\", \"code\": 190, \"fbtrace_id\": \"AbC\"}}"
+        let raw = "HTTP/2 400\ncontent-type: application/json\n\n{\"error\": {\"message\": \"Invalid OAuth access token.\", \"type\": \"OAuthException\", \"code\": 190, \"fbtrace_id\": \"AbC\"}}"
         let facts = FactExtractor().facts(for: try ResponseParser.parse(raw))
         XCTAssertEqual(facts["provider"], .list([.string("facebook")]))
         XCTAssertEqual(facts["provider.detected"], .bool(true))
