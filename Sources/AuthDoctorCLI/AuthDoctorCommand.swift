@@ -9,20 +9,20 @@ public struct AuthDoctorCommand: ParsableCommand {
         commandName: "authdoctor",
         abstract: "Tells why a data connection fails to authenticate, and what to do about it.",
         discussion: """
-        Classify what a customer sent (a `curl -i` output, a HAR export, an error sentence, a curl exit
-        code), or a whole export of failed calls at once; every finding carries the remediation steps of
-        the troubleshooting guide, with the section they follow.
+        Classify what a customer sent (a `curl -i` output, a HAR export, an error sentence, a curl exit \
+        code), or a whole export of failed calls at once. Every finding carries the remediation steps \
+        of the troubleshooting guide, with the section they follow.
 
         Examples:
           authdoctor classify --response error.http
-          curl -si https://graph.facebook.com/me?access_token=… | authdoctor classify --response -
-          authdoctor classify --text "Token has been expired or revoked." --provider google
+          curl -si "$URL" | authdoctor classify --response -
+          authdoctor classify --provider google --text "Token has been expired."
           authdoctor classify --har looker.har --format markdown
-          authdoctor classify --batch failures.jsonl --format jsonl > verdicts.jsonl
+          authdoctor classify --batch failures.jsonl > verdicts.jsonl
           authdoctor rules test
 
-        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files;
-        1 when `rules lint` or `rules test` finds problems.
+        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule \
+        files; 1 when `rules lint` or `rules test` finds problems.
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, RulesCommand.self]

@@ -8,21 +8,21 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify evidence a customer sent, offline: what failed, why, and what to do.",
         discussion: """
-        Give exactly one of --response, --har, --text or --batch (--curl-exit may stand alone or
-        accompany --text). FILE may be '-' for standard input. Secrets in the evidence are never
+        Give exactly one of --response, --har, --text or --batch (--curl-exit may stand alone or \
+        accompany --text). FILE may be '-' for standard input. Secrets in the evidence are never \
         printed: tokens, passwords, codes and Authorization/Cookie headers are redacted in every format.
 
         Examples:
           authdoctor classify --response error.http --provider facebook
-          authdoctor classify --text "curl: (60) SSL certificate problem: self-signed certificate"
+          authdoctor classify --text "curl: (60) SSL certificate problem"
           authdoctor classify --curl-exit 6
           authdoctor classify --har session.har --format markdown
           authdoctor classify --batch failures.jsonl --format jsonl
 
-        A --batch file has one JSON object a line: {"id", "provider", "status", "headers", "body",
-        "text", "curl_exit", "url", "sqlstate"} (all optional but one of status/body/text/curl_exit/
-        sqlstate). Each line gives one report line with the same id; a bad line gives an error record
-        and the rest still classify.
+        A --batch file has one JSON object a line, with the members id, provider, status, headers, \
+        body, text, curl_exit, url and sqlstate (each optional, but at least one of status, body, \
+        text, curl_exit or sqlstate). Each line gives one report line with the same id; a bad line \
+        gives an error record and the rest still classify.
         """
     )
 
@@ -91,7 +91,7 @@ struct Classify: ParsableCommand {
                 }
                 input = handle
             }
-            let summary = try BatchClassifier(engine: engine).run(input: input, output: FileHandle.standardOutput,
+            let summary = try BatchClassifier(engine: engine, keepFacts: showFacts).run(input: input, output: FileHandle.standardOutput,
                                                                   jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
             if isatty(STDERR_FILENO) != 0 {
                 let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")

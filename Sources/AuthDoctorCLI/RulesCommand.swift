@@ -50,7 +50,7 @@ struct RulesCommand: ParsableCommand {
         @OptionGroup var ruleOptions: RuleOptions
 
         func run() throws {
-            let (set, issues) = try RuleLibrary.load(includeBuiltin: !ruleOptions.noBuiltinRules, directories: ruleOptions.directories)
+            let (set, issues) = try RuleLibrary.load(includeBuiltin: !ruleOptions.noBuiltinRules, directories: ruleOptions.directories, checkBuiltin: true)
             for issue in issues { print(issue.description) }
             if issues.isEmpty {
                 print("\(set.rules.count) rules and \(set.remediations.count) remediations: no problems")
@@ -71,7 +71,7 @@ struct RulesCommand: ParsableCommand {
         @Flag(help: "Also list match examples whose first finding is another failure class, and unused fixtures.") var verbose = false
 
         func run() throws {
-            let (set, issues) = try RuleLibrary.load(includeBuiltin: !ruleOptions.noBuiltinRules, directories: ruleOptions.directories)
+            let (set, issues) = try RuleLibrary.load(includeBuiltin: !ruleOptions.noBuiltinRules, directories: ruleOptions.directories, checkBuiltin: true)
             for issue in issues { print("lint: \(issue.description)") }
             let fixtureFiles: [String: String]
             if let fixtures {

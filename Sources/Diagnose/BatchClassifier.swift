@@ -7,6 +7,8 @@ import RuleEngine
 public struct BatchClassifier: Sendable {
     public let engine: ClassifyEngine
     public let writer: JSONReportWriter
+    /// Include every (redacted) fact in each report line (`--show-facts`).
+    public var keepFacts = false
 
     public struct Summary: Sendable {
         public var records = 0
@@ -14,9 +16,10 @@ public struct BatchClassifier: Sendable {
         public var byFailure: [String: Int] = [:]
     }
 
-    public init(engine: ClassifyEngine, writer: JSONReportWriter = JSONReportWriter()) {
+    public init(engine: ClassifyEngine, writer: JSONReportWriter = JSONReportWriter(), keepFacts: Bool = false) {
         self.engine = engine
         self.writer = writer
+        self.keepFacts = keepFacts
     }
 
     /// Classifies one line (without its newline) into `out`.
@@ -49,7 +52,7 @@ public struct BatchClassifier: Sendable {
             out.bytes.append(0x0A)
             return
         }
-        let report = engine.report(for: [record.evidence], source: nil, id: id)
+        let report = engine.report(for: [record.evidence], source: nil, id: id, keepFacts: keepFacts)
         summary.byFailure[report.findings.first?.failure ?? "unknown", default: 0] += 1
         writer.write(report, into: &out)
         out.bytes.append(0x0A)

@@ -105,6 +105,18 @@ public struct MarkdownReportRenderer: Sendable {
                 }
             }
         }
+        if let facts = report.facts {
+            md.append("")
+            md.append("<details><summary>Facts</summary>")
+            md.append("")
+            md.append("| fact | value |")
+            md.append("|---|---|")
+            for name in facts.names {
+                md.append("| `\(escapeCode(name))` | `\(escapeCode(String(facts[name]!.description.prefix(300))))` |")
+            }
+            md.append("")
+            md.append("</details>")
+        }
         return md.joined(separator: "\n") + "\n"
     }
 

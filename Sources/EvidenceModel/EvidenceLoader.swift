@@ -97,7 +97,7 @@ public struct BatchRecord: Sendable {
             case "text": text = try string(value, key, place)
             case "curl_exit":
                 if case .null = value { break }
-                guard let c = value.intValue, (0...200).contains(c) else {
+                guard let c = value.intValue, (0...99).contains(c) else {
                     throw InputError(.data, "\"curl_exit\" must be a curl exit code (0–99)", place: place)
                 }
                 curlExit = c

@@ -76,6 +76,7 @@ public struct FactExtractor: Sendable {
         for (key, value) in seen { facts.set("http.header." + key, value) }
         let contentType = seen["content-type"].map { $0.split(separator: ";").first.map { $0.trimmedWhitespace().lowercased() } ?? "" }
         if let contentType { facts.set("http.content_type", contentType) }
+        var challengeMessage: String?
         if let challenge = seen["www-authenticate"].flatMap(WWWAuthenticate.parse) {
             facts.set("www-authenticate.scheme", challenge.scheme)
             for (name, value) in challenge.parameters {
@@ -88,7 +89,7 @@ public struct FactExtractor: Sendable {
                 }
             }
             if let description = challenge.parameters["error_description"], !description.isEmpty {
-                messages.append(description)
+                challengeMessage = description
             }
         }
         if let retry = seen["retry-after"] {
@@ -99,6 +100,8 @@ public struct FactExtractor: Sendable {
             }
         }
         addBodyFacts(response.body, contentType: contentType, into: &facts, messages: &messages)
+        // The body's own sentence is usually fuller than the challenge's; the challenge comes after it.
+        if let challengeMessage { messages.append(challengeMessage) }
     }
 
     func addBodyFacts(_ body: String, contentType: String?, into facts: inout Facts, messages: inout [String]) {
@@ -149,7 +152,7 @@ public struct FactExtractor: Sendable {
         }
         if contentType == "application/x-www-form-urlencoded" || (!trimmed.contains(" ") && trimmed.contains("=") && (trimmed.hasPrefix("error=") || trimmed.contains("&error="))) {
             facts.set("body.format", "form")
-            for (k, v) in URLFacts.queryItems("?" + trimmed) {
+            for (k, v) in URLFacts.formItems(trimmed) {
                 let value = (v.removingPercentEncoding ?? v).replacingOccurrences(of: "+", with: " ")
                 facts.set("body." + k, Redactor.isSecretJSONKey(k, value: value) ? Redactor.mask : value)
             }
@@ -349,7 +352,7 @@ public enum SQLState {
 
     /// Words without which no SQLSTATE can be found (keeps the regex off most texts).
     static let markers: [[UInt8]] = ["sqlstate", "error:", "fatal:", "panic:", "password authentication", "pg_hba",
-                                     "permission denied", "must be owner", "connection slots", "too many connections",
+                                     "permission denied", "must be owner", "connection slots", "too many connections", "too many clients",
                                      "connection limit", "does not exist"].map { Array($0.utf8) }
 
     nonisolated(unsafe) static let explicitPattern = try! NSRegularExpression(
@@ -364,6 +367,7 @@ public enum SQLState {
         ("must be owner of", "42501"),
         ("remaining connection slots are reserved", "53300"),
         ("too many connections", "53300"),
+        ("too many clients", "53300"),
         ("connection limit exceeded", "53300"),
     ]
     /// `<object> "name" does not exist` messages, by object.
@@ -438,7 +442,12 @@ enum HTML {
         while i < html.endIndex, out.count < limit {
             let c = html[i]
             if let end = skipUntil {
-                if html[i...].lowercased().hasPrefix(end) { skipUntil = nil; i = html.index(i, offsetBy: end.count); continue }
+                if html[i...].prefix(end.count).lowercased() == end {
+                    skipUntil = nil
+                    inTag = false
+                    i = html.index(i, offsetBy: end.count)
+                    continue
+                }
                 i = html.index(after: i); continue
             }
             if c == "<" {

@@ -60,7 +60,12 @@ public enum FactValue: Sendable, Equatable, CustomStringConvertible {
     public var indexKey: String? {
         switch self {
         case let .string(s):
+            // Numeric text shares the key of the number ("190", " 190", "190.0" and 190 are equal).
             if let i = Int(s) { return String(i) }
+            if let first = s.utf8.first, first == 0x20 || first == 0x2D || first == 0x2B || first == 0x2E || (first >= 0x30 && first <= 0x39),
+               let d = Double(s.trimmedWhitespace()), d.isFinite {
+                return FactValue.double(d).indexKey
+            }
             return s
         case let .int(i): return String(i)
         case let .double(d): return d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d)

@@ -9,7 +9,19 @@ public struct LiteralPrefilter: Sendable {
     public let needles: [[UInt8]]
 
     public init?(pattern: String) {
-        if pattern.contains("(?x") || pattern.contains("\\Q") { return nil }
+        if pattern.contains("(?x") { return nil }
+        // Escapes that stand for characters by number or property (\x41, \u0041, \0, \cA, \p{L},
+        // \N{…}, back-references) are not analysed: give up rather than guess.
+        let scalarsOfPattern = Array(pattern.unicodeScalars)
+        var k = 0
+        while k + 1 < scalarsOfPattern.count {
+            if scalarsOfPattern[k] == "\\" {
+                if "xuUcNpPkgoQE".unicodeScalars.contains(scalarsOfPattern[k + 1]) || ("0"..."9").contains(scalarsOfPattern[k + 1]) { return nil }
+                k += 2
+                continue
+            }
+            k += 1
+        }
         let scalars = Array(pattern.unicodeScalars)
         var index = 0
         guard let needles = Self.alternation(scalars, &index), index == scalars.count,

@@ -74,18 +74,20 @@ public enum ProviderDetector {
 
     static func providerForHost(_ host: String) -> String? {
         guard !host.isEmpty else { return nil }
-        if host.hasSuffix("graph.facebook.com") || host.hasSuffix("facebook.com") { return "facebook" }
-        if host.hasSuffix("linkedin.com") { return "linkedin" }
-        if host.hasSuffix("hubapi.com") || host.hasSuffix("hubspot.com") { return "hubspot" }
-        if host.hasSuffix("snowflakecomputing.com") { return "snowflake" }
-        if host.hasSuffix("redshift.amazonaws.com") || host.hasSuffix("redshift-serverless.amazonaws.com") { return "redshift" }
+        // The domain itself or a subdomain of it: "graph.facebook.com" is Facebook, "notfacebook.com" is not.
+        func under(_ domain: String) -> Bool { host == domain || host.hasSuffix("." + domain) }
+        if under("graph.facebook.com") || under("facebook.com") { return "facebook" }
+        if under("linkedin.com") { return "linkedin" }
+        if under("hubapi.com") || under("hubspot.com") { return "hubspot" }
+        if under("snowflakecomputing.com") { return "snowflake" }
+        if under("redshift.amazonaws.com") || under("redshift-serverless.amazonaws.com") { return "redshift" }
         if host == "googleads.googleapis.com" { return "google-ads" }
-        if host.hasPrefix("analytics") && host.hasSuffix("googleapis.com") { return "google-analytics" }
+        if host.hasPrefix("analytics") && under("googleapis.com") { return "google-analytics" }
         if host == "sheets.googleapis.com" { return "google-sheets" }
         if host == "bigquery.googleapis.com" { return "bigquery" }
         if host == "lookerstudio.google.com" || host == "datastudio.google.com" { return "looker-studio" }
-        if host.hasSuffix("googleapis.com") || host == "accounts.google.com" || host.hasSuffix(".google.com") { return "google" }
-        if host.hasSuffix("windsor.ai") { return "platform-api" }
+        if under("googleapis.com") || host == "accounts.google.com" || under("google.com") { return "google" }
+        if under("windsor.ai") { return "platform-api" }
         return nil
     }
 }

@@ -75,6 +75,8 @@ public enum Redactor {
             re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
             re("(?i)(\"(?:password|passwd|pwd|pin|passphrase|client_secret|clientSecret)\"\\s*:\\s*)-?[0-9][0-9.]*", "$1\"\(mask)\""),
             re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
+            // HAR / JSON header objects: {"name": "Cookie", "value": "…"}
+            re("(?i)(\"name\"\\s*:\\s*\"(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)\"\\s*,\\s*\"value\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
             // Escaped JSON inside JSON strings: \"access_token\":\"…\"
             re("(?i)(\\\\\"(?:\(jsonNames))\\\\\"\\s*:\\s*\\\\\")(?:[^\"\\\\]|\\\\[^\"])*(\\\\\")", "$1\(mask)$2"),
             // URL / form parameters: ?access_token=…&code=…
@@ -158,7 +160,23 @@ public enum Redactor {
             guard pattern.regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
             result = pattern.regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
         }
-        return result
+        return redactBasicCredentials(result)
+    }
+
+    /// "Basic <base64>" whose payload decodes to "user:password", however short or plain it looks.
+    static func redactBasicCredentials(_ text: String) -> String {
+        guard text.range(of: "basic ", options: .caseInsensitive) != nil else { return text }
+        var words = text.components(separatedBy: " ")
+        var changed = false
+        for i in words.indices.dropLast() where words[i].lowercased().hasSuffix("basic") {
+            let candidate = words[i + 1].trimmingCharacters(in: CharacterSet(charactersIn: "\"',;.)"))
+            guard candidate.count >= 4, candidate != mask,
+                  let data = Data(base64Encoded: candidate.count % 4 == 0 ? candidate : candidate + String(repeating: "=", count: 4 - candidate.count % 4)),
+                  let decoded = String(data: data, encoding: .utf8), decoded.contains(":") else { continue }
+            words[i + 1] = words[i + 1].replacingOccurrences(of: candidate, with: mask)
+            changed = true
+        }
+        return changed ? words.joined(separator: " ") : text
     }
 
     public static func redact(_ value: FactValue) -> FactValue {

@@ -36,6 +36,14 @@ public enum URLFacts {
         return items
     }
 
+    /// `a=1&b=2` (a form body), values left encoded.
+    public static func formItems(_ body: String) -> [(String, String)] {
+        body.split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
+        }
+    }
+
     public static func queryValue(_ name: String, in url: String) -> String? {
         guard url.contains("\(name)=") else { return nil }
         return queryItems(url).first(where: { $0.0 == name })?.1

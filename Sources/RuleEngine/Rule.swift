@@ -8,39 +8,23 @@ public final class Pattern: @unchecked Sendable {
     private let lock = NSLock()
     private var compiled: NSRegularExpression?
 
-    /// Checks the syntax now; the matcher itself is built on first use, since most patterns of a
-    /// one-shot classification never run (their prefilter rules them out) and ICU compiles are slow.
-    public init(_ source: String) throws {
+    /// With `compileNow` the syntax is checked at once (local rules, lint, tests). The built-in set,
+    /// checked by `rules lint` in CI, is compiled on first use instead: most patterns of a one-shot
+    /// classification never run (their prefilter rules them out) and ICU compiles are slow.
+    public init(_ source: String, compileNow: Bool = true) throws {
         self.source = source
         prefilter = LiteralPrefilter(pattern: source)
-        if !Self.looksSimple(source) {
+        if compileNow {
             compiled = try NSRegularExpression(pattern: source, options: [])
         }
-    }
-
-    /// Patterns made of plain words, groups, alternation and common escapes cannot fail to compile
-    /// in ways that matter here; anything else is compiled (and so validated) immediately.
-    static func looksSimple(_ s: String) -> Bool {
-        var depth = 0
-        var escaped = false
-        for c in s.unicodeScalars {
-            if escaped { escaped = false; if !"bsSdDwW.-/()[]{}?*+|^$'\"\\ :".unicodeScalars.contains(c) { return false }; continue }
-            switch c {
-            case "\\": escaped = true
-            case "(": depth += 1
-            case ")": depth -= 1; if depth < 0 { return false }
-            case "[", "]", "{", "}": return false
-            default: continue
-            }
-        }
-        return depth == 0 && !escaped
     }
 
     var regex: NSRegularExpression {
         lock.lock()
         defer { lock.unlock() }
         if let compiled { return compiled }
-        // looksSimple() admitted it; a compile failure here would be an ICU surprise: match nothing.
+        // Only lazily compiled built-in patterns get here; lint proves they compile. Should one not,
+        // it matches nothing rather than stopping a classification.
         let made = (try? NSRegularExpression(pattern: source, options: [])) ?? (try! NSRegularExpression(pattern: "(?!)", options: []))
         compiled = made
         return made
@@ -108,8 +92,9 @@ public struct Condition: Sendable {
             }
         }
         if case let .list(items) = value, case let .contains(_, needle?) = op {
-            for case let .string(item) in items where ByteSearch.lowered(item).withUnsafeBufferPointer({ ByteSearch.contains($0, needle) }) {
-                return true
+            for item in items {
+                guard let text = item.stringValue else { continue }
+                if ByteSearch.lowered(text).withUnsafeBufferPointer({ ByteSearch.contains($0, needle) }) { return true }
             }
             return false
         }

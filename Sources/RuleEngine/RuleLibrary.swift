@@ -66,19 +66,25 @@ public enum RuleLibrary {
 
     /// Loads the built-in set (unless excluded) and then each folder; a folder's rule or remediation
     /// with the id of an earlier one replaces it. Returns the set and every problem found.
-    public static func load(includeBuiltin: Bool = true, directories: [String] = []) throws(InputError) -> (RuleSet, [LintIssue]) {
-        var layers: [[SourceFile]] = []
-        if includeBuiltin { layers.append(builtinRuleFiles()) }
-        for directory in directories { layers.append(try ruleFiles(in: directory)) }
+    /// - Parameter checkBuiltin: compile the built-in set's regular expressions now (lint, tests);
+    ///   otherwise they compile on first use. Local folders are always checked at once.
+    public static func load(includeBuiltin: Bool = true, directories: [String] = [], checkBuiltin: Bool = false) throws(InputError) -> (RuleSet, [LintIssue]) {
+        var layers: [(files: [SourceFile], check: Bool)] = []
+        if includeBuiltin { layers.append((builtinRuleFiles(), checkBuiltin)) }
+        for directory in directories { layers.append((try ruleFiles(in: directory), true)) }
         return assemble(layers)
     }
 
     public static func assemble(_ layers: [[SourceFile]]) -> (RuleSet, [LintIssue]) {
+        assemble(layers.map { ($0, true) })
+    }
+
+    static func assemble(_ layers: [(files: [SourceFile], check: Bool)]) -> (RuleSet, [LintIssue]) {
         var rules: [Rule] = []
         var remediations: [Remediation] = []
         var issues: [LintIssue] = []
-        for layer in layers {
-            let loader = RuleLoader.loadConcurrently(layer)
+        for (layer, check) in layers {
+            let loader = RuleLoader.loadConcurrently(layer, compileRegexesNow: check)
             issues += loader.issues
             var ids: [String: Rule] = [:]
             for rule in loader.rules {

@@ -16,7 +16,10 @@ public struct RuleLoader {
     public private(set) var remediations: [Remediation] = []
     public private(set) var issues: [LintIssue] = []
 
-    public init() {}
+    /// Compile regular expressions while loading (and so report bad ones); off only for the built-in set.
+    public var compileRegexesNow = true
+
+    public init(compileRegexesNow: Bool = true) { self.compileRegexesNow = compileRegexesNow }
 
     static let ruleKeys: Set<String> = [
         "id", "category", "failure", "severity", "confidence", "fallback", "actor", "transient", "when", "summary",
@@ -26,10 +29,10 @@ public struct RuleLoader {
     static let operatorKeys: Set<String> = ["equals", "in", "matches", "contains", "exists", "gt", "gte", "lt", "lte"]
 
     /// Loads files on all cores (YAML parsing is most of start-up time), keeping file order.
-    public static func loadConcurrently(_ files: [SourceFile]) -> RuleLoader {
+    public static func loadConcurrently(_ files: [SourceFile], compileRegexesNow: Bool = true) -> RuleLoader {
         let results = ConcurrentResults<RuleLoader>(count: files.count)
         DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            var loader = RuleLoader()
+            var loader = RuleLoader(compileRegexesNow: compileRegexesNow)
             loader.load(yaml: files[index].text, file: files[index].path)
             results.set(index, loader)
         }
@@ -216,8 +219,13 @@ public struct RuleLoader {
                     issue(file, key, "unknown fact '\(name)' (see docs/RULES.md for fact names)")
                     continue
                 }
-                if name == "provider", let p = value.string, !ProviderDetector.known.contains(p) {
-                    issue(file, value, "unknown provider '\(p)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+                if name == "provider" {
+                    let named = value.string.map { [(value, $0)] } ?? (value.mapping.map(Self.fields)?.values.flatMap { v in
+                        (v.sequence ?? [v]).compactMap { n in n.string.map { (n, $0) } }
+                    } ?? [])
+                    for (node, p) in named where !ProviderDetector.known.contains(p) {
+                        issue(file, node, "unknown provider '\(p)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+                    }
                 }
                 if let ops = value.mapping {
                     for (opKey, opValue) in ops {
@@ -247,7 +255,7 @@ public struct RuleLoader {
             return .oneOf(items.map(Self.scalar))
         case "matches":
             guard let source = value.string else { issue(file, value, "'matches' takes a regular expression string"); return nil }
-            do { return .matches(try Pattern(source)) } catch {
+            do { return .matches(try Pattern(source, compileNow: compileRegexesNow)) } catch {
                 issue(file, value, "bad regular expression '\(source)'")
                 return nil
             }
@@ -322,7 +330,12 @@ public struct RuleLoader {
         let id = string("id") ?? "?"
         let title = string("title") ?? ""
         let doc = string("doc") ?? ""
-        let steps = (fields["steps"]?.sequence ?? []).compactMap(\.string)
+        var steps: [String] = []
+        for step in fields["steps"]?.sequence ?? [] {
+            if let text = step.string, step.scalar != nil { steps.append(text) } else {
+                issue(file, step, "a step of remediation '\(id)' is not plain text (quote it if it contains ': ')")
+            }
+        }
         if steps.isEmpty { issue(file, fields["steps"] ?? node, "remediation '\(id)' has no steps") }
         let covers = (fields["covers"]?.sequence ?? []).compactMap(\.string)
         let issuesLink = fields["issues-link"].flatMap(Self.bool) ?? false

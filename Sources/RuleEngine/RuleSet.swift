@@ -118,7 +118,8 @@ public final class RuleSet: Sendable {
         }
         for index in byNeedle {
             guard let value = facts[index.fact] else { continue }
-            for case let .string(text) in value.elements {
+            for element in value.elements {
+                guard let text = element.stringValue else { continue }
                 let lowered = ByteSearch.lowered(text)
                 lowered.withUnsafeBufferPointer { buffer in
                     index.automaton.scan(buffer) { candidates.append(contentsOf: index.rules[$0]) }

@@ -16,7 +16,7 @@ public enum Vocabulary {
         switch failure {
         case "outage", "rate-limit": return "provider"
         case "connectivity", "configuration", "network-policy", "subscription", "token-missing", "unknown",
-             "link-expired", "link-used", "link-revoked", "plan-limit":
+             "link-expired", "link-used", "link-revoked", "session-unfinished", "plan-limit":
             return "engineer"
         default: return "client"
         }
