@@ -43,7 +43,7 @@ test: deps embed
 	$(SWIFT) build
 	$(DEBUG_BIN) rules lint
 	$(DEBUG_BIN) rules test
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 demo: build
 	@bash Benchmarks/demo.sh $(DEBUG_BIN)

@@ -21,8 +21,8 @@ public struct AuthDoctorCommand: ParsableCommand {
           authdoctor classify --batch failures.jsonl > verdicts.jsonl
           authdoctor rules test
 
-        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule \
-        files; 1 when `rules lint` or `rules test` finds problems.
+        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files; \
+        `rules lint` exits 78 and `rules test` exits 1 when they find problems.
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, RulesCommand.self]

@@ -15,7 +15,11 @@ struct RulesCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the rules: id, failure class, category, severity, where defined.")
         @OptionGroup var ruleOptions: RuleOptions
-        @Option(help: "text (default) or json.") var format: OutputFormat = .text
+        @Option(help: "text (default), json (one array) or jsonl (one rule a line).") var format: OutputFormat = .text
+
+        func validate() throws {
+            if format == .markdown { throw ValidationError("rules list writes text, json or jsonl, not markdown") }
+        }
 
         func run() throws {
             let set = try ruleOptions.load()
@@ -26,7 +30,11 @@ struct RulesCommand: ParsableCommand {
                                           ("severity", .string(r.severity)), ("fallback", .bool(r.fallback)),
                                           ("remediation", .array(r.remediation.map { .string($0) })), ("file", .string(r.place))]))
                 }
-                Terminal.write(JSONWriter.serialize(.array(items)) + "\n")
+                if format == .jsonl {
+                    Terminal.write(items.map { JSONWriter.serialize($0) + "\n" }.joined())
+                } else {
+                    Terminal.write(JSONWriter.serialize(.array(items)) + "\n")
+                }
                 return
             }
             let width = set.rules.map(\.id.count).max() ?? 10

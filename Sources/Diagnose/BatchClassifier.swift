@@ -14,6 +14,7 @@ public struct BatchClassifier: Sendable {
         public var records = 0
         public var errors = 0
         public var byFailure: [String: Int] = [:]
+        public init() {}
     }
 
     public init(engine: ClassifyEngine, writer: JSONReportWriter = JSONReportWriter(), keepFacts: Bool = false) {

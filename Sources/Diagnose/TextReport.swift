@@ -1,6 +1,28 @@
 import EvidenceModel
 import RuleEngine
 
+/// Evidence is customer-supplied text: before it reaches a terminal or a ticket, control characters
+/// (escape sequences that recolour, retitle or overwrite the screen) are shown, not obeyed.
+enum Display {
+    static func safe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars {
+            if isControl(scalar) {
+                out.append(contentsOf: String(format: "\\u{%X}", scalar.value).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return (v < 0x20 && v != 0x0A && v != 0x09) || (v >= 0x7F && v < 0xA0)
+    }
+}
+
 /// `--format text`: for a support engineer at a terminal. Colour only when asked (a TTY and no NO_COLOR).
 public struct TextReportRenderer: Sendable {
     public var color: Bool
@@ -12,8 +34,8 @@ public struct TextReportRenderer: Sendable {
     public func render(_ report: Report) -> String {
         var lines: [String] = []
         var header = "authdoctor · "
-        if let id = report.id { header += "\(Redactor.redact(id)) · " }
-        header += report.source.map { "\($0) · " } ?? ""
+        if let id = report.id { header += "\(Display.safe(Redactor.redact(id))) · " }
+        header += report.source.map { "\(Display.safe($0)) · " } ?? ""
         if let provider = report.provider {
             header += provider + (report.providerDetected ? " (recognised from the evidence)" : "")
         } else {
@@ -26,12 +48,12 @@ public struct TextReportRenderer: Sendable {
             lines.append("")
             let mark = finding.severity == "error" ? paint("✖", "31") : finding.severity == "warning" ? paint("!", "33") : paint("i", "36")
             let rank = report.findings.count > 1 ? "\(index + 1). " : ""
-            lines.append("\(mark) \(rank)\(paint(finding.failure, "1")) [\(finding.category)] \(finding.summary)")
+            lines.append("\(mark) \(rank)\(paint(finding.failure, "1")) [\(finding.category)] \(Display.safe(finding.summary))")
             lines.append("   rule \(finding.rule) · confidence \(percent(finding.confidence)) · who acts: \(finding.actor) · \(finding.transient ? "transient: retry may help" : "not transient")")
             if !finding.evidence.isEmpty {
                 lines.append("   evidence:")
                 for (name, value) in finding.evidence {
-                    lines.append("     \(name) = \(clip(value.description, 160))")
+                    lines.append("     \(Display.safe(name)) = \(clip(value.description, 160))")
                 }
             }
             if !finding.remediation.isEmpty {
@@ -46,7 +68,7 @@ public struct TextReportRenderer: Sendable {
         if let facts = report.facts {
             lines.append("")
             lines.append(paint("facts:", "1"))
-            for name in facts.names { lines.append("  \(name) = \(clip(facts[name]!.description, 200))") }
+            for name in facts.names { lines.append("  \(Display.safe(name)) = \(clip(facts[name]!.description, 200))") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -63,7 +85,7 @@ public struct TextReportRenderer: Sendable {
     func percent(_ c: Double) -> String { "\(Int((c * 100).rounded()))%" }
 
     func clip(_ s: String, _ n: Int) -> String {
-        let one = s.replacingOccurrences(of: "\n", with: " ⏎ ")
+        let one = Display.safe(s.replacingOccurrences(of: "\r\n", with: "\n")).replacingOccurrences(of: "\n", with: " ⏎ ")
         return one.count > n ? String(one.prefix(n)) + "…" : one
     }
 }
@@ -121,10 +143,12 @@ public struct MarkdownReportRenderer: Sendable {
     }
 
     func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        Display.safe(s.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " "))
+            .replacingOccurrences(of: "|", with: "\\|")
     }
 
     func escapeCode(_ s: String) -> String {
-        s.replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "\\|")
+        Display.safe(s.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " "))
+            .replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "|", with: "\\|")
     }
 }

@@ -20,10 +20,13 @@ final class CLISecretRedactionTests: XCTestCase {
     {"error":{"message":"Invalid token ya29.FAKEya29CLI0007 EAAFAKEcli0008 postgres://u:FAKEpgCLI0010@h/db password=FAKEpwCLI0009","code":190},"refresh_token":"FAKEbodyCLI0006"}
     """
 
-    func assertNoSecret(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) {
+    /// No secret anywhere in the output; with `masked`, the mask shows the secret-bearing values were printed.
+    func assertNoSecret(_ result: ProcessResult, masked: Bool = true, file: StaticString = #filePath, line: UInt = #line) {
         let all = result.stdoutText + result.stderrText
         XCTAssertEqual(Self.secrets.filter { all.contains($0) }, [], result.summary, file: file, line: line)
-        XCTAssertTrue(all.contains("[REDACTED]"), "the secrets were seen and masked: \(result.summary)", file: file, line: line)
+        if masked {
+            XCTAssertTrue(all.contains("[REDACTED]"), "the secrets were seen and masked: \(result.summary)", file: file, line: line)
+        }
     }
 
     func testEveryFormat() throws {
@@ -39,6 +42,11 @@ final class CLISecretRedactionTests: XCTestCase {
         assertNoSecret(stdin)
         let pasted = try CLI.run(["classify", "--text", Self.curlVerbose, "--show-facts"])
         assertNoSecret(pasted)
+        for format in ["json", "markdown"] {
+            let unknown = try CLI.run(["classify", "--text", "Zorglub says: " + Self.curlVerbose, "--format", format])
+            XCTAssertEqual(unknown.status, 0, unknown.summary)
+            assertNoSecret(unknown)
+        }
 
         let records = [
             #"{"id":"s1","status":401,"url":"https://x.example.com/?access_token=FAKEaccessCLI0003&code=FAKEcodeCLI0004&state=FAKEstateCLI0005","request_headers":{"Authorization":"Bearer FAKEbearerCLI0001xyz"},"headers":{"Set-Cookie":"a=FAKEcookieCLI0002"},"body":{"refresh_token":"FAKEbodyCLI0006"}}"#,
@@ -46,10 +54,12 @@ final class CLISecretRedactionTests: XCTestCase {
             #"{"id":"s3","provider":"ya29.FAKEya29CLI0007"}"#,
         ]
         let batch = try write(records.joined(separator: "\n"), to: dir, "secrets.jsonl")
-        let result = try CLI.run(["classify", "--batch", batch.path, "--format", "jsonl"])
-        XCTAssertEqual(result.status, 0, result.summary)
-        XCTAssertEqual(result.stdoutLines.count, 3)
-        assertNoSecret(result)
+        for extra in [[], ["--show-facts"]] {
+            let result = try CLI.run(["classify", "--batch", batch.path, "--format", "jsonl"] + extra)
+            XCTAssertEqual(result.status, 0, result.summary)
+            XCTAssertEqual(result.stdoutLines.count, 3, result.summary)
+            assertNoSecret(result)
+        }
     }
 
     func testErrorMessagesRevealNoSecret() throws {

@@ -55,6 +55,7 @@ func assertReportJSON(_ text: String, _ context: String = "", file: StaticString
         XCTFail("\(context): not JSON (\(error)):\n\(text.prefix(1500))", file: file, line: line)
         throw error
     }
+    XCTAssertFalse(hasDuplicateKeys(doc), "\(context): an object repeats a member", file: file, line: line)
     let issues = try JSONSchemaValidator.reportSchema().validate(doc)
     XCTAssertEqual(issues, [], "\(context): " + issues.map(\.description).joined(separator: "\n") + "\n" + String(text.prefix(3000)),
                    file: file, line: line)
@@ -140,5 +141,16 @@ enum LocalRules {
         try write(response401, to: root, "fixtures/generic/401.http")
         try write(response500, to: root, "fixtures/generic/500.http")
         return root.appendingPathComponent("rules")
+    }
+}
+
+func hasDuplicateKeys(_ value: JSONValue) -> Bool {
+    switch value {
+    case let .object(members):
+        return Set(members.map(\.0)).count != members.count || members.contains { hasDuplicateKeys($0.1) }
+    case let .array(items):
+        return items.contains(where: hasDuplicateKeys)
+    default:
+        return false
     }
 }

@@ -117,6 +117,7 @@ final class ClassifyCommandTests: XCTestCase {
             let lines = result.stdoutLines
             XCTAssertEqual(lines.count, records.count, result.summary)
             let docs = try lines.map { try assertReportJSON($0, "batch line") }
+            guard docs.count == records.count else { continue }
             XCTAssertEqual(docs.map { $0["id"]?.stringValue ?? "" }, ["a", "b", "c", "line 4", "5"])
             XCTAssertEqual(docs.map { $0["verdict"]?.stringValue ?? "" }, ["failure", "failure", "error", "error", "failure"])
             XCTAssertEqual(docs[0].at("findings", 0, "failure")?.stringValue, "connectivity")
@@ -125,7 +126,7 @@ final class ClassifyCommandTests: XCTestCase {
         }
         let stdin = try CLI.run(["classify", "--batch", "-", "--format", "jsonl"], stdin: records[0] + "\n" + records[4])
         assertSuccess(stdin)
-        XCTAssertEqual(stdin.stdoutLines.count, 2)
+        XCTAssertEqual(stdin.stdoutLines.map { (try? JSON.parse($0))?["id"]?.stringValue ?? "" }, ["a", "5"])
     }
 
     func testShowFacts() throws {
@@ -156,5 +157,64 @@ final class ClassifyCommandTests: XCTestCase {
                               environment: ["AUTHDOCTOR_RULES": rules.path])
         assertSuccess(env)
         XCTAssertEqual(try JSON.parse(env.stdoutText).at("findings", 0, "rule")?.stringValue, "local.unauthorized")
+    }
+
+    /// `curl -i` prints CRLF line ends (rejected with exit 65 "no HTTP status line" before cf67add).
+    func testCRLFResponseFile() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let lf = try TestPaths.fixture(facebook)
+        let file = try write(lf.replacingOccurrences(of: "\n", with: "\r\n"), to: dir, "crlf.http")
+        let result = try CLI.run(["classify", "--response", file.path, "--format", "json"])
+        assertSuccess(result)
+        let doc = try assertReportJSON(result.stdoutText, "CRLF response")
+        XCTAssertEqual(doc.at("findings", 0, "failure")?.stringValue, "expiry")
+        XCTAssertEqual(doc.at("findings", 0, "rule")?.stringValue, "facebook.token.session-expired")
+    }
+
+    func testBatchJobsGiveIdenticalOutput() throws {
+        let dir = try makeTemporaryDirectory(self)
+        var lines: [String] = []
+        for n in 1...120 {
+            switch n % 4 {
+            case 0: lines.append(#"{"id":"n\#(n)","curl_exit":6}"#)
+            case 1: lines.append(#"{"id":"n\#(n)","status":503,"body":"Service Unavailable"}"#)
+            case 2: lines.append(#"{"id":"n\#(n)","provider":"postgres","sqlstate":"28P01"}"#)
+            default: lines.append(n % 9 == 0 ? "{not json" : #"{"id":"n\#(n)","status":429}"#)
+            }
+        }
+        let file = try write(lines.joined(separator: "\n") + "\n", to: dir, "jobs.jsonl")
+        let one = try CLI.run(["classify", "--batch", file.path, "--jobs", "1"])
+        assertSuccess(one)
+        XCTAssertEqual(one.stdoutLines.count, 120)
+        for jobs in ["2", "5"] {
+            let many = try CLI.run(["classify", "--batch", file.path, "--jobs", jobs])
+            assertSuccess(many)
+            XCTAssertEqual(many.stdout, one.stdout, "--jobs \(jobs) writes the same bytes")
+        }
+        assertOneLineError(try CLI.run(["classify", "--batch", file.path, "--jobs", "0"]), status: 64, mentions: ["--jobs"])
+    }
+
+    /// --show-facts applies to markdown (a Facts table) and to --batch (a "facts" member per line);
+    /// both were silently ignored before a02f6d3.
+    func testShowFactsWithMarkdownAndBatch() throws {
+        let markdown = try CLI.run(["classify", "--curl-exit", "6", "--format", "markdown", "--show-facts"])
+        assertSuccess(markdown)
+        XCTAssertTrue(markdown.stdoutLines.contains("| `curl.code` | `6` |"), markdown.summary)
+        XCTAssertTrue(markdown.stdoutLines.contains("| `curl.name` | `CURLE_COULDNT_RESOLVE_HOST` |"), markdown.summary)
+        let without = try CLI.run(["classify", "--curl-exit", "6", "--format", "markdown"])
+        XCTAssertFalse(without.stdoutText.contains("| `curl.code` |"), "facts only when asked")
+
+        let dir = try makeTemporaryDirectory(self)
+        let file = try write(#"{"id":"a","curl_exit":6}"# + "\n" + #"{"id":"b","status":"x"}"# + "\n", to: dir, "two.jsonl")
+        let batch = try CLI.run(["classify", "--batch", file.path, "--show-facts"])
+        assertSuccess(batch)
+        XCTAssertEqual(batch.stdoutLines.count, 2)
+        let first = try assertReportJSON(batch.stdoutLines.first ?? "", "batch --show-facts")
+        XCTAssertEqual(first.at("facts", "curl.code"), .int(6))
+        XCTAssertEqual(first.at("facts", "input.kind")?.stringValue, "record")
+        let error = try assertReportJSON(batch.stdoutLines.last ?? "", "batch error with --show-facts")
+        XCTAssertEqual(error.at("verdict")?.stringValue, "error")
+        let plain = try CLI.run(["classify", "--batch", file.path])
+        XCTAssertNil(try JSON.parse(plain.stdoutLines.first ?? "").at("facts"), "facts only when asked")
     }
 }

@@ -73,6 +73,8 @@ final class ErrorHandlingTests: XCTestCase {
         assertOneLineError(try CLI.run(["--bogus"]), status: 64, mentions: ["--bogus"])
         assertOneLineError(try CLI.run(["rules", "list", "--bogus"]), status: 64, mentions: ["--bogus"])
         assertOneLineError(try CLI.run(["classify", "--text"]), status: 64, mentions: ["--text"])
+        // Reported as the unknown option even when no input is given (was "nothing to classify" before cf67add).
+        assertOneLineError(try CLI.run(["classify", "--bogus"]), status: 64, mentions: ["--bogus"])
     }
 
     func testRuleProblemsStopClassify() throws {

@@ -49,7 +49,7 @@ final class BatchClassifierTests: XCTestCase {
         let input = try temporaryFile(lines.enumerated().map { $0.offset % 5 == 0 ? $0.element + "\r" : $0.element }.joined(separator: "\n"),
                                       name: "records.jsonl")
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
 
         let reader = try FileHandle(forReadingFrom: input)
         let writer = try FileHandle(forWritingTo: outputURL)
@@ -61,6 +61,7 @@ final class BatchClassifierTests: XCTestCase {
         XCTAssertTrue(output.hasSuffix("\n"))
         let outLines = output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         XCTAssertEqual(outLines.count, 50, "one output line per input line")
+        guard outLines.count == 50 else { return }
 
         var ids: [String] = []
         var failures: [String: Int] = [:]
@@ -93,12 +94,13 @@ final class BatchClassifierTests: XCTestCase {
         let text = "\n" + #"{"id":"a","curl_exit":7}"# + "\n   \n" + #"{"status":401"# + "\n"
         let input = try temporaryFile(text, name: "blank.jsonl")
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let writer = try FileHandle(forWritingTo: outputURL)
         let summary = try BatchClassifier(engine: Repo.engine()).run(input: try FileHandle(forReadingFrom: input), output: writer)
         try writer.close()
         let out = try String(contentsOf: outputURL, encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(out.count, 2)
+        guard out.count == 2 else { return }
         XCTAssertEqual(summary.records, 2)
         XCTAssertEqual(summary.errors, 1)
         XCTAssertEqual(try JSON.parse(out[0])["id"]?.stringValue, "a")
@@ -112,15 +114,62 @@ final class BatchClassifierTests: XCTestCase {
         let count = 3000
         let input = try temporaryFile((1...count).map { String(format: line, $0) }.joined(separator: "\n") + "\n", name: "big.jsonl")
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let writer = try FileHandle(forWritingTo: outputURL)
         let summary = try BatchClassifier(engine: Repo.engine()).run(input: try FileHandle(forReadingFrom: input), output: writer)
         try writer.close()
         let out = try String(contentsOf: outputURL, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(out.count, count)
+        guard out.count == count else { return }
         XCTAssertEqual(summary.records, count)
         XCTAssertEqual(summary.byFailure, ["outage": count])
         XCTAssertTrue(out[0].hasPrefix(#"{"schema":"authdoctor.report/v1","id":"big-1","#))
         XCTAssertTrue(out[count - 1].hasPrefix(#"{"schema":"authdoctor.report/v1","id":"big-\#(count)","#))
+    }
+
+    /// Runs the batch classifier over `text` and returns what it wrote.
+    func runBatch(_ text: String, jobs: Int) throws -> (output: String, summary: BatchClassifier.Summary) {
+        let input = try temporaryFile(text, name: "in.jsonl")
+        let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        let writer = try FileHandle(forWritingTo: outputURL)
+        let summary = try BatchClassifier(engine: Repo.engine()).run(input: FileHandle(forReadingFrom: input), output: writer, jobs: jobs)
+        try writer.close()
+        return (try String(contentsOf: outputURL, encoding: .utf8), summary)
+    }
+
+    func testParallelJobsWriteTheSameBytesInInputOrder() throws {
+        var lines: [String] = []
+        for n in 1...400 {
+            if n % 37 == 0 { lines.append(#"{"id":"bad-\#(n)","status":"x"}"#); continue }
+            if n % 53 == 0 { lines.append("{broken \(n)"); continue }
+            lines.append("{\"id\":\"p\(n)\",\(Self.templates[n % Self.templates.count].json)}")
+        }
+        let text = lines.joined(separator: "\n")
+        let (serial, serialSummary) = try runBatch(text, jobs: 1)
+        XCTAssertEqual(serial.split(separator: "\n").count, 400)
+        for jobs in [2, 3, 8] {
+            let (parallel, summary) = try runBatch(text, jobs: jobs)
+            XCTAssertEqual(parallel, serial, "jobs \(jobs): same bytes, same order")
+            XCTAssertEqual(summary.records, serialSummary.records)
+            XCTAssertEqual(summary.errors, serialSummary.errors)
+            XCTAssertEqual(summary.byFailure, serialSummary.byFailure)
+        }
+        XCTAssertEqual(serialSummary.records, 400)
+        XCTAssertEqual(serialSummary.errors, 400 / 37 + 400 / 53)
+        let ids = try serial.split(separator: "\n").map { try JSON.parse(String($0))["id"]?.stringValue ?? "" }
+        guard ids.count == 400 else { return XCTFail("\(ids.count) lines") }
+        XCTAssertEqual(ids[0], "p1")
+        XCTAssertEqual(ids[36], "bad-37")
+        XCTAssertEqual(ids[52], "line 53")
+        XCTAssertEqual(ids[399], "p400")
+    }
+
+    func testEmptyInputWritesNothing() throws {
+        let (output, summary) = try runBatch("", jobs: 2)
+        XCTAssertEqual(output, "")
+        XCTAssertEqual(summary.records, 0)
+        XCTAssertEqual(summary.errors, 0)
+        XCTAssertEqual(summary.byFailure, [String: Int]())
     }
 }

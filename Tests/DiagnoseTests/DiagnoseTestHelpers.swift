@@ -27,7 +27,7 @@ enum Repo {
     static func emptySummary() throws -> BatchClassifier.Summary {
         let empty = try temporaryFile("", name: "empty.jsonl")
         let sink = empty.deletingLastPathComponent().appendingPathComponent("sink.jsonl")
-        FileManager.default.createFile(atPath: sink.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: sink.path, contents: nil)
         let output = try FileHandle(forWritingTo: sink)
         defer { try? output.close() }
         return try BatchClassifier(engine: engine()).run(input: FileHandle(forReadingFrom: empty), output: output)
@@ -56,6 +56,7 @@ func assertConformsToReportSchema(_ json: String, _ context: @autoclosure () -> 
         XCTFail("\(context()): output is not JSON (\(error)):\n\(json.prefix(1000))", file: file, line: line)
         throw error
     }
+    XCTAssertEqual(duplicateKeys(in: value), [], "\(context()): an object repeats a member", file: file, line: line)
     let issues = try Repo.schema.get().validate(value)
     XCTAssertEqual(issues, [], "\(context()): does not conform to report.schema.json:\n"
                    + issues.map(\.description).joined(separator: "\n") + "\n" + String(json.prefix(3000)), file: file, line: line)
@@ -87,4 +88,23 @@ func temporaryFile(_ text: String, name: String = "input.txt") throws -> URL {
     let url = directory.appendingPathComponent(name)
     try Data(text.utf8).write(to: url)
     return url
+}
+
+/// JSON pointers of members that occur twice in the same object (valid JSON, but ambiguous).
+func duplicateKeys(in value: JSONValue, at path: String = "") -> [String] {
+    switch value {
+    case let .object(members):
+        var seen = Set<String>()
+        var out: [String] = []
+        for (key, member) in members {
+            let here = path + "/" + JSONSchemaValidator.escape(key)
+            if !seen.insert(key).inserted { out.append(here) }
+            out += duplicateKeys(in: member, at: here)
+        }
+        return out
+    case let .array(items):
+        return items.enumerated().flatMap { duplicateKeys(in: $0.element, at: path + "/\($0.offset)") }
+    default:
+        return []
+    }
 }

@@ -11,7 +11,7 @@ final class ReportSchemaTests: XCTestCase {
     /// fixture → the failure class its first finding must carry, and the verdict.
     static let cases: [(fixture: String, failure: String, verdict: String)] = [
         ("facebook/190-463-session-expired.http", "expiry", "failure"),
-        ("facebook/17-user-request-limit.http", "rate-limit", "failure"),
+        ("facebook/17-user-request-limit.http", "rate-limit", "warning"),
         ("facebook/190-malformed-access-token.txt", "token-missing", "failure"),
         ("google/api-401-access-token-expired.http", "expiry", "failure"),
         ("google/api-403-scope-insufficient.http", "scopes", "failure"),

@@ -141,19 +141,27 @@ final class SecretRedactionTests: XCTestCase {
     func testJSONLBatchRevealsNoSecret() throws {
         let input = try temporaryFile(SecretEvidence.batchLines.joined(separator: "\n") + "\n", name: "secrets.jsonl")
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let writer = try FileHandle(forWritingTo: outputURL)
-        let summary = try BatchClassifier(engine: Repo.engine()).run(input: try FileHandle(forReadingFrom: input), output: writer)
+        // Facts kept (`classify --batch --show-facts`): the most secret-bearing output there is.
+        let summary = try BatchClassifier(engine: Repo.engine(), keepFacts: true).run(input: try FileHandle(forReadingFrom: input), output: writer)
         try writer.close()
         let output = try String(contentsOf: outputURL, encoding: .utf8)
         XCTAssertEqual(SecretEvidence.leaks(in: output), [], output)
         let lines = output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, SecretEvidence.batchLines.count)
+        guard lines.count == SecretEvidence.batchLines.count else { return }
         XCTAssertEqual(summary.errors, 1, "the record with a token as its provider is an error record")
         for line in lines { try assertConformsToReportSchema(line, "batch line") }
         XCTAssertEqual(try JSON.parse(lines[4])["verdict"]?.stringValue, "error")
         XCTAssertTrue(lines[4].contains("unknown provider"), lines[4])
         XCTAssertEqual(try JSON.parse(lines[5])["id"]?.stringValue, "https://x.example.com/?access_token=[REDACTED]")
+        let first = try JSON.parse(lines[0])
+        XCTAssertEqual(first.at("facts", "url")?.stringValue,
+                       "https://api.example.com/x?access_token=[REDACTED]&code=[REDACTED]&state=[REDACTED]")
+        XCTAssertEqual(first.at("facts", "http.header.set-cookie")?.stringValue, "[REDACTED]")
+        XCTAssertEqual(first.at("facts", "body.access_token")?.stringValue, "[REDACTED]")
+        XCTAssertEqual(first.at("facts", "request.auth.scheme")?.stringValue, "bearer")
         XCTAssertTrue(output.contains("[REDACTED]"))
     }
 
@@ -161,6 +169,8 @@ final class SecretRedactionTests: XCTestCase {
         for report in try SecretEvidence.reports() {
             let md = MarkdownReportRenderer().render(report)
             XCTAssertEqual(SecretEvidence.leaks(in: md), [], md)
+            XCTAssertTrue(md.contains("<summary>Facts</summary>"), "facts are included:\n\(md)")
+            XCTAssertTrue(md.contains("[REDACTED]"), "the secrets were seen and masked:\n\(md)")
         }
         let md = MarkdownReportRenderer().render(try SecretEvidence.reports()[1])
         XCTAssertTrue(md.contains("access_token=[REDACTED]"), "the pasted text is kept, masked:\n\(md)")

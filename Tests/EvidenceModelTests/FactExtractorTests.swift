@@ -137,6 +137,19 @@ final class FactExtractorTests: XCTestCase {
         XCTAssertFalse(f.values.values.contains { $0.description.contains("FAKE") || $0.description.contains("hunter2") })
     }
 
+    func testCamelCaseAndNumericSecretsAreMasked() {
+        let body = #"{"accessToken": "FAKE-camel", "clientSecret": "FAKE-cs", "refresh-token": "FAKE-dash", "password": 123456, "pin": 4321, "code": 190, "expires_in": 3600, "error": {"code": 463}}"#
+        let f = facts(status: 400, body: body)
+        XCTAssertEqual(f["body.accessToken"], .string(Redactor.mask))
+        XCTAssertEqual(f["body.clientSecret"], .string(Redactor.mask))
+        XCTAssertEqual(f["body.refresh-token"], .string(Redactor.mask))
+        XCTAssertEqual(f["body.password"], .string(Redactor.mask))
+        XCTAssertEqual(f["body.pin"], .string(Redactor.mask))
+        XCTAssertEqual(f["body.code"], .int(190))
+        XCTAssertEqual(f["body.expires_in"], .int(3600))
+        XCTAssertEqual(f["body.error.code"], .int(463))
+    }
+
     func testSnowflakeCodeIsNotMasked() {
         let body = #"{"data": {"nextAction": null}, "code": "390100", "message": "Incorrect username or password was specified.", "success": false}"#
         let f = facts(status: 200, body: body)
@@ -186,7 +199,7 @@ final class FactExtractorTests: XCTestCase {
     }
 
     func testFormBody() {
-        // The field values themselves are checked in KnownBugsTests (form fields are lost).
+        // The field values themselves are checked in FixedBugsTests (form fields are lost).
         let f = facts(status: 400, headers: [("Content-Type", "application/x-www-form-urlencoded")],
                       body: "error=invalid_grant&error_description=Bad+Request%3A+code+expired&access_token=ya29.FAKE-form")
         XCTAssertEqual(f["body.format"], .string("form"))
@@ -201,6 +214,7 @@ final class FactExtractorTests: XCTestCase {
         XCTAssertEqual(f["body.format"], .string("text"))
         XCTAssertEqual(f["body.text"], .string("Unauthorized\nsee docs"))
         XCTAssertEqual(f["message"], .string("Unauthorized"))
+        XCTAssertEqual(facts(status: 401, headers: [("Content-Type", "text/plain")], body: "Denied\r\nline two")["message"], .string("Denied"))
         let empty = facts(status: 401, body: "  \n ")
         XCTAssertEqual(empty["body.format"], .string("empty"))
         XCTAssertNil(empty["message"])
@@ -213,7 +227,7 @@ final class FactExtractorTests: XCTestCase {
         XCTAssertEqual(facts(body: #"{"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}"#)["message"],
                        .string("Request had invalid authentication credentials."))
         XCTAssertEqual(facts(status: 400, body: #"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#)["message"],
-                       .string("invalid_grant: Token has been expired or revoked."))
+                       .string("Token has been expired or revoked."))
         XCTAssertEqual(facts(status: 400, body: #"{"error": "invalid_client"}"#)["message"], .string("invalid_client"))
         XCTAssertEqual(facts(status: 400, body: #"{"error": {"message": "Error validating access token: Session has expired on Friday, 10-Nov-23.", "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "AbCdEf"}}"#)["message"],
                        .string("Error validating access token: Session has expired on Friday, 10-Nov-23."))

@@ -62,7 +62,8 @@ final class HARParserTests: XCTestCase {
         XCTAssertEqual(facts["http.status"], .int(401))
         XCTAssertEqual(facts["request.auth.scheme"], .string("bearer"))
         XCTAssertEqual(facts["token.format"], .string("google-access"))
-        XCTAssertEqual(facts["message"], .string("invalid_token: Invalid Credentials"))
+        XCTAssertEqual(facts["message"], .string("Invalid Credentials"))
+        XCTAssertEqual(facts["body.error"], .string("invalid_token"))
         XCTAssertEqual(facts["url.authuser.distinct"], .int(2))
         XCTAssertEqual(facts["har.entry"], .int(1))
     }
@@ -152,6 +153,10 @@ final class HARParserTests: XCTestCase {
         XCTAssertEqual(evidences[0].provider, "looker-studio")
         XCTAssertEqual(evidences[0].extraFacts["url.authuser"], .list([.int(1)]))
         XCTAssertEqual(evidences[0].extraFacts["har.failing"], .int(0))
+        XCTAssertEqual(evidences[0].extraFacts["har.last_url"], .string("https://lookerstudio.google.com/u/1/reporting"))
+        let facts = FactExtractor().facts(for: evidences[0])
+        XCTAssertEqual(facts["url.host"], .string("lookerstudio.google.com"))
+        XCTAssertEqual(facts["input.kind"], .string("har"))
     }
 
     func testNotAHARWithoutLog() {

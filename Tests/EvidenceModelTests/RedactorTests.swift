@@ -88,6 +88,12 @@ final class RedactorTests: XCTestCase {
                       secrets: ["FAKE-json", "FAKE-r", "FAKE-cs"])
     }
 
+    func testJSONCamelCaseAndNumericSecrets() {
+        assertRedacts(#"{"accessToken": "FAKE-camel-1", "password": 123456, "pin": 4321, "code": 190}"#,
+                      #"{"accessToken": "[REDACTED]", "password": "[REDACTED]", "pin": "[REDACTED]", "code": 190}"#,
+                      secrets: ["FAKE-camel-1", "123456", "4321"])
+    }
+
     func testJSONCodeThatLooksLikeAnOAuthCodeIsMasked() {
         assertRedacts(#"{"code": "4/0AX4XfWhFAKEcodeValue", "scope": "email"}"#,
                       #"{"code": "[REDACTED]", "scope": "email"}"#, secrets: ["FAKEcodeValue"])

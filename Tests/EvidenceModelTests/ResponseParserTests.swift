@@ -173,6 +173,37 @@ final class ResponseParserTests: XCTestCase {
         XCTAssertEqual(facts["provider"], .list([.string("google")]))
     }
 
+    func testCurlVerboseRedirectChain() throws {
+        let raw = """
+        > GET /start HTTP/1.1
+        > Host: a.example.com
+        >
+        < HTTP/1.1 302 Found
+        < Location: https://b.example.com/next
+        <
+        * Issue another request to this URL: 'https://b.example.com/next'
+        > GET /next HTTP/1.1
+        > Host: b.example.com
+        > Authorization: Basic dXNlcjpwYXNzd29yZA==
+        >
+        < HTTP/1.1 401 Unauthorized
+        < Content-Type: text/plain
+        <
+        denied
+        """
+        let evidence = try ResponseParser.parse(raw)
+        XCTAssertEqual(evidence.responses.map(\.status), [302, 401])
+        XCTAssertEqual(evidence.responses.first?.header("location"), "https://b.example.com/next")
+        XCTAssertEqual(evidence.finalResponse?.body, "denied")
+        XCTAssertEqual(evidence.request?.url, "https://b.example.com/next")
+        XCTAssertEqual(evidence.request?.headers.map(\.name), ["Host", "Authorization"])
+        let facts = extractor.facts(for: evidence)
+        XCTAssertEqual(facts["redirect.count"], .int(1))
+        XCTAssertEqual(facts["redirect.loop"], .bool(false))
+        XCTAssertEqual(facts["request.auth.scheme"], .string("basic"))
+        XCTAssertEqual(facts["url.host"], .string("b.example.com"))
+    }
+
     func testVerboseWithTrailingCurlError() throws {
         let raw = """
         * Connected to api.example.com (127.0.0.1) port 443
@@ -280,5 +311,39 @@ final class ResponseParserTests: XCTestCase {
         XCTAssertTrue(error.message.contains(Redactor.mask), error.message)
         XCTAssertFalse(error.description.contains("FAKE-secret"), error.description)
         XCTAssertFalse(error.description.contains("ya29."), error.description)
+    }
+
+    // MARK: - CRLF line endings (curl -i prints headers with CRLF; "\r\n" is one Swift Character)
+
+    func testHTTP11WithCRLF() throws {
+        let evidence = try ResponseParser.parse("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nAccess denied\r\n")
+        XCTAssertEqual(evidence.finalResponse?.status, 403)
+        XCTAssertEqual(evidence.finalResponse?.reason, "Forbidden")
+        XCTAssertEqual(evidence.finalResponse?.headers.map(\.name), ["Content-Type"])
+        XCTAssertEqual(evidence.finalResponse?.body, "Access denied")
+    }
+
+    func testCurlIHTTP2WithCRLF() throws {
+        let raw = "HTTP/2 401 \r\ncontent-type: application/json; charset=UTF-8\r\nwww-authenticate: Bearer error=\"invalid_token\"\r\n\r\n{\"error\": {\"code\": 401, \"status\": \"UNAUTHENTICATED\"}}"
+        let evidence = try ResponseParser.parse(raw, source: "g.http")
+        XCTAssertEqual(evidence.finalResponse?.status, 401)
+        let facts = FactExtractor().facts(for: evidence)
+        XCTAssertEqual(facts["www-authenticate.error"], .string("invalid_token"))
+        XCTAssertEqual(facts["body.error.status"], .string("UNAUTHENTICATED"))
+    }
+
+    func testChainsWithCRLF() throws {
+        let cont = try ResponseParser.parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\n\r\nbad\r\n")
+        XCTAssertEqual(cont.responses.map(\.status), [100, 401])
+        let chain = try ResponseParser.parse("HTTP/1.1 302 Found\r\nLocation: https://a.example/x\r\n\r\nHTTP/1.1 401 Unauthorized\r\n\r\n")
+        XCTAssertEqual(chain.responses.map(\.status), [302, 401])
+    }
+
+    func testCurlVerboseWithCRLF() throws {
+        let raw = "> GET /v1/me HTTP/1.1\r\n> Host: api.example.com\r\n> Authorization: Bearer ya29.FAKE-v\r\n>\r\n< HTTP/1.1 401 Unauthorized\r\n< Content-Type: text/plain\r\n<\r\nnope\n"
+        let evidence = try ResponseParser.parse(raw)
+        XCTAssertEqual(evidence.finalResponse?.status, 401)
+        XCTAssertEqual(evidence.request?.header("authorization"), "Bearer ya29.FAKE-v")
+        XCTAssertEqual(evidence.request?.url, "https://api.example.com/v1/me")
     }
 }

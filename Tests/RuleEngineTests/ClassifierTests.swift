@@ -250,7 +250,7 @@ final class ClassifierTests: XCTestCase {
 
     func testClassifyEngineReport() throws {
         let engine = ClassifyEngine(ruleSet: set, extractor: FactExtractor(now: Date(timeIntervalSince1970: 1_700_000_000)))
-        let raw = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nSet-Cookie: sid=FAKEcookie\r\n\r\n{\"error\": {\"message\": \"Token expired; Bearer abcdef123456\"}}"
+        let raw = "HTTP/1.1 401 Unauthorized\nContent-Type: application/json\nSet-Cookie: sid=FAKEcookie\n\n{\"error\": {\"message\": \"Token expired; Bearer abcdef123456\"}}"
         let evidence = try ResponseParser.parse(raw, source: "t.http", provider: "google-ads")
         let report = engine.report(for: [evidence], source: "t.http?access_token=FAKEsrc", id: "r1", keepFacts: true)
         XCTAssertEqual(report.findings.map(\.rule), ["t.expiry.high"])
@@ -272,9 +272,9 @@ final class ClassifierTests: XCTestCase {
         func verdict(_ raw: String) throws -> Report.Verdict {
             engine.report(for: [try ResponseParser.parse(raw)], source: nil).verdict
         }
-        XCTAssertEqual(try verdict("HTTP/1.1 418 Teapot\r\n\r\n"), .unknown)
-        XCTAssertEqual(try verdict("HTTP/1.1 200 OK\r\n\r\nfine"), .ok)
-        XCTAssertEqual(try verdict("HTTP/1.1 401 Unauthorized\r\n\r\nnope"), .warning)
-        XCTAssertEqual(try verdict("HTTP/1.1 503 Service Unavailable\r\n\r\n"), .failure)
+        XCTAssertEqual(try verdict("HTTP/1.1 418 Teapot\n\n"), .unknown)
+        XCTAssertEqual(try verdict("HTTP/1.1 200 OK\n\nfine"), .ok)
+        XCTAssertEqual(try verdict("HTTP/1.1 401 Unauthorized\n\nnope"), .warning)
+        XCTAssertEqual(try verdict("HTTP/1.1 503 Service Unavailable\n\n"), .failure)
     }
 }

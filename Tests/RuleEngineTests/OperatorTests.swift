@@ -72,8 +72,11 @@ final class OperatorTests: XCTestCase {
         let insensitive = ruleSet("  text: { matches: \"(?i)session has expired\" }")
         check(insensitive, ["text": .string("Error: SESSION HAS EXPIRED")], true)
         let anchored = ruleSet("  body.error.code: { matches: \"^19\\\\d$\" }")
-        check(anchored, ["body.error.code": .int(190)], true)
+        check(anchored, ["body.error.code": .string("190")], true)
+        check(anchored, ["body.error.code": .string("1900")], false)
         check(anchored, ["body.error.code": .int(1900)], false)
+        // A number fact is matched through its text (the index side is in FixedBugsTests).
+        XCTAssertTrue(anchored.rules[0].when.holds(in: Facts(["body.error.code": .int(190)])))
         let icu = ruleSet("  message: { matches: \"\\\\bauthuser=\\\\d+\\\\b\" }")
         check(icu, ["message": .string("redirect to /x?authuser=2&y")], true)
         check(icu, ["message": .string("authuser=x")], false)
@@ -85,7 +88,12 @@ final class OperatorTests: XCTestCase {
         check(set, ["message": .string("Token is valid")], false)
         check(set, ["message": .int(5)], false)
         let number = ruleSet("  body.error.code: { contains: \"90\" }")
-        check(number, ["body.error.code": .int(190)], true)
+        check(number, ["body.error.code": .string("190")], true)
+        check(number, ["body.error.code": .list([.string("1"), .string("190")])], true)
+        XCTAssertTrue(number.rules[0].when.holds(in: Facts(["body.error.code": .int(190)])))
+        let unicode = ruleSet("  message: { contains: \"Zürich\" }")
+        check(unicode, ["message": .string("office ZÜRICH closed")], true)
+        check(unicode, ["message": .string("office Zurich closed")], false)
     }
 
     func testExists() {

@@ -5,10 +5,10 @@ import Foundation
 import RuleEngine
 import XCTest
 
-/// Bugs found in Sources/ while writing these tests. Each test states the expected behaviour and
-/// fails until the source is fixed; none is weakened to pass.
-final class DiagnoseKnownBugsTests: XCTestCase {
-    /// BUG 1 — a response with CRLF line ends (exactly what `curl -i` prints) is not parsed:
+/// Bugs found in Sources/ while writing these tests (all failed against the sources of commit 3cd8b51
+/// and were fixed in cf67add); kept as regression tests.
+final class DiagnoseRegressionTests: XCTestCase {
+    /// Was a bug — a response with CRLF line ends (exactly what `curl -i` prints) is not parsed:
     /// ResponseParser splits the String on "\n", but "\r\n" is one Character in Swift, so nothing splits.
     /// Fully CRLF: "no HTTP status line" (exit 65 in the CLI); CRLF headers + LF body: headers and body lost.
     func testCRLFResponseParsesLikeLF() throws {
@@ -26,7 +26,7 @@ final class DiagnoseKnownBugsTests: XCTestCase {
         XCTAssertEqual(report.facts?["body.error"], .string("invalid_token"))
     }
 
-    /// BUG 2 — secret JSON members with camelCase names (accessToken, refreshToken, clientSecret, idToken)
+    /// Was a bug — secret JSON members with camelCase names (accessToken, refreshToken, clientSecret, idToken)
     /// are not redacted: Redactor.isSecretJSONKey only knows snake_case names and the "_token"/"_secret"
     /// suffixes, so `--show-facts` (text and json) prints them verbatim.
     func testCamelCaseSecretMembersAreRedacted() throws {
@@ -45,7 +45,7 @@ final class DiagnoseKnownBugsTests: XCTestCase {
         }
     }
 
-    /// BUG 3 — a numeric password in a JSON body is kept as a fact: FactExtractor masks only string
+    /// Was a bug — a numeric password in a JSON body is kept as a fact: FactExtractor masks only string
     /// members, so {"password": 12345678901} shows as `body.password = 12345678901` with --show-facts.
     func testNumericPasswordIsRedacted() throws {
         let raw = "HTTP/1.1 401 Unauthorized\nContent-Type: application/json\n\n{\"error\":\"invalid_client\",\"password\":12345678901,\"client_secret\":98765432109}\n"
@@ -55,9 +55,9 @@ final class DiagnoseKnownBugsTests: XCTestCase {
         XCTAssertFalse(json.contains("98765432109"), json)
     }
 
-    /// BUG 4 — the `message` fact of {"error": "<code>", "error_description": "<text>"} is "<code>: <text>";
-    /// docs/RULES.md says `message` is error.message, else error_description, else message, else error.
-    /// Three repository rules rely on the documented value and fail `rules test`:
+    /// Was a bug — the `message` fact of {"error": "<code>", "error_description": "<text>"} was "<code>: <text>";
+    /// docs/RULES.md says `message` is the OAuth error_description (the code stays in body.error).
+    /// Three repository rules rely on the documented value:
     /// google.oauth.invalid-grant-malformed, google.oauth.refresh-token-other-client, google.tokeninfo.invalid-token.
     func testMessageIsTheErrorDescription() throws {
         for (fixture, message) in [("google/token-invalid-grant-bad-request.http", "Bad Request"),
@@ -68,7 +68,7 @@ final class DiagnoseKnownBugsTests: XCTestCase {
         }
     }
 
-    /// BUG 5 — a HAR with no failing entry (every request answered 2xx/3xx) gets verdict "unknown";
+    /// Was a bug — a HAR with no failing entry (every request answered 2xx/3xx) gets verdict "unknown";
     /// Report.Verdict documents "ok" for evidence that shows no failure. httpStatus is nil for
     /// session-only HAR evidence, so the `< 400` test never applies.
     func testHARWithoutFailuresIsOK() throws {
@@ -78,7 +78,7 @@ final class DiagnoseKnownBugsTests: XCTestCase {
         XCTAssertEqual(report.verdict, .ok)
     }
 
-    /// BUG 6 — a HAR whose entries are all redirects (a redirect loop, no failing entry) yields evidence
+    /// Was a bug — a HAR whose entries are all redirects (a redirect loop, no failing entry) yields evidence
     /// without `url` / `url.host` facts (docs/RULES.md: "request URL when known (HAR, ...)"), so
     /// looker-studio.har.redirect-loop (needs url.host) never holds: its own `match` example
     /// looker-studio/redirect-loop-accounts.har classifies as `unknown` and fails `rules test`.

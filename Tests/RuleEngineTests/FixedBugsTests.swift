@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+import EvidenceModel
+@testable import RuleEngine
+
+/// Bugs these tests found in Sources/ (now fixed), each kept as a regression test.
+final class RuleEngineFixedBugsTests: XCTestCase {
+    /// Equality is by value ("190" equals 190, and so does "190.0"), and the scan agrees; the index keys
+    /// numeric strings with Int(s) only, so "190.0" and " 190" (trimmed by numberValue) get other keys.
+    /// Input rule `body.error.code: 190`, fact body.error.code = "190.0" / " 190".
+    /// Expected matches() == matchesScanningAll() == [rule]. Before the fix: matches() is empty.
+    func testIndexAgreesWithScanForNumericStrings() {
+        let set = RuleTestSupport.ruleSet(RuleTestSupport.ruleYAML(id: "t.code", when: "  body.error.code: 190"))
+        for value in ["190.0", " 190", "1.9e2"] {
+            let facts = Facts(["body.error.code": .string(value)])
+            XCTAssertEqual(set.matchesScanningAll(facts), ["t.code"], value)
+            XCTAssertEqual(set.matches(facts).map(\.rule.id), set.matchesScanningAll(facts), "index disagrees for \"\(value)\"")
+        }
+    }
+
+    /// `provider: myspace` is reported, but the same typo inside `in:` or `equals:` is not, so the rule
+    /// silently never matches. Expected one issue "unknown provider 'myspace'" at the value's line.
+    /// Before the fix: no issue.
+    func testUnknownProviderInsideOperatorsIsReported() {
+        for when in ["  provider: { in: [facebook, myspace] }", "  provider: { equals: myspace }"] {
+            var loader = RuleLoader()
+            loader.load(yaml: RuleTestSupport.ruleYAML(when: when), file: "rules/p.yaml")
+            XCTAssertTrue(loader.issues.contains { $0.line == 5 && $0.message.contains("unknown provider 'myspace'") },
+                          "\(when): \(loader.issues)")
+        }
+    }
+
+    /// docs/RULES.md: "`configuration`, `network-policy`, `subscription`, `token-missing`, link states →
+    /// engineer"; DESIGN.md lists session-unfinished among the authorization-link states.
+    /// Expected defaultActor("session-unfinished") == "engineer". Actual "client".
+    func testSessionUnfinishedDefaultsToEngineer() {
+        XCTAssertEqual(Vocabulary.defaultActor(for: "session-unfinished"), "engineer")
+    }
+    /// `contains` and `matches` on a number fact hold (the value's text is tested) and the scan agrees,
+    /// but the index anchors these rules on needles and scans only string values, so matches() misses
+    /// them. Input rule `body.error.code: { contains: "90" }` (and `{ matches: "^19\\d$" }`), fact
+    /// body.error.code = 190 (int). Expected matches() == [rule]. Actual [].
+    func testIndexFindsTextConditionsOnNumberFacts() {
+        for when in ["  body.error.code: { contains: \"90\" }", "  body.error.code: { matches: \"^19\\\\d$\" }"] {
+            let set = RuleTestSupport.ruleSet(RuleTestSupport.ruleYAML(id: "t.num", when: when))
+            let facts = Facts(["body.error.code": .int(190)])
+            XCTAssertEqual(set.matchesScanningAll(facts), ["t.num"], when)
+            XCTAssertEqual(set.matches(facts).map(\.rule.id), ["t.num"], "index misses \(when)")
+        }
+    }
+
+    /// docs/RULES.md: "On a list fact a condition holds when any element satisfies it". A number
+    /// element satisfies `contains: "90"` on its own (190 → "190"), but inside a list the ASCII fast
+    /// path looks at string elements only. Input fact body.x[] = [190]. Expected holds. Before the fix: not.
+    func testContainsOnAListOfNumbers() {
+        let set = RuleTestSupport.ruleSet(RuleTestSupport.ruleYAML(id: "t.list", when: "  body.x[]: { contains: \"90\" }"))
+        XCTAssertTrue(set.rules[0].when.holds(in: Facts(["body.x[]": .int(190)])))
+        XCTAssertTrue(set.rules[0].when.holds(in: Facts(["body.x[]": .list([.int(190)])])))
+    }
+
+    /// LiteralPrefilter treats the digits after `\x` / `\u` escapes as literal text, so the pattern
+    /// `\x41ccess denied` (ICU: "Access denied") gets the needle "41ccess denied" and never matches.
+    /// Input rule `text: { matches: "\\x41ccess denied" }`, fact text "Access denied".
+    /// Expected holds. Before the fix: the prefilter rules it out.
+    func testPrefilterUnderstandsHexEscapes() throws {
+        XCTAssertTrue(try Pattern("\\x41ccess denied").matches("Access denied"))
+        XCTAssertTrue(try Pattern("\\u0041ccess denied").matches("Access denied"))
+    }
+
+    /// A remediation step YAML reads as a mapping (an unquoted ": " inside it) is dropped silently
+    /// (`compactMap(\.string)`), so the catalog loses a step without any lint issue — this is what
+    /// happens to rules/remediations.yaml check-token-format today. Expected an issue naming line 6.
+    /// Before the fix: no issue, one step.
+    func testNonStringRemediationStepIsReported() {
+        var loader = RuleLoader()
+        loader.load(yaml: "remediations:\n  - id: fix\n    title: T\n    doc: none\n    steps:\n      - Check the header is `Authorization: Bearer <token>` first.\n      - Then retry.\n", file: "rules/r.yaml")
+        XCTAssertTrue(loader.issues.contains { $0.line == 6 }, "\(loader.issues)")
+    }
+    /// Pattern.init compiles (and so validates) only patterns that do not "look simple"; a pattern
+    /// such as `*expired` (dangling quantifier) or `(?z)expired` (unknown flag) looks simple, is never
+    /// compiled at load time, and later silently matches nothing. docs/RULES.md: bad regular
+    /// expressions are errors naming file and line. Expected issue "bad regular expression '*expired'"
+    /// at line 5. Before the fix: no issue.
+    func testBadRegexThatLooksSimpleIsReported() {
+        for source in ["*expired", "(?z)expired"] {
+            XCTAssertThrowsError(try NSRegularExpression(pattern: source), "ICU accepts \(source); test premise wrong")
+            var loader = RuleLoader()
+            loader.load(yaml: RuleTestSupport.ruleYAML(when: "  text: { matches: \"\(source)\" }"), file: "rules/re.yaml")
+            XCTAssertTrue(loader.issues.contains { $0.line == 5 && $0.message.contains("bad regular expression") }, "\(source): \(loader.issues)")
+        }
+    }
+}
