@@ -28,14 +28,9 @@ for c in "${cases[@]}"; do
   case "$f" in
     *.har) flag=--har ;; *.txt) flag=--text ;; *) flag=--response ;;
   esac
-  if [ "$flag" = --text ]; then json=$("$bin" classify --text "$(cat "$f")" --format json); else json=$("$bin" classify $flag "$f" --format json); fi
-  python3 - "$c" "$json" <<'PY'
-import json, sys
-name, report = sys.argv[1], json.loads(sys.argv[2])
-f = report["findings"][0]
-first = f["remediation"][0]["title"] if f["remediation"] else "-"
-print(f"{name:58.58} {f['failure']:15} {f['actor']:14} {first} ({f['remediation'][0]['doc'] if f['remediation'] else ''})")
-PY
+  if [ "$flag" = --text ]; then line=$("$bin" classify --text "$(cat "$f")" --format brief); else line=$("$bin" classify $flag "$f" --format brief); fi
+  IFS=$'\t' read -r failure category actor rule step <<<"$line"
+  printf '%-58s %-15s %-14s %s\n' "$c" "$failure" "$actor" "$step"
 done
 echo
 echo "One full report (what a support engineer sees):"

@@ -86,7 +86,7 @@ struct RuleOptions: ParsableArguments {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, jsonl, markdown
+    case text, json, jsonl, markdown, brief
 }
 
 enum Terminal {

@@ -44,7 +44,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("provider"), help: ArgumentHelp("The provider, when known: \(ProviderDetector.known.joined(separator: ", ")). Without it the provider is recognised from the evidence where possible.", valueName: "P"))
     var provider: String?
 
-    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there) or markdown.", valueName: "FORMAT"))
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there), markdown, or brief (one tab-separated line: failure, category, actor, rule, first step).", valueName: "FORMAT"))
     var format: OutputFormat?
 
     @Option(name: .customLong("jobs"), help: ArgumentHelp("Threads for --batch (default: one per core).", valueName: "N"))
@@ -132,6 +132,7 @@ struct Classify: ParsableCommand {
         case .json: Terminal.write(JSONReportWriter().render(report, pretty: true) + "\n")
         case .jsonl: Terminal.write(JSONReportWriter().render(report) + "\n")
         case .markdown: Terminal.write(MarkdownReportRenderer().render(report))
+        case .brief: Terminal.write(BriefReportRenderer().render(report))
         }
     }
 }

@@ -152,3 +152,18 @@ public struct MarkdownReportRenderer: Sendable {
             .replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "|", with: "\\|")
     }
 }
+
+/// `--format brief`: the verdict in one tab-separated line (failure, category, actor, rule, first
+/// step with its document section), for scripts and quick triage.
+public struct BriefReportRenderer: Sendable {
+    public init() {}
+
+    public func render(_ report: Report) -> String {
+        guard let top = report.findings.first else { return "ok\t-\t-\t-\t-\n" }
+        let step = top.remediation.first.map { "\($0.title) (\($0.doc))" } ?? "-"
+        let fields = [top.failure, top.category, top.actor, top.rule, step].map {
+            Display.safe($0).replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
+        }
+        return fields.joined(separator: "\t") + "\n"
+    }
+}

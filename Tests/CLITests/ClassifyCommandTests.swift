@@ -217,4 +217,15 @@ final class ClassifyCommandTests: XCTestCase {
         let plain = try CLI.run(["classify", "--batch", file.path])
         XCTAssertNil(try JSON.parse(plain.stdoutLines.first ?? "").at("facts"), "facts only when asked")
     }
+
+    func testBriefFormatIsOneTabSeparatedLine() throws {
+        let result = try CLI.run(["classify", "--curl-exit", "6", "--format", "brief"])
+        assertSuccess(result)
+        XCTAssertEqual(result.stdoutLines.count, 1, result.summary)
+        let fields = (result.stdoutLines.first ?? "").split(separator: "\t", omittingEmptySubsequences: false)
+        XCTAssertEqual(fields.count, 5, result.summary)
+        XCTAssertEqual(fields.first.map(String.init), "connectivity", result.summary)
+        XCTAssertEqual(fields.count > 2 ? String(fields[2]) : nil, "engineer", result.summary)
+        XCTAssertTrue(fields.last?.contains("fix-authentication-errors") ?? false, result.summary)
+    }
 }
