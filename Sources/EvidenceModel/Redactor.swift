@@ -103,35 +103,6 @@ public enum Redactor {
         ]
     }()
 
-    /// Byte sequences whose absence proves a string holds nothing to redact (most strings: fast path).
-    private static let triggers: [[UInt8]] = [
-        "=", ":", "ya29.", "1//", "EAA", "eyJ", "earer", "EARER", "asic", "ASIC", "Auth", "auth", "AUTH", "pat-",
-        "AIza", "sk_", "rk_", "xox", "gh", "AKIA", "PRIVATE KEY", "oken", "OKEN", "igest",
-    ].map { Array($0.utf8) }
-
-    public static func needsRedaction(_ text: String) -> Bool {
-        var copy = text
-        return copy.withUTF8 { buffer in
-            for trigger in triggers where contains(buffer, trigger) { return true }
-            return false
-        }
-    }
-
-    private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard needle.count <= haystack.count, let first = needle.first else { return false }
-        var i = 0
-        let last = haystack.count - needle.count
-        while i <= last {
-            if haystack[i] == first {
-                var j = 1
-                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return true }
-            }
-            i += 1
-        }
-        return false
-    }
-
     /// All patterns' literals in one automaton: one pass over a string tells which patterns can apply.
     private static let trigger: (automaton: NeedleAutomaton, patternOfNeedle: [Int], alwaysRun: [Int]) = {
         var needles: [[UInt8]] = []
@@ -147,12 +118,23 @@ public enum Redactor {
         return (NeedleAutomaton(needles: needles), owners, always)
     }()
 
-    public static func redact(_ text: String) -> String {
-        guard !text.isEmpty, needsRedaction(text) else { return text }
+    /// Whether any redaction pattern could apply to the text (one pass over it).
+    public static func needsRedaction(_ text: String) -> Bool {
+        !applicablePatterns(text).isEmpty
+    }
+
+    private static func applicablePatterns(_ text: String) -> [Int] {
         var applicable = trigger.alwaysRun
         ByteSearch.lowered(text).withUnsafeBufferPointer { buffer in
             trigger.automaton.scan(buffer) { applicable.append(trigger.patternOfNeedle[$0]) }
         }
+        return applicable
+    }
+
+    public static func redact(_ text: String) -> String {
+        guard !text.isEmpty else { return text }
+        let applicable = applicablePatterns(text)
+        // "basic" is one of the Authorization-scheme pattern's literals, so no pattern means no Basic credential.
         guard !applicable.isEmpty else { return text }
         var result = text
         for (index, pattern) in patterns.enumerated() where applicable.contains(index) {
@@ -165,7 +147,7 @@ public enum Redactor {
 
     /// "Basic <base64>" whose payload decodes to "user:password", however short or plain it looks.
     static func redactBasicCredentials(_ text: String) -> String {
-        guard text.range(of: "basic ", options: .caseInsensitive) != nil else { return text }
+        guard ByteSearch.contains(text, lowercaseNeedle: "basic ") else { return text }
         var words = text.components(separatedBy: " ")
         var changed = false
         for i in words.indices.dropLast() where words[i].lowercased().hasSuffix("basic") {

@@ -62,17 +62,6 @@ func assertReportJSON(_ text: String, _ context: String = "", file: StaticString
     return doc
 }
 
-extension JSONValue {
-    func at(_ path: Any...) -> JSONValue? {
-        var node: JSONValue? = self
-        for step in path {
-            if let key = step as? String { node = node?[key] }
-            else if let index = step as? Int, let items = node?.arrayValue, items.indices.contains(index) { node = items[index] }
-            else { return nil }
-        }
-        return node
-    }
-}
 
 /// A fresh temporary directory, removed after the test.
 func makeTemporaryDirectory(_ test: XCTestCase) throws -> URL {

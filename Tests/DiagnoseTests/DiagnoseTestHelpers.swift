@@ -63,18 +63,6 @@ func assertConformsToReportSchema(_ json: String, _ context: @autoclosure () -> 
     return value
 }
 
-extension JSONValue {
-    /// Follows a path of member names and array indexes ("findings", 0, "failure").
-    func at(_ path: Any...) -> JSONValue? {
-        var node: JSONValue? = self
-        for step in path {
-            if let key = step as? String { node = node?[key] }
-            else if let index = step as? Int, let items = node?.arrayValue, items.indices.contains(index) { node = items[index] }
-            else { return nil }
-        }
-        return node
-    }
-}
 
 /// Text with ANSI escape sequences removed.
 func strippingANSI(_ s: String) -> String {
