@@ -20,14 +20,16 @@ public struct NeedleAutomaton: Sendable {
                 width += 1
             }
         }
-        var goto: [Int32] = Array(repeating: -1, count: width)
+        // At most one state per needle byte, plus the root: allocate the dense table once.
+        let maxStates = needles.reduce(1) { $0 + $1.count }
+        var goto = [Int32](repeating: -1, count: maxStates * width)
         var out: [[Int32]] = [[]]
+        out.reserveCapacity(maxStates)
         for (id, needle) in needles.enumerated() {
             var state = 0
             for byte in needle {
                 let slot = state * width + Int(classOf[Int(byte)])
                 if goto[slot] == -1 {
-                    goto.append(contentsOf: repeatElement(-1, count: width))
                     out.append([])
                     goto[slot] = Int32(out.count - 1)
                 }
@@ -58,6 +60,7 @@ public struct NeedleAutomaton: Sendable {
         }
         self.classOf = classOf
         self.width = width
+        goto.removeSubrange((out.count * width)...)
         next = goto
         outputs = out
     }

@@ -18,12 +18,12 @@ public enum RuleLibrary {
     }
 
     public static func builtinRuleFiles() -> [SourceFile] {
-        EmbeddedResources.all.filter { $0.path.hasPrefix("rules/") && isRuleFile($0.path) }.map { SourceFile(path: $0.path, text: $0.text) }
+        EmbeddedResources.files(under: "rules/").filter { isRuleFile($0.path) }.map { SourceFile(path: $0.path, text: $0.text) }
     }
 
     public static func builtinFixtures() -> [String: String] {
         var out: [String: String] = [:]
-        for file in EmbeddedResources.all where file.path.hasPrefix("fixtures/") {
+        for file in EmbeddedResources.files(under: "fixtures/") {
             out[String(file.path.dropFirst("fixtures/".count))] = file.text
         }
         return out
