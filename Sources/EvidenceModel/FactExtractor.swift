@@ -10,7 +10,8 @@ public struct FactExtractor: Sendable {
     public init(now: Date = Date()) { self.now = now }
 
     public func facts(for evidence: Evidence) -> Facts {
-        var facts = evidence.extraFacts
+        var facts = Facts(capacity: 64)
+        facts.merge(evidence.extraFacts)
         facts.set("input.kind", evidence.kind.rawValue)
 
         var messages: [String] = []

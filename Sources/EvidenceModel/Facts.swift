@@ -108,6 +108,8 @@ public struct Facts: Sendable, Equatable {
 
     public init() {}
     public init(_ values: [String: FactValue]) { self.values = values }
+    /// Room for a typical response's facts up front (growing the table rehashes every key).
+    public init(capacity: Int) { values.reserveCapacity(capacity) }
 
     public subscript(name: String) -> FactValue? {
         get { values[name] }

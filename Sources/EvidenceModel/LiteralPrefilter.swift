@@ -6,7 +6,11 @@
 /// gives up (nil) on anything it does not understand.
 public struct LiteralPrefilter: Sendable {
     /// ASCII-lowercased literals; the text must contain at least one (compared ASCII-case-insensitively).
+    /// Used to index rules by word.
     public let needles: [[UInt8]]
+    /// The finer test: for some top-level alternative, every one of its required word sets has a
+    /// word in the text ("link" and "expired", not just one of them).
+    let requirements: [[[[UInt8]]]]
 
     public init?(pattern: String) {
         if pattern.contains("(?x") { return nil }
@@ -24,13 +28,29 @@ public struct LiteralPrefilter: Sendable {
         }
         let scalars = Array(pattern.unicodeScalars)
         var index = 0
-        guard let needles = Self.alternation(scalars, &index), index == scalars.count,
-              !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 }) else { return nil }
+        var needles: [[UInt8]] = []
+        var requirements: [[[[UInt8]]]] = []
+        while true {
+            guard let candidates = Self.sequenceCandidates(scalars, &index), let best = Self.best(candidates) else { return nil }
+            needles += best
+            requirements.append(candidates.filter { $0.allSatisfy { $0.count >= 2 } })
+            if index < scalars.count && scalars[index] == "|" { index += 1; continue }
+            break
+        }
+        guard index == scalars.count, !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 }) else { return nil }
         self.needles = needles
+        self.requirements = requirements
     }
 
     public func mayMatch(_ lowered: UnsafeBufferPointer<UInt8>) -> Bool {
-        for needle in needles where ByteSearch.contains(lowered, needle) { return true }
+        for alternative in requirements {
+            var all = true
+            for set in alternative where !set.contains(where: { ByteSearch.contains(lowered, $0) }) {
+                all = false
+                break
+            }
+            if all { return true }
+        }
         return false
     }
 
@@ -50,6 +70,20 @@ public struct LiteralPrefilter: Sendable {
 
     /// One alternative: the best needle set among its mandatory literal runs and mandatory groups.
     static func sequence(_ s: [Unicode.Scalar], _ i: inout Int) -> [[UInt8]]? {
+        sequenceCandidates(s, &i).flatMap(best)
+    }
+
+    /// The best set is the one whose shortest needle is longest (fewest false candidates).
+    static func best(_ candidates: [[[UInt8]]]) -> [[UInt8]]? {
+        candidates.filter { !$0.isEmpty }.max { a, b in
+            let ma = a.map(\.count).min() ?? 0, mb = b.map(\.count).min() ?? 0
+            return ma != mb ? ma < mb : a.count > b.count
+        }
+    }
+
+    /// Every word set one alternative requires (each a literal run, or a mandatory group's choices);
+    /// nil when the alternative cannot be read.
+    static func sequenceCandidates(_ s: [Unicode.Scalar], _ i: inout Int) -> [[[UInt8]]]? {
         var candidates: [[[UInt8]]] = []
         var run: [UInt8] = []
         func endRun() { if !run.isEmpty { candidates.append([run]); run = [] } }
@@ -122,11 +156,7 @@ public struct LiteralPrefilter: Sendable {
             }
         }
         endRun()
-        // The best set is the one whose shortest needle is longest (fewest false candidates).
-        return candidates.filter { !$0.isEmpty }.max { a, b in
-            let ma = a.map(\.count).min() ?? 0, mb = b.map(\.count).min() ?? 0
-            return ma != mb ? ma < mb : a.count > b.count
-        }
+        return candidates.filter { !$0.isEmpty }
     }
 }
 

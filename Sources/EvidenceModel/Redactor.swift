@@ -45,11 +45,25 @@ public enum Redactor {
     /// Whether a JSON member of this name holds a secret (used when flattening bodies into facts).
     /// `value` is nil for numbers: a numeric password or PIN is still a secret, a numeric code is not.
     public static func isSecretJSONKey(_ key: String, value: String?) -> Bool {
+        // Most keys ("error", "message", "code"...) hold none of the words secret names are made of.
+        guard mayNameSecret(key) else { return false }
         let k = normalize(key)
         if k == "code" || k == "state" { return value.map(looksLikeOpaqueSecret) ?? false }
         if ["key", "auth", "sig", "signature"].contains(k) { return value.map { looksLikeOpaqueSecret($0) && $0.count >= 16 } ?? false }
         return normalizedSecretNames.contains(k) || k.hasSuffix("token") || k.hasSuffix("secret") || k.hasSuffix("password")
             || k == "pin" || k == "passphrase"
+    }
+
+    private static let secretKeyWords: [[UInt8]] = ["token", "secret", "pass", "key", "code", "state", "auth", "sig",
+                                                    "pwd", "pin", "assertion", "proof"].map { Array($0.utf8) }
+
+    static func mayNameSecret(_ key: String) -> Bool {
+        var copy = key
+        return copy.withUTF8 { raw in
+            var lowered = [UInt8](repeating: 0, count: raw.count)
+            for i in 0..<raw.count { lowered[i] = raw[i].asciiLowercased }
+            return lowered.withUnsafeBufferPointer { buffer in secretKeyWords.contains { ByteSearch.contains(buffer, $0) } }
+        }
     }
 
     static func looksLikeOpaqueSecret(_ value: String) -> Bool {
