@@ -211,6 +211,10 @@ public struct FactExtractor: Sendable {
 
     /// The most telling human sentence in a JSON error body.
     public static func message(in json: JSONValue) -> String? {
+        // A top-level array of errors (Salesforce and others): the first one speaks.
+        if case let .array(items) = json {
+            return items.lazy.compactMap(message(in:)).first ?? items.first?.stringValue
+        }
         if let error = json["error"] {
             switch error {
             case let .object(members):
@@ -233,6 +237,8 @@ public struct FactExtractor: Sendable {
             if let s = json[key]?.stringValue, !s.isEmpty { return s }
         }
         if let s = json["errors"]?.arrayValue?.first?["message"]?.stringValue { return s }
+        if let s = json["errors"]?.stringValue, !s.isEmpty { return s }
+        if let s = json["errors"]?.arrayValue?.first?.stringValue { return s }
         if let s = json["data"]?["error"]?["message"]?.stringValue { return s }
         if let s = json["fault"]?["faultstring"]?.stringValue { return s }
         if let s = json["status"]?["message"]?.stringValue { return s }
