@@ -4,7 +4,7 @@
 #   make bench  the speed benchmarks quoted in closing notes
 SHELL := /bin/bash
 SWIFT ?= swift
-SYSTEM_PACKAGES := libcurl4-openssl-dev pkg-config openssl ca-certificates
+SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates
 BENCH_PACKAGES := jq python3 hyperfine
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor

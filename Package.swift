@@ -21,6 +21,11 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "EvidenceModel"),
         .target(name: "Probe", dependencies: ["CCurl", "EvidenceModel"]),
         .plugin(name: "EmbedResources", capability: .buildTool()),
@@ -32,9 +37,14 @@ let package = Package(
             dependencies: ["EvidenceModel", "EmbeddedResources", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Diagnose", dependencies: ["RuleEngine", "EvidenceModel", "Probe"]),
+        // Local replay of providers from fixtures/ (tests, `--sandbox`, `authdoctor demo`); never uses Rules.
+        .target(
+            name: "Sandbox",
+            dependencies: ["EvidenceModel", "EmbeddedResources", "COpenSSL", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
@@ -43,7 +53,8 @@ let package = Package(
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport"]),
-        .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "AuthDoctorTestSupport"]),
+        .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+// The Sandbox: local replay of providers (see docs/PROVIDERS.md).
