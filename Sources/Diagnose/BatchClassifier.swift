@@ -147,15 +147,6 @@ public struct BatchClassifier: Sendable {
     }
 }
 
-/// Results of concurrent slices, read in slice order once all are done.
-final class ConcurrentSlots<T>: @unchecked Sendable {
-    private var slots: [T?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
-}
-
 /// Read-only bytes shared by the threads of one concurrent loop.
 struct SharedBytes: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<UInt8>

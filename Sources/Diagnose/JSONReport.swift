@@ -5,7 +5,7 @@ import RuleEngine
 /// Remediation blocks are static per rule, so they are serialised once and reused for every record.
 public final class JSONReportWriter: @unchecked Sendable {
     private var remediationCache: [String: [UInt8]] = [:]
-    private let lock = NSLockLike()
+    private let lock = Locked()
 
     public init() {}
 
@@ -107,8 +107,8 @@ public final class JSONReportWriter: @unchecked Sendable {
 
 import Foundation
 
-/// A tiny lock (Foundation's NSLock, named for what it guards).
-final class NSLockLike: @unchecked Sendable {
+/// A lock around one critical section at a time.
+final class Locked: @unchecked Sendable {
     private let lock = NSLock()
     func withLock<T>(_ body: () -> T) -> T {
         lock.lock()

@@ -30,7 +30,7 @@ public struct RuleLoader {
 
     /// Loads files on all cores (YAML parsing is most of start-up time), keeping file order.
     public static func loadConcurrently(_ files: [SourceFile], compileRegexesNow: Bool = true) -> RuleLoader {
-        let results = ConcurrentResults<RuleLoader>(count: files.count)
+        let results = ConcurrentSlots<RuleLoader>(count: files.count)
         DispatchQueue.concurrentPerform(iterations: files.count) { index in
             var loader = RuleLoader(compileRegexesNow: compileRegexesNow)
             loader.load(yaml: files[index].text, file: files[index].path)
@@ -342,13 +342,4 @@ public struct RuleLoader {
         guard issues.count == start else { return }
         remediations.append(Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps))
     }
-}
-
-/// Slots filled from concurrent work, read once it is done.
-final class ConcurrentResults<T>: @unchecked Sendable {
-    private var slots: [T?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
 }
