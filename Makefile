@@ -1,5 +1,5 @@
 # authdoctor — every target installs what a fresh Debian machine with Swift lacks, then builds.
-#   make demo   classify a set of real-shaped provider answers and show the verdicts
+#   make demo   diagnose the sample connections against the local Sandbox (no internet needed)
 #   make test   run every test (unit, CLI, rule examples)
 #   make bench  the speed benchmarks quoted in closing notes
 SHELL := /bin/bash
@@ -9,7 +9,7 @@ BENCH_PACKAGES := jq python3 hyperfine
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor
 
-.PHONY: deps deps-bench embed build release test demo bench install clean
+.PHONY: deps deps-bench embed build release test demo classify-demo bench install clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -46,7 +46,11 @@ test: deps embed
 	$(SWIFT) test --disable-swift-testing
 
 demo: build
-	@bash Benchmarks/demo.sh $(DEBUG_BIN)
+	$(DEBUG_BIN) demo
+
+# Offline classification of real-shaped provider answers from fixtures/.
+classify-demo: build
+	@bash Benchmarks/classify-demo.sh $(DEBUG_BIN)
 
 bench: deps-bench
 	@bash Benchmarks/run.sh

@@ -46,6 +46,7 @@ public final class JSONReportWriter: @unchecked Sendable {
             }
             w.raw("}")
         }
+        if let probes = report.probes { writeProbes(probes, into: &w) }
         w.raw("}")
     }
 

@@ -29,6 +29,8 @@ public struct Report: Sendable {
     public var findings: [Finding]
     /// Every fact, redacted, when asked for (`--show-facts`).
     public var facts: Facts?
+    /// What each live probe did (`diagnose`); nil for offline classification.
+    public var probes: [ProbeRecord]? = nil
 
     public var verdict: Verdict {
         guard let top = findings.first else { return .ok }

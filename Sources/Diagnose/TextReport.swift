@@ -65,6 +65,7 @@ public struct TextReportRenderer: Sendable {
                 }
             }
         }
+        if let probes = report.probes { lines += probeLines(probes) }
         if let facts = report.facts {
             lines.append("")
             lines.append(paint("facts:", "1"))
@@ -127,6 +128,7 @@ public struct MarkdownReportRenderer: Sendable {
                 }
             }
         }
+        if let probes = report.probes { md += probeLines(probes) }
         if let facts = report.facts {
             md.append("")
             md.append("<details><summary>Facts</summary>")

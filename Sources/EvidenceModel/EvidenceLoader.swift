@@ -38,7 +38,7 @@ public enum EvidenceLoader {
     }
 }
 
-/// One `--batch` line: `{"id", "provider", "status", "headers", "body", "text", "curl_exit", "url", "sqlstate"}`.
+/// One `--batch` line: `{"id", "provider", "status", "headers", "body", "text", "curl_exit", "url", "sqlstate", "facts"}`.
 public struct BatchRecord: Sendable {
     public var id: String?
     public var evidence: Evidence
@@ -70,6 +70,7 @@ public struct BatchRecord: Sendable {
         var url: String?
         var sqlstate: String?
         var requestHeaders: [(name: String, value: String)] = []
+        var facts = Facts()
         for (key, value) in members {
             switch key {
             case "id":
@@ -103,21 +104,36 @@ public struct BatchRecord: Sendable {
                 curlExit = c
             case "url": url = try string(value, key, place)
             case "sqlstate": sqlstate = try string(value, key, place)
+            case "facts":
+                // Facts known beforehand (a diagnosis's own facts: scopes.missing, account.mismatch, ...).
+                if case .null = value { break }
+                guard case let .object(items) = value else {
+                    throw InputError(.data, "\"facts\" must be an object of fact names to values", place: place)
+                }
+                for (name, item) in items {
+                    switch item {
+                    case .object: throw InputError(.data, "fact \"\(name)\" must be a scalar or a list of scalars", place: place)
+                    case let .array(elements) where elements.contains(where: { $0.objectValue != nil || $0.arrayValue != nil }):
+                        throw InputError(.data, "fact \"\(name)\" must be a scalar or a list of scalars", place: place)
+                    default: facts.set(name, FactValue(item))
+                    }
+                }
             default: continue // unknown members are tolerated: exports carry extra fields
             }
         }
         if let provider, !ProviderDetector.known.contains(provider) {
             throw InputError(.data, "unknown provider \"\(provider)\" (known: \(ProviderDetector.known.joined(separator: ", ")))", place: place)
         }
-        var evidence = Evidence(kind: .record, provider: provider, text: text, curlExit: curlExit, url: url, sqlstate: sqlstate)
+        var evidence = Evidence(kind: .record, provider: provider, text: text, curlExit: curlExit, url: url, sqlstate: sqlstate,
+                                extraFacts: facts)
         if let status, status > 0 {
             evidence.responses = [ResponseSnapshot(status: status, headers: headers, body: body, url: url)]
         } else if !body.isEmpty {
             evidence.text = [text, body].compactMap { $0 }.joined(separator: "\n")
         }
         if !requestHeaders.isEmpty { evidence.request = RequestSnapshot(url: url, headers: requestHeaders) }
-        if status == nil && curlExit == nil && text == nil && body.isEmpty && sqlstate == nil {
-            throw InputError(.data, "the record has none of status, body, text, curl_exit, sqlstate", place: place)
+        if status == nil && curlExit == nil && text == nil && body.isEmpty && sqlstate == nil && facts.count == 0 {
+            throw InputError(.data, "the record has none of status, body, text, curl_exit, sqlstate, facts", place: place)
         }
         return BatchRecord(id: id, evidence: evidence)
     }

@@ -229,3 +229,52 @@ final class ClassifyCommandTests: XCTestCase {
         XCTAssertTrue(fields.last?.contains("fix-authentication-errors") ?? false, result.summary)
     }
 }
+
+/// `authdoctor demo` and `diagnose --sandbox`: the Sandbox started in-process, probes over loopback.
+final class DemoCommandTests: XCTestCase {
+    func testDemoClassifiesEveryScenarioAsExpected() throws {
+        let result = try CLI.run(["demo", "--timeout", "1"])
+        XCTAssertEqual(result.status, 0, result.summary)
+        let rows = result.stdoutLines.filter { $0.contains(" ✓ ") || $0.contains(" ✗ ") }
+        XCTAssertGreaterThanOrEqual(rows.count, 30, result.summary)
+        XCTAssertEqual(rows.filter { $0.contains(" ✗ ") }, [String](), result.summary)
+        for failure in ["credentials", "token-missing", "scopes", "permissions", "expiry", "revoked", "multi-account",
+                        "connectivity", "outage", "rate-limit"] {
+            XCTAssertTrue(rows.contains { $0.contains(" \(failure) ") }, "the demo shows \(failure)")
+        }
+        XCTAssertTrue(rows.contains { $0.contains(" healthy ") }, "the demo shows a healthy connection")
+        XCTAssertTrue(result.stdoutText.contains("every one classified as expected"), result.summary)
+    }
+
+    func testDemoJSONIsOneValidReportPerConnection() throws {
+        let result = try CLI.run(["demo", "--only", "facebook", "--format", "json", "--timeout", "1"])
+        XCTAssertEqual(result.status, 0, result.summary)
+        XCTAssertGreaterThanOrEqual(result.stdoutLines.count, 5, result.summary)
+        for line in result.stdoutLines {
+            let doc = try assertReportJSON(line, "demo --format json")
+            XCTAssertTrue(doc.at("id")?.stringValue?.hasPrefix("facebook") ?? false, line)
+        }
+    }
+
+    func testDemoRejectsAnUnknownScenarioPrefix() throws {
+        let result = try CLI.run(["demo", "--only", "no-such-provider"])
+        assertOneLineError(result, status: 64, mentions: ["no-such-provider"])
+    }
+
+    func testDiagnoseWithSandboxFindsTheScenariosFailure() throws {
+        let result = try CLI.run(["diagnose", "--provider", "facebook", "--token-env", "T", "--sandbox", "--format", "brief"],
+                                 environment: ["T": "sbx-fb-expired"])
+        XCTAssertEqual(result.status, 2, result.summary)
+        XCTAssertEqual(result.stdoutText.split(separator: "\t").first.map(String.init), "expiry", result.summary)
+        XCTAssertFalse(result.stdoutText.contains("sbx-fb-expired"), "the token never appears in output")
+    }
+
+    func testDiagnoseWithSandboxHealthyExitsZero() throws {
+        let result = try CLI.run(["diagnose", "--provider", "hubspot", "--token-env", "T", "--sandbox", "--format", "json"],
+                                 environment: ["T": "sbx-hs-healthy"])
+        XCTAssertEqual(result.status, 0, result.summary)
+        let doc = try assertReportJSON(result.stdoutText, "diagnose --sandbox")
+        XCTAssertEqual(doc.at("verdict")?.stringValue, "ok", result.summary)
+        XCTAssertGreaterThanOrEqual(doc.at("probes")?.arrayValue?.count ?? 0, 1, result.summary)
+    }
+}

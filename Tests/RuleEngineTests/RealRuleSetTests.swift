@@ -70,7 +70,7 @@ final class RealRuleSetTests: XCTestCase {
 
     func testFixtureFoldersAreProvidersOrGeneric() throws {
         let folders = Set(try Self.fixtures().keys.compactMap { $0.split(separator: "/").first.map(String.init) })
-        let allowed = Set(ProviderDetector.known).union(["transport", "generic", "text", "har"])
+        let allowed = Set(ProviderDetector.known).union(["transport", "generic", "text", "har", "sandbox", "diagnose"])
         XCTAssertEqual(folders.subtracting(allowed), [])
     }
 

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Diagnose
+import EvidenceModel
+import Foundation
+import Probe
+import RuleEngine
+import Sandbox
+
+/// `authdoctor diagnose --provider P ...`: live probes of one connection, classified like `classify`.
+public struct DiagnoseCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Probe one connection live: what fails, why, and what to do.",
+        discussion: """
+        Runs the provider's probe steps (rules/providers/P.yaml) with the connection's credentials, \
+        independent steps concurrently, and classifies every answer with the rules. Secrets are read \
+        from environment variables, a file or standard input, never from the command line, and never \
+        appear in any output.
+
+        Examples:
+          authdoctor diagnose --provider facebook --token-env FB_TOKEN \\
+              --client-id 5550001112223 --client-secret-env FB_APP_SECRET
+          authdoctor diagnose --provider google-analytics --token-file token.txt \\
+              --expect-account analyst@example.com --format json
+          authdoctor diagnose --provider google --refresh-token-env REFRESH \\
+              --client-id ID.apps.googleusercontent.com --client-secret-env SECRET
+          authdoctor diagnose --provider hubspot --token-env HS_TOKEN \\
+              --base-url hubspot=http://127.0.0.1:8080
+
+        --base-url NAME=URL replaces a base URL (sandboxes, proxies); NAME is one of the definition's \
+        base URL names, or the provider id for all of them. The API version path is still appended.
+
+        Exit status: 0 healthy; 1 warnings only (e.g. a token expiring within --warn-expiry); \
+        2 a failure found; 3 could not tell; 64 bad usage (unknown provider, missing credential, bad \
+        --base-url); 65 malformed input; 66 unreadable token file; 78 a bad rule or provider file.
+        """
+    )
+
+    @Option(name: .customLong("provider"), help: ArgumentHelp("The provider to probe (google, google-ads, google-analytics, facebook, linkedin, hubspot, or a local definition's id).", valueName: "P"))
+    var provider: String?
+
+    @Option(name: .customLong("token-env"), help: ArgumentHelp("Read the access token from this environment variable.", valueName: "VAR"))
+    var tokenEnv: String?
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("Read the access token from this file ('-' = standard input).", valueName: "FILE"))
+    var tokenFile: String?
+
+    @Option(name: .customLong("refresh-token-env"), help: ArgumentHelp("Read the refresh token from this environment variable.", valueName: "VAR"))
+    var refreshTokenEnv: String?
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The OAuth app's client id (not a secret).", valueName: "ID"))
+    var clientID: String?
+
+    @Option(name: .customLong("client-secret-env"), help: ArgumentHelp("Read the OAuth app's client secret from this environment variable.", valueName: "VAR"))
+    var clientSecretEnv: String?
+
+    @Option(name: .customLong("developer-token-env"), help: ArgumentHelp("Read the Google Ads developer token from this environment variable.", valueName: "VAR"))
+    var developerTokenEnv: String?
+
+    @Option(name: .customLong("account-id"), help: ArgumentHelp("An account the connection reads (an ad account, a GA4 property), for the steps that check it.", valueName: "ID"))
+    var accountID: String?
+
+    @Option(name: .customLong("expect-account"), help: ArgumentHelp("The account the grant should belong to (e-mail, or id); another one is reported (multi-account).", valueName: "EMAIL"))
+    var expectAccount: String?
+
+    @Option(name: .customLong("expect-scopes"), help: ArgumentHelp("Scopes the connection needs, comma-separated (replaces the provider's defaults).", valueName: "LIST"))
+    var expectScopes: String?
+
+    @Option(name: .customLong("warn-expiry"), help: ArgumentHelp("Warn when a token expires within this time: 7d, 36h, 90m, seconds; 0 = never.", valueName: "DURATION"))
+    var warnExpiry: String = "7d"
+
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds each probe may take, connect included.", valueName: "SECONDS"))
+    var timeout: Double = 10
+
+    @Option(name: .customLong("base-url"), help: ArgumentHelp("Replace a base URL: NAME=URL (repeatable).", valueName: "NAME=URL"))
+    var baseURLs: [String] = []
+
+    @Flag(name: .customLong("sandbox"), help: "Probe a local replay of the provider (the Sandbox, started in-process) instead of the real one; `authdoctor sandbox --list` names the credentials of every scenario.")
+    var sandbox = false
+
+    @Option(name: .customLong("ca-bundle"), help: ArgumentHelp("Also trust the CA certificates in this PEM file (a sandbox or proxy CA). Verification stays on.", valueName: "FILE"))
+    var caBundle: String?
+
+    @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
+    var providerDirectories: [String] = []
+
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, markdown or brief.", valueName: "FORMAT"))
+    var format: OutputFormat = .text
+
+    @Flag(name: .customLong("show-facts"), help: "Also print every fact (diagnosis-level, then each step's as STEP:fact), redacted.")
+    var showFacts = false
+
+    @OptionGroup var ruleOptions: RuleOptions
+
+    public init() {}
+
+    public func validate() throws {
+        if format == .jsonl { throw ValidationError("diagnose writes one report: use --format json") }
+        if tokenEnv != nil && tokenFile != nil { throw ValidationError("give only one of --token-env, --token-file") }
+    }
+
+    public func run() throws {
+        var server: SandboxServer?
+        if sandbox {
+            do {
+                server = try SandboxServer.start()
+            } catch let error as ScenarioCatalogError {
+                throw InputError(.config, error.description)
+            } catch {
+                throw InputError(.usage, "cannot start the sandbox: \(error)")
+            }
+        }
+        defer { server?.stop() }
+        let diagnosis = try makeRunner(sandbox: server).run()
+        let report = diagnosis.report
+        switch format {
+        case .text: Terminal.write(TextReportRenderer(color: Terminal.colorAllowed).render(report))
+        case .json, .jsonl: Terminal.write(JSONReportWriter().render(report, pretty: true) + "\n")
+        case .markdown: Terminal.write(MarkdownReportRenderer().render(report))
+        case .brief: Terminal.write(BriefReportRenderer().render(report))
+        }
+        if diagnosis.exitStatus != 0 { throw ExitCode(diagnosis.exitStatus) }
+    }
+
+    /// Everything checked before the first probe: provider, credentials, flags. One-line errors.
+    func makeRunner(sandbox server: SandboxServer? = nil) throws -> DiagnosisRunner {
+        guard let provider, !provider.isEmpty else {
+            throw InputError(.usage, "diagnose needs --provider P (google, google-ads, google-analytics, facebook, linkedin, hubspot)")
+        }
+        // Provider definitions first: an unknown provider is the first thing to say.
+        var directories = providerDirectories
+        for rules in ruleOptions.directories {
+            let sub = URL(fileURLWithPath: rules).appendingPathComponent("providers").path
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: sub, isDirectory: &isDirectory), isDirectory.boolValue { directories.append(sub) }
+        }
+        let definition = try ProviderLibrary.definition(for: provider, includeBuiltin: true, directories: directories)
+
+        var options = DiagnosisOptions()
+        for argument in baseURLs { options.baseURLOverrides.append(try CredentialInput.baseURL(argument)) }
+        options.expectAccount = expectAccount
+        options.expectScopes = expectScopes.map(CredentialInput.scopes)
+        options.warnExpiry = try CredentialInput.duration(warnExpiry)
+        guard timeout > 0, timeout <= 600, timeout.isFinite else {
+            throw InputError(.usage, "--timeout must be more than 0 and at most 600 seconds, not \(timeout)")
+        }
+        options.timeout = timeout
+        options.keepFacts = showFacts
+        if let caBundle {
+            _ = try InputFile.checkReadable(caBundle)
+            options.caBundlePath = caBundle
+        }
+
+        var credentials = DiagnosisCredentials()
+        if let tokenEnv { credentials[CredentialName.token] = try CredentialInput.fromEnvironment(tokenEnv, flag: "--token-env") }
+        if let tokenFile { credentials[CredentialName.token] = try CredentialInput.fromFile(tokenFile) }
+        if let refreshTokenEnv {
+            credentials[CredentialName.refreshToken] = try CredentialInput.fromEnvironment(refreshTokenEnv, flag: "--refresh-token-env")
+        }
+        if let clientSecretEnv {
+            credentials[CredentialName.clientSecret] = try CredentialInput.fromEnvironment(clientSecretEnv, flag: "--client-secret-env")
+        }
+        if let developerTokenEnv {
+            credentials[CredentialName.developerToken] = try CredentialInput.fromEnvironment(developerTokenEnv, flag: "--developer-token-env")
+        }
+        if let clientID {
+            guard !clientID.isEmpty, !clientID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw InputError(.usage, "--client-id is empty or holds a control character")
+            }
+            credentials[CredentialName.clientID] = clientID
+        }
+        if let accountID {
+            guard !accountID.isEmpty, !accountID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw InputError(.usage, "--account-id is empty or holds a control character")
+            }
+            credentials[CredentialName.accountID] = accountID
+        }
+
+        if let server, options.baseURLOverrides.isEmpty {
+            // The scenario the token picks may be a fault (a black hole, a self-signed TLS host):
+            // point the provider at that fault's listener, as the scenario describes.
+            let token = credentials[CredentialName.token] ?? credentials[CredentialName.refreshToken] ?? ""
+            let fault = server.scenarios.scenario(forToken: token)?.fault
+            options.baseURLOverrides = [(provider, fault.map { server.faultURL($0) } ?? server.baseURL)]
+        }
+
+        let ruleSet = try ruleOptions.load()
+        return try DiagnosisRunner(definition: definition, credentials: credentials, options: options,
+                                   engine: ClassifyEngine(ruleSet: ruleSet))
+    }
+}

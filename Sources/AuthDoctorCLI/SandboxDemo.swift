@@ -1,0 +1,68 @@
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+import Sandbox
+
+/// Diagnoses every Sandbox scenario against an in-process Sandbox: the whole engine — provider
+/// definitions, libcurl probes, facts, rules, reports — on loopback, with no internet. Used by
+/// `authdoctor demo`, its tests and the benchmarks.
+public struct SandboxDemo: Sendable {
+    public struct Outcome: Sendable {
+        public var scenario: SandboxScenario
+        public var diagnosis: Diagnosis
+        /// The failure class found first, or "none" when healthy.
+        public var found: String {
+            diagnosis.report.verdict == .ok ? "none" : (diagnosis.report.findings.first?.failure ?? "none")
+        }
+        public var asExpected: Bool { found == scenario.expect }
+    }
+
+    public let engine: ClassifyEngine
+    public var timeout: Double
+    /// Diagnoses running at once (each runs its own steps concurrently too).
+    public var concurrency: Int
+
+    public init(engine: ClassifyEngine, timeout: Double = 3, concurrency: Int = 16) {
+        self.engine = engine
+        self.timeout = timeout
+        self.concurrency = concurrency
+    }
+
+    /// The options a scenario asks for (`options:` in scenarios.yaml), pointed at the server.
+    public static func options(for scenario: SandboxScenario, server: SandboxServer, timeout: Double) throws -> DiagnosisOptions {
+        var options = DiagnosisOptions(timeout: timeout)
+        options.expectAccount = scenario.options["expect-account"]
+        options.expectScopes = scenario.options["expect-scopes"].map(CredentialInput.scopes)
+        if let warn = scenario.options["warn-expiry"] { options.warnExpiry = try CredentialInput.duration(warn) }
+        let base = scenario.fault.map { server.faultURL($0) } ?? server.baseURL
+        options.baseURLOverrides = [(scenario.provider, base)]
+        return options
+    }
+
+    public func run(server: SandboxServer, scenarios: [SandboxScenario]) throws -> [Outcome] {
+        var runners: [(SandboxScenario, DiagnosisRunner)] = []
+        for scenario in scenarios {
+            let definition = try ProviderLibrary.definition(for: scenario.provider)
+            let runner = try DiagnosisRunner(definition: definition, credentials: DiagnosisCredentials(scenario.credentials),
+                                             options: Self.options(for: scenario, server: server, timeout: timeout), engine: engine)
+            runners.append((scenario, runner))
+        }
+        let slots = ConcurrentSlots<Outcome>(count: runners.count)
+        let limit = DispatchSemaphore(value: max(1, concurrency))
+        let group = DispatchGroup()
+        for (index, (scenario, runner)) in runners.enumerated() {
+            limit.wait()
+            group.enter()
+            // A thread each: a diagnosis blocks on its probes (a black hole costs its timeout), and
+            // the others must not wait behind it.
+            Thread.detachNewThread {
+                slots.set(index, Outcome(scenario: scenario, diagnosis: runner.run()))
+                limit.signal()
+                group.leave()
+            }
+        }
+        group.wait()
+        return slots.values
+    }
+}

@@ -1,0 +1,485 @@
+import EvidenceModel
+import Foundation
+import Probe
+import RuleEngine
+
+/// What one `diagnose` run found: the report (findings, verdict, `probes[]`) and its exit status.
+public struct Diagnosis: Sendable {
+    public var report: Report
+    /// The diagnosis-level facts (docs/PROVIDERS.md), redacted.
+    public var facts: Facts
+    /// Each step's facts by step id, redacted (steps that ran).
+    public var stepFacts: [String: Facts]
+    /// Wall-clock seconds the probes took.
+    public var seconds: Double
+
+    public var probes: [ProbeRecord] { report.probes ?? [] }
+    public var exitStatus: Int32 { report.diagnoseExitStatus }
+}
+
+extension Report {
+    /// `diagnose`'s exit status, as monitoring plugins read it: 0 healthy, 1 warnings only,
+    /// 2 a failure found, 3 could not tell.
+    public var diagnoseExitStatus: Int32 {
+        switch verdict {
+        case .ok: return 0
+        case .warning: return 1
+        case .failure: return 2
+        case .unknown: return 3
+        }
+    }
+}
+
+/// Runs a provider definition's steps against one connection and classifies what came back.
+///
+/// Steps run in rounds: every step whose credentials are at hand runs in the first round, all of
+/// them concurrently (one libcurl multi handle); a step that needs a credential another step
+/// provides (an access token from the refresh-token exchange) runs in a later round. Each probe has
+/// its own total timeout (`options.timeout`), so a black hole costs one timeout per round.
+public struct DiagnosisRunner: Sendable {
+    public let definition: ProviderDefinition
+    public let credentials: DiagnosisCredentials
+    public let options: DiagnosisOptions
+    public let engine: ClassifyEngine
+    /// Every base URL name to the URL used (defaults, then `--base-url` overrides).
+    public let baseURLs: [String: String]
+
+    /// Checks the input: required credentials, base URL overrides, the timeout. Throws a one-line
+    /// `InputError` (usage) naming the flag to use.
+    public init(definition: ProviderDefinition, credentials: DiagnosisCredentials, options: DiagnosisOptions = DiagnosisOptions(),
+                engine: ClassifyEngine) throws(InputError) {
+        self.definition = definition
+        self.credentials = credentials
+        self.options = options
+        self.engine = engine
+
+        for spec in definition.credentials where spec.required && credentials[spec.name] == nil {
+            throw InputError(.usage, "diagnose --provider \(definition.id) needs \(Self.describe(spec.name))"
+                             + (spec.description.map { " (\($0))" } ?? ""))
+        }
+        if !definition.requireAny.isEmpty && !definition.requireAny.contains(where: { credentials[$0] != nil }) {
+            throw InputError(.usage, "diagnose --provider \(definition.id) needs one of: "
+                             + definition.requireAny.map(Self.describe).joined(separator: "; "))
+        }
+        // Some step must be able to run with what was given (and what earlier steps provide).
+        var available = credentials.names
+        var runnable = Set<String>()
+        var grew = true
+        while grew {
+            grew = false
+            for step in definition.steps where !runnable.contains(step.id) && step.needs.allSatisfy(available.contains) {
+                runnable.insert(step.id)
+                for (credential, _) in step.provides { available.insert(credential) }
+                grew = true
+            }
+        }
+        if runnable.isEmpty {
+            let needs = definition.steps.map { step in
+                "\(step.id) needs " + step.needs.filter { credentials[$0] == nil }.map(Self.flag).joined(separator: ", ")
+            }
+            throw InputError(.usage, "with the credentials given, no step of \(definition.id) can run: " + needs.joined(separator: "; "))
+        }
+        guard options.timeout > 0, options.timeout <= 600, options.timeout.isFinite else {
+            throw InputError(.usage, "--timeout must be more than 0 and at most 600 seconds")
+        }
+        var urls: [String: String] = [:]
+        for (name, url) in definition.baseURLs { urls[name] = url }
+        for (name, url) in options.baseURLOverrides {
+            if let problem = ProviderLoader.baseURLProblem(url) {
+                throw InputError(.usage, "bad --base-url \(name)=\(url): the URL \(problem)")
+            }
+            let clean = ProviderLoader.trimmingSlash(url)
+            if name == definition.id {
+                for key in urls.keys { urls[key] = clean }
+            } else if urls[name] != nil {
+                urls[name] = clean
+            } else {
+                var choices = [definition.id]
+                for (base, _) in definition.baseURLs where base != definition.id { choices.append(base) }
+                let names = choices.joined(separator: ", ")
+                throw InputError(.usage, "bad --base-url: '\(name)' is no base URL of \(definition.id) (use one of: \(names))")
+            }
+        }
+        baseURLs = urls
+    }
+
+    /// How to give a credential on the command line.
+    public static func describe(_ credential: String) -> String {
+        switch credential {
+        case CredentialName.token: return "an access token (--token-env VAR or --token-file FILE)"
+        case CredentialName.refreshToken: return "a refresh token (--refresh-token-env VAR)"
+        case CredentialName.clientID: return "the app's client id (--client-id ID)"
+        case CredentialName.clientSecret: return "the app's client secret (--client-secret-env VAR)"
+        case CredentialName.developerToken: return "a developer token (--developer-token-env VAR)"
+        case CredentialName.accountID: return "an account id (--account-id ID)"
+        default: return credential
+        }
+    }
+
+    /// The flag that gives a credential.
+    public static func flag(_ credential: String) -> String {
+        switch credential {
+        case CredentialName.token: return "--token-env/--token-file"
+        case CredentialName.refreshToken: return "--refresh-token-env"
+        case CredentialName.clientID: return "--client-id"
+        case CredentialName.clientSecret: return "--client-secret-env"
+        case CredentialName.developerToken: return "--developer-token-env"
+        case CredentialName.accountID: return "--account-id"
+        default: return credential
+        }
+    }
+
+    // MARK: running
+
+    /// Runs every step, blocking until the last probe ends (at most one timeout per round).
+    public func run(prober: Prober = Prober()) -> Diagnosis {
+        var state = RunState(runner: self)
+        while let round = state.nextRound() {
+            state.absorb(round, prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
+        }
+        return state.finish()
+    }
+
+    /// The same, without blocking a thread of the cooperative pool (probes run on their own thread
+    /// and are aborted when the task is cancelled).
+    public func run(prober: Prober = Prober()) async -> Diagnosis {
+        var state = RunState(runner: self)
+        while let round = state.nextRound() {
+            state.absorb(round, await prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
+        }
+        return state.finish()
+    }
+}
+
+/// One round of concurrent requests.
+struct DiagnosisRound {
+    var number: Int
+    var steps: [Int]
+    var requests: [ProbeRequest]
+    var displayURLs: [String]
+}
+
+/// The bookkeeping of one run: which steps are waiting, what each answered, what they yielded.
+struct RunState {
+    let runner: DiagnosisRunner
+    let now: Date
+    let started = DispatchTime.now()
+    var credentials: DiagnosisCredentials
+    var pending: [Int]
+    var records: [Int: ProbeRecord] = [:]
+    var stepFacts: [Int: Facts] = [:]
+    var yields: [DiagnosisFactBuilder.Yield] = []
+    var round = 0
+    /// Credential → the step that was to provide it but did not.
+    var notProvided: [String: String] = [:]
+
+    init(runner: DiagnosisRunner) {
+        self.runner = runner
+        now = runner.options.now ?? Date()
+        credentials = runner.credentials
+        pending = Array(runner.definition.steps.indices)
+    }
+
+    var steps: [ProviderStep] { runner.definition.steps }
+
+    var template: DiagnosisTemplate {
+        DiagnosisTemplate(baseURLs: runner.baseURLs, versionPath: runner.definition.versionPath, credentials: credentials)
+    }
+
+    mutating func nextRound() -> DiagnosisRound? {
+        var ready: [Int] = []
+        var waiting: [Int] = []
+        for index in pending {
+            let step = steps[index]
+            guard step.needs.allSatisfy({ credentials[$0] != nil }) else { waiting.append(index); continue }
+            if let reason = formatMismatch(step) {
+                records[index] = skipped(step, reason)
+            } else {
+                ready.append(index)
+            }
+        }
+        pending = waiting
+        guard !ready.isEmpty else {
+            for index in pending { records[index] = skipped(steps[index], missingReason(steps[index])) }
+            pending = []
+            return nil
+        }
+        round += 1
+        let t = template
+        var requests: [ProbeRequest] = []
+        var displays: [String] = []
+        for index in ready {
+            let (request, display) = makeRequest(steps[index], t)
+            requests.append(request)
+            displays.append(display)
+        }
+        return DiagnosisRound(number: round, steps: ready, requests: requests, displayURLs: displays)
+    }
+
+    /// Why a step does not fit the token's shape, or nil when it does.
+    func formatMismatch(_ step: ProviderStep) -> String? {
+        guard !step.ifTokenFormat.isEmpty || !step.unlessTokenFormat.isEmpty, let token = credentials[CredentialName.token] else { return nil }
+        let format = TokenShape.format(of: token)
+        if !step.ifTokenFormat.isEmpty && !step.ifTokenFormat.contains(format) {
+            return "only for \(step.ifTokenFormat.joined(separator: " or ")) tokens (this one is \(format))"
+        }
+        if step.unlessTokenFormat.contains(format) { return "not for \(format) tokens" }
+        return nil
+    }
+
+    func missingReason(_ step: ProviderStep) -> String {
+        let missing = step.needs.filter { credentials[$0] == nil }
+        let parts = missing.map { name -> String in
+            if let provider = notProvided[name] { return "\(name) (step '\(provider)' did not provide one)" }
+            return DiagnosisRunner.describe(name)
+        }
+        return "needs " + parts.joined(separator: ", ")
+    }
+
+    func skipped(_ step: ProviderStep, _ reason: String) -> ProbeRecord {
+        ProbeRecord(step: step.id, method: step.method, url: template.render(step.url, .url, masked: true), outcome: .skipped, note: reason)
+    }
+
+    func makeRequest(_ step: ProviderStep, _ t: DiagnosisTemplate) -> (ProbeRequest, String) {
+        let url = t.render(step.url, .url, masked: false)
+        let display = t.render(step.url, .url, masked: true)
+        var headers: [HTTPHeader] = []
+        let own = Set(step.headers.map { $0.name.lowercased() })
+        if !own.contains("accept") { headers.append(HTTPHeader("Accept", "application/json")) }
+        if !own.contains("user-agent") { headers.append(HTTPHeader("User-Agent", "authdoctor/\(Report.toolVersion)")) }
+        for (name, value) in step.headers { headers.append(HTTPHeader(name, t.render(value, .header, masked: false))) }
+        var body: [UInt8]?
+        if let template = step.body, let contentType = step.contentType {
+            let lower = contentType.lowercased()
+            let context: DiagnosisTemplate.Context = lower.contains("json") ? .jsonBody : lower.contains("x-www-form-urlencoded") ? .formBody : .rawBody
+            body = Array(t.render(template, context, masked: false).utf8)
+            if !own.contains("content-type") { headers.append(HTTPHeader("Content-Type", contentType)) }
+        }
+        let timeout = runner.options.timeout
+        let request = ProbeRequest(method: step.method, url: url, headers: headers, body: body,
+                                   connectTimeout: min(timeout, 5), totalTimeout: timeout,
+                                   maxBodyBytes: runner.options.maxBodyBytes, followRedirects: false,
+                                   caBundlePath: runner.options.caBundlePath)
+        return (request, display)
+    }
+
+    mutating func absorb(_ round: DiagnosisRound, _ results: [ProbeResult]) {
+        for (offset, index) in round.steps.enumerated() {
+            let step = steps[index]
+            let result = results[offset]
+            let display = round.displayURLs[offset]
+            var outcome: ProbeRecord.Outcome
+            var note: String?
+            var shape: String?
+            var json: JSONValue?
+            if let status = result.status {
+                if (200..<300).contains(status) {
+                    let body = result.bodyText.trimmedWhitespace()
+                    if result.curlCode != 0 {
+                        outcome = .unexpectedBody
+                        note = "the answer was cut off (\(result.curlName))"
+                        shape = "cut-off"
+                    } else if body.isEmpty {
+                        outcome = step.yields.isEmpty && step.provides.isEmpty ? .ok : .unexpectedBody
+                        if outcome != .ok { note = "empty body where JSON was expected"; shape = "empty" }
+                    } else if let parsed = try? JSON.parse(body) {
+                        outcome = .ok
+                        json = parsed
+                    } else {
+                        outcome = .unexpectedBody
+                        let lower = body.prefix(512).lowercased()
+                        if lower.hasPrefix("<!doctype html") || lower.hasPrefix("<html") || lower.contains("<body") {
+                            note = "an HTML page where JSON was expected"
+                            shape = "html"
+                        } else if body.hasPrefix("{") || body.hasPrefix("[") || result.header("content-type")?.contains("json") == true {
+                            note = result.bodyTruncated ? "a JSON body larger than the cap" : "truncated or invalid JSON"
+                            shape = "invalid-json"
+                        } else {
+                            note = "not JSON"
+                            shape = "text"
+                        }
+                    }
+                } else {
+                    outcome = .httpError
+                }
+            } else {
+                outcome = .transportError
+            }
+            if result.bodyTruncated && outcome == .ok { note = "body truncated to \(result.body.count) bytes" }
+
+            // Yields and provided credentials come from a 2xx JSON answer only.
+            if outcome == .ok, let json {
+                for (fact, path) in step.yields {
+                    let values = path.values(in: json)
+                    if !values.isEmpty || path.isList { yields.append(.init(fact: fact, values: values, isList: path.isList, step: step.id)) }
+                }
+                for (credential, path) in step.provides {
+                    let value: String?
+                    switch path.values(in: json).first {
+                    case let .string(s)?: value = s
+                    case let .int(i)?: value = String(i)
+                    default: value = nil
+                    }
+                    if let value, !value.isEmpty {
+                        if credentials[credential] == nil { credentials[credential] = value }
+                        notProvided[credential] = nil
+                    } else if credentials[credential] == nil {
+                        notProvided[credential] = step.id
+                    }
+                }
+            } else {
+                for (credential, _) in step.provides where credentials[credential] == nil { notProvided[credential] = step.id }
+            }
+
+            var evidence = Evidence(kind: .probe, provider: runner.definition.id)
+            if let status = result.status {
+                evidence.responses = [ResponseSnapshot(status: status, httpVersion: result.httpVersion,
+                                                       headers: result.headers.map { ($0.name, $0.value) },
+                                                       body: result.bodyText, url: display)]
+            }
+            var extra = Facts()
+            // The request side: an Authorization header or an access_token query parameter is read by
+            // the extractor; a credential in the body or the path is described here (so "no token
+            // was sent" rules do not hold for a form-encoded introspection or a token-info path).
+            let authorizationHeader = step.headers.contains { $0.name.lowercased() == "authorization" }
+            if authorizationHeader || URLFacts.queryValue("access_token", in: result.request.url) != nil {
+                evidence.request = RequestSnapshot(method: step.method, url: result.request.url,
+                                                   headers: result.request.headers.map { ($0.name, $0.value) })
+            } else if let place = Self.secretPlace(step) {
+                extra.set("request.auth.scheme", place)
+                let known = credentials
+                let presented = known[CredentialName.token]
+                    ?? step.needs.filter { CredentialName.secret.contains($0) }.compactMap { known[$0] }.first
+                extra.merge(TokenShape.facts(for: presented, now: now))
+            } else {
+                extra.set("request.auth.scheme", "none")
+                extra.set("token.present", false)
+            }
+            if result.curlCode != 0 {
+                evidence.curlExit = result.curlCode
+                evidence.curlMessage = result.curlMessage
+            }
+            evidence.url = display
+            extra.set("probe.step", step.id)
+            extra.set("probe.outcome", outcome.rawValue)
+            extra.set("probe.round", round.number)
+            if result.bodyTruncated { extra.set("probe.body_truncated", true) }
+            evidence.extraFacts = extra
+            stepFacts[index] = runner.engine.extractor.facts(for: evidence)
+
+            records[index] = ProbeRecord(
+                step: step.id, method: step.method, url: display, outcome: outcome, status: result.status,
+                curlCode: result.curlCode, curlName: result.curlName,
+                curlMessage: result.curlCode != 0 ? result.curlMessage : nil, timings: result.timings,
+                contentType: result.header("content-type"), bodyBytes: result.status == nil ? nil : result.bodyBytesReceived,
+                bodyTruncated: result.bodyTruncated, round: round.number, note: note)
+            records[index]?.bodyShape = shape
+        }
+    }
+
+    /// Where a step puts its secret credentials when not in an Authorization header: "body",
+    /// "query" or "path"; nil when it sends none.
+    static func secretPlace(_ step: ProviderStep) -> String? {
+        func hasSecret(_ template: String) -> Bool {
+            ProviderLoader.placeholders(in: template).contains { CredentialName.secret.contains($0) }
+        }
+        if let body = step.body, hasSecret(body) { return "body" }
+        if step.headers.contains(where: { hasSecret($0.value) }) { return "header" }
+        if let q = step.url.firstIndex(of: "?"), hasSecret(String(step.url[q...])) { return "query" }
+        if hasSecret(step.url) { return "path" }
+        return nil
+    }
+
+    func finish() -> Diagnosis {
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let ordered = steps.indices.compactMap { records[$0] }
+        let options = runner.options
+        let builder = DiagnosisFactBuilder(provider: runner.definition.id,
+                                           requiredScopes: options.expectScopes ?? runner.definition.requiredScopes,
+                                           expectAccount: options.expectAccount, warnExpiry: options.warnExpiry, now: now)
+        let diagnosisFacts = builder.facts(yields: yields, records: ordered)
+
+        // Failing steps first: when no rule holds, the `unknown` finding keeps the first set's evidence.
+        let ran = steps.indices.filter { stepFacts[$0] != nil }
+        let failing = ran.filter { records[$0]?.outcome != .ok }
+        let healthy = ran.filter { records[$0]?.outcome == .ok }
+        let sets: [(step: String?, facts: Facts)] = failing.map { (steps[$0].id, stepFacts[$0]!) } + [(nil, diagnosisFacts)]
+            + healthy.map { (steps[$0].id, stepFacts[$0]!) }
+        var findings = runner.engine.classifier.classify(sets.map(\.facts))
+
+        // Say which step each finding came from.
+        var rulesByID: [String: Rule] = [:]
+        for rule in runner.engine.ruleSet.rules { rulesByID[rule.id] = rule }
+        for i in findings.indices {
+            guard let rule = rulesByID[findings[i].rule],
+                  let source = sets.first(where: { rule.when.holds(in: $0.facts) }), let step = source.step,
+                  !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
+            findings[i].evidence.insert(("probe.step", .string(step)), at: 0)
+        }
+        // Errors before warnings before notes; within a severity, the classifier's order (most likely first).
+        let rank = ["error": 0, "warning": 1, "info": 2]
+        findings = findings.enumerated().sorted {
+            let a = rank[$0.element.severity] ?? 3, b = rank[$1.element.severity] ?? 3
+            return a != b ? a < b : $0.offset < $1.offset
+        }.map(\.element)
+
+        let nothingRan = ran.isEmpty
+        let showsFailure = nothingRan || failing.contains { ClassifyEngine.showsFailure(stepFacts[$0]!) || records[$0]?.outcome != .ok }
+        if findings.count == 1, findings[0].failure == "unknown" {
+            if nothingRan {
+                findings[0].summary = "No probe could run: every step needs a credential that was not given (see probes)."
+                findings[0].evidence = [("probe.skipped", .int(ordered.count))]
+            } else if !showsFailure {
+                findings[0] = healthyFinding(diagnosisFacts, findings[0])
+            }
+        }
+
+        let scrubber = SecretScrubber(secrets: credentials.secrets)
+        for i in findings.indices {
+            findings[i].summary = scrubber.scrub(findings[i].summary)
+            findings[i].evidence = findings[i].evidence.map { ($0.name, scrubber.scrub($0.value)) }
+        }
+        let probes = ordered.map { record -> ProbeRecord in
+            var r = record
+            r.url = scrubber.scrub(r.url)
+            r.curlMessage = r.curlMessage.map(scrubber.scrub)
+            r.note = r.note.map(scrubber.scrub)
+            return r
+        }
+        let shownDiagnosis = scrubber.scrub(diagnosisFacts)
+        var shownSteps: [String: Facts] = [:]
+        for index in ran { shownSteps[steps[index].id] = scrubber.scrub(stepFacts[index]!) }
+        var allFacts: Facts?
+        if options.keepFacts {
+            var merged = shownDiagnosis
+            for index in ran {
+                let id = steps[index].id
+                for name in shownSteps[id]!.names { merged[id + ":" + name] = shownSteps[id]![name] }
+            }
+            allFacts = merged
+        }
+        let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
+                            providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
+                            facts: allFacts, probes: probes)
+        return Diagnosis(report: report, facts: shownDiagnosis, stepFacts: shownSteps, seconds: seconds)
+    }
+
+    /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.
+    func healthyFinding(_ facts: Facts, _ unknown: Finding) -> Finding {
+        var f = unknown
+        f.severity = "info"
+        f.actor = "engineer"
+        f.transient = false
+        f.confidence = 0
+        let ok = facts.int("probe.ok") ?? 0
+        f.summary = "Every probe answered as expected (\(ok) of \(ok) step\(ok == 1 ? "" : "s")); no rule found a problem with this connection."
+        var evidence: [(name: String, value: FactValue)] = []
+        for name in ["probe.ok", "probe.skipped", "scopes.granted", "scopes.required", "account.email", "account.id",
+                     "account.name", "token.expires_at", "token.expires_in", "token.data_access_expires_at"] {
+            if let value = facts[name] { evidence.append((name, value)) }
+        }
+        f.evidence = evidence
+        f.remediation = []
+        return f
+    }
+}

@@ -1,1 +1,0 @@
-// The Sandbox: local replay of providers (see docs/PROVIDERS.md).

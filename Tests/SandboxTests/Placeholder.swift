@@ -1,2 +1,0 @@
-import XCTest
-final class SandboxPlaceholderTests: XCTestCase { func testBuilds() {} }
