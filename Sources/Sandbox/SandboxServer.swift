@@ -32,12 +32,16 @@ public struct SandboxOptions: Sendable {
     /// Called once for every request answered (and every fault met), on the connection's thread.
     /// Entries never carry a credential, a query or a raw path.
     public var accessLog: (@Sendable (SandboxAccess) -> Void)?
+    /// Seconds every scenario answer waits before it is sent, like a provider's own latency
+    /// (benchmarks use it to show that a diagnosis's steps overlap).
+    public var latency: Double
 
     public init(slowBody: SlowBodyPace = SlowBodyPace(), idleTimeout: Double = 15,
-                accessLog: (@Sendable (SandboxAccess) -> Void)? = nil) {
+                accessLog: (@Sendable (SandboxAccess) -> Void)? = nil, latency: Double = 0) {
         self.slowBody = slowBody
         self.idleTimeout = idleTimeout
         self.accessLog = accessLog
+        self.latency = max(0, latency)
     }
 }
 
@@ -238,7 +242,9 @@ final class SandboxRuntime: Sendable {
         case .scenarios:
             serveHTTP(PlainStream(fd: fd)) { request in
                 switch self.router.answer(request) {
-                case let .respond(response, access): return .respond(response, access)
+                case let .respond(response, access):
+                    if self.options.latency > 0 { usleep(useconds_t(min(self.options.latency, 30) * 1_000_000)) }
+                    return .respond(response, access)
                 case let .fault(fault, scenario): return .fault(fault, scenario: scenario)
                 }
             }

@@ -2,16 +2,20 @@ import Diagnose
 import EvidenceModel
 import Foundation
 import RuleEngine
+import Sandbox
 
 // authdoctor-bench: the speed targets of the issues, measured (figures go in closing notes).
 //   authdoctor-bench batch [RECORDS=100000] [JOBS=1]   classify --batch throughput, in process
 //   authdoctor-bench rules [RUNS=20]                    built-in rule loading time
 //   authdoctor-bench oneshot BINARY [RUNS=30]           wall time of `classify --response` as a process
+//   authdoctor-bench diagnose BINARY [RUNS=20] [LATENCY_MS=100]
+//                                                      `diagnose` against the Sandbox: engine overhead beyond
+//                                                      the HTTP exchanges, and whether the steps overlap
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS]\n".utf8))
     exit(64)
 }
 
@@ -56,6 +60,28 @@ func loadRules() -> RuleSet {
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8)); exit(66)
     }
+}
+
+/// Runs a command with posix_spawn (Foundation's Process adds tens of milliseconds of its own) and
+/// returns its wall time and exit status.
+func spawn(_ binary: String, _ args: [String], stdout: String, environment: [String: String] = [:]) -> (Double, Int32) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var cArgs = ([binary] + args).map { strdup($0) } + [nil]
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    var cEnv = env.map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let start = now()
+    let spawned = posix_spawn(&pid, binary, &actions, nil, &cArgs, &cEnv)
+    var status: Int32 = 0
+    if spawned == 0 { waitpid(pid, &status, 0) }
+    let elapsed = now() - start
+    for p in cArgs { free(p) }
+    for p in cEnv { free(p) }
+    posix_spawn_file_actions_destroy(&actions)
+    precondition(spawned == 0, "cannot run \(binary): \(spawned)")
+    return (elapsed, (status >> 8) & 0xFF)
 }
 
 switch arguments.first {
@@ -106,26 +132,44 @@ case "oneshot":
     {"error":{"message":"Error validating access token: Session has expired on Monday.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbCdEfFAKE"}}
     """.utf8).write(to: fixture)
     defer { try? FileManager.default.removeItem(at: fixture) }
-    // posix_spawn directly: Foundation's Process adds tens of milliseconds of its own.
     var times: [Double] = []
-    let argv = [binary, "classify", "--response", fixture.path, "--format", "json"]
     for _ in 0..<runs {
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        var cArgs = argv.map { strdup($0) } + [nil]
-        var pid: pid_t = 0
-        let start = now()
-        let spawned = posix_spawn(&pid, binary, &actions, nil, &cArgs, environ)
-        var status: Int32 = 0
-        if spawned == 0 { waitpid(pid, &status, 0) }
-        times.append(now() - start)
-        for p in cArgs { free(p) }
-        posix_spawn_file_actions_destroy(&actions)
-        precondition(spawned == 0 && status == 0, "classify failed to run (spawn \(spawned), status \(status))")
+        let (seconds, status) = spawn(binary, ["classify", "--response", fixture.path, "--format", "json"], stdout: "/dev/null")
+        precondition(status == 0, "classify exited \(status)")
+        times.append(seconds)
     }
     print(String(format: "oneshot: classify --response wall time median %.1f ms, p90 %.1f ms, min %.1f ms (%d runs)",
                  percentile(times, 0.5) * 1000, percentile(times, 0.9) * 1000, times.min()! * 1000, runs))
+
+case "diagnose":
+    guard arguments.count > 1 else { usage() }
+    let binary = arguments[1]
+    let runs = intArgument(2, default: 20)
+    let latency = Double(intArgument(3, default: 100)) / 1000
+    // A healthy Facebook connection with the app's credentials: four steps (debug_token, me,
+    // permissions, ad accounts), every answer delayed by the same latency.
+    let server = try SandboxServer.start(options: SandboxOptions(latency: latency))
+    defer { server.stop() }
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-\(getpid()).json").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    var overheads: [Double] = [], walls: [Double] = [], slowest: [Double] = [], sums: [Double] = []
+    var steps = 0
+    for _ in 0..<runs {
+        let (wall, status) = spawn(binary, ["diagnose", "--provider", "facebook", "--token-env", "BENCH_TOKEN", "--client-id", "5550001112223",
+                                            "--client-secret-env", "BENCH_SECRET", "--base-url", "facebook=\(server.baseURL)", "--format", "json"],
+                                   stdout: output, environment: ["BENCH_TOKEN": "sbx-fb-healthy", "BENCH_SECRET": "sbx-fb-app-secret"])
+        precondition(status == 0, "diagnose of a healthy connection exited \(status)")
+        let report = try JSON.parse(String(contentsOfFile: output, encoding: .utf8))
+        let totals = (report["probes"]?.arrayValue ?? []).compactMap { $0["timings"]?["totalMs"].flatMap { v -> Double? in
+            if case let .int(i) = v { return Double(i) }; if case let .double(d) = v { return d }; return nil } }
+        steps = totals.count
+        let longest = (totals.max() ?? 0) / 1000
+        walls.append(wall); slowest.append(longest); sums.append(totals.reduce(0, +) / 1000)
+        overheads.append(wall - longest)
+    }
+    print(String(format: "diagnose: %d steps with %.0f ms latency each: wall median %.1f ms; slowest step %.1f ms; sum of steps %.1f ms; engine overhead (wall - slowest step) median %.1f ms, p90 %.1f ms (%d runs)",
+                 steps, latency * 1000, percentile(walls, 0.5) * 1000, percentile(slowest, 0.5) * 1000, percentile(sums, 0.5) * 1000,
+                 percentile(overheads, 0.5) * 1000, percentile(overheads, 0.9) * 1000, runs))
 
 default:
     usage()

@@ -220,4 +220,15 @@ final class ScenarioRoutingTests: SandboxTestCase {
         XCTAssertEqual(results.map { $0.status ?? -1 }, expected)
         XCTAssertEqual(accessLog.entries.count, 200)
     }
+
+    func testLatencyDelaysEveryScenarioAnswer() throws {
+        let server = try SandboxServer.start(scenarios: makeCatalog(), options: SandboxOptions(latency: 0.3))
+        addTeardownBlock { server.stop() }
+        let start = Date()
+        let r = get(server.baseURL + "/v19.0/me", headers: Self.bearer("sbx-fb-healthy"))
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(r.status, 200)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.29, "the answer waited for the latency")
+        XCTAssertLessThan(elapsed, 2)
+    }
 }
