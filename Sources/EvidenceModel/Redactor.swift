@@ -70,18 +70,35 @@ public enum Redactor {
         value.count >= 8 && value.contains(where: { $0.isLowercase }) && !value.contains(" ")
     }
 
-    private struct Replacement: @unchecked Sendable {
-        let regex: NSRegularExpression
+    /// One pattern and its replacement. The regex is compiled on first use: most runs redact
+    /// nothing, and ICU's first compile costs milliseconds of start-up.
+    private final class Replacement: @unchecked Sendable {
+        let source: String
         let template: String
         /// Skips the regex when none of its literals occurs (most strings hold no secret).
         let prefilter: LiteralPrefilter?
+        private let lock = NSLock()
+        private var compiled: NSRegularExpression?
+
+        init(_ source: String, _ template: String) {
+            self.source = source
+            self.template = template
+            prefilter = LiteralPrefilter(pattern: source)
+        }
+
+        var regex: NSRegularExpression {
+            lock.lock()
+            defer { lock.unlock() }
+            if let compiled { return compiled }
+            // The patterns are constants; a failure here is a programming error caught by the tests.
+            let made = try! NSRegularExpression(pattern: source, options: [])
+            compiled = made
+            return made
+        }
     }
 
     private static let patterns: [Replacement] = {
-        func re(_ p: String, _ template: String) -> Replacement {
-            // The patterns are constants; a failure here is a programming error caught by the tests.
-            Replacement(regex: try! NSRegularExpression(pattern: p, options: []), template: template, prefilter: LiteralPrefilter(pattern: p))
-        }
+        func re(_ p: String, _ template: String) -> Replacement { Replacement(p, template) }
         return [
             // Header lines in pasted text (`Authorization: Bearer …`, `> Cookie: …`, `set-cookie: …`).
             re("(?im)^([<>]?[ \\t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)[ \\t]*:)[^\\r\\n]*", "$1 \(mask)"),
@@ -153,8 +170,9 @@ public enum Redactor {
         var result = text
         for (index, pattern) in patterns.enumerated() where applicable.contains(index) {
             let range = NSRange(result.startIndex..., in: result)
-            guard pattern.regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
-            result = pattern.regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
+            let regex = pattern.regex
+            guard regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
+            result = regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
         }
         return redactBasicCredentials(result)
     }

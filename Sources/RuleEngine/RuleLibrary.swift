@@ -79,15 +79,28 @@ public enum RuleLibrary {
         assemble(layers.map { ($0, true) })
     }
 
+    /// A layer's rules: from the snapshot cache when the layer is not being checked (the built-in
+    /// set at start-up), else parsed; a clean parse of an unchecked layer refreshes the cache.
+    static func loadLayer(_ files: [SourceFile], check: Bool) -> (rules: [Rule], remediations: [Remediation], issues: [LintIssue]) {
+        if !check, let cached = RuleSnapshot.load(for: files) {
+            return (cached.rules, cached.remediations, [])
+        }
+        let loader = RuleLoader.loadConcurrently(files, compileRegexesNow: check)
+        if !check && loader.issues.isEmpty {
+            RuleSnapshot.store(loader.rules, loader.remediations, for: files)
+        }
+        return (loader.rules, loader.remediations, loader.issues)
+    }
+
     static func assemble(_ layers: [(files: [SourceFile], check: Bool)]) -> (RuleSet, [LintIssue]) {
         var rules: [Rule] = []
         var remediations: [Remediation] = []
         var issues: [LintIssue] = []
         for (layer, check) in layers {
-            let loader = RuleLoader.loadConcurrently(layer, compileRegexesNow: check)
-            issues += loader.issues
+            let loaded = loadLayer(layer, check: check)
+            issues += loaded.issues
             var ids: [String: Rule] = [:]
-            for rule in loader.rules {
+            for rule in loaded.rules {
                 if let first = ids[rule.id] {
                     issues.append(LintIssue(file: rule.file, line: rule.line, message: "duplicate rule id '\(rule.id)' (first at \(first.place))"))
                     continue
@@ -95,10 +108,10 @@ public enum RuleLibrary {
                 ids[rule.id] = rule
             }
             rules.removeAll { ids[$0.id] != nil }
-            rules += loader.rules.filter { ids[$0.id]?.place == $0.place }
-            let newRemediations = Set(loader.remediations.map(\.id))
+            rules += loaded.rules.filter { ids[$0.id]?.place == $0.place }
+            let newRemediations = Set(loaded.remediations.map(\.id))
             remediations.removeAll { newRemediations.contains($0.id) }
-            remediations += loader.remediations
+            remediations += loaded.remediations
         }
         let known = Set(remediations.map(\.id))
         for rule in rules {

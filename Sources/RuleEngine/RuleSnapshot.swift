@@ -1,0 +1,195 @@
+import EvidenceModel
+import Foundation
+
+/// A compiled copy of the built-in rule set, cached on disk so that start-up skips YAML parsing
+/// (most of a one-shot command's time). The cache is keyed by a hash of every rule file, so any
+/// change to the rules (a rebuild, an upgrade) misses it; any problem reading it falls back to the
+/// YAML. `AUTHDOCTOR_CACHE_DIR` moves it, `AUTHDOCTOR_NO_CACHE=1` turns it off.
+public enum RuleSnapshot {
+    static let format = "authdoctor.rules-snapshot/1"
+
+    /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
+    static var directory: String? {
+        let env = ProcessInfo.processInfo.environment
+        if let off = env["AUTHDOCTOR_NO_CACHE"], !off.isEmpty, off != "0" { return nil }
+        if let dir = env["AUTHDOCTOR_CACHE_DIR"], !dir.isEmpty { return dir }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/authdoctor" }
+        if let home = env["HOME"], !home.isEmpty { return home + "/.cache/authdoctor" }
+        return nil
+    }
+
+    /// FNV-1a over every file's path and text: cheap, and enough to tell rule sets apart.
+    static func key(_ files: [SourceFile]) -> String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        func mix(_ s: String) {
+            for byte in s.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+            hash = (hash ^ 0xff) &* 0x100000001b3
+        }
+        mix(format)
+        for file in files { mix(file.path); mix(file.text) }
+        return String(hash, radix: 16)
+    }
+
+    static func path(for files: [SourceFile]) -> String? {
+        directory.map { "\($0)/rules-\(key(files)).json" }
+    }
+
+    /// The cached rules and remediations for exactly these files, if present and readable.
+    public static func load(for files: [SourceFile]) -> (rules: [Rule], remediations: [Remediation])? {
+        guard let path = path(for: files), let data = FileManager.default.contents(atPath: path),
+              let json = try? JSON.parse([UInt8](data)),
+              json["format"]?.stringValue == format,
+              let rules = json["rules"]?.arrayValue?.map(decodeRule), !rules.contains(where: { $0 == nil }),
+              let remediations = json["remediations"]?.arrayValue?.map(decodeRemediation), !remediations.contains(where: { $0 == nil })
+        else { return nil }
+        return (rules.compactMap { $0 }, remediations.compactMap { $0 })
+    }
+
+    /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
+    /// the cache only saves time.
+    public static func store(_ rules: [Rule], _ remediations: [Remediation], for files: [SourceFile]) {
+        guard let path = path(for: files), let directory else { return }
+        var w = JSONWriter(capacity: 256 * 1024)
+        w.value(.object([
+            ("format", .string(format)),
+            ("rules", .array(rules.map(encode))),
+            ("remediations", .array(remediations.map(encode))),
+        ]))
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let temporary = path + ".\(getpid()).tmp"
+            try Data(w.bytes).write(to: URL(fileURLWithPath: temporary))
+            if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
+        } catch {
+            return
+        }
+    }
+
+    // MARK: - Encoding
+
+    static func encode(_ rule: Rule) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(rule.id)), ("category", .string(rule.category)), ("failure", .string(rule.failure)),
+            ("severity", .string(rule.severity)), ("confidence", .double(rule.confidence)), ("fallback", .bool(rule.fallback)),
+            ("when", encode(rule.when)), ("summary", .string(rule.summary)),
+            ("remediation", .array(rule.remediation.map { .string($0) })),
+            ("match", .array(rule.examples.match.map { .string($0) })),
+            ("noMatch", .array(rule.examples.noMatch.map { .string($0) })),
+            ("file", .string(rule.file)), ("line", .int(rule.line)),
+        ]
+        if let actor = rule.actor { members.append(("actor", .string(actor))) }
+        if let transient = rule.transient { members.append(("transient", .bool(transient))) }
+        return .object(members)
+    }
+
+    static func encode(_ when: When) -> JSONValue {
+        .object([("all", .array(when.all.map(encode))), ("any", .array(when.any.map(encode))), ("not", .array(when.not.map(encode)))])
+    }
+
+    static func encode(_ c: Condition) -> JSONValue {
+        let (op, value): (String, JSONValue) = {
+            switch c.op {
+            case let .equals(v): return ("equals", json(v))
+            case let .oneOf(vs): return ("in", .array(vs.map(json)))
+            case let .matches(p): return ("matches", .string(p.source))
+            case let .contains(s, _): return ("contains", .string(s))
+            case let .exists(b): return ("exists", .bool(b))
+            case let .greaterThan(n): return ("gt", .double(n))
+            case let .greaterOrEqual(n): return ("gte", .double(n))
+            case let .lessThan(n): return ("lt", .double(n))
+            case let .lessOrEqual(n): return ("lte", .double(n))
+            }
+        }()
+        return .object([("fact", .string(c.fact)), ("op", .string(op)), ("value", value), ("line", .int(c.line))])
+    }
+
+    static func json(_ v: FactValue) -> JSONValue {
+        switch v {
+        case let .string(s): return .string(s)
+        case let .int(i): return .int(i)
+        case let .double(d): return .double(d)
+        case let .bool(b): return .bool(b)
+        case .null: return .null
+        case let .list(items): return .array(items.map(json))
+        }
+    }
+
+    static func encode(_ r: Remediation) -> JSONValue {
+        .object([("id", .string(r.id)), ("title", .string(r.title)), ("doc", .string(r.doc)),
+                 ("covers", .array(r.covers.map { .string($0) })), ("issuesLink", .bool(r.issuesLink)),
+                 ("steps", .array(r.steps.map { .string($0) }))])
+    }
+
+    // MARK: - Decoding (nil on anything unexpected: the caller then parses the YAML)
+
+    static func strings(_ v: JSONValue?) -> [String]? {
+        guard let items = v?.arrayValue else { return nil }
+        let out = items.compactMap(\.stringValue)
+        return out.count == items.count ? out : nil
+    }
+
+    static func number(_ v: JSONValue?) -> Double? {
+        switch v {
+        case let .int(i)?: return Double(i)
+        case let .double(d)?: return d
+        default: return nil
+        }
+    }
+
+    static func decodeRule(_ v: JSONValue) -> Rule? {
+        guard let id = v["id"]?.stringValue, let category = v["category"]?.stringValue, let failure = v["failure"]?.stringValue,
+              let severity = v["severity"]?.stringValue, let confidence = number(v["confidence"]),
+              case let .bool(fallback)? = v["fallback"], let whenJSON = v["when"], let when = decodeWhen(whenJSON),
+              let summary = v["summary"]?.stringValue, let remediation = strings(v["remediation"]),
+              let match = strings(v["match"]), let noMatch = strings(v["noMatch"]),
+              let file = v["file"]?.stringValue, let line = v["line"]?.intValue else { return nil }
+        var transient: Bool?
+        if case let .bool(t)? = v["transient"] { transient = t }
+        return Rule(id: id, category: category, failure: failure, severity: severity, confidence: confidence, fallback: fallback,
+                    actor: v["actor"]?.stringValue, transient: transient, when: when, summary: summary, remediation: remediation,
+                    examples: RuleExamples(match: match, noMatch: noMatch), file: file, line: line)
+    }
+
+    static func decodeWhen(_ v: JSONValue) -> When? {
+        guard let all = v["all"]?.arrayValue, let any = v["any"]?.arrayValue, let not = v["not"]?.arrayValue else { return nil }
+        var when = When()
+        for c in all { guard let condition = decodeCondition(c) else { return nil }; when.all.append(condition) }
+        for b in any { guard let branch = decodeWhen(b) else { return nil }; when.any.append(branch) }
+        for b in not { guard let branch = decodeWhen(b) else { return nil }; when.not.append(branch) }
+        return when
+    }
+
+    static func decodeCondition(_ v: JSONValue) -> Condition? {
+        guard let fact = v["fact"]?.stringValue, let op = v["op"]?.stringValue, let value = v["value"],
+              let line = v["line"]?.intValue else { return nil }
+        let parsed: Operator
+        switch op {
+        case "equals": parsed = .equals(FactValue(value))
+        case "in":
+            guard let items = value.arrayValue else { return nil }
+            parsed = .oneOf(items.map(FactValue.init))
+        case "matches":
+            // Built-in patterns were checked when the snapshot was made (and by `rules lint`).
+            guard let source = value.stringValue, let pattern = try? Pattern(source, compileNow: false) else { return nil }
+            parsed = .matches(pattern)
+        case "contains":
+            guard let s = value.stringValue else { return nil }
+            parsed = .contains(s, s.utf8.allSatisfy { $0 < 0x80 } ? ByteSearch.lowered(s) : nil)
+        case "exists":
+            guard case let .bool(b) = value else { return nil }
+            parsed = .exists(b)
+        case "gt", "gte", "lt", "lte":
+            guard let n = number(value) else { return nil }
+            parsed = op == "gt" ? .greaterThan(n) : op == "gte" ? .greaterOrEqual(n) : op == "lt" ? .lessThan(n) : .lessOrEqual(n)
+        default: return nil
+        }
+        return Condition(fact: fact, op: parsed, line: line)
+    }
+
+    static func decodeRemediation(_ v: JSONValue) -> Remediation? {
+        guard let id = v["id"]?.stringValue, let title = v["title"]?.stringValue, let doc = v["doc"]?.stringValue,
+              let covers = strings(v["covers"]), case let .bool(issuesLink)? = v["issuesLink"],
+              let steps = strings(v["steps"]) else { return nil }
+        return Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps)
+    }
+}

@@ -1,0 +1,82 @@
+import AuthDoctorTestSupport
+import EvidenceModel
+import Foundation
+@testable import RuleEngine
+import XCTest
+
+/// The on-disk snapshot of the built-in rules: it must classify exactly like the YAML it came from,
+/// and be ignored whenever it does not match the rule files.
+final class RuleSnapshotTests: XCTestCase {
+    var cacheDirectory: URL!
+    var previous: String?
+
+    override func setUpWithError() throws {
+        cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-snapshot-\(UUID().uuidString)")
+        previous = ProcessInfo.processInfo.environment["AUTHDOCTOR_CACHE_DIR"]
+        setenv("AUTHDOCTOR_CACHE_DIR", cacheDirectory.path, 1)
+        unsetenv("AUTHDOCTOR_NO_CACHE")
+    }
+
+    override func tearDownWithError() throws {
+        if let previous { setenv("AUTHDOCTOR_CACHE_DIR", previous, 1) } else { unsetenv("AUTHDOCTOR_CACHE_DIR") }
+        try? FileManager.default.removeItem(at: cacheDirectory)
+    }
+
+    func testSnapshotClassifiesLikeTheYAML() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        XCTAssertEqual(parsed.issues, [])
+        XCTAssertNil(RuleSnapshot.load(for: files), "nothing cached yet")
+        RuleSnapshot.store(parsed.rules, parsed.remediations, for: files)
+        let cached = try XCTUnwrap(RuleSnapshot.load(for: files), "the snapshot reads back")
+        XCTAssertEqual(cached.rules.map(\.id), parsed.rules.map(\.id))
+        XCTAssertEqual(cached.rules.map(\.confidence), parsed.rules.map(\.confidence))
+        XCTAssertEqual(cached.rules.map(\.fallback), parsed.rules.map(\.fallback))
+        XCTAssertEqual(cached.rules.map(\.place), parsed.rules.map(\.place))
+        XCTAssertEqual(cached.remediations.map(\.id), parsed.remediations.map(\.id))
+        XCTAssertEqual(cached.remediations.map(\.steps), parsed.remediations.map(\.steps))
+
+        let fromYAML = RuleSet(rules: parsed.rules, remediations: parsed.remediations)
+        let fromSnapshot = RuleSet(rules: cached.rules, remediations: cached.remediations)
+        let runner = ExampleRunner(ruleSet: fromYAML, fixtures: try RuleLibrary.fixtures(in: TestPaths.fixturesDirectory))
+        var compared = 0
+        for path in runner.fixtures.keys.sorted() {
+            guard let factSets = try? runner.facts(forFixture: path) else { continue }
+            for facts in factSets {
+                XCTAssertEqual(fromSnapshot.matches(facts).map(\.rule.id), fromYAML.matches(facts).map(\.rule.id), path)
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 200)
+    }
+
+    func testAnyChangeToTheRulesMissesTheSnapshot() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        RuleSnapshot.store(parsed.rules, parsed.remediations, for: files)
+        var changed = files
+        changed[0].text += "\n# a comment changes the key\n"
+        XCTAssertNil(RuleSnapshot.load(for: changed))
+        XCTAssertNotNil(RuleSnapshot.load(for: files))
+    }
+
+    func testACorruptSnapshotIsIgnored() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        RuleSnapshot.store(parsed.rules, parsed.remediations, for: files)
+        let path = try XCTUnwrap(RuleSnapshot.path(for: files))
+        try Data("{\"format\": \"authdoctor.rules-snapshot/1\", \"rules\": [{\"id\": 5}]".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertNil(RuleSnapshot.load(for: files))
+        // Loading through the library falls back to the YAML and rewrites a good snapshot.
+        let (set, issues) = RuleLibrary.assemble([(files, false)])
+        XCTAssertEqual(issues, [])
+        XCTAssertEqual(set.rules.count, parsed.rules.count)
+        XCTAssertNotNil(RuleSnapshot.load(for: files))
+    }
+
+    func testNoCacheTurnsItOff() throws {
+        setenv("AUTHDOCTOR_NO_CACHE", "1", 1)
+        defer { unsetenv("AUTHDOCTOR_NO_CACHE") }
+        XCTAssertNil(RuleSnapshot.directory)
+    }
+}
