@@ -27,6 +27,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "EvidenceModel"),
+        .target(name: "YAMLSupport", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Probe", dependencies: ["CCurl", "EvidenceModel"]),
         .plugin(name: "EmbedResources", capability: .buildTool()),
         // rules/ and fixtures/ live at the package root (DESIGN.md); this target embeds them so the
@@ -34,13 +35,13 @@ let package = Package(
         .target(name: "EmbeddedResources", plugins: ["EmbedResources"]),
         .target(
             name: "RuleEngine",
-            dependencies: ["EvidenceModel", "EmbeddedResources", .product(name: "Yams", package: "Yams")]
+            dependencies: ["EvidenceModel", "EmbeddedResources", "YAMLSupport", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Diagnose", dependencies: ["RuleEngine", "EvidenceModel", "Probe"]),
         // Local replay of providers from fixtures/ (tests, `--sandbox`, `authdoctor demo`); never uses Rules.
         .target(
             name: "Sandbox",
-            dependencies: ["EvidenceModel", "EmbeddedResources", "COpenSSL", .product(name: "Yams", package: "Yams")]
+            dependencies: ["EvidenceModel", "EmbeddedResources", "COpenSSL", "YAMLSupport", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "AuthDoctorCLI",

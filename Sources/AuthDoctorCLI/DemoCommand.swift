@@ -39,14 +39,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
-        let server: SandboxServer
-        do {
-            server = try SandboxServer.start()
-        } catch let error as ScenarioCatalogError {
-            throw InputError(.config, error.description)
-        } catch {
-            throw InputError(.usage, "cannot start the sandbox: \(error)")
-        }
+        let server = try InProcessSandbox.start()
         defer { server.stop() }
         let scenarios = server.scenarios.scenarios.filter { only == nil || $0.id.hasPrefix(only!) }
         guard !scenarios.isEmpty else { throw InputError(.usage, "no scenario id starts with '\(only ?? "")'") }

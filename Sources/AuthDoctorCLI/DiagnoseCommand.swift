@@ -100,16 +100,7 @@ public struct DiagnoseCommand: ParsableCommand {
     }
 
     public func run() throws {
-        var server: SandboxServer?
-        if sandbox {
-            do {
-                server = try SandboxServer.start()
-            } catch let error as ScenarioCatalogError {
-                throw InputError(.config, error.description)
-            } catch {
-                throw InputError(.usage, "cannot start the sandbox: \(error)")
-            }
-        }
+        let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         let diagnosis = try makeRunner(sandbox: server).run()
         let report = diagnosis.report

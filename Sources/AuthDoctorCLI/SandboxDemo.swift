@@ -66,3 +66,16 @@ public struct SandboxDemo: Sendable {
         return slots.values
     }
 }
+
+/// The Sandbox started inside a command (`demo`, `diagnose --sandbox`), with its errors as one line.
+enum InProcessSandbox {
+    static func start() throws -> SandboxServer {
+        do {
+            return try SandboxServer.start()
+        } catch let error as ScenarioCatalogError {
+            throw InputError(.config, error.description)
+        } catch {
+            throw InputError(.usage, "cannot start the sandbox: \(error)")
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import EmbeddedResources
 import EvidenceModel
 import Foundation
+import YAMLSupport
 import Yams
 
 // Provider definitions (`rules/providers/<id>.yaml`, docs/PROVIDERS.md): which endpoints
@@ -227,7 +228,7 @@ public struct ProviderLoader {
         do {
             node = try Yams.compose(yaml: yaml, .basic)
         } catch {
-            issues.append(LintIssue(file: file, line: RuleLoader.line(of: error), message: "invalid YAML: \(RuleLoader.oneLine(error))"))
+            issues.append(LintIssue(file: file, line: YAMLProblems.line(of: error), message: "invalid YAML: \(YAMLProblems.oneLine(error))"))
             return
         }
         guard let node else { issue(file, nil, "the file is empty (expected a provider definition)"); return }

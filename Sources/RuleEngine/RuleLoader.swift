@@ -1,5 +1,6 @@
 import EvidenceModel
 import Foundation
+import YAMLSupport
 import Yams
 
 /// A problem in a rule or remediation file, with its place.
@@ -52,7 +53,7 @@ public struct RuleLoader {
             // The basic resolver skips Yams' regex-based tag guessing (most of load time); scalars are typed here.
             node = try Yams.compose(yaml: yaml, .basic)
         } catch {
-            issues.append(LintIssue(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.oneLine(error))"))
+            issues.append(LintIssue(file: file, line: YAMLProblems.line(of: error), message: "invalid YAML: \(YAMLProblems.oneLine(error))"))
             return
         }
         guard let node else { return }
@@ -75,27 +76,6 @@ public struct RuleLoader {
         issues.append(LintIssue(file: file, line: (node?.mark?.line).map { $0 } ?? 1, message: message))
     }
 
-    static func line(of error: Error) -> Int {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
-                return mark.line
-            default: return 1
-            }
-        }
-        return 1
-    }
-
-    static func oneLine(_ error: Error) -> String {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case let .scanner(context, problem, _, _), let .parser(context, problem, _, _), let .composer(context, problem, _, _):
-                return [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
-            default: break
-            }
-        }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-    }
 
     // MARK: - Rules
 

@@ -1,6 +1,7 @@
 // Reads `scenarios.yaml` into scenarios, collecting every problem with its line (like RuleLoader).
 
 import EvidenceModel
+import YAMLSupport
 import Yams
 
 struct ScenarioFileReader {
@@ -22,7 +23,7 @@ struct ScenarioFileReader {
             // The basic resolver keeps every scalar a string ("5550001112223" stays text).
             root = try Yams.compose(yaml: yaml, .basic)
         } catch {
-            issues.append(CatalogIssue(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.oneLine(error))"))
+            issues.append(CatalogIssue(file: file, line: YAMLProblems.line(of: error), message: "invalid YAML: \(YAMLProblems.oneLine(error))"))
             return []
         }
         guard let root, let top = root.mapping else {
@@ -250,25 +251,4 @@ struct ScenarioFileReader {
         value.hasPrefix("sbx-") ? value : "<\(value.count) characters>"
     }
 
-    static func line(of error: Error) -> Int {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
-                return mark.line
-            default: return 1
-            }
-        }
-        return 1
-    }
-
-    static func oneLine(_ error: Error) -> String {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case let .scanner(context, problem, _, _), let .parser(context, problem, _, _), let .composer(context, problem, _, _):
-                return [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
-            default: break
-            }
-        }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-    }
 }
