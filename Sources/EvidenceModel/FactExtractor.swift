@@ -319,8 +319,12 @@ public struct FactExtractor: Sendable {
     func addScopeFacts(into facts: inout Facts) {
         var required: [String] = []
         if let scopes = facts["www-authenticate.scope"] { required += scopes.elements.compactMap(\.stringValue) }
-        for name in facts.names where name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") || name.hasSuffix("requiredScopes[]") || name.hasSuffix("required_scopes[]") || name.hasSuffix("requiredGranularScopes[]") {
-            required += facts[name]!.elements.compactMap(\.stringValue).flatMap { $0.split(separator: " ").map(String.init) }
+        // Unsorted on purpose: this runs for every record, and order does not matter here.
+        for (name, value) in facts.values where name.hasSuffix("Scopes[]") || name.hasSuffix("_scopes[]")
+            || name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") {
+            guard name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") || name.hasSuffix("requiredScopes[]")
+                    || name.hasSuffix("required_scopes[]") || name.hasSuffix("requiredGranularScopes[]") else { continue }
+            required += value.elements.compactMap(\.stringValue).flatMap { $0.split(separator: " ").map(String.init) }
         }
         var granted: [String] = facts["token.scopes"]?.elements.compactMap(\.stringValue) ?? []
         let status = facts.int("http.status") ?? 0

@@ -213,15 +213,26 @@ struct JSONParser {
             if byte < 0x20 { throw error("control character in a string") }
             index += 1
         }
-        var bytes = [UInt8](UnsafeBufferPointer(rebasing: buffer[start..<index]))
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(index - start + 64)
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<index]))
         while index < buffer.count {
+            // Copy the run up to the next quote or escape in one go (bodies embedded in records
+            // are long strings with an escape every few dozen bytes).
+            let runStart = index
+            while index < buffer.count {
+                let b = buffer[index]
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+                index += 1
+            }
+            if index > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<index])) }
+            guard index < buffer.count else { break }
             let byte = buffer[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
                 return String(decoding: bytes, as: UTF8.self)
             }
             if byte < 0x20 { throw error("control character in a string") }
-            if byte != UInt8(ascii: "\\") { bytes.append(byte); index += 1; continue }
             index += 1
             guard index < buffer.count else { break }
             let escaped = buffer[index]

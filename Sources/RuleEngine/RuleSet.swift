@@ -107,14 +107,26 @@ public final class RuleSet: Sendable {
     /// Rule indexes worth evaluating for these facts, sorted and unique.
     func candidates(_ facts: Facts) -> [Int] {
         var candidates: [Int] = always
-        for fact in valueFacts {
-            guard let value = facts[fact], let table = byValue[fact] else { continue }
-            for element in value.elements {
-                if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
+        // Walk whichever side is smaller: the record's facts or the indexed fact names.
+        if facts.count < valueFacts.count + existsFacts.count {
+            for (fact, value) in facts.values {
+                if let table = byValue[fact] {
+                    for element in value.elements {
+                        if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
+                    }
+                }
+                if let hits = byFact[fact] { candidates.append(contentsOf: hits) }
             }
-        }
-        for fact in existsFacts where facts[fact] != nil {
-            candidates.append(contentsOf: byFact[fact]!)
+        } else {
+            for fact in valueFacts {
+                guard let value = facts[fact], let table = byValue[fact] else { continue }
+                for element in value.elements {
+                    if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
+                }
+            }
+            for fact in existsFacts where facts[fact] != nil {
+                candidates.append(contentsOf: byFact[fact]!)
+            }
         }
         for index in byNeedle {
             guard let value = facts[index.fact] else { continue }
