@@ -4,7 +4,7 @@
 #   make bench  the speed benchmarks quoted in closing notes
 SHELL := /bin/bash
 SWIFT ?= swift
-SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates
+SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev postgresql python3
 BENCH_PACKAGES := jq python3 hyperfine
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor
@@ -43,10 +43,19 @@ test: deps embed
 	$(SWIFT) build
 	$(DEBUG_BIN) rules lint
 	$(DEBUG_BIN) rules test
-	$(SWIFT) test --disable-swift-testing
+	@# A throwaway PostgreSQL on 127.0.0.1 for the database diagnosis tests (scripts/pg-test-server.sh).
+	@set -e; pgenv=$$(bash scripts/pg-test-server.sh start); eval "$$pgenv"; trap 'bash scripts/pg-test-server.sh stop "$$PGTEST_DIR"' EXIT; \
+	  AUTHDOCTOR_PG_TEST_PORT=$$PGTEST_PORT AUTHDOCTOR_PG_TEST_LOADER_PASSWORD=$$PGTEST_LOADER_PASSWORD \
+	  AUTHDOCTOR_PG_TEST_READER_PASSWORD=$$PGTEST_READER_PASSWORD AUTHDOCTOR_PG_TEST_BLOCKED_PASSWORD=$$PGTEST_BLOCKED_PASSWORD \
+	  $(SWIFT) test --disable-swift-testing
 
+# The PostgreSQL connections of the demo need a local server: started when the postgresql package is there.
 demo: build
-	$(DEBUG_BIN) demo
+	@pgenv=$$(bash scripts/pg-test-server.sh start 2>/dev/null) || pgenv=""; eval "$$pgenv"; \
+	  if [ -n "$${PGTEST_DIR:-}" ]; then trap 'bash scripts/pg-test-server.sh stop "$$PGTEST_DIR"' EXIT; fi; \
+	  AUTHDOCTOR_PG_TEST_PORT=$${PGTEST_PORT:-} AUTHDOCTOR_PG_TEST_LOADER_PASSWORD=$${PGTEST_LOADER_PASSWORD:-} \
+	  AUTHDOCTOR_PG_TEST_READER_PASSWORD=$${PGTEST_READER_PASSWORD:-} AUTHDOCTOR_PG_TEST_BLOCKED_PASSWORD=$${PGTEST_BLOCKED_PASSWORD:-} \
+	  $(DEBUG_BIN) demo
 
 # Offline classification of real-shaped provider answers from fixtures/.
 classify-demo: build

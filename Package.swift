@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → Diagnose → {Probe, RuleEngine} → EvidenceModel.
-// Probe wraps libcurl through CCurl and is the only module that sees a C type.
+// Probe wraps libcurl through CCurl; Diagnose wraps libpq through CLibPQ (DatabaseDiagnosisLibPQ.swift only).
 let package = Package(
     name: "authdoctor",
     platforms: [.macOS(.v13)],
@@ -14,12 +14,18 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(
             name: "COpenSSL",
@@ -37,7 +43,7 @@ let package = Package(
             name: "RuleEngine",
             dependencies: ["EvidenceModel", "EmbeddedResources", "YAMLSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .target(name: "Diagnose", dependencies: ["RuleEngine", "EvidenceModel", "Probe"]),
+        .target(name: "Diagnose", dependencies: ["RuleEngine", "EvidenceModel", "Probe", "CLibPQ", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")]),
         // Local replay of providers from fixtures/ (tests, `--sandbox`, `authdoctor demo`); never uses Rules.
         .target(
             name: "Sandbox",

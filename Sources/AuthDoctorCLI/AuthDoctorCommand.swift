@@ -2,6 +2,9 @@ import ArgumentParser
 import Diagnose
 import EvidenceModel
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RuleEngine
 
 public struct AuthDoctorCommand: ParsableCommand {
@@ -94,8 +97,22 @@ enum Terminal {
         isatty(STDOUT_FILENO) != 0 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
     }
 
+    /// Writes to standard output with write(2). A reader that went away (`| head`) ends the
+    /// command quietly; Foundation's FileHandle would trap on EPIPE, since libcurl and the Sandbox
+    /// ignore SIGPIPE for the whole process.
     static func write(_ s: String) {
-        FileHandle.standardOutput.write(Data(s.utf8))
+        var text = s
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                if n > 0 { offset += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                if errno == EPIPE { Foundation.exit(0) }
+                FileHandle.standardError.write(Data("authdoctor: cannot write the output: \(String(cString: strerror(errno)))\n".utf8))
+                Foundation.exit(74)
+            }
+        }
     }
 }
 

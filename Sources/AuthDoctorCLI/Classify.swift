@@ -91,8 +91,15 @@ struct Classify: ParsableCommand {
                 }
                 input = handle
             }
-            let summary = try BatchClassifier(engine: engine, keepFacts: showFacts).run(input: input, output: FileHandle.standardOutput,
+            let summary: BatchClassifier.Summary
+            do {
+                summary = try BatchClassifier(engine: engine, keepFacts: showFacts).run(input: input, output: FileHandle.standardOutput,
                                                                   jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+            } catch let error as BatchClassifier.OutputError {
+                // A reader that stopped early (`| head`) is not an error; anything else is EX_IOERR.
+                if error.readerWentAway { return }
+                throw InputError(.io, "cannot write the output (errno \(error.code))")
+            }
             if isatty(STDERR_FILENO) != 0 {
                 let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n".utf8))

@@ -12,7 +12,8 @@ struct DemoCommand: ParsableCommand {
         Starts the Sandbox on 127.0.0.1 and runs `diagnose` for every scenario of \
         `authdoctor sandbox --list`: healthy connections and every failure class a source can show \
         (credentials, token-missing, scopes, permissions, expiry, revoked, multi-account, \
-        connectivity, outage, rate-limit). No internet is used. Prints a table, or one JSON report \
+        connectivity, outage, rate-limit), and the destinations (BigQuery, Google Sheets, Snowflake, \
+        the platform API, Looker Studio: configuration, network-policy, subscription, looker-400). No internet is used. Prints a table, or one JSON report \
         per connection with --format json. Exits 0 when every connection is classified as expected.
 
         Examples:
@@ -42,14 +43,19 @@ struct DemoCommand: ParsableCommand {
         let server = try InProcessSandbox.start()
         defer { server.stop() }
         let scenarios = server.scenarios.scenarios.filter { only == nil || $0.id.hasPrefix(only!) }
-        guard !scenarios.isEmpty else { throw InputError(.usage, "no scenario id starts with '\(only ?? "")'") }
+        let databaseOnly = only.map { $0.hasPrefix("postgres") || "postgres-".hasPrefix($0) } ?? false
+        guard !scenarios.isEmpty || databaseOnly else { throw InputError(.usage, "no scenario id starts with '\(only ?? "")'") }
         if isatty(STDERR_FILENO) != 0 {
             FileHandle.standardError.write(Data("authdoctor: sandbox at \(server.baseURL); diagnosing \(scenarios.count) connections…\n".utf8))
         }
         let start = Date()
         let outcomes = try SandboxDemo(engine: engine, timeout: timeout).run(server: server, scenarios: scenarios)
+        // PostgreSQL connections: only against a reachable test server (DatabaseDemo.swift).
+        let database = DatabaseDemo.run(engine: engine, timeout: timeout, only: only)
+        let databaseRows: [DatabaseDemo.Row]
+        if case let .rows(rows) = database { databaseRows = rows } else { databaseRows = [] }
         let elapsed = Date().timeIntervalSince(start)
-        let mismatches = outcomes.filter { !$0.asExpected }
+        let mismatches = outcomes.filter { !$0.asExpected }.map(\.scenario.id) + databaseRows.filter { !$0.asExpected }.map(\.id)
 
         if format == .json {
             let writer = JSONReportWriter()
@@ -59,12 +65,19 @@ struct DemoCommand: ParsableCommand {
                 report.id = outcome.scenario.id
                 out += writer.render(report) + "\n"
             }
+            for row in databaseRows {
+                var report = row.diagnosis.report
+                report.id = row.id
+                out += writer.render(report) + "\n"
+            }
             Terminal.write(out)
         } else {
             Terminal.write(Self.table(outcomes, color: Terminal.colorAllowed))
-            Terminal.write("\n\(outcomes.count) connections diagnosed in \(String(format: "%.1f", elapsed)) s; "
+            let idWidth = max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
+            Terminal.write(DatabaseDemo.table(database, idWidth: idWidth, color: Terminal.colorAllowed))
+            Terminal.write("\n\(outcomes.count + databaseRows.count) connections diagnosed in \(String(format: "%.1f", elapsed)) s; "
                 + (mismatches.isEmpty ? "every one classified as expected.\n"
-                   : "\(mismatches.count) not as expected: \(mismatches.map(\.scenario.id).joined(separator: ", ")).\n")
+                   : "\(mismatches.count) not as expected: \(mismatches.joined(separator: ", ")).\n")
                 + "Try one yourself (`authdoctor sandbox --list` names every scenario's credentials):\n"
                 + "  FB_TOKEN=sbx-fb-expired authdoctor diagnose --provider facebook --token-env FB_TOKEN --sandbox\n")
         }
@@ -72,17 +85,29 @@ struct DemoCommand: ParsableCommand {
     }
 
     static func table(_ outcomes: [SandboxDemo.Outcome], color: Bool) -> String {
-        func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         let idWidth = max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
-        var out = pad("CONNECTION", idWidth) + pad("VERDICT", 10) + pad("FAILURE", 16) + pad("EXPECTED", 16) + "FIRST STEP\n"
+        var out = DemoTable.header(idWidth: idWidth)
         for o in outcomes {
-            let report = o.diagnosis.report
-            let verdict = report.verdict == .ok ? "healthy" : report.verdict.rawValue
-            let step = report.verdict == .ok ? "-" : (report.findings.first?.remediation.first.map { "\($0.title) (\($0.doc))" } ?? "-")
-            let mark = o.asExpected ? paint("✓", "32") : paint("✗", "31")
-            out += pad(o.scenario.id, idWidth) + pad(verdict, 10) + pad(o.found, 16) + pad(o.scenario.expect, 14) + mark + " " + step + "\n"
+            out += DemoTable.row(id: o.scenario.id, report: o.diagnosis.report, found: o.found, expect: o.scenario.expect,
+                                 asExpected: o.asExpected, idWidth: idWidth, color: color)
         }
         return out
+    }
+}
+
+/// The demo's table layout, shared by the Sandbox rows and the PostgreSQL rows.
+enum DemoTable {
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+
+    static func header(idWidth: Int) -> String {
+        pad("CONNECTION", idWidth) + pad("VERDICT", 10) + pad("FAILURE", 16) + pad("EXPECTED", 17) + "FIRST STEP\n"
+    }
+
+    static func row(id: String, report: Report, found: String, expect: String, asExpected: Bool, idWidth: Int, color: Bool) -> String {
+        func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+        let verdict = report.verdict == .ok ? "healthy" : report.verdict.rawValue
+        let step = report.verdict == .ok ? "-" : (report.findings.first?.remediation.first.map { "\($0.title) (\($0.doc))" } ?? "-")
+        let mark = asExpected ? paint("✓", "32") : paint("✗", "31")
+        return pad(id, idWidth) + pad(verdict, 10) + pad(found, 16) + pad(expect, 15) + mark + " " + step + "\n"
     }
 }

@@ -37,14 +37,37 @@ public struct SandboxDemo: Sendable {
         if let warn = scenario.options["warn-expiry"] { options.warnExpiry = try CredentialInput.duration(warn) }
         let base = scenario.fault.map { server.faultURL($0) } ?? server.baseURL
         options.baseURLOverrides = [(scenario.provider, base)]
+        // Offline scenarios (Looker Studio): the evidence the customer's browser saw.
+        if let har = scenario.options["har"] {
+            guard let text = RuleLibrary.builtinFixtures()[har] else {
+                throw InputError(.config, "scenario \(scenario.id): no fixture \(har)")
+            }
+            options.evidence = try EvidenceLoader.load(text, format: .har, source: har, provider: scenario.provider)
+            options.evidenceSource = har
+        } else if let url = scenario.options["url"] {
+            options.evidence = [try DiagnosisEvidence.url(url, provider: scenario.provider)]
+        }
         return options
+    }
+
+    /// The scenario's credentials as a diagnosis takes them. `private-key: generate` is a key made
+    /// now (no private key is committed; the Sandbox accepts any correctly shaped assertion).
+    public static func credentials(for scenario: SandboxScenario, generatedKey: () -> String) -> DiagnosisCredentials {
+        var values = scenario.credentials
+        if values[CredentialName.privateKey] == "generate" { values[CredentialName.privateKey] = generatedKey() }
+        return DiagnosisCredentials(values)
     }
 
     public func run(server: SandboxServer, scenarios: [SandboxScenario]) throws -> [Outcome] {
         var runners: [(SandboxScenario, DiagnosisRunner)] = []
+        var key: String?
         for scenario in scenarios {
             let definition = try ProviderLibrary.definition(for: scenario.provider)
-            let runner = try DiagnosisRunner(definition: definition, credentials: DiagnosisCredentials(scenario.credentials),
+            let credentials = Self.credentials(for: scenario) {
+                if key == nil { key = RSAKey.generatePEM() }
+                return key!
+            }
+            let runner = try DiagnosisRunner(definition: definition, credentials: credentials,
                                              options: Self.options(for: scenario, server: server, timeout: timeout), engine: engine)
             runners.append((scenario, runner))
         }

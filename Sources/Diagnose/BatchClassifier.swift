@@ -71,7 +71,7 @@ public struct BatchClassifier: Sendable {
         let workers = max(1, jobs)
 
         /// Cuts complete lines out of `pending` (all of it at the end), skipping blank ones.
-        func takeLines(final: Bool) {
+        func takeLines(final: Bool) throws {
             var lines: [Range<Int>] = []
             var numbers: [Int] = []
             var start = 0
@@ -96,10 +96,10 @@ public struct BatchClassifier: Sendable {
             guard !lines.isEmpty else { pending.removeFirst(consumed); return }
             let block = Array(pending[0..<consumed])
             pending.removeFirst(consumed)
-            classifyNumbered(block, lines: lines, numbers: numbers)
+            try classifyNumbered(block, lines: lines, numbers: numbers)
         }
 
-        func classifyNumbered(_ block: [UInt8], lines: [Range<Int>], numbers: [Int]) {
+        func classifyNumbered(_ block: [UInt8], lines: [Range<Int>], numbers: [Int]) throws {
             let slices = Self.split(lines.count, into: workers)
             let outputs = ConcurrentSlots<(JSONWriter, Summary)>(count: slices.count)
             block.withUnsafeBufferPointer { whole in
@@ -117,7 +117,7 @@ public struct BatchClassifier: Sendable {
                 }
             }
             for (out, partial) in outputs.values {
-                Self.write(out.bytes, to: output)
+                try Self.write(out.bytes, to: output)
                 summary.records += partial.records
                 summary.errors += partial.errors
                 for (k, v) in partial.byFailure { summary.byFailure[k, default: 0] += v }
@@ -128,22 +128,30 @@ public struct BatchClassifier: Sendable {
             let chunk = input.readData(ofLength: 4 << 20)
             if chunk.isEmpty { break }
             pending.append(contentsOf: chunk)
-            takeLines(final: false)
+            try takeLines(final: false)
         }
-        takeLines(final: true)
+        try takeLines(final: true)
         return summary
     }
 
     /// Writes straight from the buffer (no copy into Data: batch output is hundreds of megabytes).
-    static func write(_ bytes: [UInt8], to output: FileHandle) {
+    static func write(_ bytes: [UInt8], to output: FileHandle) throws {
         let fd = output.fileDescriptor
-        bytes.withUnsafeBytes { raw in
+        let failure: Int32? = bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return errno }
             }
+            return nil
         }
+        if let failure { throw OutputError(code: failure) }
+    }
+
+    /// The output could not be written (EPIPE: the reader went away).
+    public struct OutputError: Error, Sendable {
+        public var code: Int32
+        public var readerWentAway: Bool { code == EPIPE }
     }
 
     static func addLine(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, number: Int,

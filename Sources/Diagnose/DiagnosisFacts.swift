@@ -17,6 +17,8 @@ struct DiagnosisFactBuilder {
     var expectAccount: String?
     var warnExpiry: Double
     var now: Date
+    /// The definition's `required-permissions` (a destination's write rights).
+    var requiredPermissions: [String] = []
 
     func facts(yields: [Yield], records: [ProbeRecord]) -> Facts {
         var facts = Facts(capacity: 48)
@@ -82,6 +84,16 @@ struct DiagnosisFactBuilder {
                 missing = required.filter { declinedSet.contains($0) }
             }
             if !missing.isEmpty { facts.set("scopes.missing", .list(missing.map { .string($0) })) }
+        }
+
+        // Permissions: what a loader needs against what a permission test granted.
+        if !requiredPermissions.isEmpty {
+            facts.set("permissions.required", .list(requiredPermissions.map { .string($0) }))
+            if facts["permissions.granted.count"] != nil {
+                let granted = Set((facts["permissions.granted"]?.elements ?? []).compactMap(\.stringValue))
+                let missing = requiredPermissions.filter { !granted.contains($0) }
+                if !missing.isEmpty { facts.set("permissions.missing", .list(missing.map { .string($0) })) }
+            }
         }
 
         // The account the grant belongs to, against the one expected.

@@ -55,6 +55,10 @@ public struct DiagnosisOptions: Sendable {
     public var caBundlePath: String?
     /// Largest response body kept per probe.
     public var maxBodyBytes = 256 * 1024
+    /// For a definition without steps (`evidence: [url, har]`): what to classify (`--url`, `--har`).
+    public var evidence: [Evidence] = []
+    /// Where that evidence came from (a file name), shown in the report.
+    public var evidenceSource: String?
 
     public init(baseURLOverrides: [(name: String, url: String)] = [], expectAccount: String? = nil, expectScopes: [String]? = nil,
                 warnExpiry: Double = 7 * 86_400, timeout: Double = 10, keepFacts: Bool = false, now: Date? = nil,
@@ -90,23 +94,26 @@ public enum CredentialInput {
                                 readStandardInput: () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) throws(InputError) -> String {
         let data: Data
         let place = path == "-" ? "stdin" : path
+        // "--password-file" → "password file": the error names what the file was meant to hold.
+        let noun = flag == "--token-file" ? "token file" : flag.drop(while: { $0 == "-" }).replacingOccurrences(of: "-", with: " ")
+            .replacingOccurrences(of: "api key", with: "API key")
         if path == "-" {
             data = readStandardInput()
         } else {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw InputError(.noInput, "no such token file", place: path)
+                throw InputError(.noInput, "no such \(noun)", place: path)
             }
-            if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a token file", place: path) }
+            if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a \(noun)", place: path) }
             guard FileManager.default.isReadableFile(atPath: path), let contents = FileManager.default.contents(atPath: path) else {
-                throw InputError(.noInput, "cannot read the token file (permissions?)", place: path)
+                throw InputError(.noInput, "cannot read the \(noun) (permissions?)", place: path)
             }
             data = contents
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw InputError(.data, "the token file is not UTF-8 text", place: place)
+            throw InputError(.data, "the \(noun) is not UTF-8 text", place: place)
         }
-        return try clean(text, what: "the token file", place: place)
+        return try clean(text, what: "the \(noun)", place: place)
     }
 
     /// Trims surrounding whitespace; refuses empty values and control characters (a line break

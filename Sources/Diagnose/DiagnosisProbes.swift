@@ -15,6 +15,8 @@ public struct ProbeRecord: Sendable {
         case transportError = "transport-error"
         /// Not run: a credential it needs is missing, or it is not for this kind of token.
         case skipped
+        /// A database server answered with an error (see sqlstate and note): a refused login, a failed query.
+        case serverError = "server-error"
     }
 
     public var step: String
@@ -36,6 +38,10 @@ public struct ProbeRecord: Sendable {
     public var note: String?
     /// For an unexpected body: "html", "invalid-json", "empty", "text", "cut-off".
     var bodyShape: String?
+    /// A database probe's SQLSTATE, when the server gave one (or its message implies one).
+    public var sqlstate: String?
+    /// Database probes (`CONNECT`, `QUERY` over the PostgreSQL wire protocol) have no HTTP status or CURLcode.
+    public var isDatabase: Bool { method == "CONNECT" || method == "QUERY" }
 
     public init(step: String, method: String, url: String, outcome: Outcome, status: Int? = nil, curlCode: Int? = nil,
                 curlName: String? = nil, curlMessage: String? = nil, timings: PhaseTimings? = nil, contentType: String? = nil,
@@ -77,6 +83,7 @@ extension JSONReportWriter {
             if let name = p.curlName { w.raw(",\"curlName\":"); w.string(name) }
             if let message = p.curlMessage, !message.isEmpty { w.raw(",\"curlMessage\":"); w.string(message) }
             if let round = p.round { w.raw(",\"round\":"); w.int(round) }
+            if let sqlstate = p.sqlstate { w.raw(",\"sqlstate\":"); w.string(sqlstate) }
             if let t = p.timings {
                 w.raw(",\"timings\":{\"dnsMs\":"); w.double(milliseconds(t.dnsSeconds))
                 w.raw(",\"connectMs\":"); w.double(milliseconds(t.connectSeconds))
@@ -97,18 +104,31 @@ extension JSONReportWriter {
 
 enum ProbeLines {
     static func summary(_ p: ProbeRecord) -> String {
+        if p.isDatabase { return databaseSummary(p) }
         switch p.outcome {
         case .skipped:
             return "skipped" + (p.note.map { ": \($0)" } ?? "")
         case .transportError:
             let time = p.timings.map { " after \(format(milliseconds($0.totalSeconds))) ms" } ?? ""
             return "curl \(p.curlCode ?? 0) \(p.curlName ?? "")\(time)" + (p.curlMessage.map { ": \($0)" } ?? "")
-        case .ok, .httpError, .unexpectedBody:
+        case .ok, .httpError, .unexpectedBody, .serverError:
             var s = "HTTP \(p.status.map(String.init) ?? "?")"
             if let t = p.timings { s += " in \(format(milliseconds(t.totalSeconds))) ms" }
             if p.outcome == .unexpectedBody { s += " — " + (p.note ?? "not the expected JSON") }
             if let code = p.curlCode, code != 0 { s += " (curl \(code) \(p.curlName ?? ""))" }
             return s
+        }
+    }
+
+    /// A database probe: what happened, the SQLSTATE, the time, the server's (redacted) message.
+    static func databaseSummary(_ p: ProbeRecord) -> String {
+        let time = p.timings.map { " in \(format(milliseconds($0.totalSeconds))) ms" } ?? ""
+        switch p.outcome {
+        case .skipped: return "skipped" + (p.note.map { ": \($0)" } ?? "")
+        case .ok: return "ok\(time)" + (p.note.map { " — \($0)" } ?? "")
+        default:
+            let state = p.sqlstate.map { "SQLSTATE \($0) " } ?? ""
+            return "\(state)failed\(time)" + (p.note.map { ": \($0)" } ?? "")
         }
     }
 

@@ -38,7 +38,8 @@ extension Report {
 /// its own total timeout (`options.timeout`), so a black hole costs one timeout per round.
 public struct DiagnosisRunner: Sendable {
     public let definition: ProviderDefinition
-    public let credentials: DiagnosisCredentials
+    /// The connection's credentials, plus the signed `assertion` when the definition has one.
+    public private(set) var credentials: DiagnosisCredentials
     public let options: DiagnosisOptions
     public let engine: ClassifyEngine
     /// Every base URL name to the URL used (defaults, then `--base-url` overrides).
@@ -61,8 +62,18 @@ public struct DiagnosisRunner: Sendable {
             throw InputError(.usage, "diagnose --provider \(definition.id) needs one of: "
                              + definition.requireAny.map(Self.describe).joined(separator: "; "))
         }
+        if definition.steps.isEmpty {
+            // Offline (Looker Studio): the evidence given is classified instead.
+            guard !options.evidence.isEmpty else {
+                let flags = definition.evidenceInputs.map { "--\($0)" }.joined(separator: " or ")
+                throw InputError(.usage, "diagnose --provider \(definition.id) classifies what the customer's browser saw: give \(flags.isEmpty ? "evidence" : flags)")
+            }
+            baseURLs = [:]
+            return
+        }
         // Some step must be able to run with what was given (and what earlier steps provide).
         var available = credentials.names
+        if let assertion = definition.assertion, assertion.needs.allSatisfy(available.contains) { available.insert(CredentialName.assertion) }
         var runnable = Set<String>()
         var grew = true
         while grew {
@@ -100,7 +111,29 @@ public struct DiagnosisRunner: Sendable {
                 throw InputError(.usage, "bad --base-url: '\(name)' is no base URL of \(definition.id) (use one of: \(names))")
             }
         }
+        // A base URL may name a credential in its host ("https://{account}.snowflakecomputing.com").
+        for (name, url) in urls where url.contains("{") {
+            var out = ""
+            for piece in TemplatePiece.split(url) {
+                switch piece {
+                case let .literal(text): out += text
+                case let .placeholder(p):
+                    guard let value = credentials[p] else {
+                        throw InputError(.usage, "diagnose --provider \(definition.id) needs \(Self.describe(p)) (it names the host)")
+                    }
+                    guard value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_") }) else {
+                        throw InputError(.usage, "\(Self.flag(p)) '\(value)' is not a host name part (letters, digits, '-', '_', '.')")
+                    }
+                    out += value.lowercased()
+                }
+            }
+            urls[name] = out
+        }
         baseURLs = urls
+        if let assertion = definition.assertion,
+           let signed = try Self.signAssertion(assertion, credentials: credentials, baseURLs: urls, now: options.now ?? Date()) {
+            self.credentials[CredentialName.assertion] = signed
+        }
     }
 
     /// How to give a credential on the command line.
@@ -112,6 +145,17 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.clientSecret: return "the app's client secret (--client-secret-env VAR)"
         case CredentialName.developerToken: return "a developer token (--developer-token-env VAR)"
         case CredentialName.accountID: return "an account id (--account-id ID)"
+        case CredentialName.privateKey: return "a private key (--service-account-file FILE or --private-key-file FILE)"
+        case CredentialName.clientEmail: return "a service account (--service-account-file FILE)"
+        case CredentialName.assertion: return "a signed assertion (--service-account-file FILE or --private-key-file FILE)"
+        case CredentialName.password: return "a password (--password-env VAR or --password-file FILE)"
+        case CredentialName.user: return "a user name (--user NAME)"
+        case CredentialName.account: return "an account identifier (--account ORG-ACCOUNT)"
+        case CredentialName.apiKey: return "an API key (--api-key-env VAR or --api-key-file FILE)"
+        case CredentialName.urlPath: return "the API URL (--url URL)"
+        case CredentialName.project: return "a project id (--project ID)"
+        case CredentialName.dataset: return "a dataset (--dataset NAME)"
+        case CredentialName.spreadsheetID: return "a spreadsheet id (--spreadsheet-id ID)"
         default: return credential
         }
     }
@@ -125,6 +169,16 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.clientSecret: return "--client-secret-env"
         case CredentialName.developerToken: return "--developer-token-env"
         case CredentialName.accountID: return "--account-id"
+        case CredentialName.privateKey, CredentialName.assertion: return "--service-account-file/--private-key-file"
+        case CredentialName.clientEmail: return "--service-account-file"
+        case CredentialName.password: return "--password-env/--password-file"
+        case CredentialName.user: return "--user"
+        case CredentialName.account: return "--account"
+        case CredentialName.apiKey: return "--api-key-env/--api-key-file"
+        case CredentialName.urlPath: return "--url"
+        case CredentialName.project: return "--project"
+        case CredentialName.dataset: return "--dataset"
+        case CredentialName.spreadsheetID: return "--spreadsheet-id"
         default: return credential
         }
     }
@@ -133,6 +187,7 @@ public struct DiagnosisRunner: Sendable {
 
     /// Runs every step, blocking until the last probe ends (at most one timeout per round).
     public func run(prober: Prober = Prober()) -> Diagnosis {
+        if definition.steps.isEmpty { return offline() }
         var state = RunState(runner: self)
         while let round = state.nextRound() {
             state.absorb(round, prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
@@ -143,11 +198,37 @@ public struct DiagnosisRunner: Sendable {
     /// The same, without blocking a thread of the cooperative pool (probes run on their own thread
     /// and are aborted when the task is cancelled).
     public func run(prober: Prober = Prober()) async -> Diagnosis {
+        if definition.steps.isEmpty { return offline() }
         var state = RunState(runner: self)
         while let round = state.nextRound() {
             state.absorb(round, await prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
         }
         return state.finish()
+    }
+}
+
+extension DiagnosisRunner {
+    /// A definition without steps (`evidence: [url, har]`): classify what the customer's browser saw.
+    func offline() -> Diagnosis {
+        let started = DispatchTime.now()
+        let evidence = options.evidence.map { e -> Evidence in
+            var e = e
+            e.provider = definition.id
+            return e
+        }
+        var report = engine.report(for: evidence, source: options.evidenceSource, keepFacts: options.keepFacts)
+        if report.findings.count == 1, report.findings[0].failure == "unknown", !report.evidenceShowsFailure {
+            report.findings[0].severity = "info"
+            report.findings[0].confidence = 0
+            report.findings[0].remediation = []
+            report.findings[0].summary = "Nothing in the evidence shows a failure: one Google account, no 400, no redirect loop."
+        }
+        report.probes = []
+        let facts = evidence.first.map(engine.extractor.facts(for:)) ?? Facts()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        var shown = Facts(capacity: facts.count)
+        for name in facts.names { shown[name] = Redactor.redact(facts[name]!) }
+        return Diagnosis(report: report, facts: shown, stepFacts: [:], seconds: seconds)
     }
 }
 
@@ -394,9 +475,10 @@ struct RunState {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         let ordered = steps.indices.compactMap { records[$0] }
         let options = runner.options
-        let builder = DiagnosisFactBuilder(provider: runner.definition.id,
+        var builder = DiagnosisFactBuilder(provider: runner.definition.id,
                                            requiredScopes: options.expectScopes ?? runner.definition.requiredScopes,
                                            expectAccount: options.expectAccount, warnExpiry: options.warnExpiry, now: now)
+        builder.requiredPermissions = runner.definition.requiredPermissions
         let diagnosisFacts = builder.facts(yields: yields, records: ordered)
 
         // Failing steps first: when no rule holds, the `unknown` finding keeps the first set's evidence.

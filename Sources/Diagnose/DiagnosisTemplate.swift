@@ -27,10 +27,15 @@ struct DiagnosisTemplate {
                     out += baseURLs[String(name.dropFirst(5))] ?? ""
                 } else if name == "version" {
                     out += versionPath
-                } else if masked && credentials[name] == nil {
+                } else if name == CredentialName.urlPath, let path = credentials[name] {
+                    // `--url`'s path and query, checked by the command line: verbatim.
+                    if path.contains("?") { inQuery = true }
+                    out += path
+                } else if masked && credentials[CredentialName.credential(inPlaceholder: name) ?? name] == nil {
                     out += "{\(name)}"
-                } else if let value = credentials[name] {
-                    if masked && CredentialName.secret.contains(name) {
+                } else if let value = credentials[CredentialName.credential(inPlaceholder: name) ?? name]
+                    .map({ name.hasSuffix(".upper") ? $0.uppercased() : $0 }) {
+                    if masked && CredentialName.secret.contains(CredentialName.credential(inPlaceholder: name) ?? name) {
                         out += Redactor.mask
                     } else {
                         switch context {

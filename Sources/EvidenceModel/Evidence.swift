@@ -102,6 +102,8 @@ public struct InputError: Error, Sendable, CustomStringConvertible, Equatable {
         case usage
         /// A configuration (rules) file is wrong (EX_CONFIG, 78).
         case config
+        /// Output could not be written (EX_IOERR, 74).
+        case io
     }
 
     public var kind: Kind
@@ -125,6 +127,7 @@ public struct InputError: Error, Sendable, CustomStringConvertible, Equatable {
         case .noInput: return 66
         case .usage: return 64
         case .config: return 78
+        case .io: return 74
         }
     }
 }

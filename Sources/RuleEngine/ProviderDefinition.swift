@@ -17,10 +17,55 @@ public enum CredentialName {
     public static let developerToken = "developer-token"
     public static let accountID = "account-id"
 
+    // Destinations (docs/PROVIDERS.md).
+    /// A PEM RSA private key: a service-account key file's `private_key`, or `--private-key-file`.
+    public static let privateKey = "private-key"
+    /// The service account's e-mail (a key file's `client_email`).
+    public static let clientEmail = "client-email"
+    /// A JWT signed with `private-key` before the steps (the definition's `assertion:`).
+    public static let assertion = "assertion"
+    public static let password = "password"
+    public static let user = "user"
+    /// An account identifier (Snowflake's `orgname-account` or locator).
+    public static let account = "account"
+    public static let apiKey = "api-key"
+    /// The path and query of `--url` (always ending in `?` or `&`, so a step can append a parameter).
+    public static let urlPath = "url-path"
+    public static let project = "project"
+    public static let dataset = "dataset"
+    public static let spreadsheetID = "spreadsheet-id"
+
     /// Every credential name, in the order help texts list them.
-    public static let all: [String] = [token, refreshToken, clientID, clientSecret, developerToken, accountID]
+    public static let all: [String] = [token, refreshToken, clientID, clientSecret, developerToken, accountID,
+                                       privateKey, clientEmail, assertion, password, user, account, apiKey, urlPath,
+                                       project, dataset, spreadsheetID]
     /// Credentials whose values are secrets (never shown); the client and account ids are not.
-    public static let secret: Set<String> = [token, refreshToken, clientSecret, developerToken]
+    public static let secret: Set<String> = [token, refreshToken, clientSecret, developerToken, privateKey, assertion, password, apiKey]
+
+    /// `{name}` or `{name.upper}` (the value upper-cased, e.g. Snowflake's account in a JWT claim):
+    /// the credential a placeholder names, or nil.
+    public static func credential(inPlaceholder placeholder: String) -> String? {
+        let name = placeholder.hasSuffix(".upper") ? String(placeholder.dropLast(6)) : placeholder
+        return all.contains(name) ? name : nil
+    }
+}
+
+/// A JWT the runner signs (RS256) with the `private-key` credential before the steps run; steps
+/// use it as `{assertion}` (Google's service-account grant, Snowflake's key-pair login).
+public struct AssertionSpec: Sendable {
+    /// Claim name → template (credentials, `{base.NAME}`, `{public-key-fingerprint}`). `iat` and
+    /// `exp` are added.
+    public var claims: [(name: String, value: String)]
+    /// Seconds from `iat` to `exp`.
+    public var lifetime: Int
+    /// Credentials the claims name, plus `private-key`.
+    public var needs: [String]
+
+    public init(claims: [(name: String, value: String)], lifetime: Int = 3600, needs: [String]) {
+        self.claims = claims
+        self.lifetime = lifetime
+        self.needs = needs
+    }
 }
 
 /// What one credential means to a provider.
@@ -179,6 +224,13 @@ public struct ProviderDefinition: Sendable {
     /// At least one of these credentials must be given (e.g. an access token or a refresh token).
     public var requireAny: [String]
     public var steps: [ProviderStep]
+    /// Signed before the steps when its credentials are at hand (`assertion:`).
+    public var assertion: AssertionSpec?
+    /// Permissions the connection needs (`required-permissions:`), compared with `permissions.granted`.
+    public var requiredPermissions: [String] = []
+    /// Evidence `diagnose` classifies instead of probing (`evidence: [url, har]`), for a provider
+    /// whose failures only the customer's browser sees (Looker Studio).
+    public var evidenceInputs: [String] = []
     public var file: String
     public var line: Int
 
@@ -214,8 +266,10 @@ public struct ProviderLoader {
 
     static let definitionKeys: Set<String> = [
         "id", "name", "category", "base-urls", "version-path", "required-scopes", "credentials", "require-any", "steps",
-        "description", "docs",
+        "description", "docs", "assertion", "required-permissions", "evidence",
     ]
+    static let assertionKeys: Set<String> = ["claims", "lifetime"]
+    static let evidenceKinds: Set<String> = ["url", "har"]
     static let stepKeys: Set<String> = [
         "id", "description", "needs", "method", "url", "headers", "body", "content-type", "yields", "provides",
         "if-token-format", "unless-token-format", "docs",
@@ -286,7 +340,16 @@ public struct ProviderLoader {
                         issue(file, key, "base URL names are lower-case letters, digits and '-'"); continue
                     }
                     guard let url = value.scalar?.string else { issue(file, value, "base URL '\(k)' must be a URL"); continue }
-                    if let problem = Self.baseURLProblem(url) { issue(file, value, "base URL '\(k)': \(problem)"); continue }
+                    // A host may name a credential ("https://{account}.snowflakecomputing.com").
+                    var sample = ""
+                    for piece in TemplatePiece.split(url) {
+                        switch piece {
+                        case let .literal(text): sample += text
+                        case let .placeholder(name):
+                            if CredentialName.all.contains(name) { sample += "x" } else { sample += "{\(name)}" }
+                        }
+                    }
+                    if let problem = Self.baseURLProblem(sample) { issue(file, value, "base URL '\(k)': \(problem)"); continue }
                     if baseURLs.contains(where: { $0.name == k }) { issue(file, key, "base URL '\(k)' is named twice"); continue }
                     baseURLs.append((k, Self.trimmingSlash(url)))
                 }
@@ -337,8 +400,25 @@ public struct ProviderLoader {
             issue(file, fields["require-any"], "'require-any' names '\(name)', which is not under 'credentials'")
         }
 
+        for (_, url) in baseURLs {
+            for name in Self.placeholders(in: url) where !credentials.contains(where: { $0.name == name }) {
+                issue(file, fields["base-urls"], "base URL uses '{\(name)}', which is not under 'credentials'")
+            }
+        }
+        let requiredPermissions = strings(fields["required-permissions"], "required-permissions", file: file)
+        let evidenceInputs = strings(fields["evidence"], "evidence", file: file)
+        for kind in evidenceInputs where !Self.evidenceKinds.contains(kind) {
+            issue(file, fields["evidence"], "unknown evidence '\(kind)' (allowed: \(Self.evidenceKinds.sorted().joined(separator: ", ")))")
+        }
+        var assertion: AssertionSpec?
+        if let a = fields["assertion"] {
+            assertion = loadAssertion(a, file: file, baseNames: baseURLs.map(\.name), credentials: credentials.map(\.name))
+        }
+
         var steps: [ProviderStep] = []
-        if let s = fields["steps"] {
+        if fields["steps"] == nil && !evidenceInputs.isEmpty {
+            // Offline: the evidence given is classified, nothing is probed.
+        } else if let s = fields["steps"] {
             if let items = s.sequence, !items.isEmpty {
                 for item in items {
                     if let step = loadStep(item, file: file, baseNames: baseURLs.map(\.name), credentials: credentials.map(\.name)) {
@@ -359,10 +439,59 @@ public struct ProviderLoader {
         for spec in credentials where spec.required && providable.contains(spec.name) {
             issue(file, fields["credentials"], "credential '\(spec.name)' is required but also provided by a step; drop 'required'")
         }
+        if assertion != nil && !credentials.contains(where: { $0.name == CredentialName.assertion }) {
+            issue(file, fields["assertion"], "'assertion' needs the credential 'assertion' under 'credentials' (the steps use {assertion})")
+        }
         guard issues.count == start else { return }
-        definitions.append(ProviderDefinition(id: id, name: name, category: category, baseURLs: baseURLs, versionPath: versionPath,
-                                              requiredScopes: requiredScopes, credentials: credentials, requireAny: requireAny,
-                                              steps: steps, file: file, line: node.mark?.line ?? 1))
+        var definition = ProviderDefinition(id: id, name: name, category: category, baseURLs: baseURLs, versionPath: versionPath,
+                                            requiredScopes: requiredScopes, credentials: credentials, requireAny: requireAny,
+                                            steps: steps, file: file, line: node.mark?.line ?? 1)
+        definition.assertion = assertion
+        definition.requiredPermissions = requiredPermissions
+        definition.evidenceInputs = evidenceInputs
+        definitions.append(definition)
+    }
+
+    mutating func loadAssertion(_ node: Node, file: String, baseNames: [String], credentials: [String]) -> AssertionSpec? {
+        guard let map = node.mapping else { issue(file, node, "'assertion' must be a mapping (claims, lifetime)"); return nil }
+        for (key, _) in map where !Self.assertionKeys.contains(key.string ?? "") {
+            issue(file, key, "unknown key '\(key.string ?? "?")' in assertion (allowed: \(Self.assertionKeys.sorted().joined(separator: ", ")))")
+        }
+        let fields = RuleLoader.fields(map)
+        var claims: [(name: String, value: String)] = []
+        var needs = [CredentialName.privateKey]
+        guard let cm = fields["claims"]?.mapping, !cm.isEmpty else {
+            issue(file, fields["claims"] ?? node, "'assertion' needs 'claims' (claim name → template)")
+            return nil
+        }
+        for (key, value) in cm {
+            guard let name = key.string, !name.isEmpty, let template = value.scalar?.string else {
+                issue(file, key, "a claim maps a name to a text template"); continue
+            }
+            if name == "iat" || name == "exp" { issue(file, key, "'\(name)' is added by the runner"); continue }
+            for placeholder in Self.placeholders(in: template) {
+                if placeholder.hasPrefix("base.") {
+                    if !baseNames.contains(String(placeholder.dropFirst(5))) { issue(file, value, "claim '\(name)': unknown base URL '{\(placeholder)}'") }
+                } else if placeholder == "public-key-fingerprint" {
+                    continue
+                } else if let credential = CredentialName.credential(inPlaceholder: placeholder), credentials.contains(credential),
+                          credential != CredentialName.assertion, !CredentialName.secret.contains(credential) {
+                    if !needs.contains(credential) { needs.append(credential) }
+                } else {
+                    issue(file, value, "claim '\(name)': unknown placeholder '{\(placeholder)}' (a credential under 'credentials' that is not a secret, {base.NAME}, {public-key-fingerprint})")
+                }
+            }
+            claims.append((name, template))
+        }
+        if !credentials.contains(CredentialName.privateKey) {
+            issue(file, node, "'assertion' is signed with 'private-key', which is not under 'credentials'")
+        }
+        var lifetime = 3600
+        if let l = fields["lifetime"] {
+            if let n = l.scalar.flatMap({ Int($0.string) }), (60...86_400).contains(n) { lifetime = n }
+            else { issue(file, l, "'lifetime' must be seconds between 60 and 86400") }
+        }
+        return AssertionSpec(claims: claims, lifetime: lifetime, needs: needs)
     }
 
     mutating func loadStep(_ node: Node, file: String, baseNames: [String], credentials: [String]) -> ProviderStep? {
@@ -422,7 +551,7 @@ public struct ProviderLoader {
                     if !baseNames.contains(base) { issue(file, where_, "step '\(id)': unknown base URL '{\(name)}' (known: \(baseNames.joined(separator: ", ")))") }
                 } else if name == "version" {
                     continue
-                } else if CredentialName.all.contains(name) {
+                } else if let name = CredentialName.credential(inPlaceholder: name) {
                     if !credentials.contains(name) {
                         issue(file, where_, "step '\(id)' uses '{\(name)}', which is not under 'credentials'")
                     } else if !referenced.contains(name) {

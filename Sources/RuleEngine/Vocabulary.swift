@@ -39,7 +39,7 @@ public enum Vocabulary {
     ]
     public static let factPrefixes: [String] = [
         "http.header.", "www-authenticate.", "body.", "body[", "token.", "scopes.", "account.", "har.", "probe.",
-        "link.", "expect.", "db.",
+        "link.", "expect.", "db.", "permissions.",
     ]
 
     public static func isKnownFact(_ name: String) -> Bool {

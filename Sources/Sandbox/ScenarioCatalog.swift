@@ -35,7 +35,9 @@ public struct SandboxScenario: Sendable {
     public let place: String
 
     /// Credential names whose values pick this scenario whenever a request carries them.
-    static let tokenCredentialNames: Set<String> = ["token", "refresh-token"]
+    /// `access-token` is what a scenario's token endpoint hands out (after a service-account
+    /// assertion); `api-key` is the platform API's key.
+    static let tokenCredentialNames: Set<String> = ["token", "refresh-token", "access-token", "api-key"]
 
     /// The values of `token` and `refresh-token`: unique across the catalog.
     public var tokens: [String] {
@@ -59,7 +61,7 @@ public struct SandboxScenario: Sendable {
             let ia = order.firstIndex(of: a) ?? order.count, ib = order.firstIndex(of: b) ?? order.count
             return ia != ib ? ia < ib : a < b
         }
-        return names.map { name in
+        return names.filter { $0 != "private-key" }.map { name in
             let value = credentials[name] ?? ""
             return (name, Self.isPrintable(name: name, value: value) ? value : "[not shown]")
         }
@@ -134,6 +136,29 @@ public struct ScenarioCatalog: Sendable {
 
     /// The scenario a non-token credential picks, when exactly one scenario uses that value.
     func scenario(forOtherCredential value: String) -> SandboxScenario? { byUniqueCredential[value].map { scenarios[$0] } }
+
+    /// The scenario a JWT assertion picks, whatever key signed it (the Sandbox makes no key and
+    /// checks no signature): its `iss` (a service account's e-mail), its `sub`, or the user of a
+    /// Snowflake `sub` (`ACCOUNT.USER`, compared lower-cased). A correctly shaped JWT is three
+    /// base64url parts whose header names an `alg`.
+    func scenario(forAssertion jwt: String) -> SandboxScenario? {
+        let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = Self.base64URLDecode(parts[0]), (try? JSON.parse(header))?["alg"] != nil,
+              let payload = Self.base64URLDecode(parts[1]), let claims = try? JSON.parse(payload) else { return nil }
+        var candidates: [String] = []
+        if let iss = claims["iss"]?.stringValue { candidates.append(iss) }
+        if let sub = claims["sub"]?.stringValue {
+            candidates.append(sub)
+            if let user = sub.split(separator: ".").last { candidates.append(user.lowercased()) }
+        }
+        return candidates.lazy.compactMap { self.scenario(forOtherCredential: $0) }.first
+    }
+
+    static func base64URLDecode<S: StringProtocol>(_ part: S) -> [UInt8]? {
+        var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        return Data(base64Encoded: text).map { [UInt8]($0) }
+    }
 
     // MARK: loading
 

@@ -114,7 +114,14 @@ struct ScenarioFileReader {
 
         switch (map["routes"] != nil, map["fault"] != nil) {
         case (true, true): issue(map["fault"], "a scenario has routes or a fault, not both")
-        case (false, false): issue(node, "scenario '\(id)' needs `routes:` (METHOD /path: fixture) or `fault:`")
+        case (false, false):
+            // An offline scenario: diagnose classifies the evidence its options name (`har`, `url`).
+            if options["har"] == nil && options["url"] == nil {
+                issue(node, "scenario '\(id)' needs `routes:` (METHOD /path: fixture), `fault:`, or an offline `options:` har/url")
+            }
+            if let har = options["har"], fixture(har) == nil {
+                issue(map["options"], "fixture '\(har)' does not exist under fixtures/")
+            }
         case (true, false):
             if map["routes"]?.mapping?.count == 0 { issue(map["routes"], "`routes` is empty") }
             if credentials.isEmpty {

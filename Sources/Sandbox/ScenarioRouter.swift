@@ -129,6 +129,8 @@ struct ScenarioRouter: Sendable {
 
         let credentials = RequestCredentials(request)
         let scenario = credentials.tokens.lazy.compactMap { catalog.scenario(forToken: $0) }.first
+            // A signed assertion (a service-account grant, Snowflake's key-pair login) picks by its issuer or subject.
+            ?? credentials.tokens.lazy.compactMap { catalog.scenario(forAssertion: $0) }.first
             ?? credentials.pathSegments.lazy.compactMap { catalog.scenario(forToken: $0) }.first
             // Without any token, a client secret or id only one scenario uses picks it (client-credentials grants).
             ?? (credentials.tokens.isEmpty ? credentials.others.lazy.compactMap { catalog.scenario(forOtherCredential: $0) }.first : nil)

@@ -278,3 +278,14 @@ final class DemoCommandTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(doc.at("probes")?.arrayValue?.count ?? 0, 1, result.summary)
     }
 }
+
+/// A reader that stops early (`| head`) must not make authdoctor crash or print a trace.
+final class ClosedOutputTests: XCTestCase {
+    func testDemoPipedIntoHeadEndsQuietly() throws {
+        let script = "'\(CLI.binary.path)' demo --only hubspot --timeout 1 | head -1 >/dev/null; echo \"status=${PIPESTATUS[0]}\""
+        let result = try ProcessRunner.run(URL(fileURLWithPath: "/bin/bash"), ["-c", script], timeout: 60)
+        XCTAssertTrue(result.stdoutText.contains("status=0"), result.summary)
+        XCTAssertFalse(result.stderrText.contains("crashed"), result.summary)
+        XCTAssertFalse(result.stderrText.contains("Fatal error"), result.summary)
+    }
+}

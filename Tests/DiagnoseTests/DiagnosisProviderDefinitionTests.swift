@@ -10,10 +10,14 @@ final class DiagnosisProviderDefinitionTests: XCTestCase {
     func testTheRepositoryDefinitionsLoadCleanly() throws {
         let (all, issues) = try ProviderLibrary.load(includeBuiltin: false, directories: [Diag.providersDirectory])
         XCTAssertEqual(issues.map(\.description), [])
-        XCTAssertEqual(Set(all.keys), ["google", "google-ads", "google-analytics", "facebook", "linkedin", "hubspot"])
+        XCTAssertEqual(Set(all.keys), ["google", "google-ads", "google-analytics", "facebook", "linkedin", "hubspot",
+                                       "bigquery", "google-sheets", "snowflake", "platform-api", "looker-studio"])
         for (id, definition) in all {
             XCTAssertTrue(ProviderDetector.known.contains(id), id)
-            XCTAssertFalse(definition.steps.isEmpty, id)
+            // Looker Studio classifies --url/--har instead of probing.
+            XCTAssertTrue(!definition.steps.isEmpty || !definition.evidenceInputs.isEmpty, id)
+            XCTAssertEqual(definition.category, ["bigquery", "google-sheets", "snowflake", "platform-api", "looker-studio"].contains(id)
+                           ? "destination" : "source", id)
             XCTAssertTrue(definition.file.hasPrefix("providers/"), definition.file)
         }
         let fb = try XCTUnwrap(all["facebook"])
@@ -81,7 +85,7 @@ final class DiagnosisProviderDefinitionTests: XCTestCase {
           api: https://api.acme.test
         credentials:
           token: { required: true }
-          password: {}
+          passphrase: {}
         colour: blue
         steps:
           - id: me
@@ -97,7 +101,7 @@ final class DiagnosisProviderDefinitionTests: XCTestCase {
         let (defs, issues) = load(yaml)
         XCTAssertEqual(defs.count, 0)
         let expected = [
-            "providers/x.yaml:6: unknown credential 'password'",
+            "providers/x.yaml:6: unknown credential 'passphrase'",
             "providers/x.yaml:7: unknown key 'colour' in provider definition",
             "providers/x.yaml:11: step 'me': unknown method 'FETCH'",
             "providers/x.yaml:10: step 'me': unknown placeholder '{tokn}'",

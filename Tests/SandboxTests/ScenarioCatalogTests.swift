@@ -262,7 +262,9 @@ final class ScenarioCatalogTests: SandboxTestCase {
                 if let token = scenario.tokens.first {
                     headers.append(HTTPHeader("Authorization", "Bearer \(token)"))
                 } else {
-                    let pair = "\(scenario.credentials["client-id"] ?? ""):\(scenario.credentials["client-secret"] ?? "")"
+                    // No token: a client id/secret, a service account's e-mail or a password only this scenario uses.
+                    let user = scenario.credentials["client-id"] ?? scenario.credentials["client-email"] ?? scenario.credentials["user"] ?? ""
+                    let pair = "\(user):\(scenario.credentials["client-secret"] ?? scenario.credentials["password"] ?? "")"
                     headers.append(HTTPHeader("Authorization", "Basic \(Data(pair.utf8).base64EncodedString())"))
                 }
                 requests.append(ProbeRequest(method: route.method, url: sandbox.baseURL + route.path, headers: headers,

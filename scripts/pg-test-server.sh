@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster on 127.0.0.1 for the database diagnosis tests (`make test`, CI).
+# Installs nothing: needs the `postgresql` package (initdb, pg_ctl, psql) and the `postgres` OS user.
+#
+#   eval "$(scripts/pg-test-server.sh start)"   # prints PGTEST_PORT=..., PGTEST_DIR=..., PGTEST_*_PASSWORD=...
+#   scripts/pg-test-server.sh stop [DIR]        # DIR defaults to $PGTEST_DIR, then the last one started
+#
+# Fixtures: database `dw`, schema `analytics`, table `analytics.events`; roles
+#   loader   password, USAGE+CREATE on analytics, INSERT on analytics.events (a healthy destination)
+#   reader   password, USAGE on analytics only, SELECT on analytics.events (no CREATE, no INSERT)
+#   blocked  password, but pg_hba.conf has a `reject` line for it (SQLSTATE 28000)
+# Passwords are generated per run. Host connections use scram-sha-256; the superuser is reachable
+# only through a Unix socket inside the cluster's private (0700) directory.
+set -euo pipefail
+
+LAST=/tmp/authdoctor-pgtest.last
+
+# Runs a command as the postgres OS user (directly when we are that user or cannot switch).
+as_pg() {
+    if [ "$(id -un)" = postgres ]; then "$@"
+    elif [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"
+    elif command -v sudo >/dev/null && sudo -n -u postgres true 2>/dev/null; then sudo -n -u postgres -- "$@"
+    else "$@"
+    fi
+}
+
+pg_bin() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+    done
+    command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return; }
+    echo "pg-test-server: no initdb found (apt-get install postgresql)" >&2
+    exit 1
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+password() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+
+start() {
+    local bin dir port loader reader blocked
+    bin=$(pg_bin)
+    dir=$(as_pg mktemp -d /tmp/authdoctor-pg.XXXXXX)
+    as_pg chmod 700 "$dir"
+    port=$(free_port)
+    loader=$(password); reader=$(password); blocked=$(password)
+
+    as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    as_pg bash -c "cat > '$dir/data/pg_hba.conf'" <<HBA
+# authdoctor test cluster: superuser via the private socket only; password logins from 127.0.0.1.
+local   all   postgres                 trust
+host    all   blocked    127.0.0.1/32  reject
+host    all   all        127.0.0.1/32  scram-sha-256
+HBA
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c ssl=off -c fsync=off" start >/dev/null \
+        || { cat "$dir/server.log" >&2; exit 1; }
+    echo "$dir" > "$LAST"
+
+    as_pg "$bin/psql" -q -X -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+        -v loader="$loader" -v reader="$reader" -v blocked="$blocked" >/dev/null <<'SQL'
+CREATE ROLE loader LOGIN PASSWORD :'loader';
+CREATE ROLE reader LOGIN PASSWORD :'reader';
+CREATE ROLE blocked LOGIN PASSWORD :'blocked';
+CREATE DATABASE dw;
+\connect dw
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+CREATE SCHEMA analytics;
+CREATE TABLE analytics.events (id bigint, ts timestamptz, name text);
+GRANT USAGE, CREATE ON SCHEMA analytics TO loader;
+GRANT SELECT, INSERT ON analytics.events TO loader;
+GRANT USAGE ON SCHEMA analytics TO reader;
+GRANT SELECT ON analytics.events TO reader;
+SQL
+
+    echo "PGTEST_PORT=$port"
+    echo "PGTEST_DIR=$dir"
+    echo "PGTEST_LOADER_PASSWORD=$loader"
+    echo "PGTEST_READER_PASSWORD=$reader"
+    echo "PGTEST_BLOCKED_PASSWORD=$blocked"
+}
+
+stop() {
+    local dir=${1:-${PGTEST_DIR:-}}
+    if [ -z "$dir" ] && [ -f "$LAST" ]; then dir=$(cat "$LAST"); fi
+    [ -n "$dir" ] || { echo "pg-test-server: nothing to stop" >&2; return 0; }
+    case "$dir" in /tmp/authdoctor-pg.*) ;; *) echo "pg-test-server: refusing to remove $dir" >&2; exit 1 ;; esac
+    if [ -d "$dir/data" ]; then
+        as_pg "$(pg_bin)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    as_pg rm -rf "$dir"
+    if [ -f "$LAST" ] && [ "$(cat "$LAST")" = "$dir" ]; then rm -f "$LAST"; fi
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop "${2:-}" ;;
+    *) echo "usage: $0 [start|stop [DIR]]" >&2; exit 64 ;;
+esac
