@@ -93,6 +93,17 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 enum Terminal {
+    /// One report in the chosen format (`jsonl` writes it on one line).
+    static func write(_ report: Report, format: OutputFormat) {
+        switch format {
+        case .text: write(TextReportRenderer(color: colorAllowed).render(report))
+        case .json: write(JSONReportWriter().render(report, pretty: true) + "\n")
+        case .jsonl: write(JSONReportWriter().render(report) + "\n")
+        case .markdown: write(MarkdownReportRenderer().render(report))
+        case .brief: write(BriefReportRenderer().render(report))
+        }
+    }
+
     static var colorAllowed: Bool {
         isatty(STDOUT_FILENO) != 0 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
     }

@@ -134,13 +134,7 @@ struct Classify: ParsableCommand {
         }
 
         let report = engine.report(for: evidences, source: source, keepFacts: showFacts)
-        switch format ?? .text {
-        case .text: Terminal.write(TextReportRenderer(color: Terminal.colorAllowed).render(report))
-        case .json: Terminal.write(JSONReportWriter().render(report, pretty: true) + "\n")
-        case .jsonl: Terminal.write(JSONReportWriter().render(report) + "\n")
-        case .markdown: Terminal.write(MarkdownReportRenderer().render(report))
-        case .brief: Terminal.write(BriefReportRenderer().render(report))
-        }
+        Terminal.write(report, format: format ?? .text)
     }
 }
 

@@ -160,12 +160,7 @@ public struct DiagnoseCommand: ParsableCommand {
         defer { server?.stop() }
         let diagnosis = try makeRunner(sandbox: server).run()
         let report = diagnosis.report
-        switch format {
-        case .text: Terminal.write(TextReportRenderer(color: Terminal.colorAllowed).render(report))
-        case .json, .jsonl: Terminal.write(JSONReportWriter().render(report, pretty: true) + "\n")
-        case .markdown: Terminal.write(MarkdownReportRenderer().render(report))
-        case .brief: Terminal.write(BriefReportRenderer().render(report))
-        }
+        Terminal.write(report, format: format)
         if diagnosis.exitStatus != 0 { throw ExitCode(diagnosis.exitStatus) }
     }
 
