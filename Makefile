@@ -4,8 +4,8 @@
 #   make bench  the speed benchmarks quoted in closing notes
 SHELL := /bin/bash
 SWIFT ?= swift
-SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev postgresql python3
-BENCH_PACKAGES := jq python3 hyperfine
+SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev libsqlite3-dev postgresql python3
+BENCH_PACKAGES := jq python3 hyperfine nginx-light
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor
 

@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → Diagnose → {Probe, RuleEngine} → EvidenceModel.
+// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → {LinkServer → Links, Diagnose}; Diagnose → {Probe, RuleEngine} → EvidenceModel.
 // Probe wraps libcurl through CCurl; Diagnose wraps libpq through CLibPQ (DatabaseDiagnosisLibPQ.swift only).
 let package = Package(
     name: "authdoctor",
@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +50,9 @@ let package = Package(
             name: "Sandbox",
             dependencies: ["EvidenceModel", "EmbeddedResources", "COpenSSL", "YAMLSupport", .product(name: "Yams", package: "Yams")]
         ),
+        // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB).
+        .target(name: "Links", dependencies: ["EvidenceModel", "Probe", .product(name: "GRDB", package: "GRDB.swift"),
+                                              .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "AuthDoctorCLI",
             dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox",

@@ -1,0 +1,266 @@
+import Foundation
+
+// The authorization-link issuer's storage contract (authorize-via-link; DESIGN.md "Links").
+// One store type per backend (SQLite via GRDB first), methods named for their intent, every
+// state change atomic in the store: two concurrent redemptions of one link, exactly one wins.
+//
+// Secrets never leave this layer in clear except where a caller needs them once:
+// - a link token is returned by `issueLink` only; the store keeps its SHA-256;
+// - a session's browser secret (cookie) likewise, returned by `openLink` only;
+// - provider tokens are sealed (AES-GCM) before they are written and opened only by
+//   `connectionCredentials`.
+
+/// What a link is now. Derived from its timestamps and the clock, never stored as such.
+public enum LinkState: String, Sendable, Codable, CaseIterable {
+    /// Issued, never opened.
+    case issued
+    /// Opened: a session exists; the client may be connecting sources. Not finished yet.
+    case opened
+    /// The client pressed Finish: the session's connections are active.
+    case finished
+    /// Past its expiry without being finished (a session not finished in time activates nothing).
+    case expired
+    /// Revoked by the engineer.
+    case revoked
+}
+
+public struct AuthorizationLink: Sendable, Equatable, Codable {
+    /// Public, not secret: what the engineer uses in `links show ID` (e.g. `lnk_7f3k9q2m4x`).
+    public var id: String
+    public var client: String
+    /// Provider ids the client is asked to connect; empty = any provider with an OAuth definition.
+    public var sources: [String]
+    /// Most connections one session may make (plan limit); nil = no limit.
+    public var maxSources: Int?
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var openedAt: Date?
+    public var finishedAt: Date?
+    public var revokedAt: Date?
+
+    public init(id: String, client: String, sources: [String], maxSources: Int?, createdAt: Date, expiresAt: Date,
+                openedAt: Date? = nil, finishedAt: Date? = nil, revokedAt: Date? = nil) {
+        self.id = id
+        self.client = client
+        self.sources = sources
+        self.maxSources = maxSources
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.openedAt = openedAt
+        self.finishedAt = finishedAt
+        self.revokedAt = revokedAt
+    }
+
+    public func state(at now: Date) -> LinkState {
+        if revokedAt != nil { return .revoked }
+        if finishedAt != nil { return .finished }
+        if now >= expiresAt { return .expired }
+        return openedAt == nil ? .issued : .opened
+    }
+}
+
+/// `issueLink`'s answer: the only moment the link's secret token exists in clear.
+public struct IssuedLink: Sendable {
+    public var link: AuthorizationLink
+    /// ≥ 128 bits from a CSPRNG, base64url; goes into the URL (`<public-url>/l/<token>`), never into the store.
+    public var token: String
+
+    public init(link: AuthorizationLink, token: String) {
+        self.link = link
+        self.token = token
+    }
+}
+
+/// The browser session the first open of a link starts. Bound to that browser by a cookie secret.
+public struct LinkSession: Sendable, Equatable, Codable {
+    public var id: String
+    public var linkID: String
+    public var createdAt: Date
+    /// The link's expiry: a session cannot outlive its link.
+    public var expiresAt: Date
+    public var finishedAt: Date?
+
+    public init(id: String, linkID: String, createdAt: Date, expiresAt: Date, finishedAt: Date? = nil) {
+        self.id = id
+        self.linkID = linkID
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// `openLink`'s answer: the new session and its cookie secret (only here in clear).
+public struct OpenedSession: Sendable {
+    public var session: LinkSession
+    public var link: AuthorizationLink
+    public var cookieSecret: String
+
+    public init(session: LinkSession, link: AuthorizationLink, cookieSecret: String) {
+        self.session = session
+        self.link = link
+        self.cookieSecret = cookieSecret
+    }
+}
+
+/// Why a link or a step of its flow was refused. The server turns each into a clear page (HTTP 410
+/// for the link states, 400/403 for the flow), `diagnose --link` into a finding.
+public enum LinkRefusal: Error, Sendable, Equatable {
+    /// No link has this token / id (wrong or tampered token).
+    case unknownLink
+    case expired(AuthorizationLink)
+    case revoked(AuthorizationLink)
+    /// Opened before (single use): `link.openedAt` says when.
+    case alreadyUsed(AuthorizationLink)
+    case alreadyFinished(AuthorizationLink)
+    /// The cookie does not name a live session of this link.
+    case noSession
+    /// An OAuth `state` that is unknown, already consumed, or bound to another session.
+    case badState
+    /// The provider is not among the link's sources (or has no OAuth definition).
+    case providerNotAllowed(String)
+    /// `maxSources` reached.
+    case planLimit(Int)
+}
+
+/// One OAuth authorization-code attempt of a session (PKCE S256), consumed once by the callback.
+public struct PendingAuthorization: Sendable, Equatable {
+    public var sessionID: String
+    public var linkID: String
+    public var provider: String
+    /// The PKCE code verifier (43–128 chars); stored sealed, returned in clear by `consumeAuthorization` only.
+    public var codeVerifier: String
+    public var redirectURI: String
+    public var createdAt: Date
+
+    public init(sessionID: String, linkID: String, provider: String, codeVerifier: String, redirectURI: String, createdAt: Date) {
+        self.sessionID = sessionID
+        self.linkID = linkID
+        self.provider = provider
+        self.codeVerifier = codeVerifier
+        self.redirectURI = redirectURI
+        self.createdAt = createdAt
+    }
+}
+
+public enum ConnectionStatus: String, Sendable, Codable {
+    /// Granted in a session that has not been finished: not visible to the engineer's pipelines yet.
+    case pending
+    /// Finished: the connection is in use.
+    case active
+    /// Removed by the engineer (`connections remove`); kept as a record of who connected what.
+    case removed
+}
+
+/// A provider account a client connected through a link (the record the document asks to keep).
+public struct StoredConnection: Sendable, Equatable, Codable {
+    public var id: String
+    public var linkID: String
+    public var client: String
+    public var provider: String
+    /// What the provider said the account is (e-mail, name, id), for display; never a secret.
+    public var account: String?
+    public var scopes: [String]
+    public var status: ConnectionStatus
+    public var createdAt: Date
+    public var activatedAt: Date?
+    public var accessTokenExpiresAt: Date?
+    /// When tokens were last renewed (`check --renew`).
+    public var renewedAt: Date?
+
+    public init(id: String, linkID: String, client: String, provider: String, account: String?, scopes: [String],
+                status: ConnectionStatus, createdAt: Date, activatedAt: Date? = nil, accessTokenExpiresAt: Date? = nil,
+                renewedAt: Date? = nil) {
+        self.id = id
+        self.linkID = linkID
+        self.client = client
+        self.provider = provider
+        self.account = account
+        self.scopes = scopes
+        self.status = status
+        self.createdAt = createdAt
+        self.activatedAt = activatedAt
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.renewedAt = renewedAt
+    }
+}
+
+/// Provider tokens in clear: only between the OAuth exchange and the store, and from the store to a probe.
+public struct ProviderTokens: Sendable, Equatable {
+    public var accessToken: String
+    public var refreshToken: String?
+    public var expiresAt: Date?
+    public var scopes: [String]
+
+    public init(accessToken: String, refreshToken: String? = nil, expiresAt: Date? = nil, scopes: [String] = []) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+        self.scopes = scopes
+    }
+}
+
+/// One connection's verdict in one `check` run (issue 6's history).
+public struct CheckVerdict: Sendable, Equatable, Codable {
+    /// The connection's name (connections file `name`, or a stored connection's id).
+    public var connection: String
+    public var checkedAt: Date
+    /// `ok`, `warning`, `critical`, `unknown` (monitoring plugin states).
+    public var status: String
+    /// The first finding's failure class (`none` when healthy).
+    public var failure: String
+    public var summary: String
+
+    public init(connection: String, checkedAt: Date, status: String, failure: String, summary: String) {
+        self.connection = connection
+        self.checkedAt = checkedAt
+        self.status = status
+        self.failure = failure
+        self.summary = summary
+    }
+}
+
+/// The storage of links, sessions, connections and check history. Implementations: `SQLiteStore`
+/// (GRDB; file or in-memory). Every method is atomic; the clock is a parameter so tests pin it.
+public protocol AuthDoctorStore: Sendable {
+    // MARK: links
+    func issueLink(client: String, sources: [String], maxSources: Int?, ttl: TimeInterval, now: Date) throws -> IssuedLink
+    func link(id: String) throws -> AuthorizationLink?
+    /// Newest first.
+    func allLinks() throws -> [AuthorizationLink]
+    func revokeLink(id: String, now: Date) throws -> AuthorizationLink
+    /// The first open of a live link starts its session (exactly one, however many open at once);
+    /// every other open throws the refusal that says why (`alreadyUsed`, `expired`, `revoked`, `unknownLink`).
+    func openLink(token: String, now: Date) throws -> OpenedSession
+    /// The link a token names, whatever its state (for the page shown on a refused open); nil if unknown.
+    func link(token: String) throws -> AuthorizationLink?
+    /// The live session a browser's cookie names for this link token, or a refusal.
+    func session(token: String, cookieSecret: String, now: Date) throws -> (LinkSession, AuthorizationLink)
+
+    // MARK: OAuth flow
+    /// Records a PKCE attempt; returns the opaque `state` (≥128 bits) to send to the provider.
+    func beginAuthorization(_ pending: PendingAuthorization) throws -> String
+    /// The callback's `state`: consumed exactly once (a replayed callback gets `badState`).
+    func consumeAuthorization(state: String, now: Date) throws -> PendingAuthorization
+    /// A granted connection, pending until the session is finished; `planLimit` past `maxSources`.
+    func addConnection(sessionID: String, provider: String, account: String?, tokens: ProviderTokens, now: Date) throws -> StoredConnection
+    /// Finish: activates the session's pending connections (none if the session expired).
+    func finishSession(id: String, now: Date) throws -> [StoredConnection]
+    func connections(sessionID: String) throws -> [StoredConnection]
+
+    // MARK: connections
+    /// Every connection, any status, newest first.
+    func allConnections() throws -> [StoredConnection]
+    func connection(id: String) throws -> StoredConnection?
+    func removeConnection(id: String, now: Date) throws -> StoredConnection
+    func connectionCredentials(id: String) throws -> ProviderTokens
+    /// Rotated tokens from a renewal, written atomically with `renewedAt`.
+    func storeRenewedTokens(connectionID: String, tokens: ProviderTokens, now: Date) throws
+
+    // MARK: check history (issue 6)
+    func recordVerdicts(_ verdicts: [CheckVerdict]) throws
+    /// Newest first.
+    func verdicts(connection: String, limit: Int) throws -> [CheckVerdict]
+    /// Rotated tokens of a connection that comes from a connections file, keyed by its name.
+    func renewedTokens(connectionName: String) throws -> ProviderTokens?
+    func storeRenewedTokens(connectionName: String, tokens: ProviderTokens, now: Date) throws
+}
