@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
+        .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "AuthDoctorTestSupport",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
