@@ -66,7 +66,8 @@ let package = Package(
         .target(
             name: "AuthDoctorCLI",
             dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
         .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer"]),
@@ -77,8 +78,11 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "AuthDoctorTestSupport",
-                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "RuleEngine", "EvidenceModel",
+                                                           "AuthDoctorTestSupport",
+                                                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                           .product(name: "Logging", package: "swift-log"),
+                                                           .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
     ],
     swiftLanguageModes: [.v6]

@@ -28,7 +28,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
         """,
         version: Report.toolVersion,
-        subcommands: [Classify.self, DiagnoseCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self]
+        subcommands: [Classify.self, DiagnoseCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self, ServeCommand.self]
     )
 
     public init() {}

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 
 /// One log line a request, with nothing secret in it: the link token is cut from `/l/<token>`
-/// paths, every query value but an OAuth `error` code is replaced by `…`, and no header (Cookie,
+/// paths, every query value but an OAuth `error` code is replaced by `[REDACTED]`, and no header (Cookie,
 /// Set-Cookie, Authorization) is logged. Hummingbird's own request logging is not used: it prints
 /// the path as sent.
 struct RedactedRequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -37,7 +37,7 @@ public enum RequestRedaction {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         if segments.count >= 3, segments[0].isEmpty, segments[1] == "l" {
             // "", "l", token, rest...
-            out = (["", "l", "…"] + segments.dropFirst(3).map(String.init)).joined(separator: "/")
+            out = (["", "l", Redactor.mask] + segments.dropFirst(3).map(String.init)).joined(separator: "/")
         } else {
             out = path
         }
@@ -46,7 +46,7 @@ public enum RequestRedaction {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let name = String(parts[0].prefix(40))
                 if name == "error", parts.count == 2 { return "error=" + TokenExchanger.safeErrorCode(String(parts[1])) }
-                return name + "=…"
+                return name + "=" + Redactor.mask
             }
             out += "?" + pairs.joined(separator: "&")
         }
