@@ -1,6 +1,8 @@
 import Diagnose
 import EvidenceModel
 import Foundation
+import LinkServer
+import Links
 import RuleEngine
 import Probe
 import Sandbox
@@ -12,11 +14,14 @@ import Sandbox
 //   authdoctor-bench diagnose BINARY [RUNS=20] [LATENCY_MS=100]
 //                                                      `diagnose` against the Sandbox: engine overhead beyond
 //                                                      the HTTP exchanges, and whether the steps overlap
+//   authdoctor-bench serve [CLIENTS=32] [REQUESTS=20000] the link page under CLIENTS concurrent browsers
+//                                                      (each with its own session cookie), against the
+//                                                      link server on loopback: median and p90 latency
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | serve [CLIENTS] [REQUESTS]\n".utf8))
     exit(64)
 }
 
@@ -192,6 +197,11 @@ case "diagnose":
     }
     print(String(format: "diagnose (in process): runner overhead beyond the slowest step median %.1f ms, p90 %.1f ms (%d runs)",
                  percentile(inProcess, 0.5) * 1000, percentile(inProcess, 0.9) * 1000, runs))
+
+case "serve":
+    let clients = intArgument(1, default: 32)
+    let requests = intArgument(2, default: 20_000)
+    try benchmarkLinkPage(clients: clients, requests: requests)
 
 default:
     usage()
