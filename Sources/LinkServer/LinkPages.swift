@@ -128,11 +128,13 @@ enum LinkPages {
         return out
     }
 
+    /// "23 Nov 2026, 14:05 UTC" (no DateFormatter: this runs on every page).
     static func dateText(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
-        return formatter.string(from: date)
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let month = months[Int(parts.tm_mon) % 12]
+        return "\(parts.tm_mday) \(month) \(Int(parts.tm_year) + 1900), " + String(format: "%02d:%02d UTC", Int(parts.tm_hour), Int(parts.tm_min))
     }
 }
