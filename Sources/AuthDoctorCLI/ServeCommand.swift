@@ -31,17 +31,18 @@ struct ServeCommand: ParsableCommand {
 
         Examples:
           authdoctor serve --sandbox --port 8080
-          AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_FACEBOOK_SECRET=... \\
-            authdoctor serve --public-url https://links.example.com \\
-              --oauth-client google=123-abc.apps.googleusercontent.com --oauth-client facebook=5550001112223
-          authdoctor serve --port 0 --db /var/lib/authdoctor/authdoctor.sqlite --sandbox
+          authdoctor serve --sandbox --port 0 --db /tmp/links.sqlite
+          export AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_HUBSPOT_SECRET=...
+          authdoctor serve --public-url https://links.example.com \\
+              --oauth-client google=123-abc.apps.googleusercontent.com \\
+              --oauth-client hubspot=0a1b2c3d-aaaa-bbbb-cccc-0123456789ab
 
         Exit status: 0 stopped cleanly (Ctrl-C or SIGTERM); 64 bad usage; 69 the port is in use; \
         71 another system error; 74 the database cannot be opened; 78 a missing client secret or a bad provider file.
         """
     )
 
-    @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1; put a TLS proxy in front for clients).", valueName: "ADDRESS"))
+    @Option(help: ArgumentHelp("Address to listen on (loopback by default; put a TLS proxy in front for clients).", valueName: "ADDRESS"))
     var host: String = "127.0.0.1"
 
     @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (the listening URL is printed on standard error).", valueName: "N"))
@@ -62,7 +63,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
     var providerDirectories: [String] = []
 
-    @Option(name: .customLong("exchange-timeout"), help: ArgumentHelp("Seconds a code exchange at a token endpoint may take (default 10).", valueName: "SECONDS"))
+    @Option(name: .customLong("exchange-timeout"), help: ArgumentHelp("Seconds a code exchange at a token endpoint may take.", valueName: "SECONDS"))
     var exchangeTimeout: Double = 10
 
     @Flag(help: "Log warnings and errors only, not every request.")
