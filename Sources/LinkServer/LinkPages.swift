@@ -18,6 +18,7 @@ enum LinkPages {
     ul.sources{list-style:none;padding:0}
     ul.sources li{display:flex;justify-content:space-between;align-items:center;border:1px solid #d9dde5;border-radius:.5rem;padding:.75rem 1rem;margin:.5rem 0}
     .state{font-size:.9rem;color:#1a7f37}
+    form{margin:0}
     button{font:inherit;border:0;border-radius:.4rem;padding:.45rem 1rem;cursor:pointer;background:#2456c7;color:#fff}
     button.finish{background:#1a7f37;margin-top:1rem}
     button[disabled]{background:#9aa3b5;cursor:default}
