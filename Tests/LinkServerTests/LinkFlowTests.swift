@@ -165,6 +165,19 @@ final class LinkFlowTests: XCTestCase {
         }
     }
 
+    func testConcurrentOpensOfOneLinkStartExactlyOneSession() async throws {
+        let harness = try Harness()
+        let issued = try harness.issue()
+        try await harness.withRouter { newBrowser in
+            let browsers = (0..<8).map { _ in newBrowser() }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for browser in browsers { group.addTask { try await Flow.open(browser, issued.token).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            XCTAssertEqual(statuses.sorted(), [200] + Array(repeating: 410, count: 7))
+        }
+    }
+
     // MARK: the OAuth callback
 
     func testReplayedCallbackIsRefusedAndAddsNothing() async throws {
@@ -291,6 +304,28 @@ final class LinkFlowTests: XCTestCase {
             XCTAssertTrue(reply.body.contains("did not grant access"), reply.body)
             XCTAssertTrue(reply.body.contains("/l/\(issued.token)"), "a way back to the link page")
             XCTAssertEqual(try harness.store.allConnections().count, 0)
+        }
+    }
+
+    func testTokenEndpointThatNeverAnswersCostsTheTimeoutAndConnectsNothing() async throws {
+        var harness = try Harness()
+        var google = try XCTUnwrap(harness.configuration.clients["google"])
+        google.endpoints = google.endpoints.pointed(authorizeURL: google.endpoints.authorizeURL,
+                                                    tokenURL: harness.sandbox.faultURL(.blackhole) + "/token")
+        harness.configuration.clients["google"] = google
+        harness.configuration.exchangeTimeout = 1
+        let issued = try harness.issue()
+        let store = harness.store
+        try await harness.withRouter { newBrowser in
+            let browser = newBrowser()
+            let csrf = try await Flow.open(browser, issued.token).csrf
+            let started = Date()
+            let (_, reply) = try await Flow.connectThrough(browser, issued.token, "google", csrf: csrf)
+            let elapsed = Date().timeIntervalSince(started)
+            XCTAssertEqual(reply.status, 502)
+            XCTAssertTrue(reply.body.contains("could not be reached"), reply.body)
+            XCTAssertLessThan(elapsed, 4, "the exchange is bounded by its timeout")
+            XCTAssertEqual(try store.allConnections().count, 0)
         }
     }
 
