@@ -173,9 +173,24 @@ public struct TokenExchanger: Sendable {
         let scopes = scopeText.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
         let tokens = ProviderTokens(accessToken: access, refreshToken: json["refresh_token"]?.stringValue,
                                     expiresAt: expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }, scopes: scopes)
-        // What the provider says the account is, where the token answer carries it (never a secret).
-        let account = json["email"]?.stringValue ?? json["user"]?.stringValue ?? json["hub_domain"]?.stringValue
+        // What the provider says the account is, where the token answer carries it (never a secret):
+        // the OpenID Connect ID token's e-mail (Google with the `openid email` scopes), else a member.
+        let account = json["id_token"]?.stringValue.flatMap(Self.idTokenEmail)
+            ?? json["email"]?.stringValue ?? json["user"]?.stringValue ?? json["hub_domain"]?.stringValue
         return .granted(tokens, account: account)
+    }
+
+    /// The `email` claim of an ID token received straight from the token endpoint over the
+    /// exchange's own connection (OpenID Connect Core 3.1.3.7 allows using it without checking the
+    /// signature there). Display only; nil when it is not a JWT with an e-mail.
+    static func idTokenEmail(_ idToken: String) -> String? {
+        let parts = idToken.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var payload = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        guard let data = Data(base64Encoded: payload), let claims = try? JSON.parse(Array(data)),
+              let email = claims["email"]?.stringValue, email.contains("@"), email.count <= 320 else { return nil }
+        return email
     }
 
     /// An OAuth error code as shown on a page: letters, digits and '_' only, at most 64 characters.

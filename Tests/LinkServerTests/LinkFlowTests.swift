@@ -514,6 +514,47 @@ final class LinkFlowTests: XCTestCase {
         XCTAssertEqual(RequestRedaction.loggablePath("/healthz", query: nil), "/healthz")
     }
 
+    func testTokenAnswersAreReadWithoutKeepingAnythingButTokensAndAccount() throws {
+        func answer(_ status: Int, _ body: String) -> ProbeResult {
+            ProbeResult(request: ProbeRequest(url: "https://oauth2.example/token"), status: status, body: Array(body.utf8))
+        }
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let claims = Base64URL.encode(Array(#"{"iss":"https://accounts.google.com","email":"analyst@client.example","sub":"1"}"#.utf8))
+        let granted = TokenExchanger.outcome(of: answer(200, """
+            {"access_token":"ya29.a0-example","expires_in":3599,"refresh_token":"1//0g-example","scope":"openid https://www.googleapis.com/auth/adwords","token_type":"Bearer","id_token":"eyJhbGciOiJSUzI1NiJ9.\(claims).c2ln"}
+            """), now: now)
+        guard case let .granted(tokens, account) = granted else { return XCTFail("\(granted)") }
+        XCTAssertEqual(tokens.accessToken, "ya29.a0-example")
+        XCTAssertEqual(tokens.refreshToken, "1//0g-example")
+        XCTAssertEqual(tokens.expiresAt, now.addingTimeInterval(3599))
+        XCTAssertEqual(tokens.scopes, ["openid", "https://www.googleapis.com/auth/adwords"])
+        XCTAssertEqual(account, "analyst@client.example")
+
+        XCTAssertEqual(TokenExchanger.outcome(of: answer(400, #"{"error":"invalid_grant","error_description":"Bad Request"}"#), now: now),
+                       .refused(error: "invalid_grant", status: 400))
+        XCTAssertEqual(TokenExchanger.outcome(of: answer(400, #"{"error":"<b>x</b>"}"#), now: now), .refused(error: "bxb", status: 400))
+        XCTAssertEqual(TokenExchanger.outcome(of: answer(500, "oops"), now: now), .refused(error: "http-500", status: 500))
+        guard case .failed = TokenExchanger.outcome(of: answer(200, #"{"token_type":"Bearer"}"#), now: now) else { return XCTFail() }
+        guard case .failed = TokenExchanger.outcome(of: ProbeResult(request: ProbeRequest(url: "https://x.example"), curlCode: 28), now: now) else {
+            return XCTFail()
+        }
+    }
+
+    func testTokenRequestCarriesVerifierAndClientAuthentication() throws {
+        let harness = try Harness()
+        var client = try XCTUnwrap(harness.configuration.clients["hubspot"])
+        let form = TokenExchanger().request(client: client, code: "c0de", redirectURI: "http://127.0.0.1:8080/oauth/callback", codeVerifier: "v3r")
+        let body = String(decoding: form.body ?? [], as: UTF8.self)
+        XCTAssertEqual(form.method, "POST")
+        XCTAssertEqual(body, "grant_type=authorization_code&code=c0de&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Foauth%2Fcallback&code_verifier=v3r&client_id=sbx-link-client&client_secret=sbx-link-client-secret")
+        XCTAssertNil(form.headers.first { $0.name == "Authorization" })
+        client.endpoints.clientAuthentication = .basic
+        let basic = TokenExchanger().request(client: client, code: "c0de", redirectURI: "http://x", codeVerifier: "v3r")
+        XCTAssertFalse(String(decoding: basic.body ?? [], as: UTF8.self).contains("client_secret"))
+        XCTAssertEqual(basic.headers.first { $0.name == "Authorization" }?.value,
+                       "Basic " + Data("sbx-link-client:sbx-link-client-secret".utf8).base64EncodedString())
+    }
+
     func testPKCEMatchesRFC7636AppendixB() {
         XCTAssertEqual(PKCE.challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
         let verifier = PKCE.makeVerifier()
