@@ -177,18 +177,18 @@ struct LinkHandlers: Sendable {
         } catch {
             return Self.internalError(context, error)
         }
-        var checked: (LinkSession, String)?
-        let response = guarded(context) {
-            // The browser finishing the sign-in must hold the session that started it.
-            guard let cookie = SessionCookie.read(Self.cookies(request), linkID: pending.linkID) else {
-                return Self.page(Self.refusalPage(.noSession, displayName: { displayName($0) }))
-            }
-            let (session, _) = try store.session(token: cookie.token, cookieSecret: cookie.secret, now: now)
-            guard session.id == pending.sessionID else { return Self.page(Self.refusalPage(.badState, displayName: { displayName($0) })) }
-            checked = (session, cookie.token)
-            return Self.redirect(to: linkPageURL(cookie.token))
+        // The browser finishing the sign-in must hold the session that started it.
+        let session: LinkSession, token: String
+        do {
+            guard let cookie = SessionCookie.read(Self.cookies(request), linkID: pending.linkID) else { throw LinkRefusal.noSession }
+            let (current, _) = try store.session(token: cookie.token, cookieSecret: cookie.secret, now: now)
+            guard current.id == pending.sessionID else { throw LinkRefusal.badState }
+            (session, token) = (current, cookie.token)
+        } catch let refusal as LinkRefusal {
+            return Self.page(Self.refusalPage(refusal, displayName: { displayName($0) }))
+        } catch {
+            return Self.internalError(context, error)
         }
-        guard let (session, token) = checked else { return response }
         let back = linkPageURL(token)
         let name = displayName(pending.provider)
 
