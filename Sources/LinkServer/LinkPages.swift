@@ -22,7 +22,6 @@ enum LinkPages {
     button{font:inherit;border:0;border-radius:.4rem;padding:.45rem 1rem;cursor:pointer;background:#2456c7;color:#fff}
     button.finish{background:#1a7f37;margin-top:1rem}
     button[disabled]{background:#9aa3b5;cursor:default}
-    .notice{border-left:4px solid #c7852b;background:#fdf6ec;padding:.5rem 1rem}
     .refused{border-left:4px solid #b42318;background:#fdf0ef;padding:.5rem 1rem}
     footer{margin-top:2rem;font-size:.85rem}
     """
@@ -50,7 +49,7 @@ enum LinkPages {
         var available: Bool
     }
 
-    static func session(link: AuthorizationLink, token: String, rows: [SourceRow], csrf: String, notice: String?, now: Date) -> Page {
+    static func session(link: AuthorizationLink, token: String, rows: [SourceRow], csrf: String, now: Date) -> Page {
         let connectedCount = rows.filter { $0.connection != nil }.count
         let limitReached = link.maxSources.map { connectedCount >= $0 } ?? false
         var items = ""
@@ -71,11 +70,9 @@ enum LinkPages {
             items += "<li><span>\(escape(row.displayName))</span>\(state)</li>\n"
         }
         let limit = link.maxSources.map { "<p class=\"muted\">Your plan allows up to \($0) connection\($0 == 1 ? "" : "s") in this session.</p>" } ?? ""
-        let noticeHTML = notice.map { "<p class=\"notice\">\(escape($0))</p>" } ?? ""
         let body = """
         <h1>Connect your data sources</h1>
         <p class="muted">Requested for \(escape(link.client)). Sign in to each platform with the account that holds the data and grant access. Your passwords are never shared: each platform gives access through OAuth 2.0, and you can revoke it later from that platform's settings.</p>
-        \(noticeHTML)
         <ul class="sources">
         \(items)</ul>
         \(limit)

@@ -95,8 +95,11 @@ struct LinkHandlers: Sendable {
             guard Self.isTokenShaped(token), let link = try store.link(token: token) else { return Self.page(Self.unknownLinkPage) }
             // The browser that opened the link comes back with its cookie.
             if let cookie = SessionCookie.read(Self.cookies(request), linkID: link.id), SessionCookie.equal(cookie.token, token) {
-                if let (session, current) = try? store.session(token: token, cookieSecret: cookie.secret, now: now) {
+                do {
+                    let (session, current) = try store.session(token: token, cookieSecret: cookie.secret, now: now)
                     return try sessionPage(session: session, link: current, token: token, secret: cookie.secret, now: now)
+                } catch is LinkRefusal {
+                    // Expired, revoked, finished or a stale cookie: the open below says which.
                 }
             }
             let opened = try store.openLink(token: token, now: now)
@@ -110,7 +113,7 @@ struct LinkHandlers: Sendable {
         }
     }
 
-    private func sessionPage(session: LinkSession, link: AuthorizationLink, token: String, secret: String, now: Date, notice: String? = nil) throws -> Response {
+    private func sessionPage(session: LinkSession, link: AuthorizationLink, token: String, secret: String, now: Date) throws -> Response {
         let connections = try store.connections(sessionID: session.id)
         if session.finishedAt != nil {
             return Self.page(LinkPages.finished(connections: connections.filter { $0.status == .active }, displayName: { displayName($0) }))
@@ -128,7 +131,7 @@ struct LinkHandlers: Sendable {
             }
         }
         let csrf = SessionCookie.csrfToken(secret: secret, sessionID: session.id)
-        return Self.page(LinkPages.session(link: link, token: token, rows: rows, csrf: csrf, notice: notice, now: now))
+        return Self.page(LinkPages.session(link: link, token: token, rows: rows, csrf: csrf, now: now))
     }
 
     func displayName(_ provider: String) -> String { configuration.clients[provider]?.displayName ?? provider }
