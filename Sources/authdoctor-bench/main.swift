@@ -17,11 +17,13 @@ import Sandbox
 //   authdoctor-bench serve [CLIENTS=32] [REQUESTS=20000] the link page under CLIENTS concurrent browsers
 //                                                      (each with its own session cookie), against the
 //                                                      link server on loopback: median and p90 latency
+//   authdoctor-bench links [LIFECYCLES=10000]           issue + open + add a connection + finish, one after
+//                                                      another, against a SQLite file store (WAL)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | serve [CLIENTS] [REQUESTS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | serve [CLIENTS] [REQUESTS]\n".utf8))
     exit(64)
 }
 
@@ -202,6 +204,40 @@ case "serve":
     let clients = intArgument(1, default: 32)
     let requests = intArgument(2, default: 20_000)
     try benchmarkLinkPage(clients: clients, requests: requests)
+
+case "links":
+    let count = intArgument(1, default: 10_000)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-links-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try SQLiteStore(path: directory.appendingPathComponent("authdoctor.sqlite").path, secretBox: .ephemeral())
+    let tokens = ProviderTokens(accessToken: "EAAB-bench-access-token", refreshToken: "bench-refresh-token",
+                                expiresAt: Date().addingTimeInterval(3600), scopes: ["ads_read", "business_management"])
+    let sources = ["facebook", "google-ads"]
+    var phases = [Double](repeating: 0, count: 4)
+    let start = now()
+    for i in 0..<count {
+        let clock = Date()
+        var t = now()
+        let issued = try store.issueLink(client: "client \(i)", sources: sources, maxSources: 5, ttl: 86_400, now: clock)
+        var t2 = now(); phases[0] += t2 - t; t = t2
+        let opened = try store.openLink(token: issued.token, now: clock)
+        t2 = now(); phases[1] += t2 - t; t = t2
+        _ = try store.addConnection(sessionID: opened.session.id, provider: sources[i % 2], account: "acct-\(i)", tokens: tokens, now: clock)
+        t2 = now(); phases[2] += t2 - t; t = t2
+        let activated = try store.finishSession(id: opened.session.id, now: clock)
+        t2 = now(); phases[3] += t2 - t
+        precondition(activated.count == 1, "finish activated \(activated.count) connections")
+    }
+    let elapsed = now() - start
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let links = try store.allLinks()
+    precondition(links.count == count && links.allSatisfy { $0.state(at: Date()) == .finished }, "not every link finished")
+    let perPhase = zip(["issue", "open", "connect", "finish"], phases).map { String(format: "%@ %.0f µs", $0.0, $0.1 / Double(count) * 1e6) }
+    print(String(format: "links: %d lifecycles (issue + open + connect + finish) against a SQLite file in %.2f s = %.0f lifecycles/s (%@ per call); CPU time %.2f s = %.0f lifecycles per CPU-second",
+                 count, elapsed, Double(count) / elapsed, perPhase.joined(separator: ", "), cpu, Double(count) / cpu))
 
 default:
     usage()
