@@ -64,6 +64,23 @@ public enum StoreLocation {
         }
     }
 
+    /// Any failure of a store call as a one-line error: SQLite's (naming the file), a missing
+    /// connection (66), a removed one (65), a key that does not open the tokens (78).
+    /// Link refusals are not converted: the caller says what they mean in its context.
+    public static func inputError(for error: Error, path: String) -> InputError? {
+        switch error {
+        case let error as InputError: return error
+        case let error as DatabaseError: return describe(error, path: path)
+        case let error as StoreError:
+            switch error {
+            case .unknownConnection: return InputError(.noInput, error.description)
+            case .connectionRemoved: return InputError(.data, error.description)
+            case .cannotDecrypt: return InputError(.config, error.description, place: path)
+            }
+        default: return nil
+        }
+    }
+
     /// SQLite's answer in one line: not a database (65), cannot open or create (74), busy (74).
     public static func describe(_ error: DatabaseError, path: String) -> InputError {
         switch error.resultCode {
