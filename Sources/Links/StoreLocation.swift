@@ -43,8 +43,8 @@ public enum StoreLocation {
             return try opened(path) { try SQLiteStore.inMemory(secretBox: box) }
         }
         try prepareDirectory(directory(of: path))
-        try prepareFile(path)
         let box = try SecretBox.load(environment: environment, keyFile: keyFilePath(forDatabase: path))
+        try prepareFile(path)
         return try opened(path) { try SQLiteStore(path: path, secretBox: box) }
     }
 
