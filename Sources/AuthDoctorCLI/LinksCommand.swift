@@ -16,8 +16,8 @@ struct LinksCommand: ParsableCommand {
         expires (24 hours by default). `authdoctor serve` answers the link URLs.
 
         Examples:
-          authdoctor links issue --client "Acme Ltd" --sources facebook,google-ads --ttl 48h
-          authdoctor links issue --client Acme --public-url https://links.example.com --format json
+          authdoctor links issue --client Acme --sources facebook,google-ads
+          authdoctor links issue --client Acme --public-url https://links.example.com
           authdoctor links list
           authdoctor links show lnk_7f3k9q2m4xab
           authdoctor links revoke lnk_7f3k9q2m4xab
@@ -41,8 +41,9 @@ struct LinksCommand: ParsableCommand {
 
             Examples:
               authdoctor links issue --client "Acme Ltd"
-              authdoctor links issue --client Acme --sources facebook,google-ads --max-sources 2 --ttl 7d
-              AUTHDOCTOR_PUBLIC_URL=https://links.example.com authdoctor links issue --client Acme --format json
+              authdoctor links issue --client Acme --sources facebook,google-ads --ttl 7d
+              authdoctor links issue --client Acme --max-sources 2 --format json
+              authdoctor links issue --client Acme --public-url https://links.example.com
             """)
 
         @Option(help: ArgumentHelp("Who the link is for (shown in lists and kept with each connection).", valueName: "NAME"))
