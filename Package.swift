@@ -83,7 +83,7 @@ let package = Package(
                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                            .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
-        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor", "Links"]),
     ],
     swiftLanguageModes: [.v6]
 )

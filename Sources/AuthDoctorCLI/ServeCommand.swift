@@ -51,8 +51,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("public-url"), help: ArgumentHelp("The URL clients and providers reach this server at (AUTHDOCTOR_PUBLIC_URL); redirects and the OAuth redirect URI are built from it. Default: http://HOST:PORT.", valueName: "URL"))
     var publicURL: String?
 
-    @Option(help: ArgumentHelp("The links database (default: $AUTHDOCTOR_DB, else ~/.local/share/authdoctor/authdoctor.sqlite).", valueName: "PATH"))
-    var db: String?
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(name: .customLong("oauth-client"), help: ArgumentHelp("The platform's OAuth app at a provider, e.g. google=ID.apps.googleusercontent.com; its secret comes from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET. Repeatable.", valueName: "PROVIDER=CLIENT_ID"))
     var oauthClients: [String] = []
@@ -96,7 +95,7 @@ struct ServeCommand: ParsableCommand {
             clients = try Self.clients(oauthClients, definitions: definitions, environment: environment)
         }
         defer { sandboxServer?.stop() }
-        let store = try StoreLocation.open(path: db)
+        let store = try storeOptions.open()
 
         let configuration = LinkServerConfiguration(host: host, port: port, publicURL: publicURL, clients: clients,
                                                     exchangeTimeout: exchangeTimeout)

@@ -1,6 +1,6 @@
 import AuthDoctorTestSupport
+import EvidenceModel
 import Foundation
-import Links
 import Probe
 import XCTest
 
@@ -57,14 +57,12 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(text.hasSuffix("authdoctor serve: stopped\n"), text)
     }
 
-    /// The whole flow against the real binary: a link in the database, `authdoctor serve --sandbox`,
-    /// a browser (libcurl, cookie by hand) that opens it, connects two sources through the Sandbox's
-    /// OAuth servers and presses Finish; both connections are then active in the database.
+    /// The whole flow against the real binaries: `authdoctor serve --sandbox`, `authdoctor links
+    /// issue`, a browser (libcurl, cookie by hand) that opens the link, connects two sources through
+    /// the Sandbox's OAuth servers and presses Finish, then `authdoctor connections list`: both active.
     func testLinkFlowAgainstTheServeProcess() throws {
         let directory = try makeTemporaryDirectory(self)
         let db = directory.appendingPathComponent("links.sqlite").path
-        let store = try StoreLocation.open(path: db)
-        let issued = try store.issueLink(client: "Acme Ltd", sources: ["google", "hubspot"], maxSources: nil, ttl: 3600, now: Date())
 
         let process = Process()
         process.executableURL = CLI.binary
@@ -83,17 +81,22 @@ final class ServeCommandTests: XCTestCase {
         let base = try XCTUnwrap(log.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
             .map { String(log[$0].dropFirst("listening on ".count)) }, log)
 
+        let issue = try CLI.run(["links", "issue", "--db", db, "--client", "Acme Ltd", "--sources", "google,hubspot",
+                                 "--public-url", base, "--format", "json"])
+        XCTAssertEqual(issue.status, 0, issue.summary)
+        let link = try XCTUnwrap(JSON.parse(issue.stdoutText)["url"]?.stringValue)
+        XCTAssertTrue(link.hasPrefix(base + "/l/"), link)
+        let token = String(link.dropFirst(base.count + 3))
+
         let prober = Prober()
-        let opened = prober.perform(ProbeRequest(url: "\(base)/l/\(issued.token)"))
+        let opened = prober.perform(ProbeRequest(url: link))
         XCTAssertEqual(opened.status, 200)
         let cookie = opened.headerValues("Set-Cookie").map { String($0.prefix(while: { $0 != ";" })) }.first ?? ""
         let page = opened.bodyText
         let csrf = try XCTUnwrap(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix(while: { $0 != "\"" })) })
+        let form = [HTTPHeader("Cookie", cookie), HTTPHeader("Origin", base), HTTPHeader("Content-Type", "application/x-www-form-urlencoded")]
         for provider in ["google", "hubspot"] {
-            let connect = prober.perform(ProbeRequest(method: "POST", url: "\(base)/l/\(issued.token)/connect/\(provider)",
-                                                      headers: [HTTPHeader("Cookie", cookie), HTTPHeader("Origin", base),
-                                                                HTTPHeader("Content-Type", "application/x-www-form-urlencoded")],
-                                                      body: Array("csrf=\(csrf)".utf8)))
+            let connect = prober.perform(ProbeRequest(method: "POST", url: "\(link)/connect/\(provider)", headers: form, body: Array("csrf=\(csrf)".utf8)))
             XCTAssertEqual(connect.status, 303, connect.bodyText)
             let approve = prober.perform(ProbeRequest(url: try XCTUnwrap(connect.header("Location"))))
             XCTAssertEqual(approve.status, 302)
@@ -102,22 +105,28 @@ final class ServeCommandTests: XCTestCase {
             let back = prober.perform(ProbeRequest(url: callback, headers: [HTTPHeader("Cookie", cookie)]))
             XCTAssertEqual(back.status, 303, back.bodyText)
         }
-        XCTAssertEqual(try store.allConnections().map(\.status), [.pending, .pending])
-        let finish = prober.perform(ProbeRequest(method: "POST", url: "\(base)/l/\(issued.token)/finish",
-                                                 headers: [HTTPHeader("Cookie", cookie), HTTPHeader("Origin", base),
-                                                           HTTPHeader("Content-Type", "application/x-www-form-urlencoded")],
-                                                 body: Array("csrf=\(csrf)".utf8)))
+        let pending = try CLI.run(["connections", "list", "--db", db, "--format", "json"])
+        XCTAssertEqual(try JSON.parse(pending.stdoutText).arrayValue?.compactMap { $0["status"]?.stringValue }, ["pending", "pending"])
+
+        let finish = prober.perform(ProbeRequest(method: "POST", url: "\(link)/finish", headers: form, body: Array("csrf=\(csrf)".utf8)))
         XCTAssertEqual(finish.status, 200, finish.bodyText)
-        let connections = try store.allConnections()
-        XCTAssertEqual(Set(connections.map(\.provider)), ["google", "hubspot"])
-        XCTAssertTrue(connections.allSatisfy { $0.status == .active }, "\(connections)")
+
+        let list = try CLI.run(["connections", "list", "--db", db, "--format", "json"])
+        XCTAssertEqual(list.status, 0, list.summary)
+        let connections = try XCTUnwrap(JSON.parse(list.stdoutText).arrayValue)
+        XCTAssertEqual(Set(connections.compactMap { $0["provider"]?.stringValue }), ["google", "hubspot"])
+        XCTAssertEqual(connections.compactMap { $0["status"]?.stringValue }, ["active", "active"])
+        let table = try CLI.run(["connections", "list", "--db", db])
+        XCTAssertTrue(table.stdoutText.contains("Acme Ltd"), table.stdoutText)
 
         process.terminate()
         process.waitUntilExit()
         log += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(process.terminationStatus, 0, log)
-        XCTAssertFalse(log.contains(issued.token), "the link token is not logged")
-        XCTAssertFalse(log.contains(String(cookie.split(separator: ".").last ?? "-")), "the cookie secret is not logged")
+        for secret in [token, String(cookie.split(separator: ".").last ?? "-")] {
+            XCTAssertFalse(log.contains(secret), "a secret in the server's log")
+        }
+        XCTAssertFalse(list.stdoutText.contains(token) || table.stdoutText.contains(token), "connections list shows no link token")
         XCTAssertFalse(log.contains("code=") && !log.contains("code=[REDACTED]"), "no OAuth code is logged")
     }
 }
