@@ -92,16 +92,17 @@ struct LinkHandlers: Sendable {
         let token = context.parameters.get("token") ?? ""
         let now = configuration.now()
         return guarded(context) {
-            guard Self.isTokenShaped(token), let link = try store.link(token: token) else { return Self.page(Self.unknownLinkPage) }
+            guard Self.isTokenShaped(token) else { return Self.page(Self.unknownLinkPage) }
             // The browser that opened the link comes back with its cookie.
-            if let cookie = SessionCookie.read(Self.cookies(request), linkID: link.id), SessionCookie.equal(cookie.token, token) {
+            if let secret = SessionCookie.secret(Self.cookies(request), token: token) {
                 do {
-                    let (session, current) = try store.session(token: token, cookieSecret: cookie.secret, now: now)
-                    return try sessionPage(session: session, link: current, token: token, secret: cookie.secret, now: now)
+                    let (session, current) = try store.session(token: token, cookieSecret: secret, now: now)
+                    return try sessionPage(session: session, link: current, token: token, secret: secret, now: now)
                 } catch is LinkRefusal {
-                    // Expired, revoked, finished or a stale cookie: the open below says which.
+                    // Expired, revoked, finished, unknown or a stale cookie: the open below says which.
                 }
             }
+            // The first open wins; any other gets the refusal that says why (unknown, used, expired, revoked).
             let opened = try store.openLink(token: token, now: now)
             var response = try sessionPage(session: opened.session, link: opened.link, token: token, secret: opened.cookieSecret, now: now)
             let maxAge = Int(opened.session.expiresAt.timeIntervalSince(now).rounded(.up))

@@ -37,6 +37,22 @@ enum SessionCookie {
         return nil
     }
 
+    /// The session secret of the cookie that carries this link token (whatever the link's id), so
+    /// a returning browser needs no lookup of the link first.
+    static func secret(_ cookieHeaders: [String], token: String) -> String? {
+        for header in cookieHeaders {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop(while: { $0 == " " })
+                guard trimmed.hasPrefix(prefix), let equals = trimmed.firstIndex(of: "=") else { continue }
+                let value = trimmed[trimmed.index(after: equals)...]
+                guard let dot = value.firstIndex(of: "."), equal(String(value[..<dot]), token) else { continue }
+                let secret = value[value.index(after: dot)...]
+                if !secret.isEmpty { return String(secret) }
+            }
+        }
+        return nil
+    }
+
     static func setCookieHeaders(linkID: String, token: String, secret: String, maxAge: Int, secure: Bool) -> [String] {
         paths.map { path in
             "\(name(linkID: linkID))=\(value(token: token, secret: secret)); Path=\(path); Max-Age=\(max(0, maxAge)); HttpOnly; SameSite=Lax"
