@@ -1,3 +1,4 @@
+import Foundation
 import EvidenceModel
 
 /// One classified failure: the rule that held, ranked, with its remediation steps.
@@ -13,6 +14,25 @@ public struct Finding: Sendable {
     /// Fact name → value, redacted.
     public var evidence: [(name: String, value: FactValue)]
     public var remediation: [Remediation]
+    /// A single-use authorization link issued for the client (`--issue-link`), when the fix is to re-authorize.
+    public var link: FindingLink? = nil
+
+    /// Whether a remediation of this finding needs the client to re-authorize.
+    public var needsReauthorization: Bool { remediation.contains(where: \.issuesLink) }
+}
+
+/// An authorization link attached to a finding. The URL carries the link's secret token on purpose:
+/// it is the one thing the engineer pastes into the ticket for the client.
+public struct FindingLink: Sendable, Equatable {
+    public var id: String
+    public var url: String
+    public var expiresAt: Date
+
+    public init(id: String, url: String, expiresAt: Date) {
+        self.id = id
+        self.url = url
+        self.expiresAt = expiresAt
+    }
 }
 
 /// Facts in, findings out; no I/O.
