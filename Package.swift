@@ -55,17 +55,18 @@ let package = Package(
                                               .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
-        .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox"]),
+        .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links"]),
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
+        .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor"]),
     ],
     swiftLanguageModes: [.v6]

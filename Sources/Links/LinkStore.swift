@@ -243,7 +243,8 @@ public protocol AuthDoctorStore: Sendable {
     func consumeAuthorization(state: String, now: Date) throws -> PendingAuthorization
     /// A granted connection, pending until the session is finished; `planLimit` past `maxSources`.
     func addConnection(sessionID: String, provider: String, account: String?, tokens: ProviderTokens, now: Date) throws -> StoredConnection
-    /// Finish: activates the session's pending connections (none if the session expired).
+    /// Finish: activates the session's pending connections and returns them. A session past its
+    /// expiry, of a revoked link, or finished before activates nothing and throws that refusal.
     func finishSession(id: String, now: Date) throws -> [StoredConnection]
     func connections(sessionID: String) throws -> [StoredConnection]
 

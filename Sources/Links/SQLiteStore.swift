@@ -1,0 +1,572 @@
+import EvidenceModel
+import Foundation
+import GRDB
+
+/// `AuthDoctorStore` on SQLite (GRDB): a `DatabasePool` in WAL mode for a file, a `DatabaseQueue`
+/// for `:memory:`. Every change runs in one IMMEDIATE transaction, so the guards below hold across
+/// threads and across processes sharing the file: the write lock is taken before anything is read.
+///
+/// Times are stored as seconds since 1970 (REAL): exact round trips, plain comparisons in SQL.
+public final class SQLiteStore: AuthDoctorStore, Sendable {
+    /// The database file, or `:memory:`.
+    public let path: String
+    let writer: any DatabaseWriter
+    let box: SecretBox
+
+    /// How long an OAuth `state` stays redeemable: time for the client to sign in at the provider.
+    public static let authorizationLifetime: TimeInterval = 30 * 60
+
+    /// Opens (creating on first use) the database at `path`, or an in-memory one for `:memory:`.
+    /// Throws GRDB's `DatabaseError` as is; `StoreLocation.open` turns failures into one-line errors.
+    public init(path: String, secretBox: SecretBox) throws {
+        var configuration = Configuration()
+        // Another process (a second `authdoctor serve`, a `links revoke`) may hold the write lock briefly.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a commit is ordered and atomic but skips the fsync; a power cut can lose the
+            // last commits, never corrupt the file. Five times the commit rate of FULL on this disk.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        self.path = path
+        self.box = secretBox
+        if path == ":memory:" {
+            writer = try DatabaseQueue(configuration: configuration)
+        } else {
+            writer = try DatabasePool(path: path, configuration: configuration)
+        }
+        try writer.write { db in
+            if try Self.migrator.hasBeenSuperseded(db) { throw StoreOpeningError.newerSchema }
+        }
+        try Self.migrator.migrate(writer)
+        try checkKey()
+    }
+
+    /// An in-memory store (tests, throwaway runs): gone when the value is.
+    public static func inMemory(secretBox: SecretBox = .ephemeral()) throws -> SQLiteStore {
+        try SQLiteStore(path: ":memory:", secretBox: secretBox)
+    }
+
+    // MARK: schema
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        // FROZEN: "v1" has shipped. Never edit it; every later change to the schema is a new
+        // migration registered after it ("v2", ...), so existing databases upgrade in place.
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE links (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    token_hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the link token; the token itself is never stored
+                    client TEXT NOT NULL,
+                    sources TEXT NOT NULL,                -- provider ids, one per line; '' = any
+                    max_sources INTEGER,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    opened_at REAL,
+                    finished_at REAL,
+                    revoked_at REAL
+                );
+                CREATE INDEX links_by_creation ON links(created_at);
+
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    link_id TEXT NOT NULL UNIQUE REFERENCES links(id),   -- single use: one session per link
+                    cookie_hash BLOB NOT NULL,            -- SHA-256 of the browser's cookie secret
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    finished_at REAL
+                );
+
+                CREATE TABLE authorizations (
+                    state_hash BLOB PRIMARY KEY NOT NULL, -- SHA-256 of the OAuth state
+                    session_id TEXT NOT NULL REFERENCES sessions(id),
+                    link_id TEXT NOT NULL REFERENCES links(id),
+                    provider TEXT NOT NULL,
+                    verifier_sealed BLOB NOT NULL,        -- PKCE code verifier, AES-GCM
+                    redirect_uri TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    consumed_at REAL
+                );
+                CREATE INDEX authorizations_by_session ON authorizations(session_id);
+
+                CREATE TABLE connections (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    link_id TEXT NOT NULL REFERENCES links(id),
+                    session_id TEXT NOT NULL REFERENCES sessions(id),
+                    client TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    account TEXT,
+                    scopes TEXT NOT NULL,                 -- one per line
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'removed')),
+                    tokens_sealed BLOB,                   -- provider tokens, AES-GCM; erased on removal
+                    created_at REAL NOT NULL,
+                    activated_at REAL,
+                    removed_at REAL,
+                    access_token_expires_at REAL,
+                    renewed_at REAL
+                );
+                CREATE INDEX connections_by_session ON connections(session_id);
+                CREATE INDEX connections_by_link ON connections(link_id);
+                CREATE INDEX connections_by_creation ON connections(created_at);
+
+                CREATE TABLE verdicts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    connection TEXT NOT NULL,
+                    checked_at REAL NOT NULL,
+                    status TEXT NOT NULL,
+                    failure TEXT NOT NULL,
+                    summary TEXT NOT NULL
+                );
+                CREATE INDEX verdicts_by_connection ON verdicts(connection, checked_at);
+
+                CREATE TABLE renewed_tokens (
+                    connection_name TEXT PRIMARY KEY NOT NULL,
+                    tokens_sealed BLOB NOT NULL,
+                    renewed_at REAL NOT NULL
+                );
+
+                -- A value sealed with the key on first use: a different key is refused at open,
+                -- before anything is written with it.
+                CREATE TABLE key_check (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    sealed BLOB NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }()
+
+    static let keyCheckText = Data("authdoctor key check".utf8)
+
+    func checkKey() throws {
+        try write { db in
+            if let sealed = try Data.fetchOne(db, sql: "SELECT sealed FROM key_check WHERE id = 1") {
+                _ = try box.open(sealed, context: "key-check")
+            } else {
+                try db.execute(sql: "INSERT INTO key_check (id, sealed) VALUES (1, ?)",
+                               arguments: [try box.seal(Self.keyCheckText, context: "key-check")])
+            }
+        }
+    }
+
+    // MARK: transactions and rows
+
+    /// One IMMEDIATE transaction: rolled back when `body` throws (a refusal changes nothing).
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
+    }
+
+    static func execute(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    static func fetchOne(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    static func fetchAll(_ db: Database, _ sql: String, _ arguments: StatementArguments = StatementArguments()) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    static func seconds(_ date: Date) -> Double { date.timeIntervalSince1970 }
+    static func seconds(_ date: Date?) -> Double? { date?.timeIntervalSince1970 }
+    static func date(_ value: Double?) -> Date? { value.map { Date(timeIntervalSince1970: $0) } }
+    static func date(_ value: Double) -> Date { Date(timeIntervalSince1970: value) }
+
+    static func lines(_ values: [String]) -> String { values.joined(separator: "\n") }
+    static func list(_ text: String) -> [String] { text.isEmpty ? [] : text.split(separator: "\n").map(String.init) }
+
+    static let linkColumns = "id, client, sources, max_sources, created_at, expires_at, opened_at, finished_at, revoked_at"
+
+    static func link(_ row: Row) -> AuthorizationLink {
+        AuthorizationLink(id: row[0], client: row[1], sources: list(row[2]), maxSources: row[3],
+                          createdAt: date(row[4] as Double), expiresAt: date(row[5] as Double),
+                          openedAt: date(row[6] as Double?), finishedAt: date(row[7] as Double?), revokedAt: date(row[8] as Double?))
+    }
+
+    static let sessionColumns = "id, link_id, created_at, expires_at, finished_at, cookie_hash"
+
+    static func session(_ row: Row) -> LinkSession {
+        LinkSession(id: row[0], linkID: row[1], createdAt: date(row[2] as Double), expiresAt: date(row[3] as Double),
+                    finishedAt: date(row[4] as Double?))
+    }
+
+    static let connectionColumns = """
+        id, link_id, client, provider, account, scopes, status, created_at, activated_at, access_token_expires_at, renewed_at
+        """
+
+    static func connection(_ row: Row) -> StoredConnection {
+        StoredConnection(id: row[0], linkID: row[1], client: row[2], provider: row[3], account: row[4], scopes: list(row[5]),
+                         status: ConnectionStatus(rawValue: row[6]) ?? .removed, createdAt: date(row[7] as Double),
+                         activatedAt: date(row[8] as Double?), accessTokenExpiresAt: date(row[9] as Double?),
+                         renewedAt: date(row[10] as Double?))
+    }
+
+    func fetchLink(_ db: Database, id: String) throws -> AuthorizationLink? {
+        try Self.fetchOne(db, "SELECT \(Self.linkColumns) FROM links WHERE id = ?", [id]).map(Self.link)
+    }
+
+    func fetchLink(_ db: Database, tokenHash: Data) throws -> AuthorizationLink? {
+        try Self.fetchOne(db, "SELECT \(Self.linkColumns) FROM links WHERE token_hash = ?", [tokenHash]).map(Self.link)
+    }
+
+    /// Why a link cannot be opened now (the conditional UPDATE said it cannot).
+    static func openRefusal(_ link: AuthorizationLink?, now: Date) -> LinkRefusal {
+        guard let link else { return .unknownLink }
+        switch link.state(at: now) {
+        case .revoked: return .revoked(link)
+        case .finished: return .alreadyFinished(link)
+        case .expired: return .expired(link)
+        case .issued, .opened: return .alreadyUsed(link)
+        }
+    }
+
+    /// The session and its link when the session may still change (add connections, finish).
+    func liveSession(_ db: Database, id: String, now: Date) throws -> (LinkSession, AuthorizationLink) {
+        guard let row = try Self.fetchOne(db, "SELECT \(Self.sessionColumns) FROM sessions WHERE id = ?", [id]),
+              let link = try fetchLink(db, id: row[1]) else { throw LinkRefusal.noSession }
+        let session = Self.session(row)
+        try Self.requireLive(session, link, now: now)
+        return (session, link)
+    }
+
+    static func requireLive(_ session: LinkSession, _ link: AuthorizationLink, now: Date) throws {
+        if link.revokedAt != nil { throw LinkRefusal.revoked(link) }
+        if session.finishedAt != nil || link.finishedAt != nil { throw LinkRefusal.alreadyFinished(link) }
+        if now >= session.expiresAt || now >= link.expiresAt { throw LinkRefusal.expired(link) }
+    }
+
+    /// The provider must be among the link's sources, and the session below its plan limit.
+    func requireRoom(_ db: Database, session: LinkSession, link: AuthorizationLink, provider: String) throws {
+        if !link.sources.isEmpty && !link.sources.contains(provider) { throw LinkRefusal.providerNotAllowed(provider) }
+        if let limit = link.maxSources {
+            let made = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM connections WHERE session_id = ? AND status != 'removed'"),
+                                        arguments: [session.id]) ?? 0
+            if made >= limit { throw LinkRefusal.planLimit(limit) }
+        }
+    }
+
+    // MARK: links
+
+    public func issueLink(client: String, sources: [String], maxSources: Int?, ttl: TimeInterval, now: Date) throws -> IssuedLink {
+        guard ttl > 0, ttl.isFinite else { throw InputError(.usage, "a link's time to live must be positive") }
+        let token = LinkSecrets.newSecret()
+        let link = AuthorizationLink(id: LinkSecrets.newID(prefix: "lnk_"), client: client, sources: sources, maxSources: maxSources,
+                                     createdAt: now, expiresAt: now.addingTimeInterval(ttl))
+        try write { db in
+            try Self.execute(db, """
+                INSERT INTO links (id, token_hash, client, sources, max_sources, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [link.id, LinkSecrets.digest(token), client, Self.lines(sources), maxSources,
+                      Self.seconds(link.createdAt), Self.seconds(link.expiresAt)])
+        }
+        return IssuedLink(link: link, token: token)
+    }
+
+    public func link(id: String) throws -> AuthorizationLink? {
+        try read { db in try fetchLink(db, id: id) }
+    }
+
+    public func allLinks() throws -> [AuthorizationLink] {
+        try read { db in
+            try Self.fetchAll(db, "SELECT \(Self.linkColumns) FROM links ORDER BY created_at DESC, rowid DESC").map(Self.link)
+        }
+    }
+
+    public func revokeLink(id: String, now: Date) throws -> AuthorizationLink {
+        try write { db in
+            try Self.execute(db, "UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Self.seconds(now), id])
+            guard let link = try fetchLink(db, id: id) else { throw LinkRefusal.unknownLink }
+            return link
+        }
+    }
+
+    public func openLink(token: String, now: Date) throws -> OpenedSession {
+        let tokenHash = LinkSecrets.digest(token)
+        let cookieSecret = LinkSecrets.newSecret()
+        let sessionID = LinkSecrets.newID(prefix: "ses_")
+        return try write { db in
+            // Single use, atomically: only the open that flips opened_at from NULL goes on.
+            try Self.execute(db, """
+                UPDATE links SET opened_at = ?1
+                WHERE token_hash = ?2 AND opened_at IS NULL AND revoked_at IS NULL AND expires_at > ?1
+                """, [Self.seconds(now), tokenHash])
+            let won = db.changesCount == 1
+            let link = try fetchLink(db, tokenHash: tokenHash)
+            guard won, let link else { throw Self.openRefusal(link, now: now) }
+            let session = LinkSession(id: sessionID, linkID: link.id, createdAt: now, expiresAt: link.expiresAt)
+            try Self.execute(db, """
+                INSERT INTO sessions (id, link_id, cookie_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                """, [session.id, link.id, LinkSecrets.digest(cookieSecret), Self.seconds(now), Self.seconds(session.expiresAt)])
+            return OpenedSession(session: session, link: link, cookieSecret: cookieSecret)
+        }
+    }
+
+    public func link(token: String) throws -> AuthorizationLink? {
+        let tokenHash = LinkSecrets.digest(token)
+        return try read { db in try fetchLink(db, tokenHash: tokenHash) }
+    }
+
+    public func session(token: String, cookieSecret: String, now: Date) throws -> (LinkSession, AuthorizationLink) {
+        let tokenHash = LinkSecrets.digest(token)
+        let cookieHash = LinkSecrets.digest(cookieSecret)
+        return try read { db in
+            guard let link = try fetchLink(db, tokenHash: tokenHash) else { throw LinkRefusal.unknownLink }
+            guard let row = try Self.fetchOne(db, "SELECT \(Self.sessionColumns) FROM sessions WHERE link_id = ?", [link.id]),
+                  LinkSecrets.constantTimeEquals(row[5] as Data, cookieHash) else { throw LinkRefusal.noSession }
+            let session = Self.session(row)
+            try Self.requireLive(session, link, now: now)
+            return (session, link)
+        }
+    }
+
+    // MARK: OAuth flow
+
+    public func beginAuthorization(_ pending: PendingAuthorization) throws -> String {
+        let state = LinkSecrets.newSecret()
+        try write { db in
+            let (session, link) = try liveSession(db, id: pending.sessionID, now: pending.createdAt)
+            guard link.id == pending.linkID else { throw LinkRefusal.noSession }
+            try requireRoom(db, session: session, link: link, provider: pending.provider)
+            let sealed = try box.seal(Data(pending.codeVerifier.utf8), context: "authorization:" + session.id)
+            try Self.execute(db, """
+                INSERT INTO authorizations (state_hash, session_id, link_id, provider, verifier_sealed, redirect_uri, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [LinkSecrets.digest(state), session.id, link.id, pending.provider, sealed, pending.redirectURI,
+                      Self.seconds(pending.createdAt)])
+        }
+        return state
+    }
+
+    public func consumeAuthorization(state: String, now: Date) throws -> PendingAuthorization {
+        let stateHash = LinkSecrets.digest(state)
+        let pending: PendingAuthorization? = try write { db in
+            try Self.execute(db, "UPDATE authorizations SET consumed_at = ? WHERE state_hash = ? AND consumed_at IS NULL",
+                             [Self.seconds(now), stateHash])
+            guard db.changesCount == 1,
+                  let row = try Self.fetchOne(db, """
+                      SELECT session_id, link_id, provider, verifier_sealed, redirect_uri, created_at
+                      FROM authorizations WHERE state_hash = ?
+                      """, [stateHash]) else { return nil }
+            let createdAt = Self.date(row[5] as Double)
+            // A stale state is spent all the same (committed), never retried.
+            guard now.timeIntervalSince(createdAt) <= Self.authorizationLifetime else { return nil }
+            let sessionID: String = row[0]
+            let verifier = try box.open(row[3], context: "authorization:" + sessionID)
+            return PendingAuthorization(sessionID: sessionID, linkID: row[1], provider: row[2],
+                                        codeVerifier: String(decoding: verifier, as: UTF8.self), redirectURI: row[4], createdAt: createdAt)
+        }
+        guard let pending else { throw LinkRefusal.badState }
+        return pending
+    }
+
+    public func addConnection(sessionID: String, provider: String, account: String?, tokens: ProviderTokens, now: Date) throws -> StoredConnection {
+        let id = LinkSecrets.newID(prefix: "con_")
+        let sealed = try box.seal(SealedTokens(tokens).encoded(), context: "connection:" + id)
+        return try write { db in
+            let (session, link) = try liveSession(db, id: sessionID, now: now)
+            try requireRoom(db, session: session, link: link, provider: provider)
+            let connection = StoredConnection(id: id, linkID: link.id, client: link.client, provider: provider, account: account,
+                                              scopes: tokens.scopes, status: .pending, createdAt: now,
+                                              accessTokenExpiresAt: tokens.expiresAt)
+            try Self.execute(db, """
+                INSERT INTO connections (id, link_id, session_id, client, provider, account, scopes, status, tokens_sealed,
+                                         created_at, access_token_expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                """, [id, link.id, session.id, link.client, provider, account, Self.lines(tokens.scopes), sealed,
+                      Self.seconds(now), Self.seconds(tokens.expiresAt)])
+            return connection
+        }
+    }
+
+    /// Finish: the session's pending connections become active, in one transaction with the session
+    /// and link. A session past its expiry (or a revoked link) activates nothing and throws the refusal.
+    public func finishSession(id: String, now: Date) throws -> [StoredConnection] {
+        try write { db in
+            let (session, link) = try liveSession(db, id: id, now: now)
+            let at = Self.seconds(now)
+            try Self.execute(db, "UPDATE sessions SET finished_at = ? WHERE id = ?", [at, session.id])
+            try Self.execute(db, "UPDATE links SET finished_at = ? WHERE id = ?", [at, link.id])
+            try Self.execute(db, "UPDATE connections SET status = 'active', activated_at = ? WHERE session_id = ? AND status = 'pending'",
+                             [at, session.id])
+            return try Self.fetchAll(db, """
+                SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? AND status = 'active' ORDER BY created_at, rowid
+                """, [session.id]).map(Self.connection)
+        }
+    }
+
+    public func connections(sessionID: String) throws -> [StoredConnection] {
+        try read { db in
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? ORDER BY created_at, rowid",
+                              [sessionID]).map(Self.connection)
+        }
+    }
+
+    // MARK: connections
+
+    public func allConnections() throws -> [StoredConnection] {
+        try read { db in
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections ORDER BY created_at DESC, rowid DESC")
+                .map(Self.connection)
+        }
+    }
+
+    /// Every connection made through one link (any status), oldest first.
+    public func connections(linkID: String) throws -> [StoredConnection] {
+        try read { db in
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE link_id = ? ORDER BY created_at, rowid",
+                              [linkID]).map(Self.connection)
+        }
+    }
+
+    /// The session a link's first open started, if it was opened.
+    public func session(linkID: String) throws -> LinkSession? {
+        try read { db in
+            try Self.fetchOne(db, "SELECT \(Self.sessionColumns) FROM sessions WHERE link_id = ?", [linkID]).map(Self.session)
+        }
+    }
+
+    public func connection(id: String) throws -> StoredConnection? {
+        try read { db in
+            try Self.fetchOne(db, "SELECT \(Self.connectionColumns) FROM connections WHERE id = ?", [id]).map(Self.connection)
+        }
+    }
+
+    /// Marks the connection removed and erases its tokens; the record of who connected what stays.
+    /// Removing a removed connection changes nothing.
+    public func removeConnection(id: String, now: Date) throws -> StoredConnection {
+        try write { db in
+            try Self.execute(db, """
+                UPDATE connections SET status = 'removed', removed_at = ?, tokens_sealed = NULL WHERE id = ? AND status != 'removed'
+                """, [Self.seconds(now), id])
+            guard let row = try Self.fetchOne(db, "SELECT \(Self.connectionColumns) FROM connections WHERE id = ?", [id]) else {
+                throw StoreError.unknownConnection(id)
+            }
+            return Self.connection(row)
+        }
+    }
+
+    public func connectionCredentials(id: String) throws -> ProviderTokens {
+        let sealed: Data? = try read { db in
+            guard let row = try Self.fetchOne(db, "SELECT tokens_sealed FROM connections WHERE id = ?", [id]) else {
+                throw StoreError.unknownConnection(id)
+            }
+            return row[0]
+        }
+        guard let sealed else { throw StoreError.connectionRemoved(id) }
+        return try SealedTokens.decode(box.open(sealed, context: "connection:" + id)).tokens
+    }
+
+    /// A renewal that brings no new refresh token keeps the previous one (RFC 6749 section 6).
+    public func storeRenewedTokens(connectionID: String, tokens: ProviderTokens, now: Date) throws {
+        try write { db in
+            guard let row = try Self.fetchOne(db, "SELECT tokens_sealed, scopes FROM connections WHERE id = ?", [connectionID]) else {
+                throw StoreError.unknownConnection(connectionID)
+            }
+            guard let previousSealed = row[0] as Data? else { throw StoreError.connectionRemoved(connectionID) }
+            let context = "connection:" + connectionID
+            let previous = try SealedTokens.decode(box.open(previousSealed, context: context)).tokens
+            let merged = Self.merge(tokens, over: previous)
+            try Self.execute(db, """
+                UPDATE connections SET tokens_sealed = ?, renewed_at = ?, access_token_expires_at = ?, scopes = ? WHERE id = ?
+                """, [try box.seal(SealedTokens(merged).encoded(), context: context), Self.seconds(now), Self.seconds(merged.expiresAt),
+                      Self.lines(merged.scopes), connectionID])
+        }
+    }
+
+    static func merge(_ renewed: ProviderTokens, over previous: ProviderTokens?) -> ProviderTokens {
+        var merged = renewed
+        if merged.refreshToken == nil { merged.refreshToken = previous?.refreshToken }
+        if merged.scopes.isEmpty { merged.scopes = previous?.scopes ?? [] }
+        return merged
+    }
+
+    // MARK: check history
+
+    public func recordVerdicts(_ verdicts: [CheckVerdict]) throws {
+        guard !verdicts.isEmpty else { return }
+        try write { db in
+            let insert = try db.cachedStatement(sql: "INSERT INTO verdicts (connection, checked_at, status, failure, summary) VALUES (?, ?, ?, ?, ?)")
+            for verdict in verdicts {
+                try insert.execute(arguments: [verdict.connection, Self.seconds(verdict.checkedAt), verdict.status, verdict.failure, verdict.summary])
+            }
+        }
+    }
+
+    public func verdicts(connection: String, limit: Int) throws -> [CheckVerdict] {
+        try read { db in
+            try Self.fetchAll(db, """
+                SELECT connection, checked_at, status, failure, summary FROM verdicts WHERE connection = ?
+                ORDER BY checked_at DESC, id DESC LIMIT ?
+                """, [connection, max(0, limit)]).map {
+                CheckVerdict(connection: $0[0], checkedAt: Self.date($0[1] as Double), status: $0[2], failure: $0[3], summary: $0[4])
+            }
+        }
+    }
+
+    public func renewedTokens(connectionName: String) throws -> ProviderTokens? {
+        let sealed: Data? = try read { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT tokens_sealed FROM renewed_tokens WHERE connection_name = ?"),
+                              arguments: [connectionName])
+        }
+        guard let sealed else { return nil }
+        return try SealedTokens.decode(box.open(sealed, context: "renewed:" + connectionName)).tokens
+    }
+
+    /// A renewal that brings no new refresh token keeps the previous one (RFC 6749 section 6).
+    public func storeRenewedTokens(connectionName: String, tokens: ProviderTokens, now: Date) throws {
+        let context = "renewed:" + connectionName
+        try write { db in
+            let previousSealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT tokens_sealed FROM renewed_tokens WHERE connection_name = ?"),
+                                                   arguments: [connectionName])
+            let previous = try previousSealed.map { try SealedTokens.decode(box.open($0, context: context)).tokens }
+            let sealed = try box.seal(SealedTokens(Self.merge(tokens, over: previous)).encoded(), context: context)
+            try Self.execute(db, """
+                INSERT INTO renewed_tokens (connection_name, tokens_sealed, renewed_at) VALUES (?, ?, ?)
+                ON CONFLICT(connection_name) DO UPDATE SET tokens_sealed = excluded.tokens_sealed, renewed_at = excluded.renewed_at
+                """, [connectionName, sealed, Self.seconds(now)])
+        }
+    }
+}
+
+/// Provider tokens as sealed: compact JSON inside the AES-GCM box.
+struct SealedTokens: Codable {
+    var a: String
+    var r: String?
+    var e: Double?
+    var s: [String]
+
+    init(_ tokens: ProviderTokens) {
+        a = tokens.accessToken
+        r = tokens.refreshToken
+        e = tokens.expiresAt?.timeIntervalSince1970
+        s = tokens.scopes
+    }
+
+    var tokens: ProviderTokens {
+        ProviderTokens(accessToken: a, refreshToken: r, expiresAt: e.map { Date(timeIntervalSince1970: $0) }, scopes: s)
+    }
+
+    func encoded() throws -> Data { try JSONEncoder().encode(self) }
+
+    static func decode(_ data: Data) throws -> SealedTokens {
+        do { return try JSONDecoder().decode(SealedTokens.self, from: data) } catch { throw StoreError.cannotDecrypt }
+    }
+}
+
+/// Why a database could not be opened as a store, besides SQLite's own errors.
+public enum StoreOpeningError: Error, Sendable {
+    /// The file's schema has migrations this build does not know (a newer authdoctor wrote it).
+    case newerSchema
+}

@@ -1,0 +1,112 @@
+import EvidenceModel
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the store lives and how a command opens it: `--db PATH`, else `$AUTHDOCTOR_DB`, else the
+/// user's data directory. Every failure becomes a one-line `InputError` naming the path.
+public enum StoreLocation {
+    public static let environmentVariable = "AUTHDOCTOR_DB"
+    public static let fileName = "authdoctor.sqlite"
+
+    /// `$AUTHDOCTOR_DB`, else `$XDG_DATA_HOME/authdoctor/authdoctor.sqlite`, else
+    /// `~/.local/share/authdoctor/authdoctor.sqlite`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let path = environment[environmentVariable], !path.isEmpty { return path }
+        if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
+            return data + "/authdoctor/" + fileName
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/authdoctor/" + fileName
+    }
+
+    /// The key file sits beside the database (`authdoctor.key`).
+    public static func keyFilePath(forDatabase path: String) -> String {
+        (directory(of: path) as NSString).appendingPathComponent(SecretBox.keyFileName)
+    }
+
+    static func directory(of path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
+    }
+
+    /// Opens the store at `path` (nil: the default path), creating its directory (0700), the
+    /// database file (0600) and the key file on first use.
+    public static func open(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> SQLiteStore {
+        let path = path ?? defaultPath(environment: environment)
+        guard !path.isEmpty else { throw InputError(.usage, "--db needs a file path") }
+        if path == ":memory:" {
+            let box = environment[SecretBox.environmentVariable] == nil
+                ? SecretBox.ephemeral() : try SecretBox.load(environment: environment, keyFile: "")
+            return try opened(path) { try SQLiteStore.inMemory(secretBox: box) }
+        }
+        try prepareDirectory(directory(of: path))
+        try prepareFile(path)
+        let box = try SecretBox.load(environment: environment, keyFile: keyFilePath(forDatabase: path))
+        return try opened(path) { try SQLiteStore(path: path, secretBox: box) }
+    }
+
+    static func opened(_ path: String, _ make: () throws -> SQLiteStore) throws(InputError) -> SQLiteStore {
+        do {
+            return try make()
+        } catch let error as InputError {
+            throw error
+        } catch let error as DatabaseError {
+            throw describe(error, path: path)
+        } catch StoreOpeningError.newerSchema {
+            throw InputError(.data, "the database was written by a newer authdoctor (unknown schema migrations)", place: path)
+        } catch let error as StoreError {
+            throw InputError(.config, error.description, place: path)
+        } catch {
+            throw InputError(.io, "cannot open the database: \(error)", place: path)
+        }
+    }
+
+    /// SQLite's answer in one line: not a database (65), cannot open or create (74), busy (74).
+    public static func describe(_ error: DatabaseError, path: String) -> InputError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return InputError(.data, "not an authdoctor database (the file is not SQLite, or is damaged)", place: path)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+            return InputError(.io, "cannot open or create the database (\(error.message ?? "permission denied"))", place: path)
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return InputError(.io, "the database stayed locked by another process", place: path)
+        case .SQLITE_FULL:
+            return InputError(.io, "the disk is full", place: path)
+        default:
+            return InputError(.io, "database error: \(error.message ?? "\(error.resultCode)")", place: path)
+        }
+    }
+
+    /// mkdir -p with 0700 for what it makes; an existing directory is left as it is.
+    static func prepareDirectory(_ directory: String) throws(InputError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw InputError(.io, "cannot create the database here: not a directory", place: directory) }
+            return
+        }
+        let parent = Self.directory(of: directory)
+        if parent != directory { try prepareDirectory(parent) }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw InputError(.io, "cannot create the directory: \(String(cString: strerror(errno)))", place: directory)
+        }
+    }
+
+    /// Makes an empty database file readable by its owner only, so SQLite (and its -wal/-shm files,
+    /// which copy the mode) never creates it with the umask's wider default.
+    static func prepareFile(_ path: String) throws(InputError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd); return }
+        switch errno {
+        case EEXIST:
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw InputError(.io, "cannot open the database: it is a directory", place: path)
+            }
+        default:
+            throw InputError(.io, "cannot create the database: \(String(cString: strerror(errno)))", place: path)
+        }
+    }
+}

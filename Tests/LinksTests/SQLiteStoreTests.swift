@@ -1,0 +1,441 @@
+import EvidenceModel
+import Foundation
+import GRDB
+@testable import Links
+import XCTest
+
+final class SQLiteStoreTests: XCTestCase {
+    let tokens = ProviderTokens(accessToken: "EAAB-access-token-value", refreshToken: "refresh-token-value",
+                                expiresAt: at(3600), scopes: ["ads_read", "business_management"])
+
+    // MARK: links
+
+    func testIssuedLinkHasAStrongTokenAndAPublicID() throws {
+        let store = try SQLiteStore.inMemory()
+        let issued = try store.issueLink(client: "Acme", sources: ["facebook", "google-ads"], maxSources: 3, ttl: 86_400, now: t0)
+        XCTAssertTrue(issued.link.id.hasPrefix("lnk_"))
+        XCTAssertEqual(issued.link.id.count, 16)
+        // 32 random bytes, base64url without padding.
+        XCTAssertEqual(issued.token.count, 43)
+        XCTAssertTrue(issued.token.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }, issued.token)
+        XCTAssertEqual(issued.link.expiresAt, at(86_400))
+        XCTAssertEqual(try store.link(id: issued.link.id), issued.link)
+        XCTAssertEqual(try store.link(token: issued.token), issued.link)
+        XCTAssertNil(try store.link(token: issued.token + "x"))
+        XCTAssertNil(try store.link(id: "lnk_nothere"))
+
+        let tokens = Set((0..<200).map { _ in LinkSecrets.newSecret() })
+        XCTAssertEqual(tokens.count, 200, "no repeats")
+        XCTAssertNotEqual(try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 60, now: t0).link.id, issued.link.id)
+    }
+
+    func testNonPositiveTTLIsAUsageError() throws {
+        let store = try SQLiteStore.inMemory()
+        _ = assertInputError(.usage, try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 0, now: t0))
+        _ = assertInputError(.usage, try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: -5, now: t0))
+    }
+
+    func testAllLinksNewestFirst() throws {
+        let store = try SQLiteStore.inMemory()
+        let a = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 60, now: at(0))
+        let b = try store.issueLink(client: "B", sources: [], maxSources: nil, ttl: 60, now: at(10))
+        let c = try store.issueLink(client: "C", sources: [], maxSources: nil, ttl: 60, now: at(5))
+        XCTAssertEqual(try store.allLinks().map(\.id), [b.link.id, c.link.id, a.link.id])
+    }
+
+    func testStateFollowsTheLifecycle() throws {
+        let store = try SQLiteStore.inMemory()
+        let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 100, now: t0)
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(1)), .issued)
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(100)), .expired, "expiry is inclusive of the instant")
+        let opened = try store.openLink(token: issued.token, now: at(10))
+        XCTAssertEqual(opened.link.openedAt, at(10))
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(11)), .opened)
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(200)), .expired, "opened but never finished")
+        _ = try store.finishSession(id: opened.session.id, now: at(20))
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(21)), .finished)
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(500)), .finished, "a finished link stays finished")
+        _ = try store.revokeLink(id: issued.link.id, now: at(30))
+        XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(31)), .revoked)
+    }
+
+    func testOpenIsSingleUse() throws {
+        let store = try SQLiteStore.inMemory()
+        let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 100, now: t0)
+        let opened = try store.openLink(token: issued.token, now: at(1))
+        XCTAssertTrue(opened.session.id.hasPrefix("ses_"))
+        XCTAssertEqual(opened.session.linkID, issued.link.id)
+        XCTAssertEqual(opened.session.expiresAt, issued.link.expiresAt, "a session cannot outlive its link")
+        XCTAssertEqual(opened.cookieSecret.count, 43)
+        var used = issued.link
+        used.openedAt = at(1)
+        assertRefusal(.alreadyUsed(used), try store.openLink(token: issued.token, now: at(2)))
+        assertRefusal(.unknownLink, try store.openLink(token: "not-a-token", now: at(2)))
+        let tampered = String(issued.token.dropLast()) + (issued.token.hasSuffix("A") ? "B" : "A")
+        assertRefusal(.unknownLink, try store.openLink(token: tampered, now: at(2)))
+    }
+
+    func testOpenRefusesExpiredRevokedAndFinishedLinks() throws {
+        let store = try SQLiteStore.inMemory()
+        let expiring = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
+        assertRefusal(.expired(expiring.link), try store.openLink(token: expiring.token, now: at(100)))
+        XCTAssertNil(try store.link(id: expiring.link.id)?.openedAt, "a refused open changes nothing")
+
+        let revoked = try store.issueLink(client: "B", sources: [], maxSources: nil, ttl: 100, now: t0)
+        let revokedLink = try store.revokeLink(id: revoked.link.id, now: at(5))
+        XCTAssertEqual(revokedLink.revokedAt, at(5))
+        assertRefusal(.revoked(revokedLink), try store.openLink(token: revoked.token, now: at(6)))
+
+        let finished = try store.issueLink(client: "C", sources: [], maxSources: nil, ttl: 100, now: t0)
+        let session = try store.openLink(token: finished.token, now: at(1)).session
+        _ = try store.finishSession(id: session.id, now: at(2))
+        let finishedLink = try XCTUnwrap(try store.link(id: finished.link.id))
+        assertRefusal(.alreadyFinished(finishedLink), try store.openLink(token: finished.token, now: at(3)))
+    }
+
+    func testRevokeIsIdempotentAndUnknownIDIsRefused() throws {
+        let store = try SQLiteStore.inMemory()
+        let issued = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
+        let first = try store.revokeLink(id: issued.link.id, now: at(1))
+        let second = try store.revokeLink(id: issued.link.id, now: at(2))
+        XCTAssertEqual(second.revokedAt, at(1), "the first revocation's time stays")
+        XCTAssertEqual(first, second)
+        assertRefusal(.unknownLink, try store.revokeLink(id: "lnk_unknown", now: at(1)))
+    }
+
+    func testSessionNeedsTheRightCookieAndALiveLink() throws {
+        let store = try SQLiteStore.inMemory()
+        let issued = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
+        assertRefusal(.noSession, try store.session(token: issued.token, cookieSecret: "anything", now: at(1)))
+        let opened = try store.openLink(token: issued.token, now: at(1))
+        let (session, link) = try store.session(token: issued.token, cookieSecret: opened.cookieSecret, now: at(2))
+        XCTAssertEqual(session, opened.session)
+        XCTAssertEqual(link.id, issued.link.id)
+        assertRefusal(.noSession, try store.session(token: issued.token, cookieSecret: opened.cookieSecret + "x", now: at(2)))
+        assertRefusal(.noSession, try store.session(token: issued.token, cookieSecret: LinkSecrets.newSecret(), now: at(2)))
+        assertRefusal(.unknownLink, try store.session(token: "forged", cookieSecret: opened.cookieSecret, now: at(2)))
+        let opening = try XCTUnwrap(try store.link(id: issued.link.id))
+        assertRefusal(.expired(opening), try store.session(token: issued.token, cookieSecret: opened.cookieSecret, now: at(100)))
+        let revoked = try store.revokeLink(id: issued.link.id, now: at(3))
+        assertRefusal(.revoked(revoked), try store.session(token: issued.token, cookieSecret: opened.cookieSecret, now: at(4)))
+    }
+
+    func testConstantTimeEquality() {
+        let a = LinkSecrets.digest("one"), b = LinkSecrets.digest("one"), c = LinkSecrets.digest("two")
+        XCTAssertTrue(LinkSecrets.constantTimeEquals(a, b))
+        XCTAssertFalse(LinkSecrets.constantTimeEquals(a, c))
+        XCTAssertFalse(LinkSecrets.constantTimeEquals(a, a.prefix(31)))
+        XCTAssertTrue(LinkSecrets.constantTimeEquals(a.dropFirst(4), b.dropFirst(4)), "slices compare by content")
+    }
+
+    // MARK: OAuth flow
+
+    func opened(_ store: SQLiteStore, sources: [String] = [], maxSources: Int? = nil, ttl: TimeInterval = 1000) throws -> OpenedSession {
+        let issued = try store.issueLink(client: "Acme", sources: sources, maxSources: maxSources, ttl: ttl, now: t0)
+        return try store.openLink(token: issued.token, now: at(1))
+    }
+
+    func pending(_ session: OpenedSession, _ provider: String, at time: TimeInterval = 2) -> PendingAuthorization {
+        PendingAuthorization(sessionID: session.session.id, linkID: session.link.id, provider: provider,
+                             codeVerifier: String(repeating: "v", count: 43) + provider, redirectURI: "http://127.0.0.1:8080/oauth/callback",
+                             createdAt: at(time))
+    }
+
+    func testAuthorizationStateIsConsumedOnce() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, sources: ["facebook"])
+        let attempt = pending(session, "facebook")
+        let state = try store.beginAuthorization(attempt)
+        XCTAssertEqual(state.count, 43)
+        XCTAssertEqual(try store.consumeAuthorization(state: state, now: at(3)), attempt)
+        assertRefusal(.badState, try store.consumeAuthorization(state: state, now: at(4)))
+        assertRefusal(.badState, try store.consumeAuthorization(state: "unknown", now: at(4)))
+    }
+
+    func testStaleStateIsSpentAndRefused() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, ttl: 100_000)
+        let state = try store.beginAuthorization(pending(session, "google"))
+        assertRefusal(.badState, try store.consumeAuthorization(state: state, now: at(2 + SQLiteStore.authorizationLifetime + 1)))
+        // Spent, even when the clock goes back.
+        assertRefusal(.badState, try store.consumeAuthorization(state: state, now: at(3)))
+    }
+
+    func testBeginAuthorizationChecksTheSessionProviderAndLimit() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, sources: ["facebook"], maxSources: 1)
+        assertRefusal(.providerNotAllowed("hubspot"), try store.beginAuthorization(pending(session, "hubspot")))
+        var foreign = pending(session, "facebook")
+        foreign.sessionID = "ses_unknown"
+        assertRefusal(.noSession, try store.beginAuthorization(foreign))
+        foreign = pending(session, "facebook")
+        foreign.linkID = "lnk_other"
+        assertRefusal(.noSession, try store.beginAuthorization(foreign))
+        _ = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(3))
+        assertRefusal(.planLimit(1), try store.beginAuthorization(pending(session, "facebook", at: 4)))
+        assertRefusal(.expired(session.link), try store.beginAuthorization(pending(session, "facebook", at: 1000)))
+    }
+
+    // MARK: connections in a session
+
+    func testAddConnectionIsPendingUntilFinish() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, sources: ["facebook", "google-ads"])
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: "ads@acme.example",
+                                                 tokens: tokens, now: at(5))
+        XCTAssertTrue(connection.id.hasPrefix("con_"))
+        XCTAssertEqual(connection.status, .pending)
+        XCTAssertEqual(connection.client, "Acme")
+        XCTAssertEqual(connection.linkID, session.link.id)
+        XCTAssertEqual(connection.scopes, tokens.scopes)
+        XCTAssertEqual(connection.accessTokenExpiresAt, tokens.expiresAt)
+        XCTAssertEqual(try store.connection(id: connection.id), connection)
+        XCTAssertEqual(try store.connections(sessionID: session.session.id), [connection])
+        XCTAssertEqual(try store.connectionCredentials(id: connection.id), tokens)
+
+        assertRefusal(.providerNotAllowed("linkedin"),
+                      try store.addConnection(sessionID: session.session.id, provider: "linkedin", account: nil, tokens: tokens, now: at(6)))
+        assertRefusal(.noSession, try store.addConnection(sessionID: "ses_nothere", provider: "facebook", account: nil, tokens: tokens, now: at(6)))
+        assertRefusal(.expired(session.link),
+                      try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(1000)))
+    }
+
+    func testEmptySourcesAllowAnyProvider() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store)
+        XCTAssertEqual(try store.addConnection(sessionID: session.session.id, provider: "hubspot", account: nil, tokens: tokens, now: at(2)).provider,
+                       "hubspot")
+    }
+
+    func testPlanLimitCountsTheSessionsLiveConnections() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, maxSources: 2)
+        let first = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        _ = try store.addConnection(sessionID: session.session.id, provider: "google-ads", account: nil, tokens: tokens, now: at(3))
+        assertRefusal(.planLimit(2), try store.addConnection(sessionID: session.session.id, provider: "linkedin", account: nil, tokens: tokens, now: at(4)))
+        XCTAssertEqual(try store.connections(sessionID: session.session.id).count, 2, "a refused connection is not stored")
+        _ = try store.removeConnection(id: first.id, now: at(5))
+        XCTAssertNoThrow(try store.addConnection(sessionID: session.session.id, provider: "linkedin", account: nil, tokens: tokens, now: at(6)),
+                         "a removed connection frees its place")
+    }
+
+    func testFinishActivatesOnlyThatSessionsPendingConnections() throws {
+        let store = try SQLiteStore.inMemory()
+        let mine = try opened(store)
+        let other = try opened(store)
+        let a = try store.addConnection(sessionID: mine.session.id, provider: "facebook", account: "a", tokens: tokens, now: at(2))
+        let b = try store.addConnection(sessionID: mine.session.id, provider: "google-ads", account: "b", tokens: tokens, now: at(3))
+        let c = try store.addConnection(sessionID: other.session.id, provider: "hubspot", account: "c", tokens: tokens, now: at(3))
+
+        let activated = try store.finishSession(id: mine.session.id, now: at(10))
+        XCTAssertEqual(activated.map(\.id), [a.id, b.id])
+        XCTAssertTrue(activated.allSatisfy { $0.status == .active && $0.activatedAt == at(10) })
+        XCTAssertEqual(try store.connection(id: c.id)?.status, .pending, "another session's connection stays pending")
+        XCTAssertEqual(try store.link(id: mine.link.id)?.finishedAt, at(10))
+        XCTAssertEqual(try store.link(id: other.link.id)?.finishedAt, nil)
+
+        let finishedLink = try XCTUnwrap(try store.link(id: mine.link.id))
+        assertRefusal(.alreadyFinished(finishedLink), try store.finishSession(id: mine.session.id, now: at(11)))
+        assertRefusal(.alreadyFinished(finishedLink),
+                      try store.addConnection(sessionID: mine.session.id, provider: "linkedin", account: nil, tokens: tokens, now: at(11)))
+        assertRefusal(.noSession, try store.finishSession(id: "ses_nothere", now: at(11)))
+    }
+
+    func testSessionFinishedAfterExpiryActivatesNothing() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, ttl: 100)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(50))
+        assertRefusal(.expired(session.link), try store.finishSession(id: session.session.id, now: at(100)))
+        XCTAssertEqual(try store.connection(id: connection.id)?.status, .pending)
+        XCTAssertNil(try store.connection(id: connection.id)?.activatedAt)
+        XCTAssertEqual(try store.link(id: session.link.id)?.state(at: at(101)), .expired)
+    }
+
+    func testUnfinishedSessionActivatesNothing() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store, ttl: 100)
+        _ = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(50))
+        XCTAssertEqual(try store.allConnections().map(\.status), [.pending])
+    }
+
+    func testRevokedLinkCannotFinish() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        let revoked = try store.revokeLink(id: session.link.id, now: at(3))
+        assertRefusal(.revoked(revoked), try store.finishSession(id: session.session.id, now: at(4)))
+        XCTAssertEqual(try store.connection(id: connection.id)?.status, .pending)
+    }
+
+    // MARK: stored connections
+
+    func testRemoveConnectionKeepsTheRecordAndErasesTheTokens() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: "a", tokens: tokens, now: at(2))
+        _ = try store.finishSession(id: session.session.id, now: at(3))
+        let removed = try store.removeConnection(id: connection.id, now: at(4))
+        XCTAssertEqual(removed.status, .removed)
+        XCTAssertEqual(removed.account, "a")
+        XCTAssertEqual(try store.allConnections().map(\.id), [connection.id], "kept as a record")
+        XCTAssertThrowsError(try store.connectionCredentials(id: connection.id)) {
+            XCTAssertEqual($0 as? StoreError, .connectionRemoved(connection.id))
+        }
+        XCTAssertEqual(try store.removeConnection(id: connection.id, now: at(5)), removed, "removing twice changes nothing")
+        XCTAssertThrowsError(try store.removeConnection(id: "con_nothere", now: at(5))) {
+            XCTAssertEqual($0 as? StoreError, .unknownConnection("con_nothere"))
+        }
+        XCTAssertThrowsError(try store.connectionCredentials(id: "con_nothere")) {
+            XCTAssertEqual($0 as? StoreError, .unknownConnection("con_nothere"))
+        }
+        XCTAssertNil(try store.connection(id: "con_nothere"))
+    }
+
+    func testAllConnectionsNewestFirst() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store)
+        let a = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        let b = try store.addConnection(sessionID: session.session.id, provider: "google", account: nil, tokens: tokens, now: at(3))
+        XCTAssertEqual(try store.allConnections().map(\.id), [b.id, a.id])
+        XCTAssertEqual(try store.connections(linkID: session.link.id).map(\.id), [a.id, b.id])
+        XCTAssertEqual(try store.session(linkID: session.link.id), session.session)
+    }
+
+    func testRenewedTokensOfAStoredConnection() throws {
+        let store = try SQLiteStore.inMemory()
+        let session = try opened(store)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "google", account: nil, tokens: tokens, now: at(2))
+        try store.storeRenewedTokens(connectionID: connection.id, tokens: ProviderTokens(accessToken: "new-access", expiresAt: at(7200)), now: at(100))
+        XCTAssertEqual(try store.connectionCredentials(id: connection.id),
+                       ProviderTokens(accessToken: "new-access", refreshToken: "refresh-token-value", expiresAt: at(7200), scopes: tokens.scopes),
+                       "a renewal without a new refresh token keeps the old one")
+        let renewed = try XCTUnwrap(try store.connection(id: connection.id))
+        XCTAssertEqual(renewed.renewedAt, at(100))
+        XCTAssertEqual(renewed.accessTokenExpiresAt, at(7200))
+        try store.storeRenewedTokens(connectionID: connection.id, tokens: ProviderTokens(accessToken: "newer", refreshToken: "rotated", scopes: ["s"]), now: at(200))
+        XCTAssertEqual(try store.connectionCredentials(id: connection.id), ProviderTokens(accessToken: "newer", refreshToken: "rotated", scopes: ["s"]))
+        XCTAssertThrowsError(try store.storeRenewedTokens(connectionID: "con_x", tokens: tokens, now: at(1)))
+        _ = try store.removeConnection(id: connection.id, now: at(300))
+        XCTAssertThrowsError(try store.storeRenewedTokens(connectionID: connection.id, tokens: tokens, now: at(301))) {
+            XCTAssertEqual($0 as? StoreError, .connectionRemoved(connection.id))
+        }
+    }
+
+    // MARK: check history
+
+    func testVerdictsNewestFirstWithLimit() throws {
+        let store = try SQLiteStore.inMemory()
+        try store.recordVerdicts([
+            CheckVerdict(connection: "fb-main", checkedAt: at(1), status: "ok", failure: "none", summary: "healthy"),
+            CheckVerdict(connection: "fb-main", checkedAt: at(3), status: "critical", failure: "expiry", summary: "expired"),
+            CheckVerdict(connection: "other", checkedAt: at(2), status: "warning", failure: "rate-limit", summary: "slow down"),
+            CheckVerdict(connection: "fb-main", checkedAt: at(2), status: "warning", failure: "rate-limit", summary: "throttled"),
+        ])
+        try store.recordVerdicts([])
+        XCTAssertEqual(try store.verdicts(connection: "fb-main", limit: 10).map(\.summary), ["expired", "throttled", "healthy"])
+        XCTAssertEqual(try store.verdicts(connection: "fb-main", limit: 1),
+                       [CheckVerdict(connection: "fb-main", checkedAt: at(3), status: "critical", failure: "expiry", summary: "expired")])
+        XCTAssertEqual(try store.verdicts(connection: "nobody", limit: 5), [])
+    }
+
+    func testRenewedTokensByConnectionName() throws {
+        let store = try SQLiteStore.inMemory()
+        XCTAssertNil(try store.renewedTokens(connectionName: "fb-main"))
+        try store.storeRenewedTokens(connectionName: "fb-main", tokens: tokens, now: at(1))
+        XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"), tokens)
+        try store.storeRenewedTokens(connectionName: "fb-main", tokens: ProviderTokens(accessToken: "second"), now: at(2))
+        XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"),
+                       ProviderTokens(accessToken: "second", refreshToken: tokens.refreshToken, scopes: tokens.scopes))
+        XCTAssertNil(try store.renewedTokens(connectionName: "other"))
+    }
+
+    // MARK: concurrency
+
+    /// Fifty browsers open one link at the same moment, through five separate connection pools on
+    /// one file (so SQLite's own locks arbitrate, as between processes): exactly one session.
+    func testFiftyConcurrentOpensMakeExactlyOneSession() throws {
+        let (first, directory) = try fileStore(self)
+        let path = directory.appendingPathComponent("authdoctor.sqlite").path
+        let box = first.box
+        let stores = [first] + (try (1..<5).map { _ in try SQLiteStore(path: path, secretBox: box) })
+        for round in 0..<3 {
+            let issued = try first.issueLink(client: "Acme \(round)", sources: [], maxSources: nil, ttl: 1000, now: t0)
+            let results = Locked<[Result<OpenedSession, Error>]>([])
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for index in 0..<50 {
+                group.enter()
+                Thread.detachNewThread {
+                    start.wait()
+                    let result = Result { try stores[index % stores.count].openLink(token: issued.token, now: at(1)) }
+                    results.withLock { $0.append(result) }
+                    group.leave()
+                }
+            }
+            for _ in 0..<50 { start.signal() }
+            XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+            let all = results.withLock { $0 }
+            XCTAssertEqual(all.count, 50)
+            let winners = all.compactMap { try? $0.get() }
+            XCTAssertEqual(winners.count, 1, "round \(round): exactly one open wins")
+            let refusals = all.compactMap { result -> LinkRefusal? in
+                if case let .failure(error) = result { return error as? LinkRefusal }
+                return nil
+            }
+            XCTAssertEqual(refusals.count, 49)
+            XCTAssertTrue(refusals.allSatisfy { if case .alreadyUsed = $0 { return true } else { return false } }, "\(refusals)")
+            let sessions = try first.writer.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions WHERE link_id = ?", arguments: [issued.link.id])
+            }
+            XCTAssertEqual(sessions, 1)
+        }
+    }
+
+    func testConcurrentConnectionsRespectThePlanLimit() throws {
+        let (store, _) = try fileStore(self)
+        let session = try opened(store, maxSources: 3)
+        let added = Locked(0)
+        let tokens = self.tokens
+        DispatchQueue.concurrentPerform(iterations: 20) { index in
+            if (try? store.addConnection(sessionID: session.session.id, provider: "p\(index)", account: nil, tokens: tokens, now: at(2))) != nil {
+                added.withLock { $0 += 1 }
+            }
+        }
+        XCTAssertEqual(added.withLock { $0 }, 3)
+        XCTAssertEqual(try store.connections(sessionID: session.session.id).count, 3)
+    }
+
+    // MARK: schema
+
+    func testOneFrozenMigrationHoldsEveryTable() throws {
+        let store = try SQLiteStore.inMemory()
+        let (applied, tables) = try store.writer.read { db in
+            (try SQLiteStore.migrator.appliedMigrations(db),
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"))
+        }
+        XCTAssertEqual(applied, ["v1"])
+        XCTAssertEqual(tables, ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "verdicts"])
+    }
+
+    func testReopeningAFileKeepsEverything() throws {
+        let box = SecretBox.ephemeral()
+        let (store, directory) = try fileStore(self, box: box)
+        let session = try opened(store)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        let reopened = try SQLiteStore(path: directory.appendingPathComponent("authdoctor.sqlite").path, secretBox: box)
+        XCTAssertEqual(try reopened.link(id: session.link.id)?.openedAt, at(1))
+        XCTAssertEqual(try reopened.connectionCredentials(id: connection.id), tokens)
+    }
+}
+
+/// A value guarded by a lock, for results gathered from threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
