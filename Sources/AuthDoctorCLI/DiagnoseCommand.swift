@@ -142,6 +142,11 @@ public struct DiagnoseCommand: ParsableCommand {
     /// PostgreSQL/Redshift: --host, --port, --database, --schema, --table, --tls (DatabaseOptions.swift).
     @OptionGroup(title: "PostgreSQL and Redshift") var database: DatabaseOptions
 
+    @OptionGroup(title: "Authorization links") var links: LinkPairingOptions
+
+    @Option(name: .customLong("link"), help: ArgumentHelp("Explain an authorization link's state instead of probing: expired, used, revoked, session not finished, plan limit (the link store: --db).", valueName: "ID"))
+    var linkID: String?
+
     public init() {}
 
     public func validate() throws {
@@ -154,12 +159,15 @@ public struct DiagnoseCommand: ParsableCommand {
     }
 
     public func run() throws {
+        if let linkID { return try explainLink(linkID) }
+        let pairing = try links.checked()
         if let provider, DatabaseTarget.providers.contains(provider) { return try runDatabase(provider) }
         if database.anyGiven { throw InputError(.usage, "--host, --port, --database, --schema, --table and --tls are for --provider postgres or redshift") }
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         let diagnosis = try makeRunner(sandbox: server).run()
-        let report = diagnosis.report
+        var report = diagnosis.report
+        try pairing?.attach(to: &report)
         Terminal.write(report, format: format)
         if diagnosis.exitStatus != 0 { throw ExitCode(diagnosis.exitStatus) }
     }

@@ -112,7 +112,7 @@ public struct LinkDiagnosis: Sendable {
         if states.isEmpty, findings.count == 1, findings[0].failure == "unknown" {
             findings[0] = healthyFinding(link, facts: factSets[0], now: now, template: findings[0])
         }
-        return Report(id: link.id, inputKind: "link", source: "link \(link.id)", provider: nil, providerDetected: false,
+        return Report(id: link.id, inputKind: "link", source: nil, provider: nil, providerDetected: false,
                       httpStatus: nil, evidenceShowsFailure: !states.isEmpty, findings: findings, facts: nil)
     }
 
