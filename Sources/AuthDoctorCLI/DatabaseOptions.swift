@@ -23,14 +23,17 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("table"), help: ArgumentHelp("PostgreSQL/Redshift: the table the loader inserts into (SCHEMA.TABLE or TABLE).", valueName: "TABLE"))
     var table: String?
 
-    @Option(name: .customLong("tls"), help: ArgumentHelp("PostgreSQL/Redshift: disable, prefer (default), require, verify-ca or verify-full (libpq's sslmode).", valueName: "MODE"))
+    @Option(name: .customLong("tls"), help: ArgumentHelp("PostgreSQL/Redshift: disable, prefer (default), require, verify-ca or verify-full (libpq's sslmode). verify-ca and verify-full need --tls-ca-file.", valueName: "MODE"))
     var tls: String?
+
+    @Option(name: .customLong("tls-ca-file"), help: ArgumentHelp("PostgreSQL/Redshift: the CA bundle (PEM) that signed the server's certificate, for --tls verify-ca, verify-full (or require).", valueName: "FILE"))
+    var tlsCAFile: String?
 
     init() {}
 
     /// Whether any database flag was given (they are refused for HTTP providers).
     var anyGiven: Bool {
-        host != nil || port != nil || database != nil || schema != nil || table != nil || tls != nil
+        host != nil || port != nil || database != nil || schema != nil || table != nil || tls != nil || tlsCAFile != nil
     }
 
     /// The destination, checked: one-line usage errors name the flag, never the password.
@@ -63,7 +66,7 @@ struct DatabaseOptions: ParsableArguments {
         }
         let target = DatabaseTarget(provider: provider, host: host ?? parts.host ?? "", port: port ?? parts.port,
                                     user: user ?? parts.user ?? "", database: database ?? parts.database ?? "",
-                                    schema: schema, table: table, password: password, tls: mode, timeout: timeout)
+                                    schema: schema, table: table, password: password, tls: mode, tlsCAFile: tlsCAFile, timeout: timeout)
         try target.validate()
         return target
     }

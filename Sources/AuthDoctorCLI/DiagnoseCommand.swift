@@ -32,6 +32,7 @@ public struct DiagnoseCommand: ParsableCommand {
           authdoctor diagnose --provider google-sheets --token-env G_TOKEN --spreadsheet-id ID
           authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --password-env SF_PASSWORD
           authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --private-key-file key.p8
+          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 --user LOADER --password-env SF_PASSWORD
           authdoctor diagnose --provider platform-api --url "https://connectors.windsor.ai/all?fields=date" --api-key-env KEY
           authdoctor diagnose --provider looker-studio --har attempt.har    (or --url URL; nothing is probed)
 
@@ -89,7 +90,7 @@ public struct DiagnoseCommand: ParsableCommand {
     @Option(name: .customLong("user"), help: ArgumentHelp("The login name (Snowflake).", valueName: "NAME"))
     var user: String?
 
-    @Option(name: .customLong("account"), help: ArgumentHelp("The account identifier (Snowflake: ORG-ACCOUNT or the locator with region); it names the host.", valueName: "ID"))
+    @Option(name: .customLong("account"), help: ArgumentHelp("The account identifier (Snowflake: ORGNAME-ACCOUNT_NAME, or the locator with its region and cloud, e.g. xy12345.us-east-2.aws; the account URL works too); it names the host.", valueName: "ID"))
     var account: String?
 
     @Option(name: .customLong("url"), help: ArgumentHelp("platform-api: the API URL (without the key); looker-studio: a URL the customer pasted.", valueName: "URL"))

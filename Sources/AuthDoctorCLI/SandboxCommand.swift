@@ -13,13 +13,18 @@ struct SandboxCommand: ParsableCommand {
         a request carries picks it (bearer token, access_token / input_token query, refresh_token form \
         field). Point a provider's base URL at the sandbox and use the scenario's credentials. Each \
         fault (refused, dns, blackhole, reset, slow-body, redirect-loop, outage, rate-limit, \
-        tls-self-signed) has a URL of its own; any path under it meets the fault. The sandbox binds \
-        127.0.0.1 only and runs until Ctrl-C or SIGTERM.
+        tls-self-signed) has a URL of its own; any path under it meets the fault. For every provider \
+        with a healthy token scenario there is also a test OAuth authorization server \
+        (/oauth/PROVIDER/authorize with PKCE S256, approving by default, and /oauth/PROVIDER/token), \
+        which issues that healthy scenario's token; redirect_uri must be on loopback. Add \
+        sandbox_decision=deny to the authorize URL (or use client_id sbx-deny) to see a refusal. \
+        The sandbox binds 127.0.0.1 only and runs until Ctrl-C or SIGTERM.
 
         Examples:
           authdoctor sandbox --list
           authdoctor sandbox --port 8700
           curl -i -H 'Authorization: Bearer sbx-…' http://127.0.0.1:8700/…
+          curl -i 'http://127.0.0.1:8700/oauth/google/authorize?response_type=code&client_id=my-app&redirect_uri=http://127.0.0.1:9000/cb&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256'
 
         Exit status: 0 stopped cleanly; 64 bad usage; 69 the port is in use; 71 another system error; \
         78 a bad scenarios file.
@@ -33,7 +38,7 @@ struct SandboxCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The scenarios' port on 127.0.0.1; the faults take the \(SandboxFault.allCases.count - 1) ports after it. 0 (the default) picks free ports.", valueName: "N"))
     var port: Int = 0
 
-    @Flag(help: "Print every scenario with its credentials, and the fault URLs, then exit.")
+    @Flag(help: "Print every scenario with its credentials, the OAuth authorization servers and the fault URLs, then exit.")
     var list = false
 
     @Option(help: ArgumentHelp("text (default) or json.", valueName: "FORMAT"))
@@ -98,6 +103,7 @@ struct SandboxCommand: ParsableCommand {
                 ("port", .int(server.port)),
                 ("scenarios", .int(catalog.scenarios.count)),
                 ("faults", .object(faults)),
+                ("oauth", .array(Self.oauthJSON(catalog, base: server.baseURL))),
             ])) + "\n")
         } else {
             var out = "authdoctor sandbox: \(catalog.scenarios.count) scenarios on \(server.baseURL) (Ctrl-C stops it; `authdoctor sandbox --list` shows their credentials)\n"
@@ -106,6 +112,7 @@ struct SandboxCommand: ParsableCommand {
                 out += "  " + fault.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)
                     + url.padding(toLength: 40, withPad: " ", startingAt: 0) + fault.summary + "\n"
             }
+            out += Self.oauthText(catalog, base: server.baseURL)
             out += "requests:\n"
             Terminal.write(out)
         }
@@ -134,7 +141,9 @@ struct SandboxCommand: ParsableCommand {
                 + scenario.provider.padding(toLength: providerWidth, withPad: " ", startingAt: 0)
                 + scenario.expect.padding(toLength: expectWidth, withPad: " ", startingAt: 0) + credentials + "\n"
         }
-        out += "\(catalog.scenarios.count) scenarios\n\nFAULT            URL\n"
+        out += "\(catalog.scenarios.count) scenarios\n\n"
+        out += oauthText(catalog, base: port == 0 ? nil : "http://127.0.0.1:\(port)")
+        out += "\nFAULT            URL\n"
         for fault in SandboxFault.allCases {
             let url = SandboxServer.plannedFaultURL(fault, scenarioPort: port) ?? "-"
             out += fault.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)
@@ -173,7 +182,34 @@ struct SandboxCommand: ParsableCommand {
         return JSONWriter.serialize(.object([
             ("schema", .string("authdoctor.sandbox-list/v1")),
             ("scenarios", .array(scenarios)),
+            ("oauth", .array(oauthJSON(catalog, base: port == 0 ? nil : "http://127.0.0.1:\(port)"))),
             ("faults", .array(faults)),
         ])) + "\n"
+    }
+
+    // MARK: OAuth authorization servers
+
+    /// `base` nil: the port is chosen at start-up, so the endpoints are shown as paths.
+    static func oauthText(_ catalog: ScenarioCatalog, base: String?) -> String {
+        let endpoints = catalog.oauthEndpoints
+        guard !endpoints.isEmpty else { return "" }
+        let providerWidth = max(8, endpoints.map(\.provider.count).max() ?? 0) + 2
+        var out = "OAUTH PROVIDER".padding(toLength: max(providerWidth, 16), withPad: " ", startingAt: 0) + "AUTHORIZE / TOKEN (issues the token of)\n"
+        for endpoint in endpoints {
+            out += endpoint.provider.padding(toLength: max(providerWidth, 16), withPad: " ", startingAt: 0)
+                + (base ?? "") + endpoint.authorizePath + "  " + (base ?? "") + endpoint.tokenPath + "  (\(endpoint.scenario))\n"
+        }
+        out += "(PKCE S256 required; redirect_uri must be on loopback; approves unless sandbox_decision=deny or client_id=sbx-deny"
+            + (base == nil ? "; paths are on the scenarios' base URL" : "") + ")\n"
+        return out
+    }
+
+    static func oauthJSON(_ catalog: ScenarioCatalog, base: String?) -> [JSONValue] {
+        catalog.oauthEndpoints.map { endpoint in
+            .object([("provider", .string(endpoint.provider)),
+                     ("scenario", .string(endpoint.scenario)),
+                     ("authorize", .string((base ?? "") + endpoint.authorizePath)),
+                     ("token", .string((base ?? "") + endpoint.tokenPath))])
+        }
     }
 }

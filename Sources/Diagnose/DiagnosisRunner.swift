@@ -50,6 +50,8 @@ public struct DiagnosisRunner: Sendable {
     public init(definition: ProviderDefinition, credentials: DiagnosisCredentials, options: DiagnosisOptions = DiagnosisOptions(),
                 engine: ClassifyEngine) throws(InputError) {
         self.definition = definition
+        var credentials = credentials
+        try Self.deriveAccount(&credentials, definition: definition)
         self.credentials = credentials
         self.options = options
         self.engine = engine
@@ -136,6 +138,17 @@ public struct DiagnosisRunner: Sendable {
         }
     }
 
+    /// A Snowflake account identifier (a base URL on snowflakecomputing.com names `{account}`)
+    /// is read in any documented form: `account` becomes the host part, `account-name` what the
+    /// login and the key-pair JWT name (SnowflakeAccount).
+    static func deriveAccount(_ credentials: inout DiagnosisCredentials, definition: ProviderDefinition) throws(InputError) {
+        guard let given = credentials[CredentialName.account],
+              definition.baseURLs.contains(where: { $0.1.contains("{account}." + SnowflakeAccount.domain) }) else { return }
+        let account = try SnowflakeAccount.parse(given, flag: flag(CredentialName.account))
+        credentials[CredentialName.account] = account.host
+        credentials[CredentialName.accountName] = account.name
+    }
+
     /// How to give a credential on the command line.
     public static func describe(_ credential: String) -> String {
         switch credential {
@@ -150,7 +163,8 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.assertion: return "a signed assertion (--service-account-file FILE or --private-key-file FILE)"
         case CredentialName.password: return "a password (--password-env VAR or --password-file FILE)"
         case CredentialName.user: return "a user name (--user NAME)"
-        case CredentialName.account: return "an account identifier (--account ORG-ACCOUNT)"
+        case CredentialName.account: return "an account identifier (--account ORGNAME-ACCOUNT_NAME or LOCATOR.REGION.CLOUD)"
+        case CredentialName.accountName: return "an account identifier (--account ORGNAME-ACCOUNT_NAME or LOCATOR.REGION.CLOUD)"
         case CredentialName.apiKey: return "an API key (--api-key-env VAR or --api-key-file FILE)"
         case CredentialName.urlPath: return "the API URL (--url URL)"
         case CredentialName.project: return "a project id (--project ID)"
@@ -173,7 +187,7 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.clientEmail: return "--service-account-file"
         case CredentialName.password: return "--password-env/--password-file"
         case CredentialName.user: return "--user"
-        case CredentialName.account: return "--account"
+        case CredentialName.account, CredentialName.accountName: return "--account"
         case CredentialName.apiKey: return "--api-key-env/--api-key-file"
         case CredentialName.urlPath: return "--url"
         case CredentialName.project: return "--project"

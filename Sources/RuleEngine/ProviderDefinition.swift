@@ -28,6 +28,8 @@ public enum CredentialName {
     public static let user = "user"
     /// An account identifier (Snowflake's `orgname-account` or locator).
     public static let account = "account"
+    /// The account as a login names it, derived from `account` (Snowflake: without region and cloud).
+    public static let accountName = "account-name"
     public static let apiKey = "api-key"
     /// The path and query of `--url` (always ending in `?` or `&`, so a step can append a parameter).
     public static let urlPath = "url-path"
@@ -37,7 +39,7 @@ public enum CredentialName {
 
     /// Every credential name, in the order help texts list them.
     public static let all: [String] = [token, refreshToken, clientID, clientSecret, developerToken, accountID,
-                                       privateKey, clientEmail, assertion, password, user, account, apiKey, urlPath,
+                                       privateKey, clientEmail, assertion, password, user, account, accountName, apiKey, urlPath,
                                        project, dataset, spreadsheetID]
     /// Credentials whose values are secrets (never shown); the client and account ids are not.
     public static let secret: Set<String> = [token, refreshToken, clientSecret, developerToken, privateKey, assertion, password, apiKey]

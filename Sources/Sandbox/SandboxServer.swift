@@ -145,6 +145,17 @@ public final class SandboxServer: Sendable {
         }
     }
 
+    /// The test OAuth authorization servers on the scenario listener, one per provider with a
+    /// healthy token scenario (`/oauth/{provider}/authorize` and `/oauth/{provider}/token`).
+    public var oauthEndpoints: [SandboxOAuthEndpoint] { scenarios.oauthEndpoints }
+
+    /// The authorize and token URLs of a provider's test authorization server, nil when the
+    /// Sandbox runs none for it.
+    public func oauthURLs(provider: String) -> (authorize: String, token: String)? {
+        guard let endpoint = oauthEndpoints.first(where: { $0.provider == provider }) else { return nil }
+        return (baseURL + endpoint.authorizePath, baseURL + endpoint.tokenPath)
+    }
+
     /// Closes every listener and connection (the black hole's too) and joins every thread; the
     /// ports are free when it returns. Idempotent.
     public func stop() { lifecycle.stop() }

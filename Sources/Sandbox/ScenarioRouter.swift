@@ -116,6 +116,13 @@ enum ScenarioAnswer {
 
 struct ScenarioRouter: Sendable {
     let catalog: ScenarioCatalog
+    /// `/oauth/{provider}/authorize|token`: answered before any credential is looked at.
+    let oauth: OAuthAuthorizationServers
+
+    init(catalog: ScenarioCatalog, oauth: OAuthAuthorizationServers? = nil) {
+        self.catalog = catalog
+        self.oauth = oauth ?? OAuthAuthorizationServers(catalog: catalog)
+    }
 
     static let realm = "sandbox"
 
@@ -126,6 +133,7 @@ struct ScenarioRouter: Sendable {
             return .respond(.json(200, [("status", .string("ok")), ("scenarios", .int(catalog.scenarios.count))]),
                             access(method, route: "/healthz", status: 200))
         }
+        if let (response, access) = oauth.answer(request) { return .respond(response, access) }
 
         let credentials = RequestCredentials(request)
         let scenario = credentials.tokens.lazy.compactMap { catalog.scenario(forToken: $0) }.first
