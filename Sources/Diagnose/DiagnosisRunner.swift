@@ -205,6 +205,16 @@ public struct DiagnosisRunner: Sendable {
         }
         return state.finish()
     }
+
+    /// The same through any transport, e.g. a `ProbeEngine` shared by many diagnoses (`check`).
+    public func run(transport: any ProbeTransport) async -> Diagnosis {
+        if definition.steps.isEmpty { return offline() }
+        var state = RunState(runner: self)
+        while let round = state.nextRound() {
+            state.absorb(round, await transport.performAll(round.requests))
+        }
+        return state.finish()
+    }
 }
 
 extension DiagnosisRunner {

@@ -13,6 +13,20 @@ public struct Finding: Sendable {
     /// Fact name → value, redacted.
     public var evidence: [(name: String, value: FactValue)]
     public var remediation: [Remediation]
+
+    public init(rule: String, category: String, failure: String, severity: String, confidence: Double, summary: String,
+                actor: String, transient: Bool, evidence: [(name: String, value: FactValue)], remediation: [Remediation]) {
+        self.rule = rule
+        self.category = category
+        self.failure = failure
+        self.severity = severity
+        self.confidence = confidence
+        self.summary = summary
+        self.actor = actor
+        self.transient = transient
+        self.evidence = evidence
+        self.remediation = remediation
+    }
 }
 
 /// Facts in, findings out; no I/O.
