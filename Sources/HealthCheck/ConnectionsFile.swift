@@ -184,6 +184,10 @@ public struct ConnectionsFile: ConnectionSource {
             }
             switch kind {
             case .text, .environmentVariable, .file:
+                if key == "expect-scopes", let items = value.sequence {
+                    entry.settings.expectScopes = items.compactMap { $0.scalar?.string }.joined(separator: ",")
+                    continue
+                }
                 guard let scalar = value.scalar else {
                     fail(key, value, "expected a text value"); continue
                 }
@@ -193,14 +197,10 @@ public struct ConnectionsFile: ConnectionSource {
                     fail(key, value, "holds a line break or control character"); continue
                 }
                 if kind == .environmentVariable, !text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
-                    fail(key, value, "'\(Redactor.redact(text))' is not an environment variable name (the secret itself never goes in this file)")
+                    fail(key, value, "not an environment variable name (letters, digits, '_'); the secret itself never goes in this file")
                     continue
                 }
                 if kind == .file && text == "-" { fail(key, value, "standard input cannot serve many connections: name a file"); continue }
-                if key == "expect-scopes", let items = value.sequence {
-                    entry.settings.expectScopes = items.compactMap { $0.scalar?.string }.joined(separator: ",")
-                    continue
-                }
                 entry.settings[keyPath: textKeyPaths[key]!] = text
             case .number:
                 guard let text = value.scalar?.string, let number = Double(text), number.isFinite else {

@@ -45,14 +45,19 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// Idle easy handles kept for reuse (curl_easy_reset keeps their buffers).
     private let idleLimit: Int
+    /// Transfers running at once; later requests wait their turn (like `curl --parallel-max`).
+    private let maxTransfers: Int
 
-    /// - Parameter connections: idle connections kept open for reuse (CURLMOPT_MAXCONNECTS);
-    ///   about the number of transfers expected at once.
-    public init?(connections: Int = 64) {
+    /// - Parameters:
+    ///   - connections: idle connections kept open for reuse (CURLMOPT_MAXCONNECTS).
+    ///   - maxTransfers: transfers running at once; more wait in line. A request's timeouts start
+    ///     when its transfer starts, so waiting in line never times a probe out.
+    public init?(connections: Int = 64, maxTransfers: Int = 256) {
         _ = CurlGlobal.initialized
         guard let multi = curl_multi_init() else { return nil }
         self.multi = multi
         idleLimit = max(8, connections)
+        self.maxTransfers = max(1, maxTransfers)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(8, connections))
         // unowned(unsafe): the thread ends (shutdown) before the engine is freed.
         let thread = Thread { [unowned(unsafe) self] in self.loop() }
@@ -181,7 +186,10 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 return
             }
 
+            var startedCount = 0
             for submission in pending {
+                if active.count >= maxTransfers { break }
+                startedCount += 1
                 if toCancel.remove(submission.id) != nil {
                     submission.continuation.resume(returning: Transfer.notRun(
                         submission.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled before start"))
@@ -209,7 +217,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 active[transfer.handle] = Running(id: submission.id, transfer: transfer, continuation: submission.continuation)
                 ids[submission.id] = transfer.handle
             }
-            pending.removeAll(keepingCapacity: true)
+            pending.removeFirst(startedCount)
 
             var running: Int32 = 0
             let performed = curl_multi_perform(multi, &running)
