@@ -162,8 +162,8 @@ public struct ConnectionsFile: ConnectionSource {
         func fail(_ field: String, _ node: Node, _ message: String) {
             if entry.problem == nil {
                 let at = line(node)
-                let label = at > 0 && at != entry.line ? entry.label + " line \(at)" : entry.label
-                entry.problem = "\(label): field '\(field)': \(message)"
+                let place = at > 0 && at != entry.line ? " (line \(at))" : ""
+                entry.problem = "\(entry.label): field '\(field)'\(place): \(message)"
             }
         }
         if map["name"] == nil {
