@@ -500,10 +500,8 @@ struct RunState {
         var findings = runner.engine.classifier.classify(sets.map(\.facts))
 
         // Say which step each finding came from.
-        var rulesByID: [String: Rule] = [:]
-        for rule in runner.engine.ruleSet.rules { rulesByID[rule.id] = rule }
         for i in findings.indices {
-            guard let rule = rulesByID[findings[i].rule],
+            guard let rule = runner.engine.ruleSet.rule(id: findings[i].rule),
                   let source = sets.first(where: { rule.when.holds(in: $0.facts) }), let step = source.step,
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(step)), at: 0)

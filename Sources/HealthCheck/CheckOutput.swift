@@ -121,9 +121,7 @@ public enum CheckDocument {
     }
 
     static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        Report.timestamp(Int(date.timeIntervalSince1970))
     }
 }
 
