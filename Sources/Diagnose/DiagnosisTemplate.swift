@@ -121,31 +121,10 @@ struct SecretScrubber: Sendable {
         var out = text
         // A byte search first: Foundation's String.contains goes through NSString (UTF-16) and
         // dominated `check` over thousands of connections; most texts hold no secret at all.
-        for needle in needles where Self.containsBytes(out, needle) {
+        for needle in needles where ByteSearch.contains(out, needle) {
             out = out.replacingOccurrences(of: needle, with: Redactor.mask)
         }
         return Redactor.redact(out)
-    }
-
-    static func containsBytes(_ text: String, _ needle: String) -> Bool {
-        var text = text
-        var needle = needle
-        return text.withUTF8 { haystack in
-            needle.withUTF8 { n in
-                guard let first = n.first, n.count <= haystack.count else { return n.isEmpty }
-                let last = haystack.count - n.count
-                var i = 0
-                while i <= last {
-                    if haystack[i] == first {
-                        var j = 1
-                        while j < n.count && haystack[i + j] == n[j] { j += 1 }
-                        if j == n.count { return true }
-                    }
-                    i += 1
-                }
-                return false
-            }
-        }
     }
 
     func scrub(_ value: FactValue) -> FactValue {

@@ -91,7 +91,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             defer { nextID += 1 }
             return nextID
         }
-        return await withTaskCancellationHandler {
+        let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ProbeResult, Never>) in
                 lock.lock()
                 if stopping || Task.isCancelled {
@@ -108,6 +108,9 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             lock.withLock { _ = cancelled.insert(id) }
             curl_multi_wakeup(multi)
         }
+        // Transfers that ran end without their evidence lines (the engine thread only transfers).
+        let ran = result.log.isEmpty || result.log.first?.hasPrefix("response broke off") == true
+        return ran ? result.completingLog() : result
     }
 
     public func performAll(_ requests: [ProbeRequest]) async -> [ProbeResult] {
@@ -231,7 +234,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             while let message = curl_multi_info_read(multi, &queued) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
                 let code = message.pointee.data.result
-                end(easy) { $0.finish(code: code) }
+                end(easy) { $0.finish(code: code, withLog: false) }
             }
             // Sleep until socket activity, a libcurl timer, or a wake-up (new work, cancel, stop).
             _ = curl_multi_poll(multi, nil, 0, 1000, nil)

@@ -280,7 +280,9 @@ final class Transfer {
     }
 
     /// Collects everything about the finished transfer. Call after curl_easy_perform or CURLMSG_DONE.
-    func finish(code rawCode: CURLcode) -> ProbeResult {
+    /// - Parameter withLog: build the evidence lines now; `ProbeEngine` leaves them to the task
+    ///   that awaits the result (`completingLog`), so its one libcurl thread only does transfers.
+    func finish(code rawCode: CURLcode, withLog: Bool = true) -> ProbeResult {
         let code = Int(rawCode.rawValue)
         let errorText = String(cString: errorBuffer).trimmingTrailingNewlines()
         let message = code == 0 ? "" : (errorText.isEmpty ? String(cString: curl_easy_strerror(rawCode)) : errorText)
@@ -338,11 +340,21 @@ final class Transfer {
             primaryPort: port > 0 ? port : nil,
             connectionReused: newConnections == 0 && primaryIP != nil && code == 0,
             tls: tls)
-        result.log = EvidenceLog.lines(for: result)
         if let brokenOff {
-            let at = result.log.firstIndex { $0.hasPrefix("curl error") } ?? result.log.endIndex
-            result.log.insert("response broke off inside its headers (status line said \(brokenOff.status))", at: at)
+            result.log = ["response broke off inside its headers (status line said \(brokenOff.status))"]
         }
+        return withLog ? result.completingLog() : result
+    }
+}
+
+extension ProbeResult {
+    /// The evidence lines, with any note already there placed before the curl error line.
+    func completingLog() -> ProbeResult {
+        var result = self
+        let notes = log
+        result.log = EvidenceLog.lines(for: result)
+        let at = result.log.firstIndex { $0.hasPrefix("curl error") } ?? result.log.endIndex
+        result.log.insert(contentsOf: notes, at: at)
         return result
     }
 }
