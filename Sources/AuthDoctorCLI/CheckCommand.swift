@@ -136,7 +136,7 @@ struct CheckCommand: ParsableCommand {
                                                       timeout: timeout == 10 ? 3 : timeout)
         }
 
-        guard let transport = ProbeEngine(connections: max(64, concurrency * 2)) else {
+        guard let transport = ProbeEngine(connections: max(64, concurrency * 2), maxTransfers: max(64, concurrency * 4), evidenceLines: false) else {
             throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
         }
         defer { transport.shutdown() }

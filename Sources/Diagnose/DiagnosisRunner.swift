@@ -8,10 +8,36 @@ public struct Diagnosis: Sendable {
     public var report: Report
     /// The diagnosis-level facts (docs/PROVIDERS.md), redacted.
     public var facts: Facts
-    /// Each step's facts by step id, redacted (steps that ran).
-    public var stepFacts: [String: Facts]
+    /// Each step's facts by step id, redacted (steps that ran). Redacted when read: `check` over
+    /// thousands of connections never reads them, and redacting every step's facts cost more
+    /// than classifying them.
+    public var stepFacts: [String: Facts] {
+        get { scrubber.map { scrubber in rawStepFacts.mapValues { scrubber.scrub($0) } } ?? rawStepFacts }
+        set { rawStepFacts = newValue; scrubber = nil }
+    }
     /// Wall-clock seconds the probes took.
     public var seconds: Double
+    private var rawStepFacts: [String: Facts]
+    private var scrubber: SecretScrubber?
+
+    init(report: Report, facts: Facts, stepFacts: [String: Facts], seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = stepFacts
+        scrubber = nil
+    }
+
+    init(report: Report, facts: Facts, unredactedStepFacts: [String: Facts], scrubber: SecretScrubber, seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = unredactedStepFacts
+        self.scrubber = scrubber
+    }
+
+    /// The longest `Retry-After` (seconds) any step's answer carried.
+    public var retryAfter: Int? { rawStepFacts.values.compactMap { $0.int("retry_after") }.max() }
 
     public var probes: [ProbeRecord] { report.probes ?? [] }
     public var exitStatus: Int32 { report.diagnoseExitStatus }
@@ -537,21 +563,22 @@ struct RunState {
             return r
         }
         let shownDiagnosis = scrubber.scrub(diagnosisFacts)
-        var shownSteps: [String: Facts] = [:]
-        for index in ran { shownSteps[steps[index].id] = scrubber.scrub(stepFacts[index]!) }
+        var rawSteps: [String: Facts] = [:]
+        for index in ran { rawSteps[steps[index].id] = stepFacts[index]! }
         var allFacts: Facts?
         if options.keepFacts {
             var merged = shownDiagnosis
             for index in ran {
                 let id = steps[index].id
-                for name in shownSteps[id]!.names { merged[id + ":" + name] = shownSteps[id]![name] }
+                let shown = scrubber.scrub(rawSteps[id]!)
+                for name in shown.names { merged[id + ":" + name] = shown[name] }
             }
             allFacts = merged
         }
         let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes)
-        return Diagnosis(report: report, facts: shownDiagnosis, stepFacts: shownSteps, seconds: seconds)
+        return Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
     }
 
     /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.

@@ -136,9 +136,7 @@ struct SecretScrubber: Sendable {
     }
 
     func scrub(_ facts: Facts) -> Facts {
-        var out = Facts(capacity: facts.count)
-        for name in facts.names { out[name] = scrub(facts[name]!) }
-        return out
+        Facts(facts.values.mapValues(scrub))
     }
 }
 

@@ -128,6 +128,10 @@ public final class CheckRunner: Sendable {
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                      failure: "bad-entry", summary: Redactor.redact(problem), seconds: elapsed())
         }
+        if Task.isCancelled || deadline.isSet {
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "deadline", summary: "deadline reached before the diagnosis started", seconds: elapsed())
+        }
         if let missing = missingCredentialVariable(entry.settings) {
             let report = credentialMissingReport(entry, key: missing.key, variable: missing.variable)
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .critical,
@@ -165,7 +169,7 @@ public final class CheckRunner: Sendable {
             // Exponential backoff with jitter; a Retry-After the provider sent wins when longer.
             let base = options.backoff * pow(2, Double(attempts - 1))
             var wait = base + Double.random(in: 0...(base / 2))
-            if let retryAfter = Self.retryAfter(diagnosis) {
+            if let retryAfter = diagnosis.retryAfter {
                 if Double(retryAfter) > options.retryAfterCap { waitedTooLong = true; break }
                 wait = max(wait, Double(retryAfter))
             }
@@ -205,10 +209,6 @@ public final class CheckRunner: Sendable {
             .replacingOccurrences(of: " (--", with: " (field ").replacingOccurrences(of: "--", with: "")
     }
 
-    /// The Retry-After any step's answer carried (seconds), the longest.
-    static func retryAfter(_ diagnosis: Diagnosis) -> Int? {
-        diagnosis.stepFacts.values.compactMap { $0.int("retry_after") }.max()
-    }
 
     static func probeSeconds(_ report: Report) -> [(step: String, seconds: Double)] {
         (report.probes ?? []).compactMap { record in

@@ -47,17 +47,21 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
     private let idleLimit: Int
     /// Transfers running at once; later requests wait their turn (like `curl --parallel-max`).
     private let maxTransfers: Int
+    /// Whether results carry `log` (the evidence lines); a diagnosis does not read them.
+    private let evidenceLines: Bool
 
     /// - Parameters:
     ///   - connections: idle connections kept open for reuse (CURLMOPT_MAXCONNECTS).
     ///   - maxTransfers: transfers running at once; more wait in line. A request's timeouts start
     ///     when its transfer starts, so waiting in line never times a probe out.
-    public init?(connections: Int = 64, maxTransfers: Int = 256) {
+    ///   - evidenceLines: fill each result's `log` (built by the awaiting task, not the engine thread).
+    public init?(connections: Int = 64, maxTransfers: Int = 256, evidenceLines: Bool = true) {
         _ = CurlGlobal.initialized
         guard let multi = curl_multi_init() else { return nil }
         self.multi = multi
         idleLimit = max(8, connections)
         self.maxTransfers = max(1, maxTransfers)
+        self.evidenceLines = evidenceLines
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(8, connections))
         // unowned(unsafe): the thread ends (shutdown) before the engine is freed.
         let thread = Thread { [unowned(unsafe) self] in self.loop() }
@@ -110,7 +114,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
         }
         // Transfers that ran end without their evidence lines (the engine thread only transfers).
         let ran = result.log.isEmpty || result.log.first?.hasPrefix("response broke off") == true
-        return ran ? result.completingLog() : result
+        return ran && evidenceLines ? result.completingLog() : result
     }
 
     public func performAll(_ requests: [ProbeRequest]) async -> [ProbeResult] {
