@@ -136,7 +136,10 @@ struct CheckCommand: ParsableCommand {
                                                       timeout: timeout == 10 ? 3 : timeout)
         }
 
-        guard let transport = ProbeEngine(connections: max(64, concurrency * 2), maxTransfers: max(64, concurrency * 4), evidenceLines: false) else {
+        // As many idle connections kept as transfers may run: fewer, and every extra transfer opens and
+        // closes a connection of its own.
+        let transfers = max(64, concurrency * 4)
+        guard let transport = ProbeEngine(connections: transfers, maxTransfers: transfers, evidenceLines: false) else {
             throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
         }
         defer { transport.shutdown() }

@@ -41,6 +41,8 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
     private var cancelled: Set<UInt64> = []
     private var nextID: UInt64 = 1
     private var stopping = false
+    /// The engine thread is (about to be) asleep in curl_multi_poll: a submission must wake it.
+    private var sleeping = false
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
     /// Idle easy handles kept for reuse (curl_easy_reset keeps their buffers).
@@ -105,8 +107,10 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                     return
                 }
                 submitted.append(Submission(id: id, request: request, continuation: continuation))
+                let wake = sleeping
                 lock.unlock()
-                curl_multi_wakeup(multi)
+                // A busy engine picks the submission up on its next turn; waking it costs two syscalls.
+                if wake { curl_multi_wakeup(multi) }
             }
         } onCancel: {
             lock.withLock { _ = cancelled.insert(id) }
@@ -241,7 +245,14 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 end(easy) { $0.finish(code: code, withLog: false) }
             }
             // Sleep until socket activity, a libcurl timer, or a wake-up (new work, cancel, stop).
-            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            lock.lock()
+            let idleNow = submitted.isEmpty && cancelled.isEmpty && !stopping
+            sleeping = idleNow
+            lock.unlock()
+            if idleNow || !pending.isEmpty {
+                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            }
+            lock.withLock { sleeping = false }
         }
     }
 }
