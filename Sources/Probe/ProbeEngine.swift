@@ -245,13 +245,14 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 end(easy) { $0.finish(code: code, withLog: false) }
             }
             // Sleep until socket activity, a libcurl timer, or a wake-up (new work, cancel, stop).
+            // Not when requests wait and a slot is free, nor when new work came in meanwhile.
             lock.lock()
-            let idleNow = submitted.isEmpty && cancelled.isEmpty && !stopping
-            sleeping = idleNow
+            let newWork = !submitted.isEmpty || !cancelled.isEmpty || stopping
+            let canStart = !pending.isEmpty && active.count < maxTransfers
+            let wait = !canStart && (!newWork || !pending.isEmpty)
+            sleeping = wait
             lock.unlock()
-            if idleNow || !pending.isEmpty {
-                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
-            }
+            if wait { _ = curl_multi_poll(multi, nil, 0, 1000, nil) }
             lock.withLock { sleeping = false }
         }
     }
