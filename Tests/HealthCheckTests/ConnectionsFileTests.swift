@@ -124,3 +124,63 @@ final class ConnectionsFileTests: XCTestCase {
         }
     }
 }
+
+final class FastReaderTests: XCTestCase {
+    /// What an entry came to, comparable across the two readers.
+    func summary(_ entries: [ConnectionEntry]) -> [String] {
+        entries.map { e in
+            let s = e.settings
+            let texts = ConnectionSettings.textKeys.map { "\($0.key)=\(s[keyPath: $0.path] ?? "-")" }.joined(separator: ";")
+            return "\(e.index)|\(e.name)|\(e.line)|\(e.problem ?? "ok")|\(texts)|\(s.timeout)|\(s.port.map(String.init) ?? "-")|\(s.warnExpiry)|"
+                + s.baseURLs.map { "\($0.name)=\($0.url)" }.joined(separator: ",")
+        }
+    }
+
+    func assertSameEntries(_ yaml: String, fast expectFast: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        var fast = ConnectionsFile(path: "c.yaml", text: yaml)
+        fast.fastReader = true
+        var slow = fast
+        slow.fastReader = false
+        XCTAssertEqual(summary(try fast.connections()), summary(try slow.connections()), file: file, line: line)
+        XCTAssertEqual(FastConnectionsProbe.readsFast(yaml), expectFast, "fast path taken", file: file, line: line)
+    }
+
+    func testTheFastReaderAgreesWithYams() throws {
+        try assertSameEntries("""
+        # checked every ten minutes
+        connections:
+          - name: shop-ads
+            provider: facebook
+            token-env: SHOP_TOKEN
+            client-id: "5550001112223"
+            client-secret-env: 'FB_SECRET'
+            expect-scopes: [ads_read, business_management]
+            timeout: 4
+            base-url: {facebook: "http://127.0.0.1:9", graph: http://127.0.0.1:10}
+
+          # a comment between entries
+          - name: typo
+            provider: facebook
+            token-envv: X
+          - provider: facebook
+          - name: shop-ads
+            provider: facebook
+            timeout: soon
+          - name: wh
+            provider: postgres
+            port: 99999
+        """, fast: true)
+        // Shapes left to Yams give the same entries too.
+        try assertSameEntries("""
+        connections:
+          - name: a
+            provider: facebook
+            expect-scopes: ads_read,business_management
+            base-url:
+              facebook: "http://127.0.0.1:9"
+          - {name: b, provider: facebook, token-env: T}
+          - name: "c \\"quoted\\""
+            provider: facebook # trailing comment
+        """, fast: false)
+    }
+}
