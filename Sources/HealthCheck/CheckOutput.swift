@@ -172,7 +172,9 @@ public enum NagiosOutput {
 
     /// '|' starts performance data in plugin output; a line break would start a new line.
     static func clean(_ s: String) -> String {
-        Redactor.redact(s).replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ")
+        let text = Redactor.redact(s)
+        guard text.utf8.contains(where: { $0 == 0x7C || $0 == 0x0A }) else { return text }
+        return text.replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ")
     }
 }
 

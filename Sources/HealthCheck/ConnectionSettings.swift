@@ -135,8 +135,8 @@ public struct ConnectionSettings: Sendable, Equatable {
         return provider
     }
 
-    /// What a diagnosis of these settings runs.
-    public enum Plan: Sendable {
+    /// What a diagnosis of these settings runs (boxed: a runner is large, and entries are many).
+    public indirect enum Plan: Sendable {
         case http(DiagnosisRunner)
         case database(DatabaseDiagnosisRunner)
     }
