@@ -44,12 +44,12 @@ struct CheckCommand: ParsableCommand {
         A bad entry is reported UNKNOWN naming the entry and the field; the others still run. A \
         credential variable that is not set is a `token-missing` finding (CRITICAL), not an error.
 
-        Examples:
-          authdoctor check --sandbox                                  (the demo connections, no internet)
+        Examples (the first needs no internet: the demo connections against the Sandbox):
+          authdoctor check --sandbox
           authdoctor check --connections conns.yaml
-          authdoctor check --connections conns.yaml --format nagios   (a Nagios/Icinga check command)
+          authdoctor check --connections conns.yaml --format nagios --deadline 50
           authdoctor check --connections conns.yaml --format jsonl > reports.jsonl
-          authdoctor check --connections conns.yaml --format json --deadline 120
+          authdoctor check --connections conns.yaml --format json --retries 0
           authdoctor check --connections conns.yaml --format prometheus \\
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
