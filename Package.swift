@@ -53,9 +53,12 @@ let package = Package(
         // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB).
         .target(name: "Links", dependencies: ["EvidenceModel", "Probe", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
+        // `authdoctor check`: many connections (a connections file; the store later), verdicts, outputs.
+        .target(name: "HealthCheck", dependencies: ["Diagnose", "RuleEngine", "Probe", "EvidenceModel", "YAMLSupport",
+                                                    .product(name: "Yams", package: "Yams")]),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
@@ -67,7 +70,8 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor", "Links"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "AuthDoctorTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "Links"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,10 +8,36 @@ public struct Diagnosis: Sendable {
     public var report: Report
     /// The diagnosis-level facts (docs/PROVIDERS.md), redacted.
     public var facts: Facts
-    /// Each step's facts by step id, redacted (steps that ran).
-    public var stepFacts: [String: Facts]
+    /// Each step's facts by step id, redacted (steps that ran). Redacted when read: `check` over
+    /// thousands of connections never reads them, and redacting every step's facts cost more
+    /// than classifying them.
+    public var stepFacts: [String: Facts] {
+        get { scrubber.map { scrubber in rawStepFacts.mapValues { scrubber.scrub($0) } } ?? rawStepFacts }
+        set { rawStepFacts = newValue; scrubber = nil }
+    }
     /// Wall-clock seconds the probes took.
     public var seconds: Double
+    private var rawStepFacts: [String: Facts]
+    private var scrubber: SecretScrubber?
+
+    init(report: Report, facts: Facts, stepFacts: [String: Facts], seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = stepFacts
+        scrubber = nil
+    }
+
+    init(report: Report, facts: Facts, unredactedStepFacts: [String: Facts], scrubber: SecretScrubber, seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = unredactedStepFacts
+        self.scrubber = scrubber
+    }
+
+    /// The longest `Retry-After` (seconds) any step's answer carried.
+    public var retryAfter: Int? { rawStepFacts.values.compactMap { $0.int("retry_after") }.max() }
 
     public var probes: [ProbeRecord] { report.probes ?? [] }
     public var exitStatus: Int32 { report.diagnoseExitStatus }
@@ -216,6 +242,16 @@ public struct DiagnosisRunner: Sendable {
         var state = RunState(runner: self)
         while let round = state.nextRound() {
             state.absorb(round, await prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
+        }
+        return state.finish()
+    }
+
+    /// The same through any transport, e.g. a `ProbeEngine` shared by many diagnoses (`check`).
+    public func run(transport: any ProbeTransport) async -> Diagnosis {
+        if definition.steps.isEmpty { return offline() }
+        var state = RunState(runner: self)
+        while let round = state.nextRound() {
+            state.absorb(round, await transport.performAll(round.requests))
         }
         return state.finish()
     }
@@ -504,10 +540,8 @@ struct RunState {
         var findings = runner.engine.classifier.classify(sets.map(\.facts))
 
         // Say which step each finding came from.
-        var rulesByID: [String: Rule] = [:]
-        for rule in runner.engine.ruleSet.rules { rulesByID[rule.id] = rule }
         for i in findings.indices {
-            guard let rule = rulesByID[findings[i].rule],
+            guard let rule = runner.engine.ruleSet.rule(id: findings[i].rule),
                   let source = sets.first(where: { rule.when.holds(in: $0.facts) }), let step = source.step,
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(step)), at: 0)
@@ -543,21 +577,22 @@ struct RunState {
             return r
         }
         let shownDiagnosis = scrubber.scrub(diagnosisFacts)
-        var shownSteps: [String: Facts] = [:]
-        for index in ran { shownSteps[steps[index].id] = scrubber.scrub(stepFacts[index]!) }
+        var rawSteps: [String: Facts] = [:]
+        for index in ran { rawSteps[steps[index].id] = stepFacts[index]! }
         var allFacts: Facts?
         if options.keepFacts {
             var merged = shownDiagnosis
             for index in ran {
                 let id = steps[index].id
-                for name in shownSteps[id]!.names { merged[id + ":" + name] = shownSteps[id]![name] }
+                let shown = scrubber.scrub(rawSteps[id]!)
+                for name in shown.names { merged[id + ":" + name] = shown[name] }
             }
             allFacts = merged
         }
         let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes)
-        return Diagnosis(report: report, facts: shownDiagnosis, stepFacts: shownSteps, seconds: seconds)
+        return Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
     }
 
     /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.

@@ -19,6 +19,20 @@ public struct Finding: Sendable {
 
     /// Whether a remediation of this finding needs the client to re-authorize.
     public var needsReauthorization: Bool { remediation.contains(where: \.issuesLink) }
+
+    public init(rule: String, category: String, failure: String, severity: String, confidence: Double, summary: String,
+                actor: String, transient: Bool, evidence: [(name: String, value: FactValue)], remediation: [Remediation]) {
+        self.rule = rule
+        self.category = category
+        self.failure = failure
+        self.severity = severity
+        self.confidence = confidence
+        self.summary = summary
+        self.actor = actor
+        self.transient = transient
+        self.evidence = evidence
+        self.remediation = remediation
+    }
 }
 
 /// An authorization link attached to a finding. The URL carries the link's secret token on purpose:
