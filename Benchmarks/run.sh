@@ -12,6 +12,7 @@ echo "machine: $(nproc) cores, $(uname -srm)"
 "$bench" oneshot "$bin" 30
 "$bench" batch "$n" 1
 "$bench" batch "$n" "$(nproc)"
+"$bench" links 10000
 if [ -x ../shared/bench/batch-vs-jq.sh ] || [ -f ../shared/bench/batch-vs-jq.sh ]; then
   command -v jq >/dev/null || { echo "batch-vs-jq: needs jq (make deps-bench)"; exit 0; }
   bash ../shared/bench/batch-vs-jq.sh "$bin" "$n"

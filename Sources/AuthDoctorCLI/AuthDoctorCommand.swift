@@ -24,12 +24,14 @@ public struct AuthDoctorCommand: ParsableCommand {
           authdoctor classify --batch failures.jsonl > verdicts.jsonl
           authdoctor check --connections conns.yaml --format nagios
           authdoctor rules test
+          authdoctor links issue --client "Acme Ltd" --sources facebook,google-ads
 
         Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files; \
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
         """,
         version: Report.toolVersion,
-        subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self]
+        subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
+                      LinksCommand.self, ConnectionsCommand.self]
     )
 
     public init() {}

@@ -38,13 +38,14 @@ struct LinkPairingOptions: ParsableArguments {
     }
 
     func ttl() throws(InputError) -> TimeInterval {
-        let seconds = try CredentialInput.duration(linkTTL, flag: "--link-ttl")
-        guard seconds >= 1 else { throw InputError(.usage, "bad --link-ttl '\(linkTTL)': a link must live at least one second") }
+        guard let seconds = LinkText.parseTTL(linkTTL.trimmedWhitespace()) else {
+            throw InputError(.usage, "bad --link-ttl '\(linkTTL)': expected a whole number with s, m, h or d (30m, 24h, 7d), at most 365d")
+        }
         return seconds
     }
 
     func baseURL() throws(InputError) -> String {
-        try PublicURL.resolve(publicURL)
+        try LinkText.publicURL(flag: publicURL)
     }
 
     /// Issues the links a report needs; returns how many.
@@ -55,29 +56,14 @@ struct LinkPairingOptions: ParsableArguments {
         let base = try baseURL()
         let ttl = try ttl()
         let known = Set((try? ProviderLibrary.load().0.keys).map(Array.init) ?? [])
-        try report.attachLinks { provider in
-            let sources = provider.map { known.contains($0) ? [$0] : [] } ?? []
-            let issued = try store.issueLink(client: client!.trimmedWhitespace(), sources: sources, maxSources: nil, ttl: ttl, now: now)
-            return FindingLink(id: issued.link.id, url: base + "/l/" + issued.token, expiresAt: issued.link.expiresAt)
+        try StoreCall.run(store) {
+            try report.attachLinks { provider in
+                let sources = provider.map { known.contains($0) ? [$0] : [] } ?? []
+                let issued = try store.issueLink(client: client!.trimmedWhitespace(), sources: sources, maxSources: nil, ttl: ttl, now: now)
+                return FindingLink(id: issued.link.id, url: LinkText.url(base: base, token: issued.token), expiresAt: issued.link.expiresAt)
+            }
         }
         return report.linkCount
-    }
-}
-
-/// Where clients reach `authdoctor serve`: the base of every link URL.
-enum PublicURL {
-    static let environmentVariable = "AUTHDOCTOR_PUBLIC_URL"
-    static let fallback = "http://127.0.0.1:8080"
-
-    static func resolve(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> String {
-        let (value, place) = flag.map { ($0, "--public-url") } ?? environment[environmentVariable].map { ($0, environmentVariable) } ?? (fallback, "")
-        var url = value.trimmedWhitespace()
-        while url.hasSuffix("/") { url.removeLast() }
-        guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.fragment == nil else {
-            throw InputError(.usage, "bad \(place.isEmpty ? "public URL" : place) '\(value)': expected http(s)://HOST[:PORT][/PATH], e.g. https://links.example.com")
-        }
-        return url
     }
 }
 
@@ -86,10 +72,10 @@ extension DiagnoseCommand {
     func explainLink(_ id: String) throws {
         if provider != nil { throw InputError(.usage, "--link explains a link; it does not go with --provider") }
         let store = try StoreLocation.open(path: links.database)
-        guard let link = try store.link(id: id.trimmedWhitespace()) else {
-            throw InputError(.data, "no link with this id in the store (see `authdoctor links list`)", place: id)
+        guard let link = try StoreCall.run(store, { try store.link(id: id.trimmedWhitespace()) }) else {
+            throw InputError(.noInput, "no link with this id in the store (see `authdoctor links list`)", place: id)
         }
-        let connections = try store.connections(linkID: link.id)
+        let connections = try StoreCall.run(store) { try store.connections(linkID: link.id) }
         let snapshot = LinkSnapshot(
             id: link.id, client: link.client, sources: link.sources, maxSources: link.maxSources, createdAt: link.createdAt,
             expiresAt: link.expiresAt, openedAt: link.openedAt, finishedAt: link.finishedAt, revokedAt: link.revokedAt,

@@ -28,13 +28,18 @@ public enum LinkSecrets {
     /// A public identifier: prefix + 12 characters of lower-case base32 (60 random bits), e.g.
     /// `lnk_7f3k9q2m4xab`. Not secret; random so ids say nothing about how many links exist.
     public static func newID(prefix: String) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
         var generator = SystemRandomNumberGenerator()
-        var id = prefix
-        id.reserveCapacity(prefix.count + 12)
-        for _ in 0..<12 { id.append(alphabet[Int(generator.next(upperBound: UInt8(32)))]) }
-        return id
+        var bits = generator.next() as UInt64
+        var characters = [UInt8](repeating: 0, count: 12)
+        for index in 0..<12 {
+            characters[index] = base32Alphabet[Int(bits & 31)]
+            bits >>= 5
+        }
+        return prefix + String(decoding: characters, as: UTF8.self)
     }
+
+    static let base32Alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
+    static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     public static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
@@ -51,10 +56,23 @@ public enum LinkSecrets {
         return bytes
     }
 
-    public static func base64URL<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    /// Base64url without padding (RFC 4648 section 5), as URLs and cookies carry it.
+    public static func base64URL<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let input = Array(bytes)
+        var out = [UInt8]()
+        out.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= input.count {
+            let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            for shift in [18, 12, 6, 0] { out.append(base64URLAlphabet[Int(chunk >> UInt32(shift) & 63)]) }
+            index += 3
+        }
+        let rest = input.count - index
+        if rest > 0 {
+            let chunk = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+            let shifts = rest == 2 ? [18, 12, 6] : [18, 12]
+            for shift in shifts { out.append(base64URLAlphabet[Int(chunk >> UInt32(shift) & 63)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

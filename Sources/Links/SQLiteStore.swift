@@ -7,6 +7,8 @@ import GRDB
 /// threads and across processes sharing the file: the write lock is taken before anything is read.
 ///
 /// Times are stored as seconds since 1970 (REAL): exact round trips, plain comparisons in SQL.
+/// Tables are keyed by their text ids (WITHOUT ROWID) and carry only the indexes a query needs:
+/// every b-tree a row touches is another page written at commit (see `authdoctor-bench links`).
 public final class SQLiteStore: AuthDoctorStore, Sendable {
     /// The database file, or `:memory:`.
     public let path: String
@@ -22,11 +24,8 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
         var configuration = Configuration()
         // Another process (a second `authdoctor serve`, a `links revoke`) may hold the write lock briefly.
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            // WAL + NORMAL: a commit is ordered and atomic but skips the fsync; a power cut can lose the
-            // last commits, never corrupt the file. Five times the commit rate of FULL on this disk.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
+        // DatabasePool sets WAL with synchronous = NORMAL (SQLite's advice for WAL): a commit is atomic
+        // and ordered but skips the fsync; a power cut may lose the last commits, never corrupt the file.
         self.path = path
         self.box = secretBox
         if path == ":memory:" {
@@ -65,8 +64,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                     opened_at REAL,
                     finished_at REAL,
                     revoked_at REAL
-                );
-                CREATE INDEX links_by_creation ON links(created_at);
+                ) WITHOUT ROWID;
 
                 CREATE TABLE sessions (
                     id TEXT PRIMARY KEY NOT NULL,
@@ -75,7 +73,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                     created_at REAL NOT NULL,
                     expires_at REAL NOT NULL,
                     finished_at REAL
-                );
+                ) WITHOUT ROWID;
 
                 CREATE TABLE authorizations (
                     state_hash BLOB PRIMARY KEY NOT NULL, -- SHA-256 of the OAuth state
@@ -86,8 +84,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                     redirect_uri TEXT NOT NULL,
                     created_at REAL NOT NULL,
                     consumed_at REAL
-                );
-                CREATE INDEX authorizations_by_session ON authorizations(session_id);
+                ) WITHOUT ROWID;
 
                 CREATE TABLE connections (
                     id TEXT PRIMARY KEY NOT NULL,
@@ -104,10 +101,8 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                     removed_at REAL,
                     access_token_expires_at REAL,
                     renewed_at REAL
-                );
+                ) WITHOUT ROWID;
                 CREATE INDEX connections_by_session ON connections(session_id);
-                CREATE INDEX connections_by_link ON connections(link_id);
-                CREATE INDEX connections_by_creation ON connections(created_at);
 
                 CREATE TABLE verdicts (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -280,7 +275,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
 
     public func allLinks() throws -> [AuthorizationLink] {
         try read { db in
-            try Self.fetchAll(db, "SELECT \(Self.linkColumns) FROM links ORDER BY created_at DESC, rowid DESC").map(Self.link)
+            try Self.fetchAll(db, "SELECT \(Self.linkColumns) FROM links ORDER BY created_at DESC, id DESC").map(Self.link)
         }
     }
 
@@ -401,14 +396,14 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
             try Self.execute(db, "UPDATE connections SET status = 'active', activated_at = ? WHERE session_id = ? AND status = 'pending'",
                              [at, session.id])
             return try Self.fetchAll(db, """
-                SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? AND status = 'active' ORDER BY created_at, rowid
+                SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? AND status = 'active' ORDER BY created_at, id
                 """, [session.id]).map(Self.connection)
         }
     }
 
     public func connections(sessionID: String) throws -> [StoredConnection] {
         try read { db in
-            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? ORDER BY created_at, rowid",
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE session_id = ? ORDER BY created_at, id",
                               [sessionID]).map(Self.connection)
         }
     }
@@ -417,7 +412,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
 
     public func allConnections() throws -> [StoredConnection] {
         try read { db in
-            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections ORDER BY created_at DESC, rowid DESC")
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections ORDER BY created_at DESC, id DESC")
                 .map(Self.connection)
         }
     }
@@ -425,7 +420,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     /// Every connection made through one link (any status), oldest first.
     public func connections(linkID: String) throws -> [StoredConnection] {
         try read { db in
-            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE link_id = ? ORDER BY created_at, rowid",
+            try Self.fetchAll(db, "SELECT \(Self.connectionColumns) FROM connections WHERE link_id = ? ORDER BY created_at, id",
                               [linkID]).map(Self.connection)
         }
     }

@@ -43,8 +43,8 @@ public enum StoreLocation {
             return try opened(path) { try SQLiteStore.inMemory(secretBox: box) }
         }
         try prepareDirectory(directory(of: path))
-        try prepareFile(path)
         let box = try SecretBox.load(environment: environment, keyFile: keyFilePath(forDatabase: path))
+        try prepareFile(path)
         return try opened(path) { try SQLiteStore(path: path, secretBox: box) }
     }
 
@@ -61,6 +61,23 @@ public enum StoreLocation {
             throw InputError(.config, error.description, place: path)
         } catch {
             throw InputError(.io, "cannot open the database: \(error)", place: path)
+        }
+    }
+
+    /// Any failure of a store call as a one-line error: SQLite's (naming the file), a missing
+    /// connection (66), a removed one (65), a key that does not open the tokens (78).
+    /// Link refusals are not converted: the caller says what they mean in its context.
+    public static func inputError(for error: Error, path: String) -> InputError? {
+        switch error {
+        case let error as InputError: return error
+        case let error as DatabaseError: return describe(error, path: path)
+        case let error as StoreError:
+            switch error {
+            case .unknownConnection: return InputError(.noInput, error.description)
+            case .connectionRemoved: return InputError(.data, error.description)
+            case .cannotDecrypt: return InputError(.config, error.description, place: path)
+            }
+        default: return nil
         }
     }
 

@@ -1,6 +1,7 @@
 import Diagnose
 import EvidenceModel
 import Foundation
+import Links
 import RuleEngine
 import Probe
 import Sandbox
@@ -12,11 +13,13 @@ import Sandbox
 //   authdoctor-bench diagnose BINARY [RUNS=20] [LATENCY_MS=100]
 //                                                      `diagnose` against the Sandbox: engine overhead beyond
 //                                                      the HTTP exchanges, and whether the steps overlap
+//   authdoctor-bench links [LIFECYCLES=10000]           issue + open + add a connection + finish, one after
+//                                                      another, against a SQLite file store (WAL)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES]\n".utf8))
     exit(64)
 }
 
@@ -192,6 +195,40 @@ case "diagnose":
     }
     print(String(format: "diagnose (in process): runner overhead beyond the slowest step median %.1f ms, p90 %.1f ms (%d runs)",
                  percentile(inProcess, 0.5) * 1000, percentile(inProcess, 0.9) * 1000, runs))
+
+case "links":
+    let count = intArgument(1, default: 10_000)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-links-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try SQLiteStore(path: directory.appendingPathComponent("authdoctor.sqlite").path, secretBox: .ephemeral())
+    let tokens = ProviderTokens(accessToken: "EAAB-bench-access-token", refreshToken: "bench-refresh-token",
+                                expiresAt: Date().addingTimeInterval(3600), scopes: ["ads_read", "business_management"])
+    let sources = ["facebook", "google-ads"]
+    var phases = [Double](repeating: 0, count: 4)
+    let start = now()
+    for i in 0..<count {
+        let clock = Date()
+        var t = now()
+        let issued = try store.issueLink(client: "client \(i)", sources: sources, maxSources: 5, ttl: 86_400, now: clock)
+        var t2 = now(); phases[0] += t2 - t; t = t2
+        let opened = try store.openLink(token: issued.token, now: clock)
+        t2 = now(); phases[1] += t2 - t; t = t2
+        _ = try store.addConnection(sessionID: opened.session.id, provider: sources[i % 2], account: "acct-\(i)", tokens: tokens, now: clock)
+        t2 = now(); phases[2] += t2 - t; t = t2
+        let activated = try store.finishSession(id: opened.session.id, now: clock)
+        t2 = now(); phases[3] += t2 - t
+        precondition(activated.count == 1, "finish activated \(activated.count) connections")
+    }
+    let elapsed = now() - start
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let links = try store.allLinks()
+    precondition(links.count == count && links.allSatisfy { $0.state(at: Date()) == .finished }, "not every link finished")
+    let perPhase = zip(["issue", "open", "connect", "finish"], phases).map { String(format: "%@ %.0f µs", $0.0, $0.1 / Double(count) * 1e6) }
+    print(String(format: "links: %d lifecycles (issue + open + connect + finish) against a SQLite file in %.2f s = %.0f lifecycles/s (%@ per call); CPU time %.2f s = %.0f lifecycles per CPU-second",
+                 count, elapsed, Double(count) / elapsed, perPhase.joined(separator: ", "), cpu, Double(count) / cpu))
 
 default:
     usage()

@@ -72,7 +72,7 @@ final class LinkPairingTests: XCTestCase {
         assertOneLineError(try run(["classify", "--text", "x", "--client", "Acme"]), status: 64, mentions: ["--issue-link"])
         assertOneLineError(try run(["classify", "--text", "x", "--issue-link", "--client", "A", "--link-ttl", "soon"]), status: 64, mentions: ["--link-ttl"])
         assertOneLineError(try run(["classify", "--text", "x", "--issue-link", "--client", "A", "--public-url", "ftp://x"]), status: 64, mentions: ["--public-url"])
-        assertOneLineError(try run(["diagnose", "--link", "lnk_nothere", "--db", database]), status: 65, mentions: ["lnk_nothere"])
+        assertOneLineError(try run(["diagnose", "--link", "lnk_nothere", "--db", database]), status: 66, mentions: ["lnk_nothere"])
     }
 
     func testDiagnoseLinkExplainsEachState() throws {

@@ -439,3 +439,30 @@ final class Locked<Value>: @unchecked Sendable {
         return body(&value)
     }
 }
+
+final class LinkSecretsTests: XCTestCase {
+    func testBase64URLMatchesFoundationWithoutPadding() {
+        for length in 0..<40 {
+            let bytes = LinkSecrets.randomBytes(length)
+            let expected = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            XCTAssertEqual(LinkSecrets.base64URL(bytes), expected, "length \(length)")
+        }
+        XCTAssertEqual(LinkSecrets.base64URL([0xFB, 0xFF]), "-_8")
+    }
+
+    func testIDsAreBase32AndDistinct() {
+        let ids = (0..<1000).map { _ in LinkSecrets.newID(prefix: "con_") }
+        XCTAssertEqual(Set(ids).count, 1000)
+        XCTAssertTrue(ids.allSatisfy { $0.count == 16 && $0.dropFirst(4).allSatisfy { "abcdefghijklmnopqrstuvwxyz234567".contains($0) } })
+        let firstCharacters = Set(ids.map { $0.dropFirst(4).first! })
+        XCTAssertGreaterThan(firstCharacters.count, 20, "every character position varies")
+    }
+
+    func testRandomBytesVary() {
+        let a = LinkSecrets.randomBytes(32), b = LinkSecrets.randomBytes(32)
+        XCTAssertEqual(a.count, 32)
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(LinkSecrets.randomBytes(5).count, 5)
+    }
+}

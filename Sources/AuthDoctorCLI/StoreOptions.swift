@@ -1,0 +1,139 @@
+import ArgumentParser
+import EvidenceModel
+import Foundation
+import Links
+
+/// `--db PATH`, shared by every command that uses the link store (links, connections, serve).
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "The link store (SQLite), made on first use. Default: $AUTHDOCTOR_DB, else $XDG_DATA_HOME/authdoctor/authdoctor.sqlite, else ~/.local/share/authdoctor/authdoctor.sqlite. Provider tokens in it are encrypted with $AUTHDOCTOR_KEY, else with authdoctor.key beside it (made on first use, mode 0600).",
+        valueName: "PATH"))
+    var databasePath: String?
+
+    func open() throws(InputError) -> SQLiteStore {
+        try StoreLocation.open(path: databasePath)
+    }
+}
+
+/// text or json: what the store commands print.
+enum StoreOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Store calls with their failures as one-line errors (SQLite's name the file).
+enum StoreCall {
+    static func run<T>(_ store: SQLiteStore, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            if let input = StoreLocation.inputError(for: error, path: store.path) { throw input }
+            throw error
+        }
+    }
+}
+
+/// The bits of the link commands that are not argument parsing.
+enum LinkText {
+    /// `24h`, `90m`, `3600s`, `7d`: a positive whole number and one unit, at most 365 days.
+    static func parseTTL(_ text: String) -> TimeInterval? {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last, let scale = units[unit] else { return nil }
+        let digits = text.dropLast()
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let n = Int(digits), n > 0 else { return nil }
+        let seconds = TimeInterval(n) * scale
+        return seconds <= 365 * 86_400 ? seconds : nil
+    }
+
+    static func describeTTL(_ seconds: TimeInterval) -> String {
+        let s = Int(seconds)
+        if s % 86_400 == 0 { return "\(s / 86_400)d" }
+        if s % 3600 == 0 { return "\(s / 3600)h" }
+        if s % 60 == 0 { return "\(s / 60)m" }
+        return "\(s)s"
+    }
+
+    static let defaultPublicURL = "http://127.0.0.1:8080"
+    static let publicURLVariable = "AUTHDOCTOR_PUBLIC_URL"
+
+    /// The base of link URLs: an absolute http(s) URL with a host, no query or fragment; the
+    /// trailing slash is dropped (a path prefix such as https://example.com/authdoctor is kept).
+    static func publicURL(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> String {
+        let (text, origin): (String, String)
+        if let flag {
+            (text, origin) = (flag, "--public-url")
+        } else if let value = environment[publicURLVariable], !value.isEmpty {
+            (text, origin) = (value, publicURLVariable)
+        } else {
+            return defaultPublicURL
+        }
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = components.host, !host.isEmpty, components.query == nil, components.fragment == nil,
+              components.user == nil, components.password == nil else {
+            throw InputError(origin == "--public-url" ? .usage : .config,
+                             "\(origin) must be an http(s) URL with a host and no query, e.g. https://links.example.com")
+        }
+        var base = text
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    static func url(base: String, token: String) -> String { base + "/l/" + token }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    static func iso(_ date: Date?) -> JSONValue { date.map { .string(iso($0)) } ?? .null }
+
+    /// `2026-11-24 12:00Z` for tables.
+    static func short(_ date: Date?) -> String {
+        guard let date else { return "-" }
+        let text = iso(date)
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(5)) + "Z"
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s.padding(toLength: width + 1, withPad: " ", startingAt: 0)
+    }
+
+    /// Rows as aligned columns (the last column is not padded).
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $0.offset == row.count - 1 ? $0.element : pad($0.element, widths[$0.offset]) }.joined()
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func linkJSON(_ link: AuthorizationLink, now: Date, connections: [StoredConnection]?) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(link.id)), ("client", .string(link.client)), ("state", .string(link.state(at: now).rawValue)),
+            ("sources", .array(link.sources.map { .string($0) })), ("maxSources", link.maxSources.map { .int($0) } ?? .null),
+            ("createdAt", .string(iso(link.createdAt))), ("expiresAt", .string(iso(link.expiresAt))),
+            ("openedAt", iso(link.openedAt)), ("finishedAt", iso(link.finishedAt)), ("revokedAt", iso(link.revokedAt)),
+        ]
+        if let connections { members.append(("connections", .array(connections.map(connectionJSON)))) }
+        return .object(members)
+    }
+
+    static func connectionJSON(_ c: StoredConnection) -> JSONValue {
+        .object([
+            ("id", .string(c.id)), ("linkId", .string(c.linkID)), ("client", .string(c.client)), ("provider", .string(c.provider)),
+            ("account", c.account.map { .string($0) } ?? .null), ("status", .string(c.status.rawValue)),
+            ("scopes", .array(c.scopes.map { .string($0) })), ("createdAt", .string(iso(c.createdAt))),
+            ("activatedAt", iso(c.activatedAt)), ("accessTokenExpiresAt", iso(c.accessTokenExpiresAt)), ("renewedAt", iso(c.renewedAt)),
+        ])
+    }
+
+    /// The sources a link connected: active ones by name, pending ones marked, removed ones left out.
+    static func connectedSources(_ connections: [StoredConnection]) -> String {
+        let live = connections.filter { $0.status != .removed }
+        if live.isEmpty { return "-" }
+        return live.map { $0.status == .pending ? $0.provider + " (pending)" : $0.provider }.joined(separator: ", ")
+    }
+
+    static func json(_ value: JSONValue) -> String { JSONWriter.serialize(value) + "\n" }
+}
