@@ -47,6 +47,8 @@ test: deps embed
 	@set -e; pgenv=$$(bash scripts/pg-test-server.sh start); eval "$$pgenv"; trap 'bash scripts/pg-test-server.sh stop "$$PGTEST_DIR"' EXIT; \
 	  AUTHDOCTOR_PG_TEST_PORT=$$PGTEST_PORT AUTHDOCTOR_PG_TEST_LOADER_PASSWORD=$$PGTEST_LOADER_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_READER_PASSWORD=$$PGTEST_READER_PASSWORD AUTHDOCTOR_PG_TEST_BLOCKED_PASSWORD=$$PGTEST_BLOCKED_PASSWORD \
+	  AUTHDOCTOR_PG_TEST_PLAINONLY_PASSWORD=$$PGTEST_PLAINONLY_PASSWORD AUTHDOCTOR_PG_TEST_TLSONLY_PASSWORD=$$PGTEST_TLSONLY_PASSWORD \
+	  AUTHDOCTOR_PG_TEST_CA_FILE=$$PGTEST_CA_FILE AUTHDOCTOR_PG_TEST_OTHER_CA_FILE=$$PGTEST_OTHER_CA_FILE \
 	  $(SWIFT) test --disable-swift-testing
 
 # The PostgreSQL connections of the demo need a local server: started when the postgresql package is there.

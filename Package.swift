@@ -63,9 +63,12 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log"),
                                                    .product(name: "HTTPTypes", package: "swift-http-types"),
                                                    .product(name: "Crypto", package: "swift-crypto")]),
+        // `authdoctor check`: many connections (a connections file; the store later), verdicts, outputs.
+        .target(name: "HealthCheck", dependencies: ["Diagnose", "RuleEngine", "Probe", "EvidenceModel", "YAMLSupport",
+                                                    .product(name: "Yams", package: "Yams")]),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck", "LinkServer",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
@@ -83,7 +86,8 @@ let package = Package(
                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                            .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
-        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "AuthDoctorTestSupport", "authdoctor", "Links"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "AuthDoctorTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "Links"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,3 +18,9 @@ if [ -x ../shared/bench/batch-vs-jq.sh ] || [ -f ../shared/bench/batch-vs-jq.sh 
   command -v jq >/dev/null || { echo "batch-vs-jq: needs jq (make deps-bench)"; exit 0; }
   bash ../shared/bench/batch-vs-jq.sh "$bin" "$n"
 fi
+if command -v nginx >/dev/null; then
+  bash Benchmarks/check-curve.sh "$bin" "1000 10000 50000" 3 jsonl
+  [ -f ../shared/bench/check-vs-curl.sh ] && bash ../shared/bench/check-vs-curl.sh "$bin" 10000
+else
+  echo "check-curve: needs nginx (make deps-bench)"
+fi

@@ -2,15 +2,23 @@
 # A throwaway PostgreSQL cluster on 127.0.0.1 for the database diagnosis tests (`make test`, CI).
 # Installs nothing: needs the `postgresql` package (initdb, pg_ctl, psql) and the `postgres` OS user.
 #
-#   eval "$(scripts/pg-test-server.sh start)"   # prints PGTEST_PORT=..., PGTEST_DIR=..., PGTEST_*_PASSWORD=...
+#   eval "$(scripts/pg-test-server.sh start)"   # prints PGTEST_PORT=..., PGTEST_DIR=..., PGTEST_*_PASSWORD=..., PGTEST_*_CA_FILE=...
 #   scripts/pg-test-server.sh stop [DIR]        # DIR defaults to $PGTEST_DIR, then the last one started
 #
 # Fixtures: database `dw`, schema `analytics`, table `analytics.events`; roles
-#   loader   password, USAGE+CREATE on analytics, INSERT on analytics.events (a healthy destination)
-#   reader   password, USAGE on analytics only, SELECT on analytics.events (no CREATE, no INSERT)
-#   blocked  password, but pg_hba.conf has a `reject` line for it (SQLSTATE 28000)
+#   loader    password, USAGE+CREATE on analytics, INSERT on analytics.events (a healthy destination)
+#   reader    password, USAGE on analytics only, SELECT on analytics.events (no CREATE, no INSERT)
+#   blocked   password, but pg_hba.conf has a `reject` line for it (SQLSTATE 28000)
+#   plainonly password, loader's rights; pg_hba.conf admits it only WITHOUT TLS (`hostnossl`)
+#   tlsonly   password, loader's rights; pg_hba.conf admits it only OVER TLS (`hostssl`)
 # Passwords are generated per run. Host connections use scram-sha-256; the superuser is reachable
 # only through a Unix socket inside the cluster's private (0700) directory.
+#
+# TLS: ssl=on with a self-signed certificate (CN and subjectAltName DNS:localhost only, so
+# verify-full passes for `localhost` and fails for `127.0.0.1`) made at every start with openssl in
+# the cluster's directory; never committed. Other roles may connect with or without TLS (`host`).
+# PGTEST_CA_FILE is a readable copy of that certificate (the CA bundle for --tls-ca-file);
+# PGTEST_OTHER_CA_FILE an unrelated self-signed certificate (a CA that did not sign the server's).
 set -euo pipefail
 
 LAST=/tmp/authdoctor-pgtest.last
@@ -41,31 +49,52 @@ free_port() {
 password() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 
 start() {
-    local bin dir port loader reader blocked
+    local bin dir pub port loader reader blocked plainonly tlsonly
     bin=$(pg_bin)
+    command -v openssl >/dev/null || { echo "pg-test-server: openssl is needed for the server's TLS certificate" >&2; exit 1; }
     dir=$(as_pg mktemp -d /tmp/authdoctor-pg.XXXXXX)
     as_pg chmod 700 "$dir"
+    # The certificates the tests read; the cluster's own directory stays private (it holds the
+    # superuser's trust socket).
+    pub="$dir-pub"
+    mkdir -m 755 "$pub"
     port=$(free_port)
-    loader=$(password); reader=$(password); blocked=$(password)
+    loader=$(password); reader=$(password); blocked=$(password); plainonly=$(password); tlsonly=$(password)
 
     as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     as_pg bash -c "cat > '$dir/data/pg_hba.conf'" <<HBA
 # authdoctor test cluster: superuser via the private socket only; password logins from 127.0.0.1.
-local   all   postgres                 trust
-host    all   blocked    127.0.0.1/32  reject
-host    all   all        127.0.0.1/32  scram-sha-256
+# The first line that matches decides, so plainonly and tlsonly are left out of the last line:
+# over the other transport they meet no line at all ("no pg_hba.conf entry ..., SSL encryption").
+local     all   postgres                        trust
+host      all   blocked                         127.0.0.1/32  reject
+hostnossl all   plainonly                       127.0.0.1/32  scram-sha-256
+hostssl   all   tlsonly                         127.0.0.1/32  scram-sha-256
+host      all   loader,reader                   127.0.0.1/32  scram-sha-256
 HBA
+    # The server's key and certificate: made now, readable by the postgres user only.
+    as_pg openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost" -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >"$dir/openssl.log" 2>&1 \
+        || { cat "$dir/openssl.log" >&2; exit 1; }
+    as_pg chmod 600 "$dir/data/server.key"
+    as_pg cat "$dir/data/server.crt" > "$pub/ca.crt"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost" -keyout /dev/null -out "$pub/other-ca.crt" >/dev/null 2>&1 \
+        || { echo "pg-test-server: openssl could not make the second certificate" >&2; exit 1; }
+    chmod 644 "$pub/ca.crt" "$pub/other-ca.crt"
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c ssl=off -c fsync=off" start >/dev/null \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c fsync=off" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     echo "$dir" > "$LAST"
 
     as_pg "$bin/psql" -q -X -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-        -v loader="$loader" -v reader="$reader" -v blocked="$blocked" >/dev/null <<'SQL'
+        -v loader="$loader" -v reader="$reader" -v blocked="$blocked" -v plainonly="$plainonly" -v tlsonly="$tlsonly" >/dev/null <<'SQL'
 CREATE ROLE loader LOGIN PASSWORD :'loader';
 CREATE ROLE reader LOGIN PASSWORD :'reader';
 CREATE ROLE blocked LOGIN PASSWORD :'blocked';
+CREATE ROLE plainonly LOGIN PASSWORD :'plainonly' IN ROLE loader;
+CREATE ROLE tlsonly LOGIN PASSWORD :'tlsonly' IN ROLE loader;
 CREATE DATABASE dw;
 \connect dw
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
@@ -82,6 +111,10 @@ SQL
     echo "PGTEST_LOADER_PASSWORD=$loader"
     echo "PGTEST_READER_PASSWORD=$reader"
     echo "PGTEST_BLOCKED_PASSWORD=$blocked"
+    echo "PGTEST_PLAINONLY_PASSWORD=$plainonly"
+    echo "PGTEST_TLSONLY_PASSWORD=$tlsonly"
+    echo "PGTEST_CA_FILE=$pub/ca.crt"
+    echo "PGTEST_OTHER_CA_FILE=$pub/other-ca.crt"
 }
 
 stop() {
@@ -93,6 +126,7 @@ stop() {
         as_pg "$(pg_bin)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     as_pg rm -rf "$dir"
+    rm -rf "$dir-pub"
     if [ -f "$LAST" ] && [ "$(cat "$LAST")" = "$dir" ]; then rm -f "$LAST"; fi
 }
 

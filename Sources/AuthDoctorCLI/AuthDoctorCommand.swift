@@ -22,6 +22,7 @@ public struct AuthDoctorCommand: ParsableCommand {
           authdoctor classify --provider google --text "Token has been expired."
           authdoctor classify --har looker.har --format markdown
           authdoctor classify --batch failures.jsonl > verdicts.jsonl
+          authdoctor check --connections conns.yaml --format nagios
           authdoctor rules test
           authdoctor links issue --client "Acme Ltd" --sources facebook,google-ads
 
@@ -29,7 +30,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
         """,
         version: Report.toolVersion,
-        subcommands: [Classify.self, DiagnoseCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
+        subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
                       LinksCommand.self, ConnectionsCommand.self, ServeCommand.self]
     )
 
@@ -37,12 +38,14 @@ public struct AuthDoctorCommand: ParsableCommand {
 
     /// Runs the command line and exits with a sysexits status; errors are one line on stderr.
     public static func run(arguments: [String]? = nil) -> Never {
+        // `check --format nagios` is a monitoring plugin: any error is UNKNOWN (3).
+        let nagios = CheckCommand.wantsNagios(arguments ?? Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
         } catch let error as InputError {
-            fail(error.description, code: error.exitCode)
+            fail(error.description, code: error.exitCode, nagios: nagios)
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
@@ -53,13 +56,18 @@ public struct AuthDoctorCommand: ParsableCommand {
             }
             let message = AuthDoctorCommand.message(for: error)
             let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
-            fail(firstLine + " (see 'authdoctor help')", code: code == .validationFailure ? 64 : code.rawValue)
+            fail(firstLine + " (see 'authdoctor help')", code: code == .validationFailure ? 64 : code.rawValue, nagios: nagios)
         }
     }
 
-    static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data(("authdoctor: " + Redactor.redact(message) + "\n").utf8))
-        Foundation.exit(code)
+    static func fail(_ message: String, code: Int32, nagios: Bool = false) -> Never {
+        let line = Redactor.redact(message)
+        if nagios {
+            // The status line Nagios shows, on stdout; the usual error line on stderr.
+            Terminal.write("AUTHDOCTOR UNKNOWN - " + line.replacingOccurrences(of: "|", with: "/") + "\n")
+        }
+        FileHandle.standardError.write(Data(("authdoctor: " + line + "\n").utf8))
+        Foundation.exit(nagios ? 3 : code)
     }
 }
 
@@ -74,6 +82,15 @@ struct RuleOptions: ParsableArguments {
     var directories: [String] {
         let env = ProcessInfo.processInfo.environment["AUTHDOCTOR_RULES"].map { $0.split(separator: ":").map(String.init) } ?? []
         return env + ruleDirectories
+    }
+
+    /// Provider definition folders: the `--providers DIR`s, then `providers/` under each rules folder.
+    static func providerDirectories(_ given: [String], rules: RuleOptions) -> [String] {
+        given + rules.directories.compactMap { rules -> String? in
+            let sub = URL(fileURLWithPath: rules).appendingPathComponent("providers").path
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: sub, isDirectory: &isDirectory) && isDirectory.boolValue ? sub : nil
+        }
     }
 
     /// The rule set, or a one-line configuration error naming the first problem.

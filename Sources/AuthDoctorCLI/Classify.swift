@@ -55,6 +55,8 @@ struct Classify: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @OptionGroup(title: "Authorization links") var links: LinkPairingOptions
+
     func validate() throws {
         let inputs = [responseFile != nil, harFile != nil, text != nil, batchFile != nil].filter { $0 }.count
         if inputs > 1 { throw ValidationError("give only one of --response, --har, --text, --batch") }
@@ -77,6 +79,8 @@ struct Classify: ParsableCommand {
         if responseFile == nil && harFile == nil && text == nil && batchFile == nil && curlExit == nil {
             throw InputError(.usage, "nothing to classify: give --response FILE, --har FILE, --text TEXT, --curl-exit N or --batch FILE")
         }
+        let pairing = try links.checked()
+        if pairing != nil && batchFile != nil { throw InputError(.usage, "--issue-link is for one report, not --batch") }
         let ruleSet = try ruleOptions.load()
         let engine = ClassifyEngine(ruleSet: ruleSet)
 
@@ -133,7 +137,8 @@ struct Classify: ParsableCommand {
             if evidences[0].kind != .text { evidences[0].kind = .curlExit }
         }
 
-        let report = engine.report(for: evidences, source: source, keepFacts: showFacts)
+        var report = engine.report(for: evidences, source: source, keepFacts: showFacts)
+        try pairing?.attach(to: &report)
         Terminal.write(report, format: format ?? .text)
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Probe
 import RuleEngine
 import Sandbox
+import HealthCheck
 
 /// `authdoctor diagnose --provider P ...`: live probes of one connection, classified like `classify`.
 public struct DiagnoseCommand: ParsableCommand {
@@ -32,6 +33,7 @@ public struct DiagnoseCommand: ParsableCommand {
           authdoctor diagnose --provider google-sheets --token-env G_TOKEN --spreadsheet-id ID
           authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --password-env SF_PASSWORD
           authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --private-key-file key.p8
+          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 --user LOADER --password-env SF_PASSWORD
           authdoctor diagnose --provider platform-api --url "https://connectors.windsor.ai/all?fields=date" --api-key-env KEY
           authdoctor diagnose --provider looker-studio --har attempt.har    (or --url URL; nothing is probed)
 
@@ -89,7 +91,7 @@ public struct DiagnoseCommand: ParsableCommand {
     @Option(name: .customLong("user"), help: ArgumentHelp("The login name (Snowflake).", valueName: "NAME"))
     var user: String?
 
-    @Option(name: .customLong("account"), help: ArgumentHelp("The account identifier (Snowflake: ORG-ACCOUNT or the locator with region); it names the host.", valueName: "ID"))
+    @Option(name: .customLong("account"), help: ArgumentHelp("The account identifier (Snowflake: ORGNAME-ACCOUNT_NAME, or the locator with its region and cloud, e.g. xy12345.us-east-2.aws; the account URL works too); it names the host.", valueName: "ID"))
     var account: String?
 
     @Option(name: .customLong("url"), help: ArgumentHelp("platform-api: the API URL (without the key); looker-studio: a URL the customer pasted.", valueName: "URL"))
@@ -142,160 +144,96 @@ public struct DiagnoseCommand: ParsableCommand {
     /// PostgreSQL/Redshift: --host, --port, --database, --schema, --table, --tls (DatabaseOptions.swift).
     @OptionGroup(title: "PostgreSQL and Redshift") var database: DatabaseOptions
 
+    @OptionGroup(title: "Authorization links") var links: LinkPairingOptions
+
+    @Option(name: .customLong("link"), help: ArgumentHelp("Explain an authorization link's state instead of probing: expired, used, revoked, session not finished, plan limit (the link store: --db).", valueName: "ID"))
+    var linkID: String?
+
     public init() {}
 
     public func validate() throws {
         if format == .jsonl { throw ValidationError("diagnose writes one report: use --format json") }
-        if tokenEnv != nil && tokenFile != nil { throw ValidationError("give only one of --token-env, --token-file") }
-        if passwordEnv != nil && passwordFile != nil { throw ValidationError("give only one of --password-env, --password-file") }
-        if apiKeyEnv != nil && apiKeyFile != nil { throw ValidationError("give only one of --api-key-env, --api-key-file") }
-        if serviceAccountFile != nil && privateKeyFile != nil { throw ValidationError("give only one of --service-account-file, --private-key-file") }
-        if url != nil && har != nil { throw ValidationError("give only one of --url, --har") }
+        do { try settings.validateExclusions() } catch { throw ValidationError(error.message) }
     }
 
     public func run() throws {
-        if let provider, DatabaseTarget.providers.contains(provider) { return try runDatabase(provider) }
-        if database.anyGiven { throw InputError(.usage, "--host, --port, --database, --schema, --table and --tls are for --provider postgres or redshift") }
-        let server = sandbox ? try InProcessSandbox.start() : nil
+        if let linkID { return try explainLink(linkID) }
+        let pairing = try links.checked()
+        // An unknown or missing provider is the first thing to say, before rules load or the Sandbox starts.
+        let provider = try settings.requireProvider()
+        if !settings.isDatabase { _ = try definition(provider) }
+        let server = sandbox && !settings.isDatabase ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
-        let diagnosis = try makeRunner(sandbox: server).run()
-        let report = diagnosis.report
+        let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
+        let diagnosis: Diagnosis
+        switch try makePlan(engine: engine, sandbox: server) {
+        case let .http(runner): diagnosis = runner.run()
+        case let .database(runner): diagnosis = runner.run()
+        }
+        var report = diagnosis.report
+        try pairing?.attach(to: &report)
         Terminal.write(report, format: format)
         if diagnosis.exitStatus != 0 { throw ExitCode(diagnosis.exitStatus) }
     }
 
-    /// Everything checked before the first probe: provider, credentials, flags. One-line errors.
-    func makeRunner(sandbox server: SandboxServer? = nil) throws -> DiagnosisRunner {
-        guard let provider, !provider.isEmpty else {
-            throw InputError(.usage, "diagnose needs --provider P (google, google-ads, google-analytics, facebook, linkedin, hubspot, bigquery, google-sheets, snowflake, platform-api, looker-studio)")
-        }
-        // Provider definitions first: an unknown provider is the first thing to say.
-        var directories = providerDirectories
-        for rules in ruleOptions.directories {
-            let sub = URL(fileURLWithPath: rules).appendingPathComponent("providers").path
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: sub, isDirectory: &isDirectory), isDirectory.boolValue { directories.append(sub) }
-        }
-        let definition = try ProviderLibrary.definition(for: provider, includeBuiltin: true, directories: directories)
-
-        var options = DiagnosisOptions()
-        for argument in baseURLs { options.baseURLOverrides.append(try CredentialInput.baseURL(argument)) }
-        options.expectAccount = expectAccount
-        options.expectScopes = expectScopes.map(CredentialInput.scopes)
-        options.warnExpiry = try CredentialInput.duration(warnExpiry)
-        guard timeout > 0, timeout <= 600, timeout.isFinite else {
-            throw InputError(.usage, "--timeout must be more than 0 and at most 600 seconds, not \(timeout)")
-        }
-        options.timeout = timeout
-        options.keepFacts = showFacts
-        if let caBundle {
-            _ = try InputFile.checkReadable(caBundle)
-            options.caBundlePath = caBundle
-        }
-
-        var credentials = DiagnosisCredentials()
-        if let tokenEnv { credentials[CredentialName.token] = try CredentialInput.fromEnvironment(tokenEnv, flag: "--token-env") }
-        if let tokenFile { credentials[CredentialName.token] = try CredentialInput.fromFile(tokenFile) }
-        if let refreshTokenEnv {
-            credentials[CredentialName.refreshToken] = try CredentialInput.fromEnvironment(refreshTokenEnv, flag: "--refresh-token-env")
-        }
-        if let clientSecretEnv {
-            credentials[CredentialName.clientSecret] = try CredentialInput.fromEnvironment(clientSecretEnv, flag: "--client-secret-env")
-        }
-        if let developerTokenEnv {
-            credentials[CredentialName.developerToken] = try CredentialInput.fromEnvironment(developerTokenEnv, flag: "--developer-token-env")
-        }
-        if let clientID {
-            guard !clientID.isEmpty, !clientID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                throw InputError(.usage, "--client-id is empty or holds a control character")
-            }
-            credentials[CredentialName.clientID] = clientID
-        }
-        if let accountID {
-            guard !accountID.isEmpty, !accountID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                throw InputError(.usage, "--account-id is empty or holds a control character")
-            }
-            credentials[CredentialName.accountID] = accountID
-        }
-
-        let urlBase = try readDestinationInputs(definition, into: &credentials, options: &options)
-        if server == nil, let urlBase, options.baseURLOverrides.isEmpty {
-            options.baseURLOverrides = [(definition.id, urlBase)]
-        }
-
-        if let server, options.baseURLOverrides.isEmpty {
-            // The scenario the token picks may be a fault (a black hole, a self-signed TLS host):
-            // point the provider at that fault's listener, as the scenario describes.
-            let token = credentials[CredentialName.token] ?? credentials[CredentialName.refreshToken]
-                ?? credentials[CredentialName.apiKey] ?? ""
-            let fault = server.scenarios.scenario(forToken: token)?.fault
-            options.baseURLOverrides = [(provider, fault.map { server.faultURL($0) } ?? server.baseURL)]
-        }
-
-        let ruleSet = try ruleOptions.load()
-        return try DiagnosisRunner(definition: definition, credentials: credentials, options: options,
-                                   engine: ClassifyEngine(ruleSet: ruleSet))
+    /// The flags as the shared connection vocabulary (`check` reads the same names from a file).
+    var settings: ConnectionSettings {
+        var s = ConnectionSettings()
+        s.provider = provider
+        s.tokenEnv = tokenEnv
+        s.tokenFile = tokenFile
+        s.refreshTokenEnv = refreshTokenEnv
+        s.clientID = clientID
+        s.clientSecretEnv = clientSecretEnv
+        s.developerTokenEnv = developerTokenEnv
+        s.accountID = accountID
+        s.serviceAccountFile = serviceAccountFile
+        s.privateKeyFile = privateKeyFile
+        s.passwordEnv = passwordEnv
+        s.passwordFile = passwordFile
+        s.apiKeyEnv = apiKeyEnv
+        s.apiKeyFile = apiKeyFile
+        s.user = user
+        s.account = account
+        s.url = url
+        s.har = har
+        s.project = project
+        s.dataset = dataset
+        s.spreadsheetID = spreadsheetID
+        s.expectAccount = expectAccount
+        s.expectScopes = expectScopes
+        s.warnExpiry = warnExpiry
+        s.timeout = timeout
+        s.caBundle = caBundle
+        s.host = database.host
+        s.port = database.port
+        s.database = database.database
+        s.schema = database.schema
+        s.table = database.table
+        s.tls = database.tls
+        s.tlsCAFile = database.tlsCAFile
+        return s
     }
 
-    /// The destination flags: key files, passwords, API keys, identifiers, `--url`/`--har`.
-    /// Returns the scheme and host of a platform-API `--url` (its base URL).
-    func readDestinationInputs(_ definition: ProviderDefinition, into credentials: inout DiagnosisCredentials,
-                               options: inout DiagnosisOptions) throws -> String? {
-        if let serviceAccountFile {
-            let key = try ServiceAccountKey.load(path: serviceAccountFile)
-            credentials[CredentialName.privateKey] = key.privateKeyPEM
-            credentials[CredentialName.clientEmail] = key.clientEmail
-            if project == nil { credentials[CredentialName.project] = key.projectID }
-        }
-        if let privateKeyFile { credentials[CredentialName.privateKey] = try RSAKey.loadFile(privateKeyFile) }
-        if let passwordEnv { credentials[CredentialName.password] = try CredentialInput.fromEnvironment(passwordEnv, flag: "--password-env") }
-        if let passwordFile { credentials[CredentialName.password] = try CredentialInput.fromFile(passwordFile, flag: "--password-file") }
-        if let apiKeyEnv { credentials[CredentialName.apiKey] = try CredentialInput.fromEnvironment(apiKeyEnv, flag: "--api-key-env") }
-        if let apiKeyFile { credentials[CredentialName.apiKey] = try CredentialInput.fromFile(apiKeyFile, flag: "--api-key-file") }
-        for (flag, name, value) in [("--user", CredentialName.user, user), ("--account", CredentialName.account, account),
-                                    ("--project", CredentialName.project, project), ("--dataset", CredentialName.dataset, dataset),
-                                    ("--spreadsheet-id", CredentialName.spreadsheetID, spreadsheetID)] {
-            guard let value else { continue }
-            guard !value.isEmpty, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw InputError(.usage, "\(flag) is empty or holds a control character")
-            }
-            credentials[name] = value
-        }
-        if let har {
-            guard definition.evidenceInputs.contains("har") else {
-                throw InputError(.usage, "--har is for providers that classify a browser recording (looker-studio), not \(definition.id)")
-            }
-            options.evidence = try DiagnosisEvidence.har(path: har, provider: definition.id)
-            options.evidenceSource = har
-        }
-        guard let url else { return nil }
-        if definition.evidenceInputs.contains("url") {
-            options.evidence = [try DiagnosisEvidence.url(url, provider: definition.id)]
-            return nil
-        }
-        guard definition.credential(CredentialName.urlPath) != nil else {
-            throw InputError(.usage, "--url is not used by \(definition.id)")
-        }
-        // The platform API's URL: scheme and host become the base URL, path and query the `url-path`.
-        let lower = url.lowercased()
-        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), let sep = url.range(of: "://") else {
-            throw InputError(.usage, "--url must be an http(s) URL")
-        }
-        for name in ["api_key", "apikey", "key", "access_token", "token"] where URLFacts.queryValue(name, in: url) != nil {
-            throw InputError(.usage, "--url carries a key ('\(name)='): remove it from the URL and give it with --api-key-env or --api-key-file")
-        }
-        let rest = url[sep.upperBound...]
-        let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let base = String(url[..<slash])
-        var path = String(url[slash...]).components(separatedBy: "#")[0]
-        if path.isEmpty { path = "/" }
-        if path.hasPrefix("?") { path = "/" + path }
-        if !path.contains("?") { path += "?" } else if !path.hasSuffix("?") && !path.hasSuffix("&") { path += "&" }
-        guard !path.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
-            throw InputError(.usage, "--url holds a space or control character")
-        }
-        if let problem = ProviderLoader.baseURLProblem(base) { throw InputError(.usage, "--url: the URL \(problem)") }
-        credentials[CredentialName.urlPath] = path
-        return base
+    /// Everything checked before the first probe: provider, credentials, flags. One-line errors.
+    func makePlan(engine: ClassifyEngine, sandbox server: SandboxServer? = nil) throws -> ConnectionSettings.Plan {
+        var s = settings
+        for argument in baseURLs { s.baseURLs.append(try CredentialInput.baseURL(argument)) }
+        if s.isDatabase && sandbox { throw InputError(.usage, "--sandbox has no database: point --host/--port at a test server instead") }
+        let sandboxURL = server.map(SandboxRouting.baseURL(server:))
+        return try s.plan(engine: engine, definitions: definition, sandboxURL: sandboxURL, keepFacts: showFacts)
+    }
+
+    /// A provider's definition: built-in, `--providers DIR`, or `providers/` under a `--rules DIR`.
+    func definition(_ id: String) throws(InputError) -> ProviderDefinition {
+        try ProviderLibrary.definition(for: id, includeBuiltin: true, directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions))
+    }
+}
+
+/// Where the in-process Sandbox serves the scenario a token picks (a fault's own listener for the
+/// black hole, the self-signed TLS host, ...).
+enum SandboxRouting {
+    static func baseURL(server: SandboxServer) -> @Sendable (String) -> String {
+        { token in server.scenarios.scenario(forToken: token)?.fault.map { server.faultURL($0) } ?? server.baseURL }
     }
 }

@@ -91,11 +91,18 @@ public struct DatabaseDiagnosisRunner: Sendable {
         switch outcome {
         case let .connected(seconds, tls, version):
             connect.timings = PhaseTimings(connectSeconds: seconds, totalSeconds: seconds)
-            connect.note = "logged in as \(target.user)" + (tls ? " over TLS" : " without TLS") + " (server version \(Self.version(version)))"
-            connectExtra.set("db.connected", true)
-            connectExtra.set("db.tls", tls)
-            summaryFacts.set("db.connected", true)
-            summaryFacts.set("db.tls", tls)
+            connect.note = "logged in as \(target.user) " + Self.describe(tls, verified: target.verifiesCertificate)
+                + " (server version \(Self.version(version)))"
+            var tlsFacts = Facts()
+            tlsFacts.set("db.connected", true)
+            tlsFacts.set("db.tls", tls != nil)
+            if let tls {
+                if let version = tls.protocolVersion { tlsFacts.set("db.tls.protocol", version) }
+                if let cipher = tls.cipher { tlsFacts.set("db.tls.cipher", cipher) }
+                tlsFacts.set("db.tls.verified", target.verifiesCertificate)
+            }
+            connectExtra.merge(tlsFacts, overwrite: true)
+            summaryFacts.merge(tlsFacts, overwrite: true)
         case let .failed(message, seconds):
             let state = SQLState.find(in: message)
             connect.outcome = Self.isServerAnswer(message) ? .serverError : .transportError
@@ -145,6 +152,14 @@ public struct DatabaseDiagnosisRunner: Sendable {
         return (records, stepFacts, summaryFacts)
     }
 
+    /// "over TLS (TLSv1.3, TLS_AES_256_GCM_SHA384; certificate verified)" or "without TLS".
+    static func describe(_ tls: PQConnection.TLSSession?, verified: Bool) -> String {
+        guard let tls else { return "without TLS" }
+        let details = [tls.protocolVersion, tls.cipher].compactMap { $0 }.joined(separator: ", ")
+        let check = verified ? "certificate verified" : "certificate not verified"
+        return "over TLS (" + (details.isEmpty ? "" : details + "; ") + check + ")"
+    }
+
     /// Facts every step carries: the provider, where and as whom (never the password).
     func baseFacts() -> Facts {
         var f = Facts()
@@ -155,6 +170,7 @@ public struct DatabaseDiagnosisRunner: Sendable {
         f.set("db.sslmode", target.tls.rawValue)
         if let schema = target.schema { f.set("db.schema", schema) }
         if let table = target.table { f.set("db.table", table) }
+        if let caFile = target.tlsCAFile { f.set("db.tls.ca_file", caFile) }
         return f
     }
 
@@ -222,11 +238,11 @@ public struct DatabaseDiagnosisRunner: Sendable {
         if let schema = facts.string("db.schema") { checked.append("create tables in schema \(schema)") }
         if let table = facts.string("db.table.qualified") { checked.append("insert into \(table)") }
         f.summary = "Connected to \(target.database) as \(target.user)"
-            + (facts.bool("db.tls") == true ? " over TLS" : "")
+            + (facts.bool("db.tls") == true ? " over TLS" + (facts.string("db.tls.protocol").map { " (\($0))" } ?? "") : " without TLS")
             + (checked.isEmpty ? "" : ", and the user may " + checked.joined(separator: " and "))
             + "; no rule found a problem with this destination."
         var evidence: [(name: String, value: FactValue)] = []
-        for name in ["db.connected", "db.tls", "db.user", "db.database", "db.schema", "db.table.qualified", "db.privilege.granted"] {
+        for name in ["db.connected", "db.tls", "db.tls.protocol", "db.tls.verified", "db.user", "db.database", "db.schema", "db.table.qualified", "db.privilege.granted"] {
             if let value = facts[name] { evidence.append((name, value)) }
         }
         f.evidence = evidence

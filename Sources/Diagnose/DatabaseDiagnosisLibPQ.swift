@@ -15,11 +15,19 @@ import Darwin
 final class PQConnection {
     /// How a connection attempt ended.
     enum ConnectOutcome {
-        case connected(seconds: Double, tls: Bool, serverVersion: Int)
+        case connected(seconds: Double, tls: TLSSession?, serverVersion: Int)
         /// libpq gave up: the server's FATAL message, or a transport error (refused, DNS, TLS).
         case failed(message: String, seconds: Double)
         /// No answer before the deadline.
         case timedOut(seconds: Double)
+    }
+
+    /// What TLS carries the connection, as OpenSSL negotiated it.
+    struct TLSSession {
+        /// "TLSv1.3"
+        var protocolVersion: String?
+        /// "TLS_AES_256_GCM_SHA384"
+        var cipher: String?
     }
 
     /// How one query ended.
@@ -66,7 +74,11 @@ final class PQConnection {
         var status = PGRES_POLLING_WRITING
         while true {
             if status == PGRES_POLLING_OK {
-                let tls = PQsslInUse(raw) == 1
+                var tls: TLSSession?
+                if PQsslInUse(raw) == 1 {
+                    func attribute(_ name: String) -> String? { PQsslAttribute(raw, name).map { String(cString: $0) } }
+                    tls = TLSSession(protocolVersion: attribute("protocol"), cipher: attribute("cipher"))
+                }
                 return (connection, .connected(seconds: elapsed(), tls: tls, serverVersion: Int(PQserverVersion(raw))))
             }
             if status == PGRES_POLLING_FAILED {

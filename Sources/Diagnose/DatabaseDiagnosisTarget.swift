@@ -24,11 +24,15 @@ public struct DatabaseTarget: Sendable {
     public var table: String?
     public var password: String?
     public var tls: TLSMode
+    /// `--tls-ca-file`: the CA bundle (PEM) that signed the server's certificate, libpq's
+    /// `sslrootcert`. Needed by verify-ca and verify-full, allowed with require (libpq then checks the
+    /// chain as verify-ca does); refused with prefer, where a failed check would fall back to no TLS.
+    public var tlsCAFile: String?
     /// Seconds the whole diagnosis may take: connection, login and the privilege queries.
     public var timeout: Double
 
     public init(provider: String, host: String, port: Int? = nil, user: String, database: String, schema: String? = nil,
-                table: String? = nil, password: String? = nil, tls: TLSMode = .prefer, timeout: Double = 10) {
+                table: String? = nil, password: String? = nil, tls: TLSMode = .prefer, tlsCAFile: String? = nil, timeout: Double = 10) {
         self.provider = provider
         self.host = host
         self.port = port ?? Self.defaultPort(provider)
@@ -38,6 +42,7 @@ public struct DatabaseTarget: Sendable {
         self.table = table
         self.password = password
         self.tls = tls
+        self.tlsCAFile = tlsCAFile
         self.timeout = timeout
     }
 
@@ -111,6 +116,39 @@ public struct DatabaseTarget: Sendable {
                 throw InputError(.usage, "\(flag) is empty or holds a control character")
             }
         }
+        try validateTLS()
+    }
+
+    /// verify-ca and verify-full check the server's certificate against a CA bundle that must be
+    /// named: libpq would otherwise look in the current user's ~/.postgresql/root.crt.
+    private func validateTLS() throws(InputError) {
+        switch (tls, tlsCAFile) {
+        case (.verifyCA, nil), (.verifyFull, nil):
+            throw InputError(.usage, "--tls \(tls.rawValue) checks the server's certificate: give the CA bundle that signed it with --tls-ca-file FILE (PEM)")
+        case (.disable, _?), (.prefer, _?):
+            throw InputError(.usage, "--tls-ca-file needs --tls require, verify-ca or verify-full (with \(tls.rawValue) a failed check would not stop the login)")
+        case let (_, file?):
+            if file.isEmpty || file.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                throw InputError(.usage, "--tls-ca-file is empty or holds a control character")
+            }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  FileManager.default.isReadableFile(atPath: file) else {
+                throw InputError(.noInput, "--tls-ca-file: no readable file at \(file)")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Whether a TLS connection made with these settings had its server certificate checked
+    /// (chain; verify-full also the host name).
+    public var verifiesCertificate: Bool {
+        switch tls {
+        case .verifyCA, .verifyFull: return true
+        case .require: return tlsCAFile != nil
+        case .disable, .prefer: return false
+        }
     }
 
     /// libpq's connection keywords. The password is only here, in PQconnectStartParams' arrays.
@@ -126,6 +164,7 @@ public struct DatabaseTarget: Sendable {
             ("gssencmode", "disable"),
             ("passfile", "/nonexistent/authdoctor-uses-no-pgpass"),
         ]
+        if let tlsCAFile { p.append(("sslrootcert", tlsCAFile)) }
         if let password { p.append(("password", password)) }
         return p
     }

@@ -143,10 +143,16 @@ struct DiagnosisFactBuilder {
         return !identities.contains { $0 == expected || $0.caseInsensitiveCompare(expected) == .orderedSame }
     }
 
+    /// "2031-01-01T00:00:00Z". By hand: an ISO8601DateFormatter per call (ICU set-up) cost more
+    /// than the rest of a diagnosis.
     static func iso8601(_ epoch: Int) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        var seconds = time_t(epoch)
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return String(epoch) }
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let year = Int(parts.tm_year) + 1900
+        let yearText = year >= 0 && year < 10_000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
+        return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     static func scopeWords(_ value: JSONValue) -> [String] {
@@ -189,4 +195,9 @@ struct DiagnosisFactBuilder {
         var seen = Set<String>()
         return items.filter { seen.insert($0).inserted }
     }
+}
+
+extension Report {
+    /// A Unix time as "2031-01-01T00:00:00Z" (UTC), without a date formatter.
+    public static func timestamp(_ epoch: Int) -> String { DiagnosisFactBuilder.iso8601(epoch) }
 }

@@ -8,10 +8,36 @@ public struct Diagnosis: Sendable {
     public var report: Report
     /// The diagnosis-level facts (docs/PROVIDERS.md), redacted.
     public var facts: Facts
-    /// Each step's facts by step id, redacted (steps that ran).
-    public var stepFacts: [String: Facts]
+    /// Each step's facts by step id, redacted (steps that ran). Redacted when read: `check` over
+    /// thousands of connections never reads them, and redacting every step's facts cost more
+    /// than classifying them.
+    public var stepFacts: [String: Facts] {
+        get { scrubber.map { scrubber in rawStepFacts.mapValues { scrubber.scrub($0) } } ?? rawStepFacts }
+        set { rawStepFacts = newValue; scrubber = nil }
+    }
     /// Wall-clock seconds the probes took.
     public var seconds: Double
+    private var rawStepFacts: [String: Facts]
+    private var scrubber: SecretScrubber?
+
+    init(report: Report, facts: Facts, stepFacts: [String: Facts], seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = stepFacts
+        scrubber = nil
+    }
+
+    init(report: Report, facts: Facts, unredactedStepFacts: [String: Facts], scrubber: SecretScrubber, seconds: Double) {
+        self.report = report
+        self.facts = facts
+        self.seconds = seconds
+        rawStepFacts = unredactedStepFacts
+        self.scrubber = scrubber
+    }
+
+    /// The longest `Retry-After` (seconds) any step's answer carried.
+    public var retryAfter: Int? { rawStepFacts.values.compactMap { $0.int("retry_after") }.max() }
 
     public var probes: [ProbeRecord] { report.probes ?? [] }
     public var exitStatus: Int32 { report.diagnoseExitStatus }
@@ -50,6 +76,8 @@ public struct DiagnosisRunner: Sendable {
     public init(definition: ProviderDefinition, credentials: DiagnosisCredentials, options: DiagnosisOptions = DiagnosisOptions(),
                 engine: ClassifyEngine) throws(InputError) {
         self.definition = definition
+        var credentials = credentials
+        try Self.deriveAccount(&credentials, definition: definition)
         self.credentials = credentials
         self.options = options
         self.engine = engine
@@ -136,6 +164,17 @@ public struct DiagnosisRunner: Sendable {
         }
     }
 
+    /// A Snowflake account identifier (a base URL on snowflakecomputing.com names `{account}`)
+    /// is read in any documented form: `account` becomes the host part, `account-name` what the
+    /// login and the key-pair JWT name (SnowflakeAccount).
+    static func deriveAccount(_ credentials: inout DiagnosisCredentials, definition: ProviderDefinition) throws(InputError) {
+        guard let given = credentials[CredentialName.account],
+              definition.baseURLs.contains(where: { $0.1.contains("{account}." + SnowflakeAccount.domain) }) else { return }
+        let account = try SnowflakeAccount.parse(given, flag: flag(CredentialName.account))
+        credentials[CredentialName.account] = account.host
+        credentials[CredentialName.accountName] = account.name
+    }
+
     /// How to give a credential on the command line.
     public static func describe(_ credential: String) -> String {
         switch credential {
@@ -150,7 +189,8 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.assertion: return "a signed assertion (--service-account-file FILE or --private-key-file FILE)"
         case CredentialName.password: return "a password (--password-env VAR or --password-file FILE)"
         case CredentialName.user: return "a user name (--user NAME)"
-        case CredentialName.account: return "an account identifier (--account ORG-ACCOUNT)"
+        case CredentialName.account: return "an account identifier (--account ORGNAME-ACCOUNT_NAME or LOCATOR.REGION.CLOUD)"
+        case CredentialName.accountName: return "an account identifier (--account ORGNAME-ACCOUNT_NAME or LOCATOR.REGION.CLOUD)"
         case CredentialName.apiKey: return "an API key (--api-key-env VAR or --api-key-file FILE)"
         case CredentialName.urlPath: return "the API URL (--url URL)"
         case CredentialName.project: return "a project id (--project ID)"
@@ -173,7 +213,7 @@ public struct DiagnosisRunner: Sendable {
         case CredentialName.clientEmail: return "--service-account-file"
         case CredentialName.password: return "--password-env/--password-file"
         case CredentialName.user: return "--user"
-        case CredentialName.account: return "--account"
+        case CredentialName.account, CredentialName.accountName: return "--account"
         case CredentialName.apiKey: return "--api-key-env/--api-key-file"
         case CredentialName.urlPath: return "--url"
         case CredentialName.project: return "--project"
@@ -202,6 +242,16 @@ public struct DiagnosisRunner: Sendable {
         var state = RunState(runner: self)
         while let round = state.nextRound() {
             state.absorb(round, await prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
+        }
+        return state.finish()
+    }
+
+    /// The same through any transport, e.g. a `ProbeEngine` shared by many diagnoses (`check`).
+    public func run(transport: any ProbeTransport) async -> Diagnosis {
+        if definition.steps.isEmpty { return offline() }
+        var state = RunState(runner: self)
+        while let round = state.nextRound() {
+            state.absorb(round, await transport.performAll(round.requests))
         }
         return state.finish()
     }
@@ -490,10 +540,8 @@ struct RunState {
         var findings = runner.engine.classifier.classify(sets.map(\.facts))
 
         // Say which step each finding came from.
-        var rulesByID: [String: Rule] = [:]
-        for rule in runner.engine.ruleSet.rules { rulesByID[rule.id] = rule }
         for i in findings.indices {
-            guard let rule = rulesByID[findings[i].rule],
+            guard let rule = runner.engine.ruleSet.rule(id: findings[i].rule),
                   let source = sets.first(where: { rule.when.holds(in: $0.facts) }), let step = source.step,
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(step)), at: 0)
@@ -529,21 +577,22 @@ struct RunState {
             return r
         }
         let shownDiagnosis = scrubber.scrub(diagnosisFacts)
-        var shownSteps: [String: Facts] = [:]
-        for index in ran { shownSteps[steps[index].id] = scrubber.scrub(stepFacts[index]!) }
+        var rawSteps: [String: Facts] = [:]
+        for index in ran { rawSteps[steps[index].id] = stepFacts[index]! }
         var allFacts: Facts?
         if options.keepFacts {
             var merged = shownDiagnosis
             for index in ran {
                 let id = steps[index].id
-                for name in shownSteps[id]!.names { merged[id + ":" + name] = shownSteps[id]![name] }
+                let shown = scrubber.scrub(rawSteps[id]!)
+                for name in shown.names { merged[id + ":" + name] = shown[name] }
             }
             allFacts = merged
         }
         let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes)
-        return Diagnosis(report: report, facts: shownDiagnosis, stepFacts: shownSteps, seconds: seconds)
+        return Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
     }
 
     /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.

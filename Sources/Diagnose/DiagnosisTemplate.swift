@@ -17,7 +17,7 @@ struct DiagnosisTemplate {
     func render(_ template: String, _ context: Context, masked: Bool) -> String {
         var out = ""
         var inQuery = false
-        for piece in TemplatePiece.split(template) {
+        for piece in Self.pieces(template) {
             switch piece {
             case let .literal(text):
                 if text.contains("?") { inQuery = true }
@@ -50,6 +50,25 @@ struct DiagnosisTemplate {
         }
         return out
     }
+
+    /// A definition's templates are few and rendered for every connection: split each once.
+    static func pieces(_ template: String) -> [TemplatePiece] {
+        splitTemplates.lock.lock()
+        if let known = splitTemplates.pieces[template] { splitTemplates.lock.unlock(); return known }
+        splitTemplates.lock.unlock()
+        let pieces = TemplatePiece.split(template)
+        splitTemplates.lock.lock()
+        if splitTemplates.pieces.count >= 2048 { splitTemplates.pieces.removeAll() }
+        splitTemplates.pieces[template] = pieces
+        splitTemplates.lock.unlock()
+        return pieces
+    }
+
+    private final class SplitTemplates: @unchecked Sendable {
+        let lock = NSLock()
+        var pieces: [String: [TemplatePiece]] = [:]
+    }
+    private static let splitTemplates = SplitTemplates()
 
     /// RFC 3986 unreserved characters: never encoded.
     static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
@@ -100,7 +119,9 @@ struct SecretScrubber: Sendable {
 
     func scrub(_ text: String) -> String {
         var out = text
-        for needle in needles where out.contains(needle) {
+        // A byte search first: Foundation's String.contains goes through NSString (UTF-16) and
+        // dominated `check` over thousands of connections; most texts hold no secret at all.
+        for needle in needles where ByteSearch.contains(out, needle) {
             out = out.replacingOccurrences(of: needle, with: Redactor.mask)
         }
         return Redactor.redact(out)
@@ -115,9 +136,7 @@ struct SecretScrubber: Sendable {
     }
 
     func scrub(_ facts: Facts) -> Facts {
-        var out = Facts(capacity: facts.count)
-        for name in facts.names { out[name] = scrub(facts[name]!) }
-        return out
+        Facts(facts.values.mapValues(scrub))
     }
 }
 

@@ -68,6 +68,12 @@ public final class JSONReportWriter: @unchecked Sendable {
         }
         w.raw("},\"remediation\":")
         w.rawBytes(remediationJSON(for: f))
+        if let link = f.link {
+            w.raw(",\"link\":{\"id\":"); w.string(link.id)
+            w.raw(",\"url\":"); w.string(link.url)
+            w.raw(",\"expiresAt\":"); w.string(RFC3339.string(link.expiresAt))
+            w.raw("}")
+        }
         w.raw("}")
     }
 

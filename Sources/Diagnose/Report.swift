@@ -32,6 +32,20 @@ public struct Report: Sendable {
     /// What each live probe did (`diagnose`); nil for offline classification.
     public var probes: [ProbeRecord]? = nil
 
+    public init(id: String?, inputKind: String, source: String?, provider: String?, providerDetected: Bool, httpStatus: Int?,
+                evidenceShowsFailure: Bool, findings: [Finding], facts: Facts? = nil, probes: [ProbeRecord]? = nil) {
+        self.id = id
+        self.inputKind = inputKind
+        self.source = source
+        self.provider = provider
+        self.providerDetected = providerDetected
+        self.httpStatus = httpStatus
+        self.evidenceShowsFailure = evidenceShowsFailure
+        self.findings = findings
+        self.facts = facts
+        self.probes = probes
+    }
+
     public var verdict: Verdict {
         guard let top = findings.first else { return .ok }
         if top.failure == "unknown" {

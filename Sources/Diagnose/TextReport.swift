@@ -64,6 +64,10 @@ public struct TextReportRenderer: Sendable {
                     for step in r.steps { lines.append("        - \(step)") }
                 }
             }
+            if let link = finding.link {
+                lines.append("   authorization link for the client (single use, expires \(RFC3339.string(link.expiresAt))):")
+                lines.append("     \(link.url)")
+            }
         }
         if let probes = report.probes { lines += probeLines(probes) }
         if let facts = report.facts {
@@ -126,6 +130,10 @@ public struct MarkdownReportRenderer: Sendable {
                     md.append("\(n + 1). **\(escape(r.title))** (\(r.doc))\(r.issuesLink ? " — the client must re-authorize" : "")")
                     for step in r.steps { md.append("   - \(escape(step))") }
                 }
+            }
+            if let link = f.link {
+                md.append("")
+                md.append("Authorization link for the client (single use, expires \(RFC3339.string(link.expiresAt))): <\(link.url)>")
             }
         }
         if let probes = report.probes { md += probeLines(probes) }

@@ -190,6 +190,35 @@ extension UInt8 {
 }
 
 extension ByteSearch {
+    /// Case-sensitive substring test on UTF-8 bytes, without Foundation's UTF-16 bridge (which
+    /// `String.contains` takes once Foundation is imported).
+    public static func contains(_ text: String, _ needle: String) -> Bool {
+        offset(of: needle, in: text) != nil
+    }
+
+    /// The UTF-8 offset where `needle` first starts in `text`.
+    public static func offset(of needle: String, in text: String) -> Int? {
+        var text = text
+        var needle = needle
+        return text.withUTF8 { haystack in
+            needle.withUTF8 { n -> Int? in
+                guard let first = n.first else { return 0 }
+                guard n.count <= haystack.count else { return nil }
+                let last = haystack.count - n.count
+                var i = 0
+                while i <= last {
+                    if haystack[i] == first {
+                        var j = 1
+                        while j < n.count && haystack[i + j] == n[j] { j += 1 }
+                        if j == n.count { return i }
+                    }
+                    i += 1
+                }
+                return nil
+            }
+        }
+    }
+
     /// Case-insensitive (ASCII) substring test for a lower-case ASCII needle.
     public static func contains(_ text: String, lowercaseNeedle: String) -> Bool {
         let haystack = lowered(text)

@@ -167,6 +167,17 @@ public enum Redactor {
         let applicable = applicablePatterns(text)
         // "basic" is one of the Authorization-scheme pattern's literals, so no pattern means no Basic credential.
         guard !applicable.isEmpty else { return text }
+        // Redaction is a pure function and the same texts recur (a provider's URLs and answers with
+        // the secrets already masked): `check` over thousands of connections asks for them again and again.
+        if let known = memo.value(for: text) { return known }
+        let result = redact(text, applicable: applicable)
+        memo.store(result, for: text)
+        return result
+    }
+
+    private static let memo = RedactionMemo()
+
+    private static func redact(_ text: String, applicable: [Int]) -> String {
         var result = text
         for (index, pattern) in patterns.enumerated() where applicable.contains(index) {
             let range = NSRange(result.startIndex..., in: result)
@@ -199,5 +210,29 @@ public enum Redactor {
         case let .list(items): return .list(items.map(redact))
         default: return value
         }
+    }
+}
+
+
+/// A bounded memo of redacted texts (short ones only); emptied when full rather than aged.
+final class RedactionMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: String] = [:]
+    private let capacity = 4096
+    private let longest = 2048
+
+    func value(for text: String) -> String? {
+        guard text.utf8.count <= longest else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        return entries[text]
+    }
+
+    func store(_ result: String, for text: String) {
+        guard text.utf8.count <= longest else { return }
+        lock.lock()
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[text] = result
+        lock.unlock()
     }
 }

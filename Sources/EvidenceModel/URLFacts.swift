@@ -1,8 +1,14 @@
 /// URL pieces without Foundation's URL parsing, which rejects many of the half-URLs customers paste.
 public enum URLFacts {
+    /// Where "://" ends, found on bytes (Foundation's range(of:) bridges to UTF-16).
+    static func afterScheme(_ url: String) -> String.Index? {
+        guard let offset = ByteSearch.offset(of: "://", in: url) else { return nil }
+        return url.utf8.index(url.utf8.startIndex, offsetBy: offset + 3)
+    }
+
     public static func host(of url: String) -> String? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
-        var rest = url[schemeEnd.upperBound...]
+        guard let schemeEnd = afterScheme(url) else { return nil }
+        var rest = url[schemeEnd...]
         if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         if rest.hasPrefix("[") , let close = rest.firstIndex(of: "]") {
@@ -13,8 +19,8 @@ public enum URLFacts {
     }
 
     public static func path(of url: String) -> String? {
-        guard let schemeEnd = url.range(of: "://") else { return url.hasPrefix("/") ? String(url.prefix { $0 != "?" && $0 != "#" }) : nil }
-        let rest = url[schemeEnd.upperBound...]
+        guard let schemeEnd = afterScheme(url) else { return url.hasPrefix("/") ? String(url.prefix { $0 != "?" && $0 != "#" }) : nil }
+        let rest = url[schemeEnd...]
         guard let slash = rest.firstIndex(of: "/") else { return "/" }
         return String(rest[slash...].prefix { $0 != "?" && $0 != "#" })
     }
@@ -45,19 +51,19 @@ public enum URLFacts {
     }
 
     public static func queryValue(_ name: String, in url: String) -> String? {
-        guard url.contains("\(name)=") else { return nil }
+        guard ByteSearch.contains(url, name + "=") else { return nil }
         return queryItems(url).first(where: { $0.0 == name })?.1
     }
 
     /// Google account indexes a URL names: `authuser=N` in the query, `/u/N/` in the path.
     public static func googleAccountIndexes(in url: String) -> [Int] {
         var found: [Int] = []
-        if url.contains("authuser=") {
+        if ByteSearch.contains(url, "authuser=") {
             for (k, v) in queryItems(url) where k == "authuser" {
                 if let n = Int(v) { found.append(n) }
             }
         }
-        if url.contains("/u/"), let path = path(of: url) {
+        if ByteSearch.contains(url, "/u/"), let path = path(of: url) {
             let segments = path.split(separator: "/")
             for (i, s) in segments.enumerated() where s == "u" && i + 1 < segments.count {
                 if let n = Int(segments[i + 1]) { found.append(n) }

@@ -1,3 +1,4 @@
+import Foundation
 import EvidenceModel
 
 /// One classified failure: the rule that held, ranked, with its remediation steps.
@@ -13,6 +14,39 @@ public struct Finding: Sendable {
     /// Fact name → value, redacted.
     public var evidence: [(name: String, value: FactValue)]
     public var remediation: [Remediation]
+    /// A single-use authorization link issued for the client (`--issue-link`), when the fix is to re-authorize.
+    public var link: FindingLink? = nil
+
+    /// Whether a remediation of this finding needs the client to re-authorize.
+    public var needsReauthorization: Bool { remediation.contains(where: \.issuesLink) }
+
+    public init(rule: String, category: String, failure: String, severity: String, confidence: Double, summary: String,
+                actor: String, transient: Bool, evidence: [(name: String, value: FactValue)], remediation: [Remediation]) {
+        self.rule = rule
+        self.category = category
+        self.failure = failure
+        self.severity = severity
+        self.confidence = confidence
+        self.summary = summary
+        self.actor = actor
+        self.transient = transient
+        self.evidence = evidence
+        self.remediation = remediation
+    }
+}
+
+/// An authorization link attached to a finding. The URL carries the link's secret token on purpose:
+/// it is the one thing the engineer pastes into the ticket for the client.
+public struct FindingLink: Sendable, Equatable {
+    public var id: String
+    public var url: String
+    public var expiresAt: Date
+
+    public init(id: String, url: String, expiresAt: Date) {
+        self.id = id
+        self.url = url
+        self.expiresAt = expiresAt
+    }
 }
 
 /// Facts in, findings out; no I/O.

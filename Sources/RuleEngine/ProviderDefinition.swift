@@ -28,6 +28,8 @@ public enum CredentialName {
     public static let user = "user"
     /// An account identifier (Snowflake's `orgname-account` or locator).
     public static let account = "account"
+    /// The account as a login names it, derived from `account` (Snowflake: without region and cloud).
+    public static let accountName = "account-name"
     public static let apiKey = "api-key"
     /// The path and query of `--url` (always ending in `?` or `&`, so a step can append a parameter).
     public static let urlPath = "url-path"
@@ -37,7 +39,7 @@ public enum CredentialName {
 
     /// Every credential name, in the order help texts list them.
     public static let all: [String] = [token, refreshToken, clientID, clientSecret, developerToken, accountID,
-                                       privateKey, clientEmail, assertion, password, user, account, apiKey, urlPath,
+                                       privateKey, clientEmail, assertion, password, user, account, accountName, apiKey, urlPath,
                                        project, dataset, spreadsheetID]
     /// Credentials whose values are secrets (never shown); the client and account ids are not.
     public static let secret: Set<String> = [token, refreshToken, clientSecret, developerToken, privateKey, assertion, password, apiKey]
@@ -630,6 +632,31 @@ public struct ProviderLoader {
     /// Why a base URL is unusable, or nil: an absolute http(s) URL with a host, and no query,
     /// fragment or user info (credentials go in their own flags, never in a URL).
     public static func baseURLProblem(_ url: String) -> String? {
+        // Checked for every connection of a `check` run, mostly the same few URLs: remember the
+        // answers (a pure function of the text).
+        if let known = checkedBaseURLs.answer(url) { return known.problem }
+        let problem = uncachedBaseURLProblem(url)
+        checkedBaseURLs.remember(url, problem)
+        return problem
+    }
+
+    private final class CheckedBaseURLs: @unchecked Sendable {
+        private let lock = NSLock()
+        private var answers: [String: String?] = [:]
+        func answer(_ url: String) -> (problem: String?, Void)? {
+            lock.lock(); defer { lock.unlock() }
+            guard let found = answers[url] else { return nil }
+            return (found, ())
+        }
+        func remember(_ url: String, _ problem: String?) {
+            lock.lock(); defer { lock.unlock() }
+            if answers.count >= 1024 { answers.removeAll() }
+            answers[url] = .some(problem)
+        }
+    }
+    private static let checkedBaseURLs = CheckedBaseURLs()
+
+    static func uncachedBaseURLProblem(_ url: String) -> String? {
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return "must start with http:// or https://" }
         guard let host = URLFacts.host(of: url), !host.isEmpty else { return "has no host" }

@@ -13,6 +13,12 @@ final class DatabaseDiagnosisTests: XCTestCase {
         var loader: String
         var reader: String
         var blocked: String
+        /// Admitted only without TLS (`hostnossl`) / only over TLS (`hostssl`).
+        var plainOnly: String
+        var tlsOnly: String
+        /// The server's self-signed certificate (issued for `localhost`), and one that did not sign it.
+        var caFile: String
+        var otherCAFile: String
     }
 
     func server() throws -> Server {
@@ -24,7 +30,14 @@ final class DatabaseDiagnosisTests: XCTestCase {
         func password(_ role: String) throws -> String {
             try XCTUnwrap(env["AUTHDOCTOR_PG_TEST_\(role)_PASSWORD"], "AUTHDOCTOR_PG_TEST_\(role)_PASSWORD must be set with the port")
         }
-        return Server(port: port, loader: try password("LOADER"), reader: try password("READER"), blocked: try password("BLOCKED"))
+        func file(_ name: String) throws -> String {
+            let path = try XCTUnwrap(env["AUTHDOCTOR_PG_TEST_\(name)"], "AUTHDOCTOR_PG_TEST_\(name) must be set with the port (scripts/pg-test-server.sh prints it)")
+            XCTAssertTrue(FileManager.default.isReadableFile(atPath: path), path)
+            return path
+        }
+        return Server(port: port, loader: try password("LOADER"), reader: try password("READER"), blocked: try password("BLOCKED"),
+                      plainOnly: try password("PLAINONLY"), tlsOnly: try password("TLSONLY"),
+                      caFile: try file("CA_FILE"), otherCAFile: try file("OTHER_CA_FILE"))
     }
 
     func diagnose(_ target: DatabaseTarget) throws -> Diagnosis {
@@ -47,9 +60,10 @@ final class DatabaseDiagnosisTests: XCTestCase {
     }
 
     func target(_ s: Server, user: String, password: String?, database: String = "dw", port: Int? = nil,
-                schema: String? = "analytics", table: String? = "events", timeout: Double = 5) -> DatabaseTarget {
-        DatabaseTarget(provider: "postgres", host: "127.0.0.1", port: port ?? s.port, user: user, database: database,
-                       schema: schema, table: table, password: password, tls: .prefer, timeout: timeout)
+                schema: String? = "analytics", table: String? = "events", timeout: Double = 5,
+                host: String = "127.0.0.1", tls: DatabaseTarget.TLSMode = .prefer, caFile: String? = nil) -> DatabaseTarget {
+        DatabaseTarget(provider: "postgres", host: host, port: port ?? s.port, user: user, database: database,
+                       schema: schema, table: table, password: password, tls: tls, tlsCAFile: caFile, timeout: timeout)
     }
 
     func describe(_ d: Diagnosis) -> String { JSONReportWriter().render(d.report, pretty: true) }
@@ -137,6 +151,126 @@ final class DatabaseDiagnosisTests: XCTestCase {
         let noTable = try diagnose(target(s, user: "loader", password: s.loader, table: "event"))
         XCTAssertEqual(noTable.report.findings.first?.rule, "postgres.config.table-missing", describe(noTable))
         XCTAssertEqual(noTable.exitStatus, 1, "a table the loader may create is a warning")
+    }
+
+    // MARK: TLS (the test server has ssl=on with a certificate made at start-up)
+
+    func testRequireConnectsOverTLSAndSaysWhichProtocol() throws {
+        let s = try server()
+        let d = try diagnose(target(s, user: "loader", password: s.loader, tls: .require))
+        XCTAssertEqual(d.report.verdict, .ok, describe(d))
+        XCTAssertEqual(d.facts["db.tls"], .bool(true), describe(d))
+        let version = try XCTUnwrap(d.facts.string("db.tls.protocol"), describe(d))
+        XCTAssertTrue(["TLSv1.2", "TLSv1.3"].contains(version), version)
+        XCTAssertNotNil(d.facts.string("db.tls.cipher"), describe(d))
+        XCTAssertEqual(d.facts["db.tls.verified"], .bool(false), "require without a CA bundle does not check the certificate")
+        let note = try XCTUnwrap(d.probes.first?.note)
+        XCTAssertTrue(note.contains("over TLS (\(version)"), note)
+        XCTAssertTrue(note.contains("certificate not verified"), note)
+        XCTAssertTrue(d.report.findings.first?.summary.contains("over TLS (\(version))") == true, describe(d))
+        XCTAssertTrue(d.report.findings.first?.evidence.contains { $0.name == "db.tls.protocol" } == true, describe(d))
+    }
+
+    func testDisableConnectsWithoutTLS() throws {
+        let s = try server()
+        let d = try diagnose(target(s, user: "loader", password: s.loader, tls: .disable))
+        XCTAssertEqual(d.report.verdict, .ok, describe(d))
+        XCTAssertEqual(d.facts["db.tls"], .bool(false), describe(d))
+        XCTAssertNil(d.facts["db.tls.protocol"], describe(d))
+        XCTAssertTrue(d.probes.first?.note?.contains("without TLS") == true, describe(d))
+        XCTAssertTrue(d.report.findings.first?.summary.contains("without TLS") == true, describe(d))
+    }
+
+    func testPreferUsesTLSWhenOfferedAndFallsBackWhenRefused() throws {
+        let s = try server()
+        let loader = try diagnose(target(s, user: "loader", password: s.loader, tls: .prefer))
+        XCTAssertEqual(loader.facts["db.tls"], .bool(true), describe(loader))
+        // plainonly is admitted only without TLS: prefer tries TLS, is refused, and logs in unencrypted.
+        let plain = try diagnose(target(s, user: "plainonly", password: s.plainOnly, tls: .prefer))
+        XCTAssertEqual(plain.report.verdict, .ok, describe(plain))
+        XCTAssertEqual(plain.facts["db.tls"], .bool(false), describe(plain))
+    }
+
+    func testServerRefusingTLSForTheUserIsNetworkPolicyWhenTLSIsRequired() throws {
+        let s = try server()
+        for mode in [DatabaseTarget.TLSMode.require, .verifyCA] {
+            let d = try diagnose(target(s, user: "plainonly", password: s.plainOnly, tls: mode, caFile: mode == .require ? nil : s.caFile))
+            XCTAssertEqual(d.exitStatus, 2, describe(d))
+            XCTAssertEqual(d.report.findings.first?.rule, "postgres.tls.no-hba-entry-over-tls", describe(d))
+            XCTAssertEqual(d.report.findings.first?.failure, "network-policy", describe(d))
+            XCTAssertEqual(d.probes.first?.sqlstate, "28000", describe(d))
+            XCTAssertTrue(d.probes.first?.note?.contains("SSL encryption") == true, describe(d))
+            XCTAssertTrue(d.report.findings.first?.summary.contains("sslmode \(mode.rawValue)") == true, describe(d))
+        }
+    }
+
+    func testServerNeedingTLSForTheUserIsConfigurationWhenTLSIsDisabled() throws {
+        let s = try server()
+        let refused = try diagnose(target(s, user: "tlsonly", password: s.tlsOnly, tls: .disable))
+        XCTAssertEqual(refused.report.findings.first?.rule, "postgres.tls.server-needs-tls", describe(refused))
+        XCTAssertEqual(refused.report.findings.first?.failure, "configuration", describe(refused))
+        XCTAssertEqual(refused.probes.first?.sqlstate, "28000", describe(refused))
+        XCTAssertTrue(refused.probes.first?.note?.contains("no encryption") == true, describe(refused))
+        // The remedy it names works: the same user over TLS is healthy.
+        let overTLS = try diagnose(target(s, user: "tlsonly", password: s.tlsOnly, tls: .require))
+        XCTAssertEqual(overTLS.report.verdict, .ok, describe(overTLS))
+        XCTAssertEqual(overTLS.facts["db.tls"], .bool(true))
+    }
+
+    func testVerifyFullWithTheServersCAPassesForItsHostName() throws {
+        let s = try server()
+        let d = try diagnose(target(s, user: "loader", password: s.loader, host: "localhost", tls: .verifyFull, caFile: s.caFile))
+        XCTAssertEqual(d.report.verdict, .ok, describe(d))
+        XCTAssertEqual(d.facts["db.tls.verified"], .bool(true), describe(d))
+        XCTAssertTrue(d.probes.first?.note?.contains("certificate verified") == true, describe(d))
+        // verify-ca checks the chain only: 127.0.0.1 (not a name on the certificate) passes too.
+        let chainOnly = try diagnose(target(s, user: "loader", password: s.loader, tls: .verifyCA, caFile: s.caFile))
+        XCTAssertEqual(chainOnly.report.verdict, .ok, describe(chainOnly))
+        // require with a CA bundle checks the chain as verify-ca does.
+        let requireWithCA = try diagnose(target(s, user: "loader", password: s.loader, tls: .require, caFile: s.otherCAFile))
+        XCTAssertEqual(requireWithCA.report.findings.first?.rule, "postgres.tls.certificate-unverified", describe(requireWithCA))
+    }
+
+    func testVerificationFailuresStopTheLogin() throws {
+        let s = try server()
+        // The certificate is issued for localhost, not 127.0.0.1.
+        let wrongHost = try diagnose(target(s, user: "loader", password: s.loader, tls: .verifyFull, caFile: s.caFile))
+        XCTAssertEqual(wrongHost.report.findings.first?.rule, "postgres.tls.certificate-unverified", describe(wrongHost))
+        XCTAssertEqual(wrongHost.report.findings.first?.failure, "connectivity", describe(wrongHost))
+        XCTAssertEqual(wrongHost.facts["db.connected"], .bool(false))
+        XCTAssertTrue(wrongHost.probes.first?.note?.contains("does not match host name") == true, describe(wrongHost))
+        // A CA that did not sign the server's certificate.
+        let wrongCA = try diagnose(target(s, user: "loader", password: s.loader, host: "localhost", tls: .verifyFull, caFile: s.otherCAFile))
+        XCTAssertEqual(wrongCA.report.findings.first?.rule, "postgres.tls.certificate-unverified", describe(wrongCA))
+        XCTAssertTrue(wrongCA.probes.first?.note?.contains("certificate verify failed") == true, describe(wrongCA))
+        XCTAssertEqual(wrongCA.probes.map(\.outcome), [.transportError, .skipped], describe(wrongCA))
+    }
+
+    func testTLSFlagsOnTheCommandLine() throws {
+        let s = try server()
+        let binary = TestPaths.authdoctorBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("no built authdoctor at \(binary.path)") }
+        func run(_ extra: [String], host: String = "127.0.0.1") throws -> ProcessResult {
+            try ProcessRunner.run(binary, ["diagnose", "--provider", "postgres", "--host", host, "--port", String(s.port), "--user", "loader",
+                                           "--database", "dw", "--schema", "analytics", "--password-env", "PGTEST_SECRET",
+                                           "--format", "json", "--show-facts", "--timeout", "5"] + extra,
+                                  environment: ["PGTEST_SECRET": s.loader], timeout: 60)
+        }
+        let verified = try run(["--tls", "verify-full", "--tls-ca-file", s.caFile], host: "localhost")
+        XCTAssertEqual(verified.status, 0, verified.summary)
+        XCTAssertTrue(verified.stdoutText.contains("\"db.tls.verified\""), verified.stdoutText)
+        XCTAssertTrue(verified.stdoutText.contains("\"db.tls.protocol\""), verified.stdoutText)
+        // verify-* without the CA bundle, and a CA bundle where it would not be enforced: usage errors.
+        for extra in [["--tls", "verify-full"], ["--tls", "verify-ca"], ["--tls", "prefer", "--tls-ca-file", s.caFile],
+                      ["--tls", "disable", "--tls-ca-file", s.caFile]] {
+            let r = try run(extra)
+            XCTAssertEqual(r.status, 64, "\(extra): \(r.summary)")
+            XCTAssertEqual(r.stdoutText, "")
+            XCTAssertTrue(r.stderrText.contains("--tls"), r.summary)
+        }
+        let missing = try run(["--tls", "verify-full", "--tls-ca-file", "/nonexistent/ca.pem"])
+        XCTAssertEqual(missing.status, 66, missing.summary)
+        XCTAssertTrue(missing.stderrText.contains("--tls-ca-file"), missing.summary)
     }
 
     // MARK: the command line: flags, exit statuses, no password on any stream

@@ -39,7 +39,7 @@ final class JSONSchemaValidatorTests: XCTestCase {
         doc = doc.setting(["provider"], .null)
         doc = doc.setting(["facts"], try JSON.parse(#"{"http.status":401,"url.authuser":[0,1],"token.expired":true,"x":1.5,"y":null}"#))
         doc = doc.setting(["probes"], try JSON.parse(#"[{"url":"https://example.com","status":401}]"#))
-        doc = doc.setting(["findings", 0, "link"], try JSON.parse(#"{"url":"https://auth.example.com/l/abc","expiresAt":"2025-10-20T13:05:01Z"}"#))
+        doc = doc.setting(["findings", 0, "link"], try JSON.parse(#"{"id":"lnk_abc","url":"https://auth.example.com/l/abc","expiresAt":"2025-10-20T13:05:01Z"}"#))
         XCTAssertEqual(try issues(doc), [])
     }
 

@@ -191,7 +191,8 @@ final class ReportSchemaTests: XCTestCase {
         XCTAssertEqual(strings("$defs", "finding", "properties", "severity", "enum"), Set(Vocabulary.severities))
         XCTAssertEqual(strings("$defs", "finding", "properties", "actor", "enum"), Vocabulary.actors)
         let kinds: [Evidence.Kind] = [.response, .har, .text, .curlExit, .record, .probe]
-        XCTAssertEqual(strings("$defs", "report", "properties", "input", "properties", "kind", "enum"), Set(kinds.map(\.rawValue)))
+        // "link": `diagnose --link ID` reports on a stored link, not on evidence.
+        XCTAssertEqual(strings("$defs", "report", "properties", "input", "properties", "kind", "enum"), Set(kinds.map(\.rawValue) + ["link"]))
         let verdicts: [Report.Verdict] = [.failure, .warning, .ok, .unknown]
         XCTAssertEqual(strings("$defs", "report", "properties", "verdict", "enum"), Set(verdicts.map(\.rawValue)))
         XCTAssertEqual(schema.at("$defs", "schemaName", "const")?.stringValue, Report.schema)

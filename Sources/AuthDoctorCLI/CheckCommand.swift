@@ -1,0 +1,232 @@
+import ArgumentParser
+import Diagnose
+import EvidenceModel
+import Foundation
+import HealthCheck
+import Probe
+import RuleEngine
+import Sandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `authdoctor check`: diagnose many connections, as a monitoring plugin or a metrics exporter.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Health-check many connections at once (for cron, Nagios/Icinga, Prometheus).",
+        discussion: """
+        Diagnoses every connection of a connections file, many at once over one shared libcurl \
+        engine, and reports each one's state: OK (healthy), WARNING (warnings only, such as a token \
+        expiring within warn-expiry, or a transient failure that outlasted its retries), CRITICAL \
+        (a failure that waiting will not fix), UNKNOWN (a bad entry, nothing recognised the failure, \
+        or the deadline came first). Transient failures (outage, rate-limit, a timeout or reset) \
+        are retried with exponential backoff and jitter, honouring Retry-After, before they count.
+
+        A connections file is a `connections:` list; each entry has a `name` and otherwise the \
+        names of `diagnose`'s flags (without the dashes), so one vocabulary serves both:
+
+          connections:
+            - name: shop-ads
+              provider: facebook
+              token-env: SHOP_FB_TOKEN          # the secret stays in the environment
+              client-id: "5550001112223"
+              client-secret-env: FB_APP_SECRET
+              base-url: {facebook: "http://127.0.0.1:8080"}
+            - name: warehouse
+              provider: postgres
+              host: db.example.com
+              user: loader
+              password-env: PG_PASSWORD
+              database: analytics
+              timeout: 5
+
+        A bad entry is reported UNKNOWN naming the entry and the field; the others still run. A \
+        credential variable that is not set is a `token-missing` finding (CRITICAL), not an error.
+
+        Examples (the first needs no internet: the demo connections against the Sandbox):
+          authdoctor check --sandbox
+          authdoctor check --connections conns.yaml
+          authdoctor check --connections conns.yaml --format nagios --deadline 50
+          authdoctor check --connections conns.yaml --format jsonl > reports.jsonl
+          authdoctor check --connections conns.yaml --format json --retries 0
+          authdoctor check --connections conns.yaml --format prometheus \\
+              --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
+
+        Exit status (monitoring plugins): 0 every connection OK; 1 the worst is WARNING; 2 some \
+        connection is CRITICAL; 3 UNKNOWN (and, with --format nagios, every usage or input error). \
+        Otherwise bad usage exits 64, a malformed connections file 65, a missing one 66.
+        """
+    )
+
+    @Option(name: .customLong("connections"), help: ArgumentHelp("The connections file (YAML: a `connections:` list).", valueName: "FILE"))
+    var connections: String?
+
+    @Flag(name: .customLong("sandbox"), help: "Run the Sandbox in process: without --connections, check its demo connections (every scenario); with it, point entries that have no base-url at the Sandbox scenario their token picks.")
+    var sandbox = false
+
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (a table; default), json (one document), jsonl (one report per connection, as each finishes), nagios (a status line with performance data), prometheus (text exposition).", valueName: "FORMAT"))
+    var format: String = "text"
+
+    @Option(name: .customLong("concurrency"), help: ArgumentHelp("Connections diagnosed at once.", valueName: "N"))
+    var concurrency: Int = 32
+
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds each probe may take, connect included (an entry's own `timeout` wins).", valueName: "SECONDS"))
+    var timeout: Double = 10
+
+    @Option(name: .customLong("deadline"), help: ArgumentHelp("Seconds the whole run may take; connections not finished by then are UNKNOWN (\"deadline reached\").", valueName: "SECONDS"))
+    var deadline: Double?
+
+    @Option(name: .customLong("retries"), help: ArgumentHelp("Extra attempts for a connection whose failures are all transient, before it counts as WARNING.", valueName: "N"))
+    var retries: Int = 2
+
+    @Option(name: .customLong("retry-after-max"), help: ArgumentHelp("The longest Retry-After honoured; a longer one ends the retries.", valueName: "SECONDS"))
+    var retryAfterMax: Double = 60
+
+    @Option(name: .customLong("warn-expiry"), help: ArgumentHelp("Warn when a token expires within this time: 7d, 36h, 90m, seconds; 0 = never (an entry's own `warn-expiry` wins).", valueName: "DURATION"))
+    var warnExpiry: String = "7d"
+
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Also write the Prometheus exposition to PATH, atomically (for node_exporter's textfile collector).", valueName: "PATH"))
+    var metricsFile: String?
+
+    @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR. Repeatable.", valueName: "DIR"))
+    var providerDirectories: [String] = []
+
+    @OptionGroup var ruleOptions: RuleOptions
+
+    init() {}
+
+    var checkFormat: CheckFormat? { CheckFormat(rawValue: format) }
+
+    func validate() throws {
+        guard checkFormat != nil else {
+            throw ValidationError("bad --format '\(format)': use text, json, jsonl, nagios or prometheus")
+        }
+        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1 to 4096, not \(concurrency)") }
+        guard timeout > 0, timeout <= 600, timeout.isFinite else { throw ValidationError("--timeout must be more than 0 and at most 600 seconds") }
+        if let deadline { guard deadline > 0, deadline.isFinite else { throw ValidationError("--deadline must be more than 0 seconds") } }
+        guard retries >= 0, retries <= 10 else { throw ValidationError("--retries must be 0 to 10") }
+        guard retryAfterMax >= 0, retryAfterMax.isFinite else { throw ValidationError("--retry-after-max must be 0 or more seconds") }
+        if connections == nil && !sandbox {
+            throw ValidationError("check needs --connections FILE (or --sandbox for the demo connections)")
+        }
+    }
+
+    func run() throws {
+        let format = checkFormat ?? .text
+        var defaults = ConnectionSettings()
+        defaults.timeout = timeout
+        do { _ = try CredentialInput.duration(warnExpiry) } catch { throw InputError(.usage, error.message) }
+        defaults.warnExpiry = warnExpiry
+
+        let ruleSet = try ruleOptions.load()
+        let engine = ClassifyEngine(ruleSet: ruleSet)
+        let (definitions, issues) = try ProviderLibrary.load(includeBuiltin: true,
+                                                             directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions))
+        if let first = issues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
+
+        // Sources of connections: the file today; the store (`--db`) plugs in beside it.
+        var entries: [ConnectionEntry] = []
+        let server = sandbox ? try InProcessSandbox.start() : nil
+        defer { server?.stop() }
+        if let connections {
+            entries += try ConnectionsFile.load(path: connections, defaults: defaults).connections()
+        } else if let server {
+            entries += try SandboxConnections.entries(server: server, engine: engine, definitions: definitions,
+                                                      timeout: timeout == 10 ? 3 : timeout)
+        }
+
+        // As many idle connections kept as transfers may run: fewer, and every extra transfer opens and
+        // closes a connection of its own.
+        let transfers = max(64, concurrency * 2)
+        guard let transport = ProbeEngine(connections: transfers, maxTransfers: transfers, evidenceLines: false) else {
+            throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
+        }
+        defer { transport.shutdown() }
+        let options = CheckOptions(concurrency: concurrency, deadline: deadline, retries: retries, backoff: 0.5,
+                                   retryAfterCap: retryAfterMax, keepReports: format.needsReports)
+        let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
+                                 sandboxURL: server.map(SandboxRouting.baseURL(server:)))
+
+        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: Terminal.write)]
+        if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
+        let (all, outputs) = (entries, sinks)
+        let run = Blocking.await { await runner.run(all, sinks: outputs) }
+        if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
+        if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
+    }
+
+    /// Whether a command line asks for `check --format nagios`: then every error exits 3 (UNKNOWN),
+    /// as monitoring plugins do, with a status line Nagios can show.
+    static func wantsNagios(_ arguments: [String]) -> Bool {
+        guard let at = arguments.firstIndex(of: "check") else { return false }
+        let rest = arguments[(at + 1)...]
+        if rest.contains("--format=nagios") { return true }
+        if let f = rest.firstIndex(of: "--format"), rest.index(after: f) < rest.endIndex, rest[rest.index(after: f)] == "nagios" { return true }
+        return false
+    }
+}
+
+/// "checked 120/10000 (3 critical)" on stderr, rewritten in place, when stderr is a terminal.
+final class ProgressLine: CheckSink, @unchecked Sendable {
+    private var total = 0
+    private var done = 0
+    private var notOK = 0
+    private var lastDraw: UInt64 = 0
+
+    func begin(total: Int) { self.total = total }
+
+    func receive(_ verdict: ConnectionVerdict) {
+        done += 1
+        if verdict.status != .ok { notOK += 1 }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now - lastDraw > 100_000_000 || done == total {
+            lastDraw = now
+            FileHandle.standardError.write(Data("\r\u{1B}[Kchecked \(done)/\(total) (\(notOK) not ok)".utf8))
+        }
+    }
+
+    func finish(_ run: CheckRun) {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Runs async work from the synchronous command and waits for it.
+enum Blocking {
+    static func await<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            box.value = await work()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
+    }
+
+    private final class ResultBox<T>: @unchecked Sendable { var value: T? }
+}
+
+/// The Sandbox's scenarios as connections (`check --sandbox` without a file): the demo set.
+enum SandboxConnections {
+    static func entries(server: SandboxServer, engine: ClassifyEngine, definitions: [String: ProviderDefinition],
+                        timeout: Double) throws -> [ConnectionEntry] {
+        var key: String?
+        var entries: [ConnectionEntry] = []
+        for (index, scenario) in server.scenarios.scenarios.enumerated() {
+            guard let definition = definitions[scenario.provider] else {
+                throw InputError(.config, "scenario \(scenario.id): no provider definition '\(scenario.provider)'")
+            }
+            let credentials = SandboxDemo.credentials(for: scenario) {
+                if key == nil { key = RSAKey.generatePEM() }
+                return key!
+            }
+            let runner = try DiagnosisRunner(definition: definition, credentials: credentials,
+                                             options: SandboxDemo.options(for: scenario, server: server, timeout: timeout), engine: engine)
+            var settings = ConnectionSettings()
+            settings.provider = scenario.provider
+            entries.append(ConnectionEntry(index: index, name: scenario.id, settings: settings, prepared: .http(runner)))
+        }
+        return entries
+    }
+}

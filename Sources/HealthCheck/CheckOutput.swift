@@ -1,0 +1,265 @@
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+
+/// The output formats of `authdoctor check`.
+public enum CheckFormat: String, Sendable, CaseIterable {
+    case text, json, jsonl, nagios, prometheus
+
+    /// Whether the format prints each connection's full report (else verdicts are enough and
+    /// reports are dropped as soon as the verdict is known).
+    public var needsReports: Bool { self == .json || self == .jsonl }
+}
+
+/// Writes a run as it goes, in one format. `emit` receives text for standard output.
+public final class CheckWriter: CheckSink, @unchecked Sendable {
+    public let format: CheckFormat
+    private let emit: (String) -> Void
+    private let reportWriter = JSONReportWriter()
+    private var written = 0
+    private let color: Bool
+
+    public init(format: CheckFormat, color: Bool = false, emit: @escaping (String) -> Void) {
+        self.format = format
+        self.color = color
+        self.emit = emit
+    }
+
+    public func begin(total: Int) {
+        if format == .json {
+            emit("{\"schema\":\"\(CheckDocument.schema)\",\"tool\":{\"name\":\"authdoctor\",\"version\":\"\(Report.toolVersion)\"},\"connections\":[\n")
+        }
+    }
+
+    public func receive(_ verdict: ConnectionVerdict) {
+        switch format {
+        case .jsonl:
+            emit(reportWriter.render(CheckDocument.report(for: verdict)) + "\n")
+        case .json:
+            var w = JSONWriter(capacity: 4096)
+            if written > 0 { w.raw(",\n") }
+            CheckDocument.write(verdict, report: CheckDocument.report(for: verdict), writer: reportWriter, into: &w)
+            emit(String(decoding: w.bytes, as: UTF8.self))
+        case .text, .nagios, .prometheus:
+            break
+        }
+        written += 1
+    }
+
+    public func finish(_ run: CheckRun) {
+        switch format {
+        case .json:
+            var w = JSONWriter(capacity: 512)
+            w.raw("\n],\"summary\":")
+            CheckDocument.writeSummary(run, into: &w)
+            w.raw("}\n")
+            emit(String(decoding: w.bytes, as: UTF8.self))
+        case .jsonl:
+            break
+        case .text:
+            emit(CheckText.table(run.verdicts, run: run, color: color))
+        case .nagios:
+            emit(NagiosOutput.render(run))
+        case .prometheus:
+            emit(PrometheusExposition.render(run))
+        }
+    }
+}
+
+/// `--format json`: one `authdoctor.check/v1` document, written as connections finish.
+public enum CheckDocument {
+    public static let schema = "authdoctor.check/v1"
+
+    /// The verdict's report, or one made for a connection that was not diagnosed (a bad entry,
+    /// the deadline): an `unknown` finding that says why.
+    public static func report(for verdict: ConnectionVerdict) -> Report {
+        if var report = verdict.report {
+            report.id = verdict.connection
+            return report
+        }
+        let finding = Finding(rule: "check.\(verdict.failure)", category: "source", failure: "unknown",
+                              severity: "error", confidence: 0, summary: verdict.summary, actor: "engineer", transient: false,
+                              evidence: [("check.status", .string(verdict.status.name)), ("check.reason", .string(verdict.failure))],
+                              remediation: [])
+        return Report(id: verdict.connection, inputKind: "probe", source: nil, provider: verdict.provider, providerDetected: false,
+                      httpStatus: nil, evidenceShowsFailure: true, findings: [finding], probes: [])
+    }
+
+    static func write(_ verdict: ConnectionVerdict, report: Report, writer: JSONReportWriter, into w: inout JSONWriter) {
+        w.raw("{\"name\":"); w.string(verdict.connection)
+        w.raw(",\"index\":"); w.int(verdict.index)
+        w.raw(",\"provider\":")
+        if let provider = verdict.provider { w.string(provider) } else { w.raw("null") }
+        w.raw(",\"status\":"); w.string(verdict.status.name)
+        w.raw(",\"failure\":"); w.string(verdict.failure)
+        w.raw(",\"summary\":"); w.string(verdict.summary)
+        w.raw(",\"attempts\":"); w.int(verdict.attempts)
+        w.raw(",\"seconds\":"); w.double((verdict.seconds * 1000).rounded() / 1000)
+        if let expiry = verdict.tokenExpiresAt { w.raw(",\"tokenExpiresAt\":"); w.int(expiry) }
+        w.raw(",\"checkedAt\":"); w.string(iso(verdict.checkedAt))
+        w.raw(",\"report\":")
+        writer.write(report, into: &w)
+        w.raw("}")
+    }
+
+    static func writeSummary(_ run: CheckRun, into w: inout JSONWriter) {
+        w.raw("{\"total\":"); w.int(run.total)
+        for status in CheckStatus.allCases {
+            w.raw(",")
+            w.string(status.name)
+            w.raw(":")
+            w.int(run.count(status))
+        }
+        w.raw(",\"status\":"); w.string(run.worst.name)
+        w.raw(",\"exitStatus\":"); w.int(Int(run.exitStatus))
+        w.raw(",\"startedAt\":"); w.string(iso(run.startedAt))
+        w.raw(",\"seconds\":"); w.double((run.seconds * 1000).rounded() / 1000)
+        w.raw(",\"probes\":"); w.int(run.probes)
+        w.raw(",\"deadlineReached\":"); w.bool(run.deadlineReached)
+        w.raw("}")
+    }
+
+    static func iso(_ date: Date) -> String {
+        Report.timestamp(Int(date.timeIntervalSince1970))
+    }
+}
+
+/// `--format text`: a table, worst first, and a line of counts.
+public enum CheckText {
+    public static func table(_ verdicts: [ConnectionVerdict], run: CheckRun, color: Bool) -> String {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        func paint(_ s: String, _ status: CheckStatus) -> String {
+            guard color else { return s }
+            let code = status == .ok ? "32" : status == .warning ? "33" : status == .critical ? "31" : "35"
+            return "\u{1B}[\(code)m\(s)\u{1B}[0m"
+        }
+        let nameWidth = min(40, max(10, verdicts.map(\.connection.count).max() ?? 10)) + 2
+        let providerWidth = max(10, verdicts.compactMap { $0.provider?.count }.max() ?? 10) + 2
+        var out = pad("CONNECTION", nameWidth) + pad("PROVIDER", providerWidth) + pad("STATUS", 10) + pad("FAILURE", 16) + "SUMMARY\n"
+        // Worst first, so what needs attention is at the top; source order within a status.
+        let ordered = verdicts.sorted { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index }
+        for v in ordered {
+            let status = v.status.name.uppercased()
+            out += pad(Redactor.redact(v.connection), nameWidth) + pad(v.provider ?? "-", providerWidth)
+                + paint(status, v.status) + String(repeating: " ", count: max(1, 10 - status.count))
+                + pad(v.failure, 16) + Redactor.redact(v.summary) + "\n"
+        }
+        out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
+            + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
+            + (run.deadlineReached ? " (deadline reached)" : "") + ".\n"
+        return out
+    }
+}
+
+/// `--format nagios`: one status line with performance data, then one line per connection that is
+/// not OK (the plugin's long output), as the Nagios plugin guidelines describe.
+public enum NagiosOutput {
+    public static func render(_ run: CheckRun) -> String {
+        let state = run.worst.name.uppercased()
+        var counts = ["\(run.count(.critical)) critical"]
+        if run.count(.unknown) > 0 { counts.append("\(run.count(.unknown)) unknown") }
+        counts += ["\(run.count(.warning)) warning", "\(run.count(.ok)) ok"]
+        var out = "AUTHDOCTOR \(state) - " + counts.joined(separator: ", ")
+        if run.deadlineReached { out += " (deadline reached)" }
+        out += " | ok=\(run.count(.ok));;; warning=\(run.count(.warning));;; critical=\(run.count(.critical));;; "
+            + "unknown=\(run.count(.unknown));;; duration=\(String(format: "%.3f", run.seconds))s;;;\n"
+        for v in run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index }) where v.status != .ok {
+            out += "\(v.status.name.uppercased()): \(clean(v.connection)) (\(v.provider ?? "-")): \(v.failure) - \(clean(v.summary))\n"
+        }
+        return out
+    }
+
+    /// '|' starts performance data in plugin output; a line break would start a new line.
+    static func clean(_ s: String) -> String {
+        let text = Redactor.redact(s)
+        guard text.utf8.contains(where: { $0 == 0x7C || $0 == 0x0A }) else { return text }
+        return text.replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+/// `--format prometheus` and `--metrics-file`: text exposition format 0.0.4.
+public enum PrometheusExposition {
+    public static func render(_ run: CheckRun) -> String {
+        var out = ""
+        out.reserveCapacity(256 * max(1, run.verdicts.count))
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("authdoctor_up", "gauge", "1 when the connection's check is OK, else 0; the failure class found is a label.")
+        for v in run.verdicts {
+            out += "authdoctor_up{connection=\"\(escape(v.connection))\",provider=\"\(escape(v.provider ?? ""))\",failure=\"\(escape(v.failure))\"} \(v.status == .ok ? 1 : 0)\n"
+        }
+        family("authdoctor_check_status", "gauge", "The connection's monitoring state: 0 ok, 1 warning, 2 critical, 3 unknown.")
+        for v in run.verdicts {
+            out += "authdoctor_check_status{connection=\"\(escape(v.connection))\"} \(v.status.rawValue)\n"
+        }
+        family("authdoctor_check_duration_seconds", "gauge", "Seconds the connection's check took, retries included.")
+        for v in run.verdicts {
+            out += "authdoctor_check_duration_seconds{connection=\"\(escape(v.connection))\"} \(number(v.seconds))\n"
+        }
+        family("authdoctor_probe_duration_seconds", "gauge", "Seconds each probe step took in the connection's last attempt.")
+        for v in run.verdicts {
+            for (step, seconds) in v.probeSeconds {
+                out += "authdoctor_probe_duration_seconds{connection=\"\(escape(v.connection))\",step=\"\(escape(step))\"} \(number(seconds))\n"
+            }
+        }
+        family("authdoctor_token_expiry_timestamp_seconds", "gauge", "When the connection's token expires (Unix time), where the provider tells.")
+        for v in run.verdicts {
+            if let expiry = v.tokenExpiresAt {
+                out += "authdoctor_token_expiry_timestamp_seconds{connection=\"\(escape(v.connection))\"} \(expiry)\n"
+            }
+        }
+        family("authdoctor_check_connections", "gauge", "Connections by state in the last run.")
+        for status in CheckStatus.allCases {
+            out += "authdoctor_check_connections{status=\"\(status.name)\"} \(run.count(status))\n"
+        }
+        family("authdoctor_check_run_duration_seconds", "gauge", "Seconds the last run took.")
+        out += "authdoctor_check_run_duration_seconds \(number(run.seconds))\n"
+        family("authdoctor_check_last_run_timestamp_seconds", "gauge", "When the last run started (Unix time).")
+        out += "authdoctor_check_last_run_timestamp_seconds \(Int(run.startedAt.timeIntervalSince1970))\n"
+        family("authdoctor_check_deadline_reached", "gauge", "1 when the last run hit its total deadline.")
+        out += "authdoctor_check_deadline_reached \(run.deadlineReached ? 1 : 0)\n"
+        return out
+    }
+
+    /// Label values: backslash, double quote and line feed escaped (exposition format 0.0.4);
+    /// secrets redacted.
+    public static func escape(_ value: String) -> String {
+        var out = ""
+        for c in Redactor.redact(value).unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    static func number(_ d: Double) -> String {
+        String(format: "%.6f", d)
+    }
+
+    /// Writes the exposition atomically: a temporary file in the same directory, then rename(2),
+    /// so node_exporter's textfile collector never reads half a file.
+    public static func writeAtomically(_ text: String, to path: String) throws(InputError) {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError(.io, "no such directory for the metrics file", place: directory)
+        }
+        let temporary = directory + "/." + url.lastPathComponent + ".\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8),
+                                             attributes: [.posixPermissions: 0o644]) else {
+            throw InputError(.io, "cannot write the metrics file (permissions?)", place: temporary)
+        }
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw InputError(.io, "cannot move the metrics file into place: \(reason)", place: path)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+
+/// A monitoring plugin's state (Nagios, Icinga, Sensu): the exit status is the raw value.
+public enum CheckStatus: Int32, Sendable, Comparable, CaseIterable {
+    case ok = 0, warning = 1, critical = 2, unknown = 3
+
+    public var name: String {
+        switch self {
+        case .ok: return "ok"
+        case .warning: return "warning"
+        case .critical: return "critical"
+        case .unknown: return "unknown"
+        }
+    }
+
+    /// Nagios orders UNKNOWN between WARNING and CRITICAL only for display; for the run's worst
+    /// state CRITICAL beats UNKNOWN beats WARNING beats OK (as check_multi and Icinga do).
+    var severityRank: Int {
+        switch self {
+        case .ok: return 0
+        case .warning: return 1
+        case .unknown: return 2
+        case .critical: return 3
+        }
+    }
+
+    public static func < (a: CheckStatus, b: CheckStatus) -> Bool { a.severityRank < b.severityRank }
+}
+
+/// The verdict of one connection in a check run: what monitoring, history and metrics need. The
+/// full report is kept only when the output needs it (`report`).
+public struct ConnectionVerdict: Sendable {
+    /// Position in the source (0-based), for a stable order in tables.
+    public var index: Int
+    /// The entry's `name` (or `#N` when it had none).
+    public var connection: String
+    public var provider: String?
+    public var status: CheckStatus
+    /// The first finding's failure class; `none` when healthy; `bad-entry` / `deadline` when the
+    /// connection could not be diagnosed.
+    public var failure: String
+    public var summary: String
+    /// When the token expires, where a probe told (seconds since 1970).
+    public var tokenExpiresAt: Int?
+    /// Wall-clock seconds from the first probe to the verdict, retries and waits included.
+    public var seconds: Double
+    /// Seconds each probe step took in the last attempt, by step id.
+    public var probeSeconds: [(step: String, seconds: Double)]
+    /// Diagnoses run (1 + retries of transient findings).
+    public var attempts: Int
+    /// When the verdict was reached.
+    public var checkedAt: Date
+    /// The full report (absent for bad entries and when the output does not need it).
+    public var report: Report?
+
+    public init(index: Int, connection: String, provider: String?, status: CheckStatus, failure: String, summary: String,
+                tokenExpiresAt: Int? = nil, seconds: Double = 0, probeSeconds: [(step: String, seconds: Double)] = [],
+                attempts: Int = 0, checkedAt: Date = Date(), report: Report? = nil) {
+        self.index = index
+        self.connection = connection
+        self.provider = provider
+        self.status = status
+        self.failure = failure
+        self.summary = summary
+        self.tokenExpiresAt = tokenExpiresAt
+        self.seconds = seconds
+        self.probeSeconds = probeSeconds
+        self.attempts = attempts
+        self.checkedAt = checkedAt
+        self.report = report
+    }
+}
+
+/// A whole run: counts by status, timing, and (when kept) every verdict. History and the store
+/// take verdicts from here (`CheckRun.verdicts`), metrics from the counts.
+public struct CheckRun: Sendable {
+    public var startedAt: Date
+    public var seconds: Double
+    public var counts: [CheckStatus: Int]
+    /// Sorted by source position.
+    public var verdicts: [ConnectionVerdict]
+    /// Probes performed (every attempt counted).
+    public var probes: Int
+    /// The total deadline was reached before every connection finished.
+    public var deadlineReached: Bool
+
+    public init(startedAt: Date, seconds: Double = 0, counts: [CheckStatus: Int] = [:], verdicts: [ConnectionVerdict] = [],
+                probes: Int = 0, deadlineReached: Bool = false) {
+        self.startedAt = startedAt
+        self.seconds = seconds
+        self.counts = counts
+        self.verdicts = verdicts
+        self.probes = probes
+        self.deadlineReached = deadlineReached
+    }
+
+    public var total: Int { counts.values.reduce(0, +) }
+    public func count(_ status: CheckStatus) -> Int { counts[status] ?? 0 }
+
+    /// The worst status; OK for an empty run.
+    public var worst: CheckStatus { counts.filter { $0.value > 0 }.keys.max() ?? .ok }
+    public var exitStatus: Int32 { worst.rawValue }
+}
+
+/// How a diagnosis becomes a monitoring state.
+public enum VerdictMapping {
+    /// OK healthy; WARNING warnings only, or failures that are all transient (outage, rate-limit,
+    /// a passing network fault) once retries are spent; CRITICAL a failure that waiting does not
+    /// fix; UNKNOWN nothing recognised the failure (diagnose's "could not tell").
+    public static func status(of report: Report) -> CheckStatus {
+        switch report.verdict {
+        case .ok: return .ok
+        case .warning: return .warning
+        case .unknown: return .unknown
+        case .failure: return onlyTransientFailures(report) ? .warning : .critical
+        }
+    }
+
+    /// Every error finding is transient: a retry may see a different answer.
+    public static func onlyTransientFailures(_ report: Report) -> Bool {
+        let errors = report.findings.filter { $0.severity == "error" }
+        return !errors.isEmpty && errors.allSatisfy(\.transient)
+    }
+
+    /// Worth retrying: the diagnosis failed, and only for reasons that pass.
+    public static func isRetryable(_ report: Report) -> Bool {
+        if report.verdict == .failure { return onlyTransientFailures(report) }
+        // A transient finding that is the only thing wrong (a rate-limit rule with severity warning).
+        if report.verdict == .warning {
+            return report.findings.contains { $0.transient && $0.severity == "warning" }
+                && report.findings.allSatisfy { $0.severity == "info" || $0.transient }
+        }
+        return false
+    }
+
+    /// The first finding's failure class, `none` when healthy.
+    public static func failure(of report: Report) -> String {
+        report.verdict == .ok ? "none" : (report.findings.first?.failure ?? "unknown")
+    }
+
+    public static func summary(of report: Report) -> String {
+        report.findings.first?.summary ?? "no finding"
+    }
+}

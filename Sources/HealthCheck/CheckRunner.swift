@@ -1,0 +1,273 @@
+import Diagnose
+import EvidenceModel
+import Foundation
+import Probe
+import RuleEngine
+
+/// How a check run behaves beyond each connection's own settings.
+public struct CheckOptions: Sendable {
+    /// Connections diagnosed at once (each runs its own steps concurrently too).
+    public var concurrency: Int
+    /// Seconds from the start after which unfinished connections are reported UNKNOWN
+    /// ("deadline reached"); nil = no total deadline.
+    public var deadline: Double?
+    /// Extra diagnoses of a connection whose only failures are transient (outage, rate-limit, a
+    /// passing network fault) before it counts as WARNING.
+    public var retries: Int
+    /// First backoff in seconds; doubled each retry, plus up to half again of jitter.
+    public var backoff: Double
+    /// The longest `Retry-After` honoured, in seconds (a longer one ends the retries).
+    public var retryAfterCap: Double
+    /// Keep each connection's full report in its verdict (json, jsonl, text details need it).
+    public var keepReports: Bool
+
+    public init(concurrency: Int = 32, deadline: Double? = nil, retries: Int = 2, backoff: Double = 0.5,
+                retryAfterCap: Double = 60, keepReports: Bool = true) {
+        self.concurrency = concurrency
+        self.deadline = deadline
+        self.retries = retries
+        self.backoff = backoff
+        self.retryAfterCap = retryAfterCap
+        self.keepReports = keepReports
+    }
+}
+
+/// Where verdicts go as they are reached: output writers today, check history later. Called from
+/// one task at a time, in completion order.
+public protocol CheckSink: AnyObject, Sendable {
+    func begin(total: Int)
+    func receive(_ verdict: ConnectionVerdict)
+    func finish(_ run: CheckRun)
+}
+
+/// Diagnoses many connections through one shared `ProbeEngine`, at most `concurrency` at once,
+/// retrying transient failures, and streams each verdict to the sinks as it is reached.
+public final class CheckRunner: Sendable {
+    public let engine: ClassifyEngine
+    public let definitions: [String: ProviderDefinition]
+    public let options: CheckOptions
+    /// With `--sandbox`: the base URL serving the scenario a token picks.
+    public let sandboxURL: (@Sendable (String) -> String)?
+    public let environment: [String: String]
+    private let transport: any ProbeTransport
+
+    public init(engine: ClassifyEngine, definitions: [String: ProviderDefinition], options: CheckOptions,
+                transport: any ProbeTransport, sandboxURL: (@Sendable (String) -> String)? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.engine = engine
+        self.definitions = definitions
+        self.options = options
+        self.transport = transport
+        self.sandboxURL = sandboxURL
+        self.environment = environment
+    }
+
+    /// Checks every entry; returns the run with its verdicts (reports dropped) sorted by source position.
+    public func run(_ entries: [ConnectionEntry], sinks: [any CheckSink]) async -> CheckRun {
+        let startedAt = Date()
+        let started = DispatchTime.now().uptimeNanoseconds
+        for sink in sinks { sink.begin(total: entries.count) }
+        var run = CheckRun(startedAt: startedAt)
+        run.verdicts.reserveCapacity(entries.count)
+        let deadlineFlag = DeadlineFlag()
+        let limit = max(1, options.concurrency)
+        let deadlineAt = options.deadline.map { started + UInt64(max(0, $0) * 1e9) }
+
+        let work = Task { [self] () -> [ConnectionVerdict] in
+            var verdicts: [ConnectionVerdict] = []
+            verdicts.reserveCapacity(entries.count)
+            await withTaskGroup(of: ConnectionVerdict.self) { group in
+                var next = 0
+                func addNext() {
+                    guard next < entries.count else { return }
+                    let entry = entries[next]
+                    next += 1
+                    group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag) }
+                }
+                for _ in 0..<min(limit, entries.count) { addNext() }
+                while let verdict = await group.next() {
+                    addNext()
+                    for sink in sinks { sink.receive(verdict) }
+                    var kept = verdict
+                    kept.report = nil
+                    verdicts.append(kept)
+                }
+            }
+            return verdicts
+        }
+        var watcher: Task<Void, Never>?
+        if let deadline = options.deadline {
+            watcher = Task {
+                try? await Task.sleep(nanoseconds: UInt64(max(0, deadline) * 1e9))
+                if Task.isCancelled { return }
+                deadlineFlag.set()
+                work.cancel()
+            }
+        }
+        var verdicts = await work.value
+        watcher?.cancel()
+        verdicts.sort { $0.index < $1.index }
+        for verdict in verdicts {
+            run.counts[verdict.status, default: 0] += 1
+        }
+        run.probes = verdicts.reduce(0) { $0 + $1.probeCount }
+        run.verdicts = verdicts
+        run.deadlineReached = deadlineFlag.isSet
+        run.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        for sink in sinks { sink.finish(run) }
+        return run
+    }
+
+    /// One connection: bad entry → UNKNOWN; missing credential variable → `token-missing`;
+    /// else diagnose, retrying transient failures.
+    func check(_ entry: ConnectionEntry, deadlineAt: UInt64?, deadline: DeadlineFlag) async -> ConnectionVerdict {
+        let started = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        let provider = entry.settings.provider
+        if let problem = entry.problem {
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "bad-entry", summary: Redactor.redact(problem), seconds: elapsed())
+        }
+        if Task.isCancelled || deadline.isSet {
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "deadline", summary: "deadline reached before the diagnosis started", seconds: elapsed())
+        }
+        if let missing = missingCredentialVariable(entry.settings) {
+            let report = credentialMissingReport(entry, key: missing.key, variable: missing.variable)
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .critical,
+                                     failure: "token-missing", summary: VerdictMapping.summary(of: report), seconds: elapsed(),
+                                     attempts: 0, report: options.keepReports ? report : nil)
+        }
+        let plan: ConnectionSettings.Plan
+        if let prepared = entry.prepared {
+            plan = prepared
+        } else { do {
+            plan = try entry.settings.plan(engine: engine, definitions: { [definitions] id throws(InputError) in
+                guard let definition = definitions[id] else {
+                    let known = definitions.keys.sorted().joined(separator: ", ")
+                    throw InputError(.usage, "unknown provider '\(id)' (known: \(known))", place: "--provider")
+                }
+                return definition
+            }, sandboxURL: sandboxURL, environment: environment, readStandardInput: { Data() })
+        } catch {
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "bad-entry", summary: Redactor.redact("\(entry.label): " + Self.fieldWording(error)),
+                                     seconds: elapsed())
+        } }
+
+        var attempts = 0
+        var diagnosis: Diagnosis
+        var waitedTooLong = false
+        while true {
+            attempts += 1
+            switch plan {
+            case let .http(runner): diagnosis = await runner.run(transport: transport)
+            case let .database(runner): diagnosis = await Self.onThread { runner.run() }
+            }
+            if Task.isCancelled || deadline.isSet { break }
+            guard attempts <= options.retries, VerdictMapping.isRetryable(diagnosis.report) else { break }
+            // Exponential backoff with jitter; a Retry-After the provider sent wins when longer.
+            let base = options.backoff * pow(2, Double(attempts - 1))
+            var wait = base + Double.random(in: 0...(base / 2))
+            if let retryAfter = diagnosis.retryAfter {
+                if Double(retryAfter) > options.retryAfterCap { waitedTooLong = true; break }
+                wait = max(wait, Double(retryAfter))
+            }
+            if let deadlineAt, DispatchTime.now().uptimeNanoseconds + UInt64(wait * 1e9) >= deadlineAt { break }
+            do { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) } catch { break }
+        }
+
+        var report = diagnosis.report
+        report.id = entry.name
+        if Task.isCancelled || deadline.isSet, report.verdict != .ok {
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "deadline", summary: "deadline reached before the diagnosis finished",
+                                     seconds: elapsed(), probeSeconds: Self.probeSeconds(report), attempts: attempts,
+                                     report: options.keepReports ? report : nil)
+        }
+        var summary = VerdictMapping.summary(of: report)
+        let status = VerdictMapping.status(of: report)
+        if status == .warning && VerdictMapping.isRetryable(report) && attempts > 1 {
+            summary += " (still after \(attempts) attempts)"
+        } else if waitedTooLong {
+            summary += " (Retry-After longer than the cap; not retried)"
+        }
+        return ConnectionVerdict(index: entry.index, connection: entry.name, provider: report.provider ?? provider,
+                                 status: status, failure: VerdictMapping.failure(of: report), summary: summary,
+                                 tokenExpiresAt: diagnosis.facts.int("token.expires_at"), seconds: elapsed(),
+                                 probeSeconds: Self.probeSeconds(report), attempts: attempts,
+                                 report: options.keepReports ? report : nil)
+    }
+
+    /// "--token-env: environment variable X is not set" → "field 'token-env': ...".
+    static func fieldWording(_ error: InputError) -> String {
+        var text = error.description
+        if let place = error.place, place.hasPrefix("--") {
+            text = "field '\(place.dropFirst(2))': " + error.message
+        }
+        return text.replacingOccurrences(of: "diagnose --provider", with: "provider")
+            .replacingOccurrences(of: " (--", with: " (field ").replacingOccurrences(of: "--", with: "")
+    }
+
+
+    static func probeSeconds(_ report: Report) -> [(step: String, seconds: Double)] {
+        (report.probes ?? []).compactMap { record in
+            guard record.outcome != .skipped else { return nil }
+            return (record.step, record.timings?.totalSeconds ?? 0)
+        }
+    }
+
+    /// The first credential variable an entry names that is not set (or empty).
+    func missingCredentialVariable(_ settings: ConnectionSettings) -> (key: String, variable: String)? {
+        for (key, variable) in settings.environmentVariables {
+            if (environment[variable] ?? "").trimmedWhitespace().isEmpty { return (key, variable) }
+        }
+        return nil
+    }
+
+    /// A `token-missing` finding: the connection names a variable that holds nothing, so no
+    /// credential can be sent. Never a crash, never the value.
+    func credentialMissingReport(_ entry: ConnectionEntry, key: String, variable: String) -> Report {
+        let what: String
+        switch key {
+        case "token-env": what = "access token"
+        case "refresh-token-env": what = "refresh token"
+        case "client-secret-env": what = "client secret"
+        case "developer-token-env": what = "developer token"
+        case "password-env": what = "password"
+        case "api-key-env": what = "API key"
+        default: what = "credential"
+        }
+        let destination = ["bigquery", "google-sheets", "snowflake", "redshift", "postgres", "platform-api"].contains(entry.settings.provider ?? "")
+        let finding = Finding(
+            rule: "check.credential-variable-missing", category: destination ? "destination" : "api-token",
+            failure: "token-missing", severity: "error", confidence: 1,
+            summary: "The \(what) is missing: environment variable \(variable) (field '\(key)') is not set or empty, so no credential can be sent.",
+            actor: "engineer", transient: false,
+            evidence: [("check.field", .string(key)), ("check.variable", .string(variable)), ("token.present", .bool(false))],
+            remediation: ["verify-api-token", "store-tokens-securely"].compactMap { engine.ruleSet.remediations[$0] })
+        return Report(id: entry.name, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: entry.settings.provider,
+                      providerDetected: false, httpStatus: nil, evidenceShowsFailure: true, findings: [finding], probes: [])
+    }
+
+    /// Blocking work (a libpq connection) on its own thread, never on the cooperative pool.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            let thread = Thread { continuation.resume(returning: work()) }
+            thread.name = "authdoctor-check-database"
+            thread.start()
+        }
+    }
+}
+
+extension ConnectionVerdict {
+    var probeCount: Int { probeSeconds.count * max(1, attempts) }
+}
+
+/// Set once the total deadline has passed.
+final class DeadlineFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
