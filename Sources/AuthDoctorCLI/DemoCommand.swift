@@ -13,7 +13,9 @@ struct DemoCommand: ParsableCommand {
         `authdoctor sandbox --list`: healthy connections and every failure class a source can show \
         (credentials, token-missing, scopes, permissions, expiry, revoked, multi-account, \
         connectivity, outage, rate-limit), and the destinations (BigQuery, Google Sheets, Snowflake, \
-        the platform API, Looker Studio: configuration, network-policy, subscription, looker-400). No internet is used. Prints a table, or one JSON report \
+        the platform API, Looker Studio: configuration, network-policy, subscription, looker-400). Then \
+        an authorization link end to end: issued, opened, two providers connected through the Sandbox's \
+        OAuth servers (PKCE), Finish, a second open refused, each new connection diagnosed. No internet is used. Prints a table, or one JSON report \
         per connection with --format json. Exits 0 when every connection is classified as expected.
 
         Examples:
@@ -54,8 +56,11 @@ struct DemoCommand: ParsableCommand {
         let database = DatabaseDemo.run(engine: engine, timeout: timeout, only: only)
         let databaseRows: [DatabaseDemo.Row]
         if case let .rows(rows) = database { databaseRows = rows } else { databaseRows = [] }
+        // The authorization-link flow (issue → open → connect → Finish) unless --only narrows the demo.
+        let linkFlow = only == nil ? try LinkFlowDemo.run(server: server, engine: engine, timeout: timeout) : nil
         let elapsed = Date().timeIntervalSince(start)
         let mismatches = outcomes.filter { !$0.asExpected }.map(\.scenario.id) + databaseRows.filter { !$0.asExpected }.map(\.id)
+            + (linkFlow.map { $0.asExpected ? [] : ["authorization-link flow"] } ?? [])
 
         if format == .json {
             let writer = JSONReportWriter()
@@ -75,6 +80,7 @@ struct DemoCommand: ParsableCommand {
             Terminal.write(Self.table(outcomes, color: Terminal.colorAllowed))
             let idWidth = max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
             Terminal.write(DatabaseDemo.table(database, idWidth: idWidth, color: Terminal.colorAllowed))
+            if let linkFlow { Terminal.write(LinkFlowDemo.text(linkFlow, color: Terminal.colorAllowed)) }
             Terminal.write("\n\(outcomes.count + databaseRows.count) connections diagnosed in \(String(format: "%.1f", elapsed)) s; "
                 + (mismatches.isEmpty ? "every one classified as expected.\n"
                    : "\(mismatches.count) not as expected: \(mismatches.joined(separator: ", ")).\n")

@@ -244,6 +244,13 @@ final class DemoCommandTests: XCTestCase {
         }
         XCTAssertTrue(rows.contains { $0.contains(" healthy ") }, "the demo shows a healthy connection")
         XCTAssertTrue(result.stdoutText.contains("every one classified as expected"), result.summary)
+        // The authorization link, end to end: six steps and two diagnoses, each as expected.
+        let linkLines = result.stdoutLines.filter { $0.hasPrefix("  ✔ ") || $0.hasPrefix("  ✖ ") }
+        XCTAssertEqual(linkLines.count, 8, result.summary)
+        XCTAssertEqual(linkLines.filter { $0.hasPrefix("  ✖ ") }, [String](), result.summary)
+        XCTAssertTrue(result.stdoutText.contains("HTTP 200; 2 of 2 connections active"), result.summary)
+        XCTAssertTrue(result.stdoutText.contains("HTTP 410 (single use)"), result.summary)
+        XCTAssertFalse(result.stdoutText.contains("/l/"), "no link token in the demo output")
     }
 
     func testDemoJSONIsOneValidReportPerConnection() throws {
