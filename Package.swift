@@ -53,8 +53,8 @@ let package = Package(
         // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB).
         .target(name: "Links", dependencies: ["EvidenceModel", "Probe", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
-        // `authdoctor check`: many connections (a connections file; the store later), verdicts, outputs.
-        .target(name: "HealthCheck", dependencies: ["Diagnose", "RuleEngine", "Probe", "EvidenceModel", "YAMLSupport",
+        // `authdoctor check`: many connections (a connections file, the store), verdicts, outputs, renewal, history.
+        .target(name: "HealthCheck", dependencies: ["Diagnose", "RuleEngine", "Probe", "EvidenceModel", "YAMLSupport", "Links",
                                                     .product(name: "Yams", package: "Yams")]),
         .target(
             name: "AuthDoctorCLI",
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "AuthDoctorTestSupport"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "Links", "AuthDoctorTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "Links"]),
     ],
     swiftLanguageModes: [.v6]
