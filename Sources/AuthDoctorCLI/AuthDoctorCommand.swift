@@ -31,7 +31,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
-                      LinksCommand.self, ConnectionsCommand.self]
+                      LinksCommand.self, ConnectionsCommand.self, HistoryCommand.self]
     )
 
     public init() {}
