@@ -47,7 +47,7 @@ public enum RenewalMode: Sendable {
     case dryRun
 }
 
-/// Where verdicts go as they are reached: output writers today, check history later. Called from
+/// Where verdicts go as they are reached: output writers, the progress line, check history. Called from
 /// one task at a time, in completion order.
 public protocol CheckSink: AnyObject, Sendable {
     func begin(total: Int)
