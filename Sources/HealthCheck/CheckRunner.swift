@@ -209,7 +209,19 @@ public final class CheckRunner: Sendable {
             case let .http(runner): diagnosis = await runner.run(transport: transport)
             case let .database(runner): diagnosis = await Self.onThread { runner.run() }
             }
-            if let renewal = diagnosis.renewal { renewed = renewal }
+            if let renewal = diagnosis.renewal {
+                renewed = renewal
+                // A retry must not send a refresh token the provider has just rotated away: some
+                // providers revoke the whole grant when an old one is replayed.
+                if let rotated = renewal.rotatedRefreshToken, case let .http(runner) = plan {
+                    var credentials = runner.credentials
+                    credentials[CredentialName.refreshToken] = rotated
+                    if credentials[CredentialName.token] != nil { credentials[CredentialName.token] = renewal.accessToken }
+                    if let next = try? DiagnosisRunner(definition: runner.definition, credentials: credentials, options: runner.options, engine: engine) {
+                        plan = .http(next)
+                    }
+                }
+            }
             if Task.isCancelled || deadline.isSet { break }
             guard attempts <= options.retries, VerdictMapping.isRetryable(diagnosis.report) else { break }
             // Exponential backoff with jitter; a Retry-After the provider sent wins when longer.

@@ -161,6 +161,43 @@ final class RenewalTests: XCTestCase {
         XCTAssertTrue(lastBody.contains("refresh_token=lb-refresh-rotated"), "sent the old refresh token")
     }
 
+    func testARetryAfterARotationSendsTheRotatedRefreshToken() async throws {
+        let userinfoCalls = Counter()
+        let google = try LoopbackServer { request in
+            let json = [("content-type", "application/json")]
+            switch request.pathOnly {
+            case "/token":
+                let n = userinfoCalls.next(key: "token")
+                return .respond(status: 200, headers: json, body: """
+                    {"access_token":"lb-access-\(n)","refresh_token":"lb-refresh-\(n)","expires_in":3600,"scope":"https://www.googleapis.com/auth/userinfo.email openid"}
+                    """)
+            case "/tokeninfo":
+                return .respond(status: 200, headers: json, body: """
+                    {"aud":"x","sub":"1","email":"ops@example.com","expires_in":"3000","scope":"https://www.googleapis.com/auth/userinfo.email openid"}
+                    """)
+            default:
+                // The first answer is an outage (transient: retried), then it works.
+                if userinfoCalls.next(key: "userinfo") == 1 {
+                    return .respond(status: 503, headers: json, body: #"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#)
+                }
+                return .respond(status: 200, headers: json, body: #"{"sub":"1","email":"ops@example.com"}"#)
+            }
+        }
+        defer { google.stop() }
+        let (store, _) = try temporaryStore(self)
+        var harness = renewingHarness(store, "unused")
+        harness.options.retries = 2
+        harness.environment = ["G_TOKEN": "lb-access-0", "G_REFRESH": "lb-refresh-0", "G_SECRET": "lb-secret"]
+        let run = try await harness.run(googleEntry("retried", baseURL: google.baseURL))
+        let verdict = try XCTUnwrap(run.verdicts.first)
+        XCTAssertEqual(verdict.attempts, 2, verdict.summary)
+        let bodies = google.receivedRequests.filter { $0.pathOnly == "/token" }.map { String(decoding: $0.body, as: UTF8.self) }
+        XCTAssertEqual(bodies.count, 2)
+        XCTAssertTrue(bodies[0].contains("refresh_token=lb-refresh-0"), bodies[0])
+        XCTAssertTrue(bodies[1].contains("refresh_token=lb-refresh-1"), "the retry replayed a rotated-away refresh token: \(bodies[1])")
+        XCTAssertEqual(try store.renewedTokens(connectionName: "retried")?.refreshToken, "lb-refresh-2")
+    }
+
     /// A connection made through a link, holding the Sandbox's google-healthy grant.
     func storedGoogleConnection(_ store: SQLiteStore, accessExpiresAt: Date?) throws -> StoredConnection {
         let now = Date()
@@ -308,5 +345,17 @@ final class HistoryTests: XCTestCase {
         }
         XCTAssertEqual(try store.verdicts(connection: "fb-expired", limit: 1).first?.status, "critical")
         XCTAssertEqual(try store.verdicts(connection: "broken", limit: 1).first?.failure, "bad-entry")
+    }
+}
+
+/// Numbers calls per key (1, 2, ...) across the loopback server's threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    func next(key: String) -> Int {
+        lock.withLock {
+            counts[key, default: 0] += 1
+            return counts[key]!
+        }
     }
 }
