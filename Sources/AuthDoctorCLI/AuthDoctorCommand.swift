@@ -25,13 +25,14 @@ public struct AuthDoctorCommand: ParsableCommand {
           authdoctor check --connections conns.yaml --format nagios
           authdoctor rules test
           authdoctor links issue --client "Acme Ltd" --sources facebook,google-ads
+          authdoctor history shop-ads --db authdoctor.sqlite
 
         Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files; \
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
-                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self]
+                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self]
     )
 
     public init() {}

@@ -3,6 +3,7 @@ import Diagnose
 import EvidenceModel
 import Foundation
 import HealthCheck
+import Links
 import Probe
 import RuleEngine
 import Sandbox
@@ -44,18 +45,36 @@ struct CheckCommand: ParsableCommand {
         A bad entry is reported UNKNOWN naming the entry and the field; the others still run. A \
         credential variable that is not set is a `token-missing` finding (CRITICAL), not an error.
 
+        With --db, the store's active connections (made through authorization links) are checked \
+        too, named by their connection id (`authdoctor connections list` shows client, provider \
+        and account); their tokens are decrypted from the store. A refresh needs the OAuth app: \
+        --oauth-client google=ID.apps.googleusercontent.com, secret in AUTHDOCTOR_OAUTH_GOOGLE_SECRET. \
+        Every verdict is also kept in the store's history (see `authdoctor history`; --no-history \
+        skips it).
+
+        Renewal: a diagnosis exchanges a refresh token to test it. With --renew (needs --db) the \
+        tokens it gets (a new access token, a rotated refresh token) are stored encrypted, in one \
+        transaction: a stored connection's in its record, a file connection's under its name, and \
+        later runs use them instead of the file's variables (the summary says so). A refresh that \
+        fails is reported as the finding it is (expiry, revoked, credentials) and stores nothing. \
+        --dry-run never exchanges a refresh token (a rotated token that is not stored would break \
+        the connection): those steps are skipped and the summary says renewal was skipped.
+
         Examples (the first needs no internet: the demo connections against the Sandbox):
           authdoctor check --sandbox
           authdoctor check --connections conns.yaml
           authdoctor check --connections conns.yaml --format nagios --deadline 50
           authdoctor check --connections conns.yaml --format jsonl > reports.jsonl
           authdoctor check --connections conns.yaml --format json --retries 0
+          authdoctor check --db authdoctor.sqlite --renew
+          authdoctor check --connections conns.yaml --db authdoctor.sqlite --dry-run
           authdoctor check --connections conns.yaml --format prometheus \\
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
         Exit status (monitoring plugins): 0 every connection OK; 1 the worst is WARNING; 2 some \
         connection is CRITICAL; 3 UNKNOWN (and, with --format nagios, every usage or input error). \
-        Otherwise bad usage exits 64, a malformed connections file 65, a missing one 66.
+        Otherwise bad usage exits 64, a malformed connections file 65, a missing one 66, a store \
+        that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
         """
     )
 
@@ -92,6 +111,20 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR. Repeatable.", valueName: "DIR"))
     var providerDirectories: [String] = []
 
+    @OptionGroup var store: StoreOptions
+
+    @Flag(name: .customLong("renew"), help: "Store the tokens a refresh-token exchange gives (encrypted, in the --db store); later runs use them.")
+    var renew = false
+
+    @Flag(name: .customLong("dry-run"), help: "Never exchange a refresh token: skip those steps (nothing is renewed or rotated).")
+    var dryRun = false
+
+    @Flag(name: .customLong("no-history"), help: "Do not record this run's verdicts in the --db store's history.")
+    var noHistory = false
+
+    @Option(name: .customLong("oauth-client"), help: ArgumentHelp("The OAuth app stored connections of a provider were made with, e.g. google=ID.apps.googleusercontent.com; its secret comes from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET. Repeatable.", valueName: "PROVIDER=CLIENT_ID"))
+    var oauthClients: [String] = []
+
     @OptionGroup var ruleOptions: RuleOptions
 
     init() {}
@@ -107,9 +140,12 @@ struct CheckCommand: ParsableCommand {
         if let deadline { guard deadline > 0, deadline.isFinite else { throw ValidationError("--deadline must be more than 0 seconds") } }
         guard retries >= 0, retries <= 10 else { throw ValidationError("--retries must be 0 to 10") }
         guard retryAfterMax >= 0, retryAfterMax.isFinite else { throw ValidationError("--retry-after-max must be 0 or more seconds") }
-        if connections == nil && !sandbox {
-            throw ValidationError("check needs --connections FILE (or --sandbox for the demo connections)")
+        if connections == nil && store.databasePath == nil && !sandbox {
+            throw ValidationError("check needs --connections FILE and/or --db PATH (or --sandbox for the demo connections)")
         }
+        if renew && dryRun { throw ValidationError("give only one of --renew, --dry-run") }
+        if renew && store.databasePath == nil { throw ValidationError("--renew needs --db PATH: the store is where renewed tokens are kept") }
+        if !oauthClients.isEmpty && store.databasePath == nil { throw ValidationError("--oauth-client is for stored connections: give --db PATH") }
     }
 
     func run() throws {
@@ -125,13 +161,22 @@ struct CheckCommand: ParsableCommand {
                                                              directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions))
         if let first = issues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
 
-        // Sources of connections: the file today; the store (`--db`) plugs in beside it.
+        // Sources of connections: the file, the store's connections made through links, or the demo set.
         var entries: [ConnectionEntry] = []
+        let linkStore = store.databasePath == nil ? nil : try store.open()
+        let clients = try Self.oauthClients(oauthClients, definitions: definitions, sandbox: sandbox)
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {
             entries += try ConnectionsFile.load(path: connections, defaults: defaults).connections()
-        } else if let server {
+        }
+        if let linkStore {
+            let source = StoredConnections(store: linkStore, definitions: definitions, engine: engine, defaults: defaults,
+                                           oauthClients: clients, sandboxURL: server.map(SandboxRouting.baseURL(server:)),
+                                           firstIndex: entries.count)
+            entries += try StoreCall.run(linkStore) { try source.connections() }
+        }
+        if connections == nil && linkStore == nil, let server {
             entries += try SandboxConnections.entries(server: server, engine: engine, definitions: definitions,
                                                       timeout: timeout == 10 ? 3 : timeout)
         }
@@ -143,17 +188,53 @@ struct CheckCommand: ParsableCommand {
             throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
         }
         defer { transport.shutdown() }
-        let options = CheckOptions(concurrency: concurrency, deadline: deadline, retries: retries, backoff: 0.5,
+        var options = CheckOptions(concurrency: concurrency, deadline: deadline, retries: retries, backoff: 0.5,
                                    retryAfterCap: retryAfterMax, keepReports: format.needsReports)
+        options.renewal = renew ? .renew : dryRun ? .dryRun : .diagnose
         let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
-                                 sandboxURL: server.map(SandboxRouting.baseURL(server:)))
+                                 sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
 
         var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: Terminal.write)]
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
+        let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
+        if let history { sinks.append(history) }
         let (all, outputs) = (entries, sinks)
         let run = Blocking.await { await runner.run(all, sinks: outputs) }
+        if let history, let failure = history.failure, let linkStore {
+            // The verdicts stand; only their record is missing.
+            let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
+            FileHandle.standardError.write(Data("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n".utf8))
+        }
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
         if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
+    }
+
+    /// `--oauth-client PROVIDER=CLIENT_ID` flags with their secrets from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET
+    /// (as `serve` takes them). With --sandbox and no flag, the Sandbox's test app for every provider.
+    static func oauthClients(_ flags: [String], definitions: [String: ProviderDefinition], sandbox: Bool,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> [String: StoredConnections.OAuthClient] {
+        var out: [String: StoredConnections.OAuthClient] = [:]
+        if flags.isEmpty && sandbox {
+            for id in definitions.keys { out[id] = .init(clientID: "sbx-link-client", clientSecret: "sbx-link-client-secret") }
+            return out
+        }
+        for flag in flags {
+            let parts = flag.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw InputError(.usage, "--oauth-client takes PROVIDER=CLIENT_ID (e.g. google=123-abc.apps.googleusercontent.com), not '\(Redactor.redact(flag))'")
+            }
+            let provider = String(parts[0])
+            guard definitions[provider] != nil else {
+                throw InputError(.usage, "--oauth-client: unknown provider '\(provider)' (known: \(definitions.keys.sorted().joined(separator: ", ")))")
+            }
+            if out[provider] != nil { throw InputError(.usage, "--oauth-client: \(provider) is given twice") }
+            let variable = "AUTHDOCTOR_OAUTH_" + provider.uppercased().replacingOccurrences(of: "-", with: "_") + "_SECRET"
+            guard let secret = environment[variable], !secret.isEmpty else {
+                throw InputError(.config, "--oauth-client \(provider): set \(variable) to the OAuth app's client secret")
+            }
+            out[provider] = .init(clientID: String(parts[1]), clientSecret: secret)
+        }
+        return out
     }
 
     /// Whether a command line asks for `check --format nagios`: then every error exits 3 (UNKNOWN),

@@ -59,6 +59,9 @@ public struct DiagnosisOptions: Sendable {
     public var evidence: [Evidence] = []
     /// Where that evidence came from (a file name), shown in the report.
     public var evidenceSource: String?
+    /// `check --dry-run`: steps that send the refresh token (the token exchange, which may rotate
+    /// it) are skipped, so a run that stores nothing cannot lose a rotated refresh token.
+    public var neverRenew = false
 
     public init(baseURLOverrides: [(name: String, url: String)] = [], expectAccount: String? = nil, expectScopes: [String]? = nil,
                 warnExpiry: Double = 7 * 86_400, timeout: Double = 10, keepFacts: Bool = false, now: Date? = nil,

@@ -17,6 +17,9 @@ public struct Diagnosis: Sendable {
     }
     /// Wall-clock seconds the probes took.
     public var seconds: Double
+    /// What a refresh-token exchange gave (an access token, a rotated refresh token), for
+    /// `check --renew` to store. Holds secrets in clear: never print or log it.
+    public var renewal: RenewedCredentials?
     private var rawStepFacts: [String: Facts]
     private var scrubber: SecretScrubber?
 
@@ -66,7 +69,7 @@ public struct DiagnosisRunner: Sendable {
     public let definition: ProviderDefinition
     /// The connection's credentials, plus the signed `assertion` when the definition has one.
     public private(set) var credentials: DiagnosisCredentials
-    public let options: DiagnosisOptions
+    public private(set) var options: DiagnosisOptions
     public let engine: ClassifyEngine
     /// Every base URL name to the URL used (defaults, then `--base-url` overrides).
     public let baseURLs: [String: String]
@@ -223,6 +226,18 @@ public struct DiagnosisRunner: Sendable {
         }
     }
 
+    /// The same connection with its refresh-token steps skipped (`check --dry-run`).
+    public func neverRenewing() -> DiagnosisRunner {
+        var copy = self
+        copy.options.neverRenew = true
+        return copy
+    }
+
+    /// Whether a step sends the refresh token (exchanges it, and may rotate it).
+    public static func exchangesRefreshToken(_ step: ProviderStep) -> Bool {
+        step.needs.contains(CredentialName.refreshToken)
+    }
+
     // MARK: running
 
     /// Runs every step, blocking until the last probe ends (at most one timeout per round).
@@ -303,6 +318,7 @@ struct RunState {
     var round = 0
     /// Credential → the step that was to provide it but did not.
     var notProvided: [String: String] = [:]
+    var renewal: RenewedCredentials?
 
     init(runner: DiagnosisRunner) {
         self.runner = runner
@@ -323,7 +339,10 @@ struct RunState {
         for index in pending {
             let step = steps[index]
             guard step.needs.allSatisfy({ credentials[$0] != nil }) else { waiting.append(index); continue }
-            if let reason = formatMismatch(step) {
+            if runner.options.neverRenew && DiagnosisRunner.exchangesRefreshToken(step) {
+                records[index] = skipped(step, RenewedCredentials.skippedNote)
+                for (credential, _) in step.provides where credentials[credential] == nil { notProvided[credential] = step.id }
+            } else if let reason = formatMismatch(step) {
                 records[index] = skipped(step, reason)
             } else {
                 ready.append(index)
@@ -457,6 +476,9 @@ struct RunState {
                     } else if credentials[credential] == nil {
                         notProvided[credential] = step.id
                     }
+                }
+                if !step.provides.isEmpty && DiagnosisRunner.exchangesRefreshToken(step) {
+                    renewal = RenewedCredentials(step: step.id, answer: json, now: now) ?? renewal
                 }
             } else {
                 for (credential, _) in step.provides where credentials[credential] == nil { notProvided[credential] = step.id }
@@ -592,7 +614,9 @@ struct RunState {
         let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes)
-        return Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
+        var diagnosis = Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
+        diagnosis.renewal = renewal
+        return diagnosis
     }
 
     /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.
@@ -613,4 +637,42 @@ struct RunState {
         f.remediation = []
         return f
     }
+}
+
+/// The answer of a successful refresh-token exchange (RFC 6749 section 5.1): a new access token,
+/// perhaps a rotated refresh token, its lifetime and scopes.
+public struct RenewedCredentials: Sendable, Equatable {
+    /// The step that exchanged the refresh token.
+    public var step: String
+    public var accessToken: String
+    /// Present when the provider rotated the refresh token: the old one may no longer work.
+    public var rotatedRefreshToken: String?
+    public var expiresAt: Date?
+    public var scopes: [String]
+
+    public init(step: String, accessToken: String, rotatedRefreshToken: String? = nil, expiresAt: Date? = nil, scopes: [String] = []) {
+        self.step = step
+        self.accessToken = accessToken
+        self.rotatedRefreshToken = rotatedRefreshToken
+        self.expiresAt = expiresAt
+        self.scopes = scopes
+    }
+
+    init?(step: String, answer: JSONValue, now: Date) {
+        guard case let .string(access)? = answer["access_token"], !access.isEmpty else { return nil }
+        var rotated: String?
+        if case let .string(refresh)? = answer["refresh_token"], !refresh.isEmpty { rotated = refresh }
+        var expiresAt: Date?
+        switch answer["expires_in"] {
+        case let .int(seconds)?: expiresAt = now.addingTimeInterval(TimeInterval(seconds))
+        case let .string(text)?: expiresAt = Int(text).map { now.addingTimeInterval(TimeInterval($0)) }
+        default: break
+        }
+        var scopes: [String] = []
+        if case let .string(scope)? = answer["scope"] { scopes = scope.split(separator: " ").map(String.init) }
+        self.init(step: step, accessToken: access, rotatedRefreshToken: rotated, expiresAt: expiresAt, scopes: scopes)
+    }
+
+    /// The note on a refresh step `check --dry-run` skipped.
+    public static let skippedNote = "not run: --dry-run never exchanges the refresh token (renewal skipped)"
 }

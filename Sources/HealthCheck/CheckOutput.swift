@@ -98,6 +98,8 @@ public enum CheckDocument {
         w.raw(",\"seconds\":"); w.double((verdict.seconds * 1000).rounded() / 1000)
         if let expiry = verdict.tokenExpiresAt { w.raw(",\"tokenExpiresAt\":"); w.int(expiry) }
         w.raw(",\"checkedAt\":"); w.string(iso(verdict.checkedAt))
+        if let renewal = verdict.renewal { w.raw(",\"renewal\":"); w.string(renewal.rawValue) }
+        if verdict.usedRenewedTokens { w.raw(",\"usedRenewedTokens\":true") }
         w.raw(",\"report\":")
         writer.write(report, into: &w)
         w.raw("}")

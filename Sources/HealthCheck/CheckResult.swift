@@ -55,6 +55,11 @@ public struct ConnectionVerdict: Sendable {
     public var checkedAt: Date
     /// The full report (absent for bad entries and when the output does not need it).
     public var report: Report?
+    /// What happened to the connection's tokens (`--renew`, `--dry-run`); nil when nothing did.
+    public var renewal: RenewalOutcome?
+    /// The diagnosis used tokens renewed by an earlier `check --renew` (a file connection whose
+    /// renewed tokens are in the store: newer than its variables').
+    public var usedRenewedTokens = false
 
     public init(index: Int, connection: String, provider: String?, status: CheckStatus, failure: String, summary: String,
                 tokenExpiresAt: Int? = nil, seconds: Double = 0, probeSeconds: [(step: String, seconds: Double)] = [],
@@ -71,6 +76,28 @@ public struct ConnectionVerdict: Sendable {
         self.attempts = attempts
         self.checkedAt = checkedAt
         self.report = report
+    }
+}
+
+/// What a run did with a connection's tokens.
+public enum RenewalOutcome: String, Sendable {
+    /// The refresh token was exchanged and the new tokens stored (encrypted).
+    case renewed
+    /// The exchange failed (its finding says why: expiry, revoked, credentials); nothing stored.
+    case failed
+    /// `--dry-run`: the exchange was not made.
+    case skipped
+    /// The exchange worked but the store refused the tokens (the old ones stay).
+    case notStored = "not-stored"
+
+    /// What the verdict's summary says about it.
+    public var note: String {
+        switch self {
+        case .renewed: return "tokens renewed and stored"
+        case .failed: return "renewal failed, nothing stored"
+        case .skipped: return "renewal skipped: --dry-run"
+        case .notStored: return "renewed, but the store could not keep the new tokens"
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Diagnose
 import EvidenceModel
 import Foundation
+import Links
 import Probe
 import RuleEngine
 
@@ -20,6 +21,9 @@ public struct CheckOptions: Sendable {
     public var retryAfterCap: Double
     /// Keep each connection's full report in its verdict (json, jsonl, text details need it).
     public var keepReports: Bool
+    /// What to do with refresh tokens: exchange them as the diagnosis does (`.diagnose`), also store
+    /// what the exchange gave (`.renew`, needs a store), or never exchange them (`.dryRun`).
+    public var renewal: RenewalMode = .diagnose
 
     public init(concurrency: Int = 32, deadline: Double? = nil, retries: Int = 2, backoff: Double = 0.5,
                 retryAfterCap: Double = 60, keepReports: Bool = true) {
@@ -32,7 +36,18 @@ public struct CheckOptions: Sendable {
     }
 }
 
-/// Where verdicts go as they are reached: output writers today, check history later. Called from
+/// `check`'s handling of refresh tokens.
+public enum RenewalMode: Sendable {
+    /// The diagnosis exchanges a refresh token to test it; nothing is stored.
+    case diagnose
+    /// `--renew`: the tokens an exchange gave are stored (encrypted, atomically).
+    case renew
+    /// `--dry-run`: steps that send the refresh token are skipped (an exchange may rotate it, and
+    /// a rotated refresh token that is not stored would break the connection).
+    case dryRun
+}
+
+/// Where verdicts go as they are reached: output writers, the progress line, check history. Called from
 /// one task at a time, in completion order.
 public protocol CheckSink: AnyObject, Sendable {
     func begin(total: Int)
@@ -49,11 +64,14 @@ public final class CheckRunner: Sendable {
     /// With `--sandbox`: the base URL serving the scenario a token picks.
     public let sandboxURL: (@Sendable (String) -> String)?
     public let environment: [String: String]
+    /// `--db`: where renewed tokens are read from and stored (`--renew`).
+    public let store: (any AuthDoctorStore)?
     private let transport: any ProbeTransport
 
     public init(engine: ClassifyEngine, definitions: [String: ProviderDefinition], options: CheckOptions,
                 transport: any ProbeTransport, sandboxURL: (@Sendable (String) -> String)? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, store: (any AuthDoctorStore)? = nil) {
+        self.store = store
         self.engine = engine
         self.definitions = definitions
         self.options = options
@@ -132,13 +150,22 @@ public final class CheckRunner: Sendable {
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                      failure: "deadline", summary: "deadline reached before the diagnosis started", seconds: elapsed())
         }
+        // A file connection renewed by an earlier run: its tokens in the store are newer than its variables'.
+        var renewedTokens: ProviderTokens?
+        if entry.storedConnectionID == nil, let store {
+            do { renewedTokens = try store.renewedTokens(connectionName: entry.name) } catch {
+                return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                         failure: "bad-entry", summary: "\(entry.label): cannot read its renewed tokens from the store",
+                                         seconds: elapsed())
+            }
+        }
         if let missing = missingCredentialVariable(entry.settings) {
             let report = credentialMissingReport(entry, key: missing.key, variable: missing.variable)
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .critical,
                                      failure: "token-missing", summary: VerdictMapping.summary(of: report), seconds: elapsed(),
                                      attempts: 0, report: options.keepReports ? report : nil)
         }
-        let plan: ConnectionSettings.Plan
+        var plan: ConnectionSettings.Plan
         if let prepared = entry.prepared {
             plan = prepared
         } else { do {
@@ -154,15 +181,46 @@ public final class CheckRunner: Sendable {
                                      failure: "bad-entry", summary: Redactor.redact("\(entry.label): " + Self.fieldWording(error)),
                                      seconds: elapsed())
         } }
+        var refreshSteps: Set<String> = []
+        if case var .http(runner) = plan {
+            if let renewedTokens {
+                var credentials = runner.credentials
+                StoredTokens.apply(renewedTokens, to: &credentials, now: Date())
+                do {
+                    runner = try DiagnosisRunner(definition: runner.definition, credentials: credentials, options: runner.options, engine: engine)
+                } catch {
+                    return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                             failure: "bad-entry", summary: Redactor.redact("\(entry.label) with its renewed tokens: " + Self.fieldWording(error)),
+                                             seconds: elapsed())
+                }
+            }
+            if options.renewal == .dryRun { runner = runner.neverRenewing() }
+            refreshSteps = Set(runner.definition.steps.filter(DiagnosisRunner.exchangesRefreshToken).map(\.id))
+            plan = .http(runner)
+        }
 
         var attempts = 0
         var diagnosis: Diagnosis
+        var renewed: RenewedCredentials?
         var waitedTooLong = false
         while true {
             attempts += 1
             switch plan {
             case let .http(runner): diagnosis = await runner.run(transport: transport)
             case let .database(runner): diagnosis = await Self.onThread { runner.run() }
+            }
+            if let renewal = diagnosis.renewal {
+                renewed = renewal
+                // A retry must not send a refresh token the provider has just rotated away: some
+                // providers revoke the whole grant when an old one is replayed.
+                if let rotated = renewal.rotatedRefreshToken, case let .http(runner) = plan {
+                    var credentials = runner.credentials
+                    credentials[CredentialName.refreshToken] = rotated
+                    if credentials[CredentialName.token] != nil { credentials[CredentialName.token] = renewal.accessToken }
+                    if let next = try? DiagnosisRunner(definition: runner.definition, credentials: credentials, options: runner.options, engine: engine) {
+                        plan = .http(next)
+                    }
+                }
             }
             if Task.isCancelled || deadline.isSet { break }
             guard attempts <= options.retries, VerdictMapping.isRetryable(diagnosis.report) else { break }
@@ -179,11 +237,15 @@ public final class CheckRunner: Sendable {
 
         var report = diagnosis.report
         report.id = entry.name
+        let renewal = settle(renewed, of: entry, plan: plan, report: report, refreshSteps: refreshSteps)
         if Task.isCancelled || deadline.isSet, report.verdict != .ok {
-            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
-                                     failure: "deadline", summary: "deadline reached before the diagnosis finished",
-                                     seconds: elapsed(), probeSeconds: Self.probeSeconds(report), attempts: attempts,
-                                     report: options.keepReports ? report : nil)
+            var verdict = ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                            failure: "deadline", summary: "deadline reached before the diagnosis finished",
+                                            seconds: elapsed(), probeSeconds: Self.probeSeconds(report), attempts: attempts,
+                                            report: options.keepReports ? report : nil)
+            verdict.renewal = renewal
+            verdict.usedRenewedTokens = renewedTokens != nil
+            return verdict
         }
         var summary = VerdictMapping.summary(of: report)
         let status = VerdictMapping.status(of: report)
@@ -192,11 +254,55 @@ public final class CheckRunner: Sendable {
         } else if waitedTooLong {
             summary += " (Retry-After longer than the cap; not retried)"
         }
-        return ConnectionVerdict(index: entry.index, connection: entry.name, provider: report.provider ?? provider,
-                                 status: status, failure: VerdictMapping.failure(of: report), summary: summary,
-                                 tokenExpiresAt: diagnosis.facts.int("token.expires_at"), seconds: elapsed(),
-                                 probeSeconds: Self.probeSeconds(report), attempts: attempts,
-                                 report: options.keepReports ? report : nil)
+        var notes: [String] = []
+        if renewedTokens != nil { notes.append("used tokens renewed by an earlier run, from the store") }
+        if let renewal { notes.append(renewal.note) }
+        if !notes.isEmpty { summary += " (" + notes.joined(separator: "; ") + ")" }
+        var verdict = ConnectionVerdict(index: entry.index, connection: entry.name, provider: report.provider ?? provider,
+                                        status: status, failure: VerdictMapping.failure(of: report), summary: summary,
+                                        tokenExpiresAt: diagnosis.facts.int("token.expires_at"), seconds: elapsed(),
+                                        probeSeconds: Self.probeSeconds(report), attempts: attempts,
+                                        report: options.keepReports ? report : nil)
+        verdict.renewal = renewal
+        verdict.usedRenewedTokens = renewedTokens != nil
+        return verdict
+    }
+
+    /// `--renew`: stores what a refresh-token exchange gave, atomically (a stored connection's
+    /// record, or a file connection's renewed tokens under its name). `--dry-run`: says the
+    /// exchange was skipped. A failed exchange stores nothing; its finding is the verdict.
+    func settle(_ renewed: RenewedCredentials?, of entry: ConnectionEntry, plan: ConnectionSettings.Plan, report: Report,
+                refreshSteps: Set<String>) -> RenewalOutcome? {
+        let exchange = (report.probes ?? []).filter { refreshSteps.contains($0.step) }
+        switch options.renewal {
+        case .diagnose:
+            return nil
+        case .dryRun:
+            return exchange.contains { $0.outcome == .skipped && $0.note == RenewedCredentials.skippedNote } ? .skipped : nil
+        case .renew:
+            guard let store else { return nil }
+            guard let renewed else {
+                return exchange.contains { $0.outcome != .skipped } ? .failed : nil
+            }
+            let now = Date()
+            do {
+                if let id = entry.storedConnectionID {
+                    // The store keeps the previous refresh token when the provider did not rotate it.
+                    try store.storeRenewedTokens(connectionID: id, tokens: ProviderTokens(
+                        accessToken: renewed.accessToken, refreshToken: renewed.rotatedRefreshToken,
+                        expiresAt: renewed.expiresAt, scopes: renewed.scopes), now: now)
+                } else {
+                    var used: String?
+                    if case let .http(runner) = plan { used = runner.credentials[CredentialName.refreshToken] }
+                    try store.storeRenewedTokens(connectionName: entry.name, tokens: ProviderTokens(
+                        accessToken: renewed.accessToken, refreshToken: renewed.rotatedRefreshToken ?? used,
+                        expiresAt: renewed.expiresAt, scopes: renewed.scopes), now: now)
+                }
+                return .renewed
+            } catch {
+                return .notStored
+            }
+        }
     }
 
     /// "--token-env: environment variable X is not set" → "field 'token-env': ...".

@@ -16,6 +16,10 @@ public struct ConnectionEntry: Sendable {
     /// A diagnosis already planned by the source (the Sandbox's demo connections; stored
     /// connections whose credentials the store decrypts); `settings` then only names the provider.
     public var prepared: ConnectionSettings.Plan?
+    /// The store's id of a connection made through a link (`StoredConnections`); nil for a file's.
+    /// Renewed tokens of a stored connection go back to its record, a file connection's to
+    /// the store's renewed tokens under its name.
+    public var storedConnectionID: String?
 
     public init(index: Int, name: String, line: Int = 0, settings: ConnectionSettings, problem: String? = nil,
                 prepared: ConnectionSettings.Plan? = nil) {
@@ -34,7 +38,7 @@ public struct ConnectionEntry: Sendable {
     }
 }
 
-/// A source of connections to check: a connections file today, the store (`--db`) later.
+/// A source of connections to check: a connections file (`ConnectionsFile`), the store (`StoredConnections`).
 public protocol ConnectionSource {
     /// Every connection, bad entries included (they carry `problem`). Throws when the source as a
     /// whole cannot be read (a file that is not YAML, has no `connections:` list).

@@ -510,6 +510,24 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
         }
     }
 
+    /// The newest `perConnection` verdicts of every connection with a history, by connection name,
+    /// each newest first (`authdoctor history` without a connection).
+    public func recentVerdicts(perConnection: Int) throws -> [String: [CheckVerdict]] {
+        try read { db in
+            let rows = try Self.fetchAll(db, """
+                SELECT connection, checked_at, status, failure, summary FROM (
+                    SELECT *, ROW_NUMBER() OVER (PARTITION BY connection ORDER BY checked_at DESC, id DESC) AS position FROM verdicts
+                ) WHERE position <= ? ORDER BY connection, position
+                """, [max(1, perConnection)])
+            var out: [String: [CheckVerdict]] = [:]
+            for row in rows {
+                let verdict = CheckVerdict(connection: row[0], checkedAt: Self.date(row[1] as Double), status: row[2], failure: row[3], summary: row[4])
+                out[verdict.connection, default: []].append(verdict)
+            }
+            return out
+        }
+    }
+
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {
         let sealed: Data? = try read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT tokens_sealed FROM renewed_tokens WHERE connection_name = ?"),

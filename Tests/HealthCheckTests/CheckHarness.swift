@@ -3,6 +3,7 @@ import Diagnose
 import EvidenceModel
 import Foundation
 import HealthCheck
+import Links
 import Probe
 import RuleEngine
 import Sandbox
@@ -53,17 +54,22 @@ struct CheckHarness {
     var options = CheckOptions(concurrency: 16, deadline: nil, retries: 2, backoff: 0.05, retryAfterCap: 10, keepReports: true)
     var environment: [String: String] = [:]
     var sandboxURL: (@Sendable (String) -> String)?
+    /// `--db`: renewed tokens are read from and stored in it.
+    var store: (any AuthDoctorStore)?
 
     func entries(_ yaml: String, defaults: ConnectionSettings = ConnectionSettings()) throws -> [ConnectionEntry] {
         try ConnectionsFile(path: "conns.yaml", text: yaml, defaults: defaults).connections()
     }
 
     func run(_ yaml: String, sinks: [any CheckSink] = [], defaults: ConnectionSettings = ConnectionSettings()) async throws -> CheckRun {
-        let entries = try entries(yaml, defaults: defaults)
+        try await run(entries: try entries(yaml, defaults: defaults), sinks: sinks)
+    }
+
+    func run(entries: [ConnectionEntry], sinks: [any CheckSink] = []) async throws -> CheckRun {
         let transport = try XCTUnwrap(ProbeEngine(connections: 64))
         defer { transport.shutdown() }
         let runner = CheckRunner(engine: try CheckRepo.engine.get(), definitions: try CheckRepo.definitions.get(), options: options,
-                                 transport: transport, sandboxURL: sandboxURL, environment: environment)
+                                 transport: transport, sandboxURL: sandboxURL, environment: environment, store: store)
         return await runner.run(entries, sinks: sinks)
     }
 }
