@@ -1,6 +1,8 @@
 import ArgumentParser
 import EvidenceModel
 import Foundation
+import HealthCheck
+import Hummingbird
 import LinkServer
 import Links
 import Logging
@@ -27,7 +29,8 @@ struct ServeCommand: ParsableCommand {
         Sandbox on 127.0.0.1 and uses its test authorization servers for every provider (no internet).
 
         Every request is logged on standard error with the link token, OAuth codes and states cut out. \
-        `GET /healthz` answers 200 while the server runs.
+        `GET /healthz` answers 200 while the server runs; `GET /metrics` gives the latest verdict of \
+        every connection `authdoctor check --db` recorded in the same store (Prometheus text format).
 
         Examples:
           authdoctor serve --sandbox --port 8080
@@ -105,6 +108,15 @@ struct ServeCommand: ParsableCommand {
         let application = buildApplication(
             configuration: configuration, store: store,
             logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
+            configureRouter: { router in
+                // The latest verdicts `check --db` recorded in this store, for Prometheus to scrape.
+                router.get("/metrics") { _, _ in
+                    let recent = (try? store.recentVerdicts(perConnection: ConnectionHistory.flapWindow)) ?? [:]
+                    var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: StoredMetrics.exposition(recent))))
+                    response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                    return response
+                }
+            },
             onServerRunning: { url in
                 FileHandle.standardError.write(Data("authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n".utf8))
             })

@@ -1,0 +1,67 @@
+import AuthDoctorTestSupport
+import EvidenceModel
+import Foundation
+import Links
+import Probe
+import XCTest
+
+/// `authdoctor serve` exposes `/metrics`: the latest verdict of every connection `check --db`
+/// recorded in its store, as Prometheus text.
+final class ServeMetricsTests: XCTestCase {
+    func testMetricsShowTheLatestVerdictOfEveryCheckedConnection() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let database = directory.appendingPathComponent("authdoctor.sqlite").path
+        let key = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let store = try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": key])
+        let now = Date()
+        var verdicts: [CheckVerdict] = []
+        // shop-ads flips ok/critical: flapping; crm-hubspot failed long ago, passes now.
+        for run in 0..<6 {
+            let at = now.addingTimeInterval(Double(run - 6) * 600)
+            verdicts.append(CheckVerdict(connection: "shop-ads", checkedAt: at, status: run % 2 == 0 ? "ok" : "critical",
+                                         failure: run % 2 == 0 ? "none" : "expiry", summary: "run \(run)"))
+            verdicts.append(CheckVerdict(connection: "crm \"hubspot\"", checkedAt: at, status: run == 0 ? "critical" : "ok",
+                                         failure: run == 0 ? "revoked" : "none", summary: "run \(run)"))
+        }
+        try store.recordVerdicts(verdicts)
+
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", database, "--quiet"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["AUTHDOCTOR_KEY"] = key
+        process.environment = environment
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("Ctrl-C stops it"), Date() < deadline {
+            let chunk = stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let url = try XCTUnwrap(text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            .map { String(text[$0].dropFirst("listening on ".count)) }, text)
+
+        let metrics = Prober().perform(ProbeRequest(url: url + "/metrics"))
+        XCTAssertEqual(metrics.status, 200, metrics.bodyText)
+        XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") ?? false)
+        let body = metrics.bodyText
+        let lastShopAds = verdicts.filter { $0.connection == "shop-ads" }.last!
+        XCTAssertTrue(body.contains("authdoctor_up{connection=\"shop-ads\",failure=\"\(lastShopAds.failure)\"} \(lastShopAds.status == "ok" ? 1 : 0)\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_up{connection=\"crm \\\"hubspot\\\"\",failure=\"none\"} 1\n"), "label values escaped: \(body)")
+        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"shop-ads\"} 1\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"crm \\\"hubspot\\\"\"} 0\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_check_last_timestamp_seconds{connection=\"shop-ads\"} \(Int(lastShopAds.checkedAt.timeIntervalSince1970))\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_check_connections{status=\"critical\"} 1\n"), body)
+        // Every line is a comment or `name{labels} value` (exposition format 0.0.4).
+        let sample = try NSRegularExpression(pattern: #"^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.]+$"#)
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+            let s = String(line)
+            XCTAssertNotNil(sample.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), "not a sample line: \(s)")
+        }
+    }
+}
