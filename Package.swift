@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → {LinkServer → Links, Diagnose}; Diagnose → {Probe, RuleEngine} → EvidenceModel.
+// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → {LinkServer → {Links, Probe, RuleEngine}, Diagnose}; Diagnose → {Probe, RuleEngine} → EvidenceModel.
 // Probe wraps libcurl through CCurl; Diagnose wraps libpq through CLibPQ (DatabaseDiagnosisLibPQ.swift only).
 let package = Package(
     name: "authdoctor",
@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own logging and HTTP field types (already in its dependency graph), used by the link server.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -53,16 +57,23 @@ let package = Package(
         // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB).
         .target(name: "Links", dependencies: ["EvidenceModel", "Probe", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
+        // `authdoctor serve`: the link pages and the OAuth 2.0 authorization-code flow (Hummingbird).
+        .target(name: "LinkServer", dependencies: ["Links", "RuleEngine", "EvidenceModel", "Probe",
+                                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                                   .product(name: "Logging", package: "swift-log"),
+                                                   .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                   .product(name: "Crypto", package: "swift-crypto")]),
         // `authdoctor check`: many connections (a connections file, the store), verdicts, outputs, renewal, history.
         .target(name: "HealthCheck", dependencies: ["Diagnose", "RuleEngine", "Probe", "EvidenceModel", "YAMLSupport", "Links",
                                                     .product(name: "Yams", package: "Yams")]),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck", "LinkServer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
-        .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links"]),
+        .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer"]),
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
@@ -70,6 +81,11 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "RuleEngine", "EvidenceModel",
+                                                           "AuthDoctorTestSupport",
+                                                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                           .product(name: "Logging", package: "swift-log"),
+                                                           .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "Links", "AuthDoctorTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "Links"]),
     ],

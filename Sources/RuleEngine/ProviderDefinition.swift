@@ -233,6 +233,9 @@ public struct ProviderDefinition: Sendable {
     /// Evidence `diagnose` classifies instead of probing (`evidence: [url, har]`), for a provider
     /// whose failures only the customer's browser sees (Looker Studio).
     public var evidenceInputs: [String] = []
+    /// How a client grants access through an authorization link (`oauth:`); nil when the provider
+    /// is not connected by OAuth (API keys, service accounts, databases).
+    public var oauth: OAuthEndpoints?
     public var file: String
     public var line: Int
 
@@ -268,7 +271,7 @@ public struct ProviderLoader {
 
     static let definitionKeys: Set<String> = [
         "id", "name", "category", "base-urls", "version-path", "required-scopes", "credentials", "require-any", "steps",
-        "description", "docs", "assertion", "required-permissions", "evidence",
+        "description", "docs", "assertion", "required-permissions", "evidence", "oauth",
     ]
     static let assertionKeys: Set<String> = ["claims", "lifetime"]
     static let evidenceKinds: Set<String> = ["url", "har"]
@@ -417,6 +420,11 @@ public struct ProviderLoader {
             assertion = loadAssertion(a, file: file, baseNames: baseURLs.map(\.name), credentials: credentials.map(\.name))
         }
 
+        var oauth: OAuthEndpoints?
+        if let o = fields["oauth"] {
+            oauth = loadOAuth(o, file: file, requiredScopes: requiredScopes)
+        }
+
         var steps: [ProviderStep] = []
         if fields["steps"] == nil && !evidenceInputs.isEmpty {
             // Offline: the evidence given is classified, nothing is probed.
@@ -451,6 +459,7 @@ public struct ProviderLoader {
         definition.assertion = assertion
         definition.requiredPermissions = requiredPermissions
         definition.evidenceInputs = evidenceInputs
+        definition.oauth = oauth
         definitions.append(definition)
     }
 

@@ -1,6 +1,7 @@
 import Diagnose
 import EvidenceModel
 import Foundation
+import LinkServer
 import Links
 import RuleEngine
 import Probe
@@ -13,13 +14,16 @@ import Sandbox
 //   authdoctor-bench diagnose BINARY [RUNS=20] [LATENCY_MS=100]
 //                                                      `diagnose` against the Sandbox: engine overhead beyond
 //                                                      the HTTP exchanges, and whether the steps overlap
+//   authdoctor-bench serve [CLIENTS=32] [REQUESTS=20000] the link page under CLIENTS concurrent browsers
+//                                                      (each with its own session cookie), against the
+//                                                      link server on loopback: median and p90 latency
 //   authdoctor-bench links [LIFECYCLES=10000]           issue + open + add a connection + finish, one after
 //                                                      another, against a SQLite file store (WAL)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | serve [CLIENTS] [REQUESTS]\n".utf8))
     exit(64)
 }
 
@@ -195,6 +199,11 @@ case "diagnose":
     }
     print(String(format: "diagnose (in process): runner overhead beyond the slowest step median %.1f ms, p90 %.1f ms (%d runs)",
                  percentile(inProcess, 0.5) * 1000, percentile(inProcess, 0.9) * 1000, runs))
+
+case "serve":
+    let clients = intArgument(1, default: 32)
+    let requests = intArgument(2, default: 20_000)
+    try benchmarkLinkPage(clients: clients, requests: requests)
 
 case "links":
     let count = intArgument(1, default: 10_000)

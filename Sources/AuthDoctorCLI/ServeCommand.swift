@@ -1,0 +1,182 @@
+import ArgumentParser
+import EvidenceModel
+import Foundation
+import LinkServer
+import Links
+import Logging
+import RuleEngine
+import Sandbox
+
+/// `authdoctor serve`: the pages a client opens from an authorization link, and the OAuth flow behind them.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the authorization-link pages: the client connects sources through OAuth 2.0 and presses Finish.",
+        discussion: """
+        A link from `authdoctor links issue` opens here (`<public-url>/l/<token>`). The first browser to \
+        open it starts the link's session (a cookie); any later open, an expired or a revoked link gets a \
+        page saying so (HTTP 410). Each Connect button runs an OAuth 2.0 authorization-code flow with \
+        PKCE (S256) at the provider; the code is exchanged through libcurl and the tokens are stored \
+        encrypted. Finish activates the session's connections (`authdoctor connections list`); a \
+        session not finished before the link expires activates nothing.
+
+        OAuth apps: one `--oauth-client PROVIDER=CLIENT_ID` per provider (the endpoints and scopes come \
+        from the provider definition's `oauth:` section), with the client secret in the environment \
+        variable AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET (upper case, '-' as '_'). Register \
+        `<public-url>/oauth/callback` as the app's redirect URI. `--sandbox` instead starts the \
+        Sandbox on 127.0.0.1 and uses its test authorization servers for every provider (no internet).
+
+        Every request is logged on standard error with the link token, OAuth codes and states cut out. \
+        `GET /healthz` answers 200 while the server runs.
+
+        Examples:
+          authdoctor serve --sandbox --port 8080
+          authdoctor serve --sandbox --port 0 --db /tmp/links.sqlite
+          export AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_HUBSPOT_SECRET=...
+          authdoctor serve --public-url https://links.example.com \\
+              --oauth-client google=123-abc.apps.googleusercontent.com \\
+              --oauth-client hubspot=0a1b2c3d-aaaa-bbbb-cccc-0123456789ab
+
+        Exit status: 0 stopped cleanly (Ctrl-C or SIGTERM); 64 bad usage; 69 the port is in use; \
+        71 another system error; 74 the database cannot be opened; 78 a missing client secret or a bad provider file.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Address to listen on (loopback by default; put a TLS proxy in front for clients).", valueName: "ADDRESS"))
+    var host: String = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (the listening URL is printed on standard error).", valueName: "N"))
+    var port: Int = 8080
+
+    @Option(name: .customLong("public-url"), help: ArgumentHelp("The URL clients and providers reach this server at (AUTHDOCTOR_PUBLIC_URL); redirects and the OAuth redirect URI are built from it. Default: http://HOST:PORT.", valueName: "URL"))
+    var publicURL: String?
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .customLong("oauth-client"), help: ArgumentHelp("The platform's OAuth app at a provider, e.g. google=ID.apps.googleusercontent.com; its secret comes from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET. Repeatable.", valueName: "PROVIDER=CLIENT_ID"))
+    var oauthClients: [String] = []
+
+    @Flag(help: "Start the Sandbox on 127.0.0.1 and use its test OAuth servers for every provider (demos, tests).")
+    var sandbox = false
+
+    @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
+    var providerDirectories: [String] = []
+
+    @Option(name: .customLong("exchange-timeout"), help: ArgumentHelp("Seconds a code exchange at a token endpoint may take.", valueName: "SECONDS"))
+    var exchangeTimeout: Double = 10
+
+    @Flag(help: "Log warnings and errors only, not every request.")
+    var quiet = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 (any free port) to 65535, not \(port)") }
+        guard exchangeTimeout > 0, exchangeTimeout <= 120 else { throw ValidationError("--exchange-timeout must be more than 0 and at most 120 seconds") }
+        if sandbox && !oauthClients.isEmpty { throw ValidationError("--sandbox uses the Sandbox's own OAuth clients; drop --oauth-client") }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let publicURL = try (self.publicURL ?? environment["AUTHDOCTOR_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 })
+            .map { url throws(InputError) in try LinkServerConfiguration.validatedPublicURL(url) }
+        if publicURL == nil && !ProviderLoader.isLoopbackHost(host) {
+            throw InputError(.usage, "--public-url is needed when listening on \(host) (the URL clients and providers reach this server at)")
+        }
+        let (definitions, issues) = try ProviderLibrary.load(directories: providerDirectories)
+        if let first = issues.first {
+            throw InputError(.config, first.message + (issues.count > 1 ? " (and \(issues.count - 1) more)" : ""), place: "\(first.file):\(first.line)")
+        }
+        var sandboxServer: SandboxServer?
+        let clients: [String: OAuthClientSetup]
+        if sandbox {
+            let server = try InProcessSandbox.start()
+            sandboxServer = server
+            clients = LinkServerConfiguration.sandboxClients(definitions: definitions, sandboxBaseURL: server.baseURL)
+        } else {
+            clients = try Self.clients(oauthClients, definitions: definitions, environment: environment)
+        }
+        defer { sandboxServer?.stop() }
+        let store = try storeOptions.open()
+
+        let configuration = LinkServerConfiguration(host: host, port: port, publicURL: publicURL, clients: clients,
+                                                    exchangeTimeout: exchangeTimeout)
+        let providers = clients.keys.sorted().joined(separator: ", ")
+        let sandboxNote = sandboxServer.map { " (OAuth servers of the Sandbox at \($0.baseURL))" } ?? ""
+        let host = self.host, port = self.port
+        let application = buildApplication(
+            configuration: configuration, store: store,
+            logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
+            onServerRunning: { url in
+                FileHandle.standardError.write(Data("authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n".utf8))
+            })
+
+        // Hummingbird runs on Swift concurrency; this command's thread waits for it to stop
+        // (SIGINT/SIGTERM trigger a graceful shutdown inside runService).
+        let finished = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        Task {
+            do { try await application.runService() } catch { failure.set(error) }
+            finished.signal()
+        }
+        finished.wait()
+        if let error = failure.error {
+            let text = String(describing: error)
+            if text.contains("Address already in use") || text.contains("EADDRINUSE") {
+                AuthDoctorCommand.fail("cannot listen on \(host):\(port): the port is in use", code: 69)
+            }
+            AuthDoctorCommand.fail("the server stopped: \(text)", code: 71)
+        }
+        FileHandle.standardError.write(Data("authdoctor serve: stopped\n".utf8))
+    }
+
+    /// `--oauth-client PROVIDER=CLIENT_ID` flags with their secrets from the environment.
+    static func clients(_ flags: [String], definitions: [String: ProviderDefinition], environment: [String: String]) throws(InputError) -> [String: OAuthClientSetup] {
+        let oauthProviders = definitions.values.filter { $0.oauth != nil }.map(\.id).sorted()
+        guard !flags.isEmpty else {
+            throw InputError(.config, "no OAuth app configured: pass --oauth-client PROVIDER=CLIENT_ID (secret in AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET) for some of \(oauthProviders.joined(separator: ", ")), or --sandbox")
+        }
+        var out: [String: OAuthClientSetup] = [:]
+        for flag in flags {
+            let parts = flag.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw InputError(.usage, "--oauth-client takes PROVIDER=CLIENT_ID (e.g. google=123-abc.apps.googleusercontent.com), not '\(Redactor.redact(flag))'")
+            }
+            let provider = String(parts[0]), clientID = String(parts[1])
+            guard let definition = definitions[provider] else {
+                throw InputError(.usage, "--oauth-client: unknown provider '\(provider)' (OAuth providers: \(oauthProviders.joined(separator: ", ")))")
+            }
+            guard let endpoints = definition.oauth else {
+                throw InputError(.usage, "--oauth-client: \(provider) is not connected through OAuth (OAuth providers: \(oauthProviders.joined(separator: ", ")))")
+            }
+            if out[provider] != nil { throw InputError(.usage, "--oauth-client: \(provider) is given twice") }
+            let variable = secretVariable(for: provider)
+            guard let secret = environment[variable], !secret.isEmpty else {
+                throw InputError(.config, "--oauth-client \(provider): set \(variable) to the OAuth app's client secret")
+            }
+            out[provider] = OAuthClientSetup(provider: provider, displayName: definition.name, endpoints: endpoints,
+                                             clientID: clientID, clientSecret: secret)
+        }
+        return out
+    }
+
+    /// AUTHDOCTOR_OAUTH_GOOGLE_ADS_SECRET for google-ads.
+    static func secretVariable(for provider: String) -> String {
+        "AUTHDOCTOR_OAUTH_" + provider.uppercased().replacingOccurrences(of: "-", with: "_") + "_SECRET"
+    }
+}
+
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (any Error)?
+
+    func set(_ error: any Error) {
+        lock.lock()
+        stored = error
+        lock.unlock()
+    }
+
+    var error: (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+}

@@ -1,0 +1,132 @@
+import AuthDoctorTestSupport
+import EvidenceModel
+import Foundation
+import Probe
+import XCTest
+
+/// `authdoctor serve`: its start-up checks (one line, sysexits) and a real run stopped by SIGTERM.
+final class ServeCommandTests: XCTestCase {
+    func testOAuthClientFlagsAreCheckedAtStart() throws {
+        let db = try makeTemporaryDirectory(self).appendingPathComponent("links.sqlite").path
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--oauth-client", "google"]), status: 64, mentions: ["PROVIDER=CLIENT_ID"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--oauth-client", "nosuch=abc"]), status: 64, mentions: ["unknown provider 'nosuch'", "google"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--oauth-client", "snowflake=abc"]), status: 64, mentions: ["snowflake is not connected through OAuth"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--oauth-client", "google-ads=abc"], environment: ["AUTHDOCTOR_OAUTH_GOOGLE_ADS_SECRET": nil]),
+                           status: 78, mentions: ["AUTHDOCTOR_OAUTH_GOOGLE_ADS_SECRET"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--oauth-client", "google=a", "--oauth-client", "google=b"],
+                                       environment: ["AUTHDOCTOR_OAUTH_GOOGLE_SECRET": "s3cr3t-value"]), status: 64, mentions: ["given twice"])
+        assertOneLineError(try CLI.run(["serve", "--db", db]), status: 78, mentions: ["--oauth-client", "--sandbox"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--public-url", "https://links.example.com/x"]), status: 64, mentions: ["without a path"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--host", "0.0.0.0"]), status: 64, mentions: ["--public-url is needed"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--port", "70000"]), status: 64, mentions: ["--port"])
+    }
+
+    func testServesUntilSIGTERMAndLogsNoSecret() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", directory.appendingPathComponent("links.sqlite").path]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // The first line names the listening URL.
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("Ctrl-C stops it"), Date() < deadline {
+            let chunk = stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let url = try XCTUnwrap(text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            .map { String(text[$0].dropFirst("listening on ".count)) }, text)
+        let health = Prober().perform(ProbeRequest(url: url + "/healthz"))
+        XCTAssertEqual(health.status, 200)
+        let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE"
+        let unknown = Prober().perform(ProbeRequest(url: url + "/l/" + token))
+        XCTAssertEqual(unknown.status, 404)
+
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        text += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("GET /l/[REDACTED] 404"), text)
+        XCTAssertFalse(text.contains(token))
+        XCTAssertTrue(text.hasSuffix("authdoctor serve: stopped\n"), text)
+    }
+
+    /// The whole flow against the real binaries: `authdoctor serve --sandbox`, `authdoctor links
+    /// issue`, a browser (libcurl, cookie by hand) that opens the link, connects two sources through
+    /// the Sandbox's OAuth servers and presses Finish, then `authdoctor connections list`: both active.
+    func testLinkFlowAgainstTheServeProcess() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let db = directory.appendingPathComponent("links.sqlite").path
+
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", db]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var log = ""
+        while !log.contains("Ctrl-C stops it") {
+            let chunk = stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        let base = try XCTUnwrap(log.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            .map { String(log[$0].dropFirst("listening on ".count)) }, log)
+
+        let issue = try CLI.run(["links", "issue", "--db", db, "--client", "Acme Ltd", "--sources", "google,hubspot",
+                                 "--public-url", base, "--format", "json"])
+        XCTAssertEqual(issue.status, 0, issue.summary)
+        let link = try XCTUnwrap(JSON.parse(issue.stdoutText)["url"]?.stringValue)
+        XCTAssertTrue(link.hasPrefix(base + "/l/"), link)
+        let token = String(link.dropFirst(base.count + 3))
+
+        let prober = Prober()
+        let opened = prober.perform(ProbeRequest(url: link))
+        XCTAssertEqual(opened.status, 200)
+        let cookie = opened.headerValues("Set-Cookie").map { String($0.prefix(while: { $0 != ";" })) }.first ?? ""
+        let page = opened.bodyText
+        let csrf = try XCTUnwrap(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix(while: { $0 != "\"" })) })
+        let form = [HTTPHeader("Cookie", cookie), HTTPHeader("Origin", base), HTTPHeader("Content-Type", "application/x-www-form-urlencoded")]
+        for provider in ["google", "hubspot"] {
+            let connect = prober.perform(ProbeRequest(method: "POST", url: "\(link)/connect/\(provider)", headers: form, body: Array("csrf=\(csrf)".utf8)))
+            XCTAssertEqual(connect.status, 303, connect.bodyText)
+            let approve = prober.perform(ProbeRequest(url: try XCTUnwrap(connect.header("Location"))))
+            XCTAssertEqual(approve.status, 302)
+            let callback = try XCTUnwrap(approve.header("Location"))
+            XCTAssertTrue(callback.hasPrefix(base + "/oauth/callback?"), callback)
+            let back = prober.perform(ProbeRequest(url: callback, headers: [HTTPHeader("Cookie", cookie)]))
+            XCTAssertEqual(back.status, 303, back.bodyText)
+        }
+        let pending = try CLI.run(["connections", "list", "--db", db, "--format", "json"])
+        XCTAssertEqual(try JSON.parse(pending.stdoutText).arrayValue?.compactMap { $0["status"]?.stringValue }, ["pending", "pending"])
+
+        let finish = prober.perform(ProbeRequest(method: "POST", url: "\(link)/finish", headers: form, body: Array("csrf=\(csrf)".utf8)))
+        XCTAssertEqual(finish.status, 200, finish.bodyText)
+
+        let list = try CLI.run(["connections", "list", "--db", db, "--format", "json"])
+        XCTAssertEqual(list.status, 0, list.summary)
+        let connections = try XCTUnwrap(JSON.parse(list.stdoutText).arrayValue)
+        XCTAssertEqual(Set(connections.compactMap { $0["provider"]?.stringValue }), ["google", "hubspot"])
+        XCTAssertEqual(connections.compactMap { $0["status"]?.stringValue }, ["active", "active"])
+        let table = try CLI.run(["connections", "list", "--db", db])
+        XCTAssertTrue(table.stdoutText.contains("Acme Ltd"), table.stdoutText)
+
+        process.terminate()
+        process.waitUntilExit()
+        log += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, log)
+        for secret in [token, String(cookie.split(separator: ".").last ?? "-")] {
+            XCTAssertFalse(log.contains(secret), "a secret in the server's log")
+        }
+        XCTAssertFalse(list.stdoutText.contains(token) || table.stdoutText.contains(token), "connections list shows no link token")
+        XCTAssertFalse(log.contains("code=") && !log.contains("code=[REDACTED]"), "no OAuth code is logged")
+    }
+}
