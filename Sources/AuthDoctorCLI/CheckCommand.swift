@@ -3,6 +3,7 @@ import Diagnose
 import EvidenceModel
 import Foundation
 import HealthCheck
+import LinkServer
 import Links
 import Probe
 import RuleEngine
@@ -215,7 +216,7 @@ struct CheckCommand: ParsableCommand {
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> [String: StoredConnections.OAuthClient] {
         var out: [String: StoredConnections.OAuthClient] = [:]
         if flags.isEmpty && sandbox {
-            for id in definitions.keys { out[id] = .init(clientID: "sbx-link-client", clientSecret: "sbx-link-client-secret") }
+            for id in definitions.keys { out[id] = .init(clientID: SandboxOAuthClient.clientID, clientSecret: SandboxOAuthClient.clientSecret) }
             return out
         }
         for flag in flags {
