@@ -143,3 +143,42 @@ func hasDuplicateKeys(_ value: JSONValue) -> Bool {
         return false
     }
 }
+
+/// `authdoctor serve ...` as a child process, up and listening: its URL is read from the first
+/// stderr line. The caller terminates it (SIGTERM) or lets `stop()` do it.
+final class ServeProcess {
+    let process = Process()
+    let stderr = Pipe()
+    /// http://127.0.0.1:PORT
+    private(set) var url = ""
+    /// What it wrote on stderr so far.
+    private(set) var log = ""
+
+    init(_ arguments: [String], environment: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws {
+        process.executableURL = CLI.binary
+        process.arguments = ["serve"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !log.contains("Ctrl-C stops it"), Date() < deadline {
+            let chunk = stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        url = try XCTUnwrap(log.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            .map { String(log[$0].dropFirst("listening on ".count)) }, log, file: file, line: line)
+    }
+
+    /// SIGTERM, then everything it wrote on stderr.
+    @discardableResult
+    func stop() -> String {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        log += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return log
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}

@@ -23,35 +23,16 @@ final class ServeCommandTests: XCTestCase {
 
     func testServesUntilSIGTERMAndLogsNoSecret() throws {
         let directory = try makeTemporaryDirectory(self)
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", directory.appendingPathComponent("links.sqlite").path]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-
-        // The first line names the listening URL.
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("Ctrl-C stops it"), Date() < deadline {
-            let chunk = stderr.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let url = try XCTUnwrap(text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
-            .map { String(text[$0].dropFirst("listening on ".count)) }, text)
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", directory.appendingPathComponent("links.sqlite").path])
+        let url = serve.url
         let health = Prober().perform(ProbeRequest(url: url + "/healthz"))
         XCTAssertEqual(health.status, 200)
         let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE"
         let unknown = Prober().perform(ProbeRequest(url: url + "/l/" + token))
         XCTAssertEqual(unknown.status, 404)
 
-        process.terminate()  // SIGTERM
-        process.waitUntilExit()
-        text += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        let text = serve.stop()  // SIGTERM
+        XCTAssertEqual(serve.process.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("GET /l/[REDACTED] 404"), text)
         XCTAssertFalse(text.contains(token))
         XCTAssertTrue(text.hasSuffix("authdoctor serve: stopped\n"), text)
@@ -64,22 +45,8 @@ final class ServeCommandTests: XCTestCase {
         let directory = try makeTemporaryDirectory(self)
         let db = directory.appendingPathComponent("links.sqlite").path
 
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", db]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        var log = ""
-        while !log.contains("Ctrl-C stops it") {
-            let chunk = stderr.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-        }
-        let base = try XCTUnwrap(log.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
-            .map { String(log[$0].dropFirst("listening on ".count)) }, log)
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", db])
+        let base = serve.url
 
         let issue = try CLI.run(["links", "issue", "--db", db, "--client", "Acme Ltd", "--sources", "google,hubspot",
                                  "--public-url", base, "--format", "json"])
@@ -119,10 +86,8 @@ final class ServeCommandTests: XCTestCase {
         let table = try CLI.run(["connections", "list", "--db", db])
         XCTAssertTrue(table.stdoutText.contains("Acme Ltd"), table.stdoutText)
 
-        process.terminate()
-        process.waitUntilExit()
-        log += String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, log)
+        let log = serve.stop()
+        XCTAssertEqual(serve.process.terminationStatus, 0, log)
         for secret in [token, String(cookie.split(separator: ".").last ?? "-")] {
             XCTAssertFalse(log.contains(secret), "a secret in the server's log")
         }

@@ -25,26 +25,9 @@ final class ServeMetricsTests: XCTestCase {
         }
         try store.recordVerdicts(verdicts)
 
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = ["serve", "--sandbox", "--port", "0", "--db", database, "--quiet"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["AUTHDOCTOR_KEY"] = key
-        process.environment = environment
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("Ctrl-C stops it"), Date() < deadline {
-            let chunk = stderr.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let url = try XCTUnwrap(text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
-            .map { String(text[$0].dropFirst("listening on ".count)) }, text)
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", database, "--quiet"], environment: ["AUTHDOCTOR_KEY": key])
+        defer { serve.stop() }
+        let url = serve.url
 
         let metrics = Prober().perform(ProbeRequest(url: url + "/metrics"))
         XCTAssertEqual(metrics.status, 200, metrics.bodyText)
