@@ -13,10 +13,14 @@ public struct AuthDoctorCommand: ParsableCommand {
         abstract: "Tells why a data connection fails to authenticate, and what to do about it.",
         discussion: """
         Classify what a customer sent (a `curl -i` output, a HAR export, an error sentence, a curl exit \
-        code), or a whole export of failed calls at once. Every finding carries the remediation steps \
-        of the troubleshooting guide, with the section they follow.
+        code), or a whole export of failed calls at once; probe one connection live (diagnose) or many \
+        on a schedule (check). Every finding carries the remediation steps of the troubleshooting \
+        guide, with the section they follow; where the client must re-authorize, a single-use \
+        authorization link can be attached (--issue-link), served by `authdoctor serve`.
 
         Examples:
+          authdoctor demo
+          authdoctor classify --response error.http --issue-link --client Acme
           authdoctor classify --response error.http
           curl -si "$URL" | authdoctor classify --response -
           authdoctor classify --provider google --text "Token has been expired."
