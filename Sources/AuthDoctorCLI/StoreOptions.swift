@@ -79,12 +79,7 @@ enum LinkText {
 
     static func url(base: String, token: String) -> String { base + "/l/" + token }
 
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+    static func iso(_ date: Date) -> String { RFC3339.string(date) }
 
     static func iso(_ date: Date?) -> JSONValue { date.map { .string(iso($0)) } ?? .null }
 

@@ -108,7 +108,7 @@ struct DiagnosisFactBuilder {
             guard let at = facts.int(prefix + "expires_at") else { continue }
             let remaining = at - nowSeconds
             facts.set(prefix + "expires_in", remaining)
-            facts.set(prefix + "expires_on", Self.iso8601(at))
+            facts.set(prefix + "expires_on", RFC3339.string(epoch: at))
             facts.set(prefix + "expired", remaining <= 0)
             if warnExpiry > 0 { facts.set(prefix + "expiring_soon", remaining > 0 && Double(remaining) <= warnExpiry) }
         }
@@ -141,18 +141,6 @@ struct DiagnosisFactBuilder {
         let identities = ["account.id", "account.name", "account.email"].flatMap { (facts[$0]?.elements ?? []).compactMap(\.stringValue) }
         guard !identities.isEmpty else { return nil }
         return !identities.contains { $0 == expected || $0.caseInsensitiveCompare(expected) == .orderedSame }
-    }
-
-    /// "2031-01-01T00:00:00Z". By hand: an ISO8601DateFormatter per call (ICU set-up) cost more
-    /// than the rest of a diagnosis.
-    static func iso8601(_ epoch: Int) -> String {
-        var seconds = time_t(epoch)
-        var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil else { return String(epoch) }
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let year = Int(parts.tm_year) + 1900
-        let yearText = year >= 0 && year < 10_000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
-        return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     static func scopeWords(_ value: JSONValue) -> [String] {
@@ -199,5 +187,5 @@ struct DiagnosisFactBuilder {
 
 extension Report {
     /// A Unix time as "2031-01-01T00:00:00Z" (UTC), without a date formatter.
-    public static func timestamp(_ epoch: Int) -> String { DiagnosisFactBuilder.iso8601(epoch) }
+    public static func timestamp(_ epoch: Int) -> String { RFC3339.string(epoch: epoch) }
 }

@@ -145,14 +145,20 @@ public enum CredentialInput {
 
     /// `--warn-expiry`: seconds, or a number with s, m, h, d or w ("7d", "36h"); 0 turns it off.
     public static func duration(_ text: String, flag: String = "--warn-expiry") throws(InputError) -> Double {
+        guard let value = seconds(text) else {
+            throw InputError(.usage, "bad \(flag) '\(text)': expected a duration such as 7d, 36h, 90m or 3600")
+        }
+        return value
+    }
+
+    /// A duration's seconds, or nil when the text is not one (a connections file words its own error).
+    public static func seconds(_ text: String) -> Double? {
         let t = text.trimmedWhitespace().lowercased()
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
         var number = Substring(t)
         var factor = 1.0
         if let last = t.last, let unit = units[last] { number = number.dropLast(); factor = unit }
-        guard let value = Double(number), value.isFinite, value >= 0 else {
-            throw InputError(.usage, "bad \(flag) '\(text)': expected a duration such as 7d, 36h, 90m or 3600")
-        }
+        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
         return value * factor
     }
 

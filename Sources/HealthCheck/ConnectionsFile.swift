@@ -1,4 +1,5 @@
 import EvidenceModel
+import Diagnose
 import Foundation
 import YAMLSupport
 import Yams
@@ -277,12 +278,11 @@ public struct ConnectionsFile: ConnectionSource {
                 }
             case .duration:
                 guard let text = scalar else { fail(key, line, "expected a duration such as 7d, 36h, 90m or 3600"); continue }
-                do {
-                    _ = try CredentialInputDuration.check(text)
-                    entry.settings.warnExpiry = text
-                } catch {
-                    fail(key, line, error.message)
+                guard CredentialInput.seconds(text) != nil else {
+                    fail(key, line, "expected a duration such as 7d, 36h, 90m or 3600, not '\(text)'")
+                    continue
                 }
+                entry.settings.warnExpiry = text
             case .baseURLMap:
                 switch field.value {
                 case let .map(pairs):
@@ -318,20 +318,5 @@ public struct ConnectionsFile: ConnectionSource {
             }
         }
         return entry
-    }
-}
-
-/// `warn-expiry` checked the way diagnose checks `--warn-expiry`, naming the field.
-enum CredentialInputDuration {
-    static func check(_ text: String) throws(InputError) -> Double {
-        let t = text.trimmedWhitespace().lowercased()
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        var number = Substring(t)
-        var factor = 1.0
-        if let last = t.last, let unit = units[last] { number = number.dropLast(); factor = unit }
-        guard let value = Double(number), value.isFinite, value >= 0 else {
-            throw InputError(.usage, "expected a duration such as 7d, 36h, 90m or 3600, not '\(text)'")
-        }
-        return value * factor
     }
 }

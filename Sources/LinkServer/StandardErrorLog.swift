@@ -28,13 +28,7 @@ public struct StandardErrorLogHandler: LogHandler {
         FileHandle.standardError.write(Data((Redactor.redact(text) + "\n").utf8))
     }
 
-    static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-    }
+    static func timestamp() -> String { RFC3339.string(Date()) }
 
     public static func logger(level: Logger.Level) -> Logger {
         var logger = Logger(label: "authdoctor.serve") { _ in StandardErrorLogHandler(level: level) }
