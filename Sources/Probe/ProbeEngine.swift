@@ -28,11 +28,36 @@ extension Prober: ProbeTransport {
 /// their timeout; the others go on. A cancelled task's transfers are removed at once and answer
 /// CURLE_ABORTED_BY_CALLBACK (42).
 public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
-    /// A request waiting to start, and who waits for its result.
+    /// The requests one `performAll` call handed over, answered together: one continuation per
+    /// batch, not per request, so a diagnosis round costs one wake-up of its task. Its results are
+    /// written on the engine thread only.
+    private final class Batch {
+        let id: UInt64
+        let continuation: CheckedContinuation<[ProbeResult], Never>
+        var results: [ProbeResult?]
+        var remaining: Int
+
+        init(id: UInt64, count: Int, continuation: CheckedContinuation<[ProbeResult], Never>) {
+            self.id = id
+            self.continuation = continuation
+            results = Array(repeating: nil, count: count)
+            remaining = count
+        }
+
+        /// Records one answer; the last one resumes the waiting task.
+        func answer(_ slot: Int, _ result: ProbeResult) {
+            guard results[slot] == nil else { return }
+            results[slot] = result
+            remaining -= 1
+            if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
+        }
+    }
+
+    /// A request waiting to start, and the batch waiting for its result.
     private struct Submission {
-        var id: UInt64
+        var batch: Batch
+        var slot: Int
         var request: ProbeRequest
-        var continuation: CheckedContinuation<ProbeResult, Never>
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -93,20 +118,31 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
     }
 
     public func perform(_ request: ProbeRequest) async -> ProbeResult {
+        await performAll([request])[0]
+    }
+
+    /// Runs the requests concurrently (each with its own timeouts) and answers when the last ends.
+    /// A cancelled task's transfers are removed at once and answer CURLE_ABORTED_BY_CALLBACK.
+    public func performAll(_ requests: [ProbeRequest]) async -> [ProbeResult] {
+        if requests.isEmpty { return [] }
         let id: UInt64 = lock.withLock {
             defer { nextID += 1 }
             return nextID
         }
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ProbeResult, Never>) in
+        let results = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[ProbeResult], Never>) in
+                let batch = Batch(id: id, count: requests.count, continuation: continuation)
                 lock.lock()
                 if stopping || Task.isCancelled {
                     lock.unlock()
-                    continuation.resume(returning: Transfer.notRun(request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue),
-                                                                   message: "cancelled before start"))
+                    continuation.resume(returning: requests.map {
+                        Transfer.notRun($0, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled before start")
+                    })
                     return
                 }
-                submitted.append(Submission(id: id, request: request, continuation: continuation))
+                for (slot, request) in requests.enumerated() {
+                    submitted.append(Submission(batch: batch, slot: slot, request: request))
+                }
                 let wake = sleeping
                 lock.unlock()
                 // A busy engine picks the submission up on its next turn; waking it costs two syscalls.
@@ -116,45 +152,35 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             lock.withLock { _ = cancelled.insert(id) }
             curl_multi_wakeup(multi)
         }
+        guard evidenceLines else { return results }
         // Transfers that ran end without their evidence lines (the engine thread only transfers).
-        let ran = result.log.isEmpty || result.log.first?.hasPrefix("response broke off") == true
-        return ran && evidenceLines ? result.completingLog() : result
-    }
-
-    public func performAll(_ requests: [ProbeRequest]) async -> [ProbeResult] {
-        if requests.count == 1 { return [await perform(requests[0])] }
-        return await withTaskGroup(of: (Int, ProbeResult).self) { group in
-            for (index, request) in requests.enumerated() {
-                group.addTask { (index, await self.perform(request)) }
-            }
-            var results = [ProbeResult?](repeating: nil, count: requests.count)
-            for await (index, result) in group { results[index] = result }
-            return results.map { $0! }
+        return results.map { result in
+            let ran = result.log.isEmpty || result.log.first?.hasPrefix("response broke off") == true
+            return ran ? result.completingLog() : result
         }
     }
 
     // MARK: the engine thread
 
     private struct Running {
-        var id: UInt64
         var transfer: Transfer
-        var continuation: CheckedContinuation<ProbeResult, Never>
+        var batch: Batch
+        var slot: Int
     }
 
     private func loop() {
         var idle: [Transfer] = []
         var active: [UnsafeMutableRawPointer: Running] = [:]
-        var ids: [UInt64: UnsafeMutableRawPointer] = [:]
         var pending: [Submission] = []
         var toCancel: Set<UInt64> = []
+        let aborted = Int(CURLE_ABORTED_BY_CALLBACK.rawValue)
 
         func end(_ handle: UnsafeMutableRawPointer, _ result: (Transfer) -> ProbeResult) {
             guard let entry = active.removeValue(forKey: handle) else { return }
-            ids[entry.id] = nil
             let outcome = result(entry.transfer)
             curl_multi_remove_handle(multi, handle)
             if idle.count < idleLimit { idle.append(entry.transfer) }
-            entry.continuation.resume(returning: outcome)
+            entry.batch.answer(entry.slot, outcome)
         }
 
         while true {
@@ -166,32 +192,31 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             cancelled.removeAll(keepingCapacity: true)
             lock.unlock()
 
-            // Cancelled requests: those not started answer at once, running ones are removed.
+            // Cancelled batches: requests not started answer at once, running ones are removed.
             if !toCancel.isEmpty {
-                var stillUnknown: Set<UInt64> = []
-                for id in toCancel {
-                    if let handle = ids[id] {
-                        end(handle) { Transfer.notRun($0.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled") }
-                    } else if let at = pending.firstIndex(where: { $0.id == id }) {
-                        let submission = pending.remove(at: at)
-                        submission.continuation.resume(returning: Transfer.notRun(
-                            submission.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled before start"))
-                    } else {
-                        // Cancelled before its submission arrived (or after it ended): keep it a while.
-                        stillUnknown.insert(id)
-                    }
+                var seen: Set<UInt64> = []
+                for (handle, entry) in active where toCancel.contains(entry.batch.id) {
+                    seen.insert(entry.batch.id)
+                    end(handle) { Transfer.notRun($0.request, code: aborted, message: "cancelled") }
                 }
-                // An id that never shows up again must not pile up forever.
-                toCancel = stillUnknown.count > 10_000 ? [] : stillUnknown
+                pending.removeAll { submission in
+                    guard toCancel.contains(submission.batch.id) else { return false }
+                    seen.insert(submission.batch.id)
+                    submission.batch.answer(submission.slot, Transfer.notRun(submission.request, code: aborted, message: "cancelled before start"))
+                    return true
+                }
+                // A batch all of whose transfers ended is forgotten; one whose submission has not
+                // arrived yet is kept a while (an id that never shows up must not pile up forever).
+                toCancel.subtract(seen)
+                if toCancel.count > 10_000 { toCancel = [] }
             }
 
             if stop {
                 for handle in Array(active.keys) {
-                    end(handle) { Transfer.notRun($0.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "engine stopped") }
+                    end(handle) { Transfer.notRun($0.request, code: aborted, message: "engine stopped") }
                 }
                 for submission in pending {
-                    submission.continuation.resume(returning: Transfer.notRun(
-                        submission.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "engine stopped"))
+                    submission.batch.answer(submission.slot, Transfer.notRun(submission.request, code: aborted, message: "engine stopped"))
                 }
                 finished.signal()
                 return
@@ -201,32 +226,26 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             for submission in pending {
                 if active.count >= maxTransfers { break }
                 startedCount += 1
-                if toCancel.remove(submission.id) != nil {
-                    submission.continuation.resume(returning: Transfer.notRun(
-                        submission.request, code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled before start"))
-                    continue
-                }
                 guard let transfer = idle.popLast() ?? Transfer() else {
-                    submission.continuation.resume(returning: Transfer.notRun(
+                    submission.batch.answer(submission.slot, Transfer.notRun(
                         submission.request, code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_easy_init failed"))
                     continue
                 }
                 transfer.prepare(submission.request, cancel: nil)
                 if let error = transfer.setupError {
                     idle.append(transfer)
-                    submission.continuation.resume(returning: Transfer.notRun(
+                    submission.batch.answer(submission.slot, Transfer.notRun(
                         submission.request, code: Int(error.rawValue), message: String(cString: curl_easy_strerror(error))))
                     continue
                 }
                 let added = curl_multi_add_handle(multi, transfer.handle)
                 if added != CURLM_OK {
                     idle.append(transfer)
-                    submission.continuation.resume(returning: Transfer.notRun(
+                    submission.batch.answer(submission.slot, Transfer.notRun(
                         submission.request, code: Int(CURLE_FAILED_INIT.rawValue), message: String(cString: curl_multi_strerror(added))))
                     continue
                 }
-                active[transfer.handle] = Running(id: submission.id, transfer: transfer, continuation: submission.continuation)
-                ids[submission.id] = transfer.handle
+                active[transfer.handle] = Running(transfer: transfer, batch: submission.batch, slot: submission.slot)
             }
             pending.removeFirst(startedCount)
 

@@ -60,9 +60,10 @@ public struct Classifier: Sendable {
     public func classify(_ factSets: [Facts]) -> [Finding] {
         var findings: [Finding] = []
         var seen = Set<String>()
+        let candidates = factSets.map(ruleSet.candidates)
         for fallback in [false, true] where findings.isEmpty {
-            for facts in factSets {
-                for match in ruleSet.matches(facts, fallback: fallback) where seen.insert(match.rule.id).inserted {
+            for (facts, candidates) in zip(factSets, candidates) {
+                for match in ruleSet.matches(facts, candidates: candidates, fallback: fallback) where seen.insert(match.rule.id).inserted {
                     findings.append(makeFinding(match, facts: facts))
                 }
             }

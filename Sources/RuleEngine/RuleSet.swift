@@ -14,16 +14,14 @@ public final class RuleSet: Sendable {
     public let remediations: [String: Remediation]
     public let remediationOrder: [String]
 
-    /// fact name → index key of a required value → rules anchored there.
-    let byValue: [String: [String: [Int]]]
-    /// fact name → rules that need the fact to exist (no better anchor).
-    let byFact: [String: [Int]]
     /// Rules anchored on literal words of a text fact.
     let byNeedle: [NeedleIndex]
     /// Rules with no usable anchor; checked every time.
     let always: [Int]
-    let valueFacts: [String]
-    let existsFacts: [String]
+    /// fact name → the rules anchored on it (by a required value, or by its presence when there is
+    /// no better anchor); one table so a fact name is hashed once per record.
+    let byName: [String: FactAnchors]
+    let indexByID: [String: Int]
 
     public init(rules: [Rule], remediations: [Remediation]) {
         self.rules = rules
@@ -57,15 +55,37 @@ public final class RuleSet: Sendable {
                 }
             }
         }
-        self.byValue = byValue
-        self.byFact = byFact
         self.always = always
         byNeedle = needles.keys.sorted().map { fact in
             let entry = needles[fact]!
             return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
         }
-        valueFacts = byValue.keys.sorted()
-        existsFacts = byFact.keys.sorted()
+        var byName: [String: FactAnchors] = [:]
+        for (fact, table) in byValue { byName[fact, default: FactAnchors()].values = table }
+        for (fact, hits) in byFact { byName[fact, default: FactAnchors()].exists = hits }
+        self.byName = byName
+        var indexByID: [String: Int] = [:]
+        for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
+        self.indexByID = indexByID
+    }
+
+    /// The rules anchored on one fact name: by a value it must have, or by its mere presence.
+    struct FactAnchors: Sendable {
+        var values: [String: [Int]] = [:]
+        var exists: [Int] = []
+
+        func collect(_ value: FactValue, into candidates: inout [Int]) {
+            if !values.isEmpty {
+                if case let .list(items) = value {
+                    for element in items {
+                        if let key = element.indexKey, let hits = values[key] { candidates.append(contentsOf: hits) }
+                    }
+                } else if let key = value.indexKey, let hits = values[key] {
+                    candidates.append(contentsOf: hits)
+                }
+            }
+            if !exists.isEmpty { candidates.append(contentsOf: exists) }
+        }
     }
 
     /// What makes a rule worth evaluating: any one of its keys is present in the facts.
@@ -108,35 +128,26 @@ public final class RuleSet: Sendable {
     func candidates(_ facts: Facts) -> [Int] {
         var candidates: [Int] = always
         // Walk whichever side is smaller: the record's facts or the indexed fact names.
-        if facts.count < valueFacts.count + existsFacts.count {
+        if facts.count < byName.count {
             for (fact, value) in facts.values {
-                if let table = byValue[fact] {
-                    for element in value.elements {
-                        if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
-                    }
-                }
-                if let hits = byFact[fact] { candidates.append(contentsOf: hits) }
+                byName[fact]?.collect(value, into: &candidates)
             }
         } else {
-            for fact in valueFacts {
-                guard let value = facts[fact], let table = byValue[fact] else { continue }
-                for element in value.elements {
-                    if let key = element.indexKey, let hits = table[key] { candidates.append(contentsOf: hits) }
-                }
-            }
-            for fact in existsFacts where facts[fact] != nil {
-                candidates.append(contentsOf: byFact[fact]!)
+            for (fact, anchors) in byName {
+                guard let value = facts[fact] else { continue }
+                anchors.collect(value, into: &candidates)
             }
         }
         for index in byNeedle {
             guard let value = facts[index.fact] else { continue }
-            for element in value.elements {
-                guard let text = element.stringValue else { continue }
+            func scan(_ element: FactValue) {
+                guard let text = element.stringValue else { return }
                 let lowered = ByteSearch.lowered(text)
                 lowered.withUnsafeBufferPointer { buffer in
                     index.automaton.scan(buffer) { candidates.append(contentsOf: index.rules[$0]) }
                 }
             }
+            if case let .list(items) = value { items.forEach(scan) } else { scan(value) }
         }
         candidates.sort()
         var unique: [Int] = []
@@ -154,9 +165,15 @@ public final class RuleSet: Sendable {
     /// the classifier asks for fallbacks only when nothing specific held, which skips most phrase
     /// rules on most records.
     public func matches(_ facts: Facts, fallback: Bool?) -> [RuleMatch] {
+        matches(facts, candidates: candidates(facts), fallback: fallback)
+    }
+
+    /// The same with the candidates already worked out (the classifier asks twice per fact set:
+    /// specific rules first, fallbacks when none held).
+    func matches(_ facts: Facts, candidates: [Int], fallback: Bool?) -> [RuleMatch] {
         var results: [RuleMatch] = []
         let context = MatchContext()
-        for index in candidates(facts) {
+        for index in candidates {
             let rule = rules[index]
             if let fallback, rule.fallback != fallback { continue }
             guard rule.when.holds(in: facts, context: context) else { continue }
@@ -172,7 +189,7 @@ public final class RuleSet: Sendable {
         rules.filter { $0.when.holds(in: facts) }.map(\.id)
     }
 
-    public func rule(id: String) -> Rule? { rules.first { $0.id == id } }
+    public func rule(id: String) -> Rule? { indexByID[id].map { rules[$0] } }
 }
 
 /// Rules anchored on literal words in one fact (usually `text` or `message`).
