@@ -30,16 +30,15 @@ public final class RuleSet: Sendable {
         self.remediations = catalog
         remediationOrder = remediations.map(\.id)
 
-        var byValue: [String: [String: [Int]]] = [:]
-        var byFact: [String: [Int]] = [:]
+        var byName: [String: FactAnchors] = [:]
         var needles: [String: (list: [[UInt8]], ids: [String: Int], rules: [[Int]])] = [:]
         var always: [Int] = []
         for (index, rule) in rules.enumerated() {
             guard let keys = Anchor.best(for: rule.when) else { always.append(index); continue }
             for key in keys {
                 switch key {
-                case let .value(fact, value): byValue[fact, default: [:]][value, default: []].append(index)
-                case let .exists(fact): byFact[fact, default: []].append(index)
+                case let .value(fact, value): byName[fact, default: FactAnchors()].values[value, default: []].append(index)
+                case let .exists(fact): byName[fact, default: FactAnchors()].exists.append(index)
                 case let .needle(fact, bytes):
                     var entry = needles[fact] ?? ([], [:], [])
                     let text = String(decoding: bytes, as: UTF8.self)
@@ -60,9 +59,6 @@ public final class RuleSet: Sendable {
             let entry = needles[fact]!
             return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
         }
-        var byName: [String: FactAnchors] = [:]
-        for (fact, table) in byValue { byName[fact, default: FactAnchors()].values = table }
-        for (fact, hits) in byFact { byName[fact, default: FactAnchors()].exists = hits }
         self.byName = byName
         var indexByID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
