@@ -151,6 +151,39 @@ enum Terminal {
     }
 }
 
+/// Standard output for a stream of results (`check --format jsonl`): written at once on a terminal,
+/// else gathered and written in blocks (as C's stdio does for pipes and files), at the latest every
+/// 200 ms so a reader following the stream sees each line soon. `flush()` before the command ends.
+final class BufferedStandardOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+    private var lastFlush = DispatchTime.now().uptimeNanoseconds
+    private let immediate = isatty(STDOUT_FILENO) != 0
+    private let blockSize = 64 * 1024
+
+    func write(_ text: String) {
+        if immediate { return Terminal.write(text) }
+        lock.lock()
+        pending.append(contentsOf: text.utf8)
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard pending.count >= blockSize || now - lastFlush >= 200_000_000 else { lock.unlock(); return }
+        let block = pending
+        pending.removeAll(keepingCapacity: true)
+        lastFlush = now
+        lock.unlock()
+        Terminal.write(String(decoding: block, as: UTF8.self))
+    }
+
+    func flush() {
+        lock.lock()
+        let block = pending
+        pending.removeAll()
+        lastFlush = DispatchTime.now().uptimeNanoseconds
+        lock.unlock()
+        if !block.isEmpty { Terminal.write(String(decoding: block, as: UTF8.self)) }
+    }
+}
+
 /// Reads a named file, or stdin for "-", as UTF-8 text.
 enum InputFile {
     static func read(_ path: String) throws(InputError) -> String {

@@ -195,12 +195,14 @@ struct CheckCommand: ParsableCommand {
         let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
                                  sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
 
-        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: Terminal.write)]
+        let output = BufferedStandardOutput()
+        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write)]
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }
         let (all, outputs) = (entries, sinks)
         let run = Blocking.await { await runner.run(all, sinks: outputs) }
+        output.flush()
         if let history, let failure = history.failure, let linkStore {
             // The verdicts stand; only their record is missing.
             let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")

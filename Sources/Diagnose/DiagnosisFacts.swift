@@ -44,11 +44,11 @@ struct DiagnosisFactBuilder {
                     valid = (valid ?? true) && b
                     if y.fact == "token.active" { facts.setIfAbsent("token.active", .bool(b)) }
                 }
-            case let name where name.hasSuffix("expires_at") || name.hasSuffix("issued_at"):
+            case let name where UTF8Scan.hasSuffix(name, "expires_at") || UTF8Scan.hasSuffix(name, "issued_at"):
                 // Epoch seconds (milliseconds are recognised by size); 0 means "never" (Facebook).
                 guard let seconds = y.values.compactMap(Self.epochSeconds).first, seconds > 0 else { continue }
                 times[name] = min(times[name] ?? Int.max, seconds)
-            case let name where name.hasSuffix("expires_in"):
+            case let name where UTF8Scan.hasSuffix(name, "expires_in"):
                 guard let seconds = y.values.compactMap(Self.number).first else { continue }
                 facts.setIfAbsent(name, .int(Int(seconds)))
                 let absolute = String(name.dropLast("expires_in".count)) + "expires_at"
@@ -145,7 +145,7 @@ struct DiagnosisFactBuilder {
 
     static func scopeWords(_ value: JSONValue) -> [String] {
         switch value {
-        case let .string(s): return s.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        case let .string(s): return UTF8Scan.words(s, separatedBy: { $0 == 0x20 || $0 == 0x2C })
         case let .array(items): return items.flatMap(scopeWords)
         default: return []
         }
@@ -180,6 +180,13 @@ struct DiagnosisFactBuilder {
     }
 
     static func unique(_ items: [String]) -> [String] {
+        // Scope and permission lists are short: comparing costs less than hashing.
+        if items.count <= 16 {
+            var out: [String] = []
+            out.reserveCapacity(items.count)
+            for item in items where !out.contains(item) { out.append(item) }
+            return out
+        }
         var seen = Set<String>()
         return items.filter { seen.insert($0).inserted }
     }

@@ -394,7 +394,7 @@ struct RunState {
         let url = t.render(step.url, .url, masked: false)
         let display = t.render(step.url, .url, masked: true)
         var headers: [HTTPHeader] = []
-        let own = Set(step.headers.map { $0.name.lowercased() })
+        let own = step.headers.map { $0.name.fastLowercased() }
         if !own.contains("accept") { headers.append(HTTPHeader("Accept", "application/json")) }
         if !own.contains("user-agent") { headers.append(HTTPHeader("User-Agent", "authdoctor/\(Report.toolVersion)")) }
         for (name, value) in step.headers { headers.append(HTTPHeader(name, t.render(value, .header, masked: false))) }
@@ -422,9 +422,10 @@ struct RunState {
             var note: String?
             var shape: String?
             var json: JSONValue?
+            let bodyText = result.status == nil ? "" : result.bodyText
             if let status = result.status {
                 if (200..<300).contains(status) {
-                    let body = result.bodyText.trimmedWhitespace()
+                    let body = bodyText.trimmedWhitespace()
                     if result.curlCode != 0 {
                         outcome = .unexpectedBody
                         note = "the answer was cut off (\(result.curlName))"
@@ -488,13 +489,13 @@ struct RunState {
             if let status = result.status {
                 evidence.responses = [ResponseSnapshot(status: status, httpVersion: result.httpVersion,
                                                        headers: result.headers.map { ($0.name, $0.value) },
-                                                       body: result.bodyText, url: display)]
+                                                       body: bodyText, url: display)]
             }
             var extra = Facts()
             // The request side: an Authorization header or an access_token query parameter is read by
             // the extractor; a credential in the body or the path is described here (so "no token
             // was sent" rules do not hold for a form-encoded introspection or a token-info path).
-            let authorizationHeader = step.headers.contains { $0.name.lowercased() == "authorization" }
+            let authorizationHeader = step.headers.contains { $0.name.fastLowercased() == "authorization" }
             if authorizationHeader || URLFacts.queryValue("access_token", in: result.request.url) != nil {
                 evidence.request = RequestSnapshot(method: step.method, url: result.request.url,
                                                    headers: result.request.headers.map { ($0.name, $0.value) })
@@ -518,7 +519,7 @@ struct RunState {
             extra.set("probe.round", round.number)
             if result.bodyTruncated { extra.set("probe.body_truncated", true) }
             evidence.extraFacts = extra
-            stepFacts[index] = runner.engine.extractor.facts(for: evidence)
+            stepFacts[index] = runner.engine.extractor.facts(for: evidence, parsedBody: json)
 
             records[index] = ProbeRecord(
                 step: step.id, method: step.method, url: display, outcome: outcome, status: result.status,

@@ -16,47 +16,77 @@ struct DiagnosisTemplate {
 
     func render(_ template: String, _ context: Context, masked: Bool) -> String {
         var out = ""
+        out.reserveCapacity(template.utf8.count + 96)
         var inQuery = false
         for piece in Self.pieces(template) {
             switch piece {
-            case let .literal(text):
-                if text.contains("?") { inQuery = true }
+            case let .literal(text, opensQuery):
+                if opensQuery { inQuery = true }
                 out += text
-            case let .placeholder(name):
-                if name.hasPrefix("base.") {
-                    out += baseURLs[String(name.dropFirst(5))] ?? ""
-                } else if name == "version" {
-                    out += versionPath
-                } else if name == CredentialName.urlPath, let path = credentials[name] {
+            case let .base(name):
+                out += baseURLs[name] ?? ""
+            case .version:
+                out += versionPath
+            case let .value(placeholder, credential, upper, secret):
+                if placeholder == CredentialName.urlPath, let path = credentials[placeholder] {
                     // `--url`'s path and query, checked by the command line: verbatim.
-                    if path.contains("?") { inQuery = true }
+                    if ByteSearch.contains(path, "?") { inQuery = true }
                     out += path
-                } else if masked && credentials[CredentialName.credential(inPlaceholder: name) ?? name] == nil {
-                    out += "{\(name)}"
-                } else if let value = credentials[CredentialName.credential(inPlaceholder: name) ?? name]
-                    .map({ name.hasSuffix(".upper") ? $0.uppercased() : $0 }) {
-                    if masked && CredentialName.secret.contains(CredentialName.credential(inPlaceholder: name) ?? name) {
-                        out += Redactor.mask
-                    } else {
-                        switch context {
-                        case .url: out += Self.percentEncode(value, keep: inQuery ? Self.queryKeep : Self.segmentKeep)
-                        case .formBody: out += Self.percentEncode(value, keep: Self.queryKeep)
-                        case .jsonBody: out += Self.jsonEscape(value)
-                        case .header, .rawBody: out += value
-                        }
-                    }
+                    continue
+                }
+                guard let given = credentials[credential] else {
+                    if masked { out += "{\(placeholder)}" }
+                    continue
+                }
+                if masked && secret {
+                    out += Redactor.mask
+                    continue
+                }
+                let value = upper ? given.uppercased() : given
+                switch context {
+                case .url: out += Self.percentEncode(value, keep: inQuery ? Self.queryKeep : Self.segmentKeep)
+                case .formBody: out += Self.percentEncode(value, keep: Self.queryKeep)
+                case .jsonBody: out += Self.jsonEscape(value)
+                case .header, .rawBody: out += value
                 }
             }
         }
         return out
     }
 
+    /// A template piece with what rendering needs worked out once: whether a literal opens the
+    /// query, which credential a placeholder names, whether it is secret.
+    enum Piece {
+        case literal(String, opensQuery: Bool)
+        case base(String)
+        case version
+        /// `{name}` or `{name.upper}`: the credential (or, for names that are none, the name itself).
+        case value(placeholder: String, credential: String, upper: Bool, secret: Bool)
+
+        init(_ piece: TemplatePiece) {
+            switch piece {
+            case let .literal(text):
+                self = .literal(text, opensQuery: ByteSearch.contains(text, "?"))
+            case let .placeholder(name):
+                if name.hasPrefix("base.") {
+                    self = .base(String(name.dropFirst(5)))
+                } else if name == "version" {
+                    self = .version
+                } else {
+                    let credential = CredentialName.credential(inPlaceholder: name) ?? name
+                    self = .value(placeholder: name, credential: credential, upper: name.hasSuffix(".upper"),
+                                  secret: CredentialName.secret.contains(credential))
+                }
+            }
+        }
+    }
+
     /// A definition's templates are few and rendered for every connection: split each once.
-    static func pieces(_ template: String) -> [TemplatePiece] {
+    static func pieces(_ template: String) -> [Piece] {
         splitTemplates.lock.lock()
         if let known = splitTemplates.pieces[template] { splitTemplates.lock.unlock(); return known }
         splitTemplates.lock.unlock()
-        let pieces = TemplatePiece.split(template)
+        let pieces = TemplatePiece.split(template).map(Piece.init)
         splitTemplates.lock.lock()
         if splitTemplates.pieces.count >= 2048 { splitTemplates.pieces.removeAll() }
         splitTemplates.pieces[template] = pieces
@@ -66,33 +96,49 @@ struct DiagnosisTemplate {
 
     private final class SplitTemplates: @unchecked Sendable {
         let lock = NSLock()
-        var pieces: [String: [TemplatePiece]] = [:]
+        var pieces: [String: [Piece]] = [:]
     }
     private static let splitTemplates = SplitTemplates()
 
     /// RFC 3986 unreserved characters: never encoded.
-    static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+    static let unreserved = ByteClass("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
     static let queryKeep = unreserved
     /// In a path segment, '/' is encoded too (a Google refresh token "1//..." stays one segment).
     static let segmentKeep = unreserved
 
-    static func percentEncode(_ value: String, keep: Set<UInt8>) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        let hex = Array("0123456789ABCDEF".utf8)
+    /// A set of bytes as a 256-entry table (a `Set<UInt8>` hashes every byte it is asked about).
+    struct ByteClass: Sendable {
+        private let table: [Bool]
+        init(_ members: String) {
+            var table = [Bool](repeating: false, count: 256)
+            for byte in members.utf8 { table[Int(byte)] = true }
+            self.table = table
+        }
+        @inline(__always) func contains(_ byte: UInt8) -> Bool { table[Int(byte)] }
+    }
+
+    static func percentEncode(_ value: String, keep: ByteClass) -> String {
+        // Most credentials need no encoding at all: the value itself, not a copy.
+        guard value.utf8.contains(where: { !keep.contains($0) }) else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count + 16)
+        let hex: StaticString = "0123456789ABCDEF"
+        let digits = hex.utf8Start
         for byte in value.utf8 {
             if keep.contains(byte) {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             } else {
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0x0F)]))
+                out.append(0x25)
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func jsonEscape(_ value: String) -> String {
+        // What JSONWriter escapes: quotes, backslashes and control characters; anything else as is.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return value }
         var w = JSONWriter(capacity: value.utf8.count + 2)
         w.string(value)
         let quoted = String(decoding: w.bytes, as: UTF8.self)
@@ -106,15 +152,17 @@ struct SecretScrubber: Sendable {
     let needles: [String]
 
     init(secrets: [String]) {
-        var all = Set<String>()
+        var all: [String] = []
+        func add(_ needle: String) { if !all.contains(needle) { all.append(needle) } }
         for secret in secrets where secret.count >= 4 {
-            all.insert(secret)
-            all.insert(DiagnosisTemplate.percentEncode(secret, keep: DiagnosisTemplate.unreserved))
-            all.insert(DiagnosisTemplate.jsonEscape(secret))
-            all.insert(DiagnosisTemplate.percentEncode(secret, keep: DiagnosisTemplate.unreserved).replacingOccurrences(of: "%20", with: "+"))
+            add(secret)
+            let encoded = DiagnosisTemplate.percentEncode(secret, keep: DiagnosisTemplate.unreserved)
+            add(encoded)
+            add(DiagnosisTemplate.jsonEscape(secret))
+            if ByteSearch.contains(encoded, "%20") { add(encoded.replacingOccurrences(of: "%20", with: "+")) }
         }
         // Longest first, so a secret containing another is replaced whole.
-        needles = all.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        needles = all.filter { $0.count >= 4 }.sorted { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
     }
 
     func scrub(_ text: String) -> String {

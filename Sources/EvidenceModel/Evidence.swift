@@ -155,3 +155,13 @@ extension StringProtocol {
         return String(whole[start..<end])
     }
 }
+
+extension String {
+    /// The same as StringProtocol's, without a copy when there is nothing to trim (the usual case).
+    public func trimmedWhitespace() -> String {
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        if !isSpace(first) && !isSpace(last) { return self }
+        return Substring(self).trimmedWhitespace()
+    }
+}

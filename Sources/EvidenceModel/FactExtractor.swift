@@ -10,13 +10,19 @@ public struct FactExtractor: Sendable {
     public init(now: Date = Date()) { self.now = now }
 
     public func facts(for evidence: Evidence) -> Facts {
+        facts(for: evidence, parsedBody: nil)
+    }
+
+    /// The same, with the final response's body already parsed as JSON by the caller (a probe's
+    /// runner reads it for its yields): it is not parsed a second time.
+    public func facts(for evidence: Evidence, parsedBody: JSONValue?) -> Facts {
         var facts = Facts(capacity: 64)
         facts.merge(evidence.extraFacts)
         facts.set("input.kind", evidence.kind.rawValue)
 
         var messages: [String] = []
         if let response = evidence.finalResponse {
-            addResponseFacts(response, into: &facts, messages: &messages)
+            addResponseFacts(response, into: &facts, messages: &messages, parsedBody: parsedBody)
         }
         if evidence.responses.count > 1 {
             let hops = evidence.responses.dropLast()
@@ -66,19 +72,26 @@ public struct FactExtractor: Sendable {
 
     // MARK: - Response
 
-    func addResponseFacts(_ response: ResponseSnapshot, into facts: inout Facts, messages: inout [String]) {
+    func addResponseFacts(_ response: ResponseSnapshot, into facts: inout Facts, messages: inout [String], parsedBody: JSONValue? = nil) {
         facts.set("http.status", response.status)
-        var seen: [String: String] = [:]
+        // A response has a handful of headers: a list (repeated names joined) costs less than a table.
+        var seen: [(key: String, value: String)] = []
+        seen.reserveCapacity(response.headers.count)
         for (name, value) in response.headers {
-            let key = name.lowercased()
-            let safe = Redactor.isSecretHeader(key) ? Redactor.mask : value
-            seen[key] = seen[key].map { $0 + ", " + safe } ?? safe
+            let key = name.fastLowercased()
+            let safe = Redactor.secretHeaders.contains(key) ? Redactor.mask : value
+            if let i = seen.firstIndex(where: { $0.key == key }) {
+                seen[i].value += ", " + safe
+            } else {
+                seen.append((key, safe))
+            }
         }
+        func header(_ key: String) -> String? { seen.first { $0.key == key }?.value }
         for (key, value) in seen { facts.set("http.header." + key, value) }
-        let contentType = seen["content-type"].map { $0.split(separator: ";").first.map { $0.trimmedWhitespace().lowercased() } ?? "" }
+        let contentType = header("content-type").map(Self.mediaType)
         if let contentType { facts.set("http.content_type", contentType) }
         var challengeMessage: String?
-        if let challenge = seen["www-authenticate"].flatMap(WWWAuthenticate.parse) {
+        if let challenge = header("www-authenticate").flatMap(WWWAuthenticate.parse) {
             facts.set("www-authenticate.scheme", challenge.scheme)
             for (name, value) in challenge.parameters {
                 switch name {
@@ -93,19 +106,35 @@ public struct FactExtractor: Sendable {
                 challengeMessage = description
             }
         }
-        if let retry = seen["retry-after"] {
+        if let retry = header("retry-after") {
             if let seconds = Int(retry.trimmedWhitespace()) {
                 facts.set("retry_after", seconds)
             } else if let date = HTTPDate.parse(retry) {
                 facts.set("retry_after", max(0, Int(date.timeIntervalSince(now))))
             }
         }
-        addBodyFacts(response.body, contentType: contentType, into: &facts, messages: &messages)
+        addBodyFacts(response.body, contentType: contentType, into: &facts, messages: &messages, parsedBody: parsedBody)
         // The body's own sentence is usually fuller than the challenge's; the challenge comes after it.
         if let challengeMessage { messages.append(challengeMessage) }
     }
 
-    func addBodyFacts(_ body: String, contentType: String?, into facts: inout Facts, messages: inout [String]) {
+    /// `Application/JSON; charset=utf-8` → `application/json` (the part before any parameter, trimmed, lower case).
+    static func mediaType(_ contentType: String) -> String {
+        var copy = contentType
+        return copy.withUTF8 { bytes in
+            // The first non-empty part between semicolons (as splitting on ';' gives).
+            var start = 0
+            while start < bytes.count {
+                let end = UTF8Scan.firstIndex(bytes, from: start) { $0 == UInt8(ascii: ";") } ?? bytes.count
+                if end > start { return UTF8Scan.string(bytes, start..<end).trimmedWhitespace().fastLowercased() }
+                start = end + 1
+            }
+            return ""
+        }
+    }
+
+    func addBodyFacts(_ body: String, contentType: String?, into facts: inout Facts, messages: inout [String],
+                      parsedBody: JSONValue? = nil) {
         let trimmed = body.trimmedWhitespace()
         if trimmed.isEmpty {
             facts.set("body.format", "empty")
@@ -114,6 +143,7 @@ public struct FactExtractor: Sendable {
         var copy = trimmed
         let parsed = copy.withUTF8 { buffer -> Result<JSONValue, JSONParseError>? in
             guard JSON.looksLikeJSON(buffer) else { return nil }
+            if let parsedBody { return .success(parsedBody) }
             do { return .success(try JSON.parse(buffer)) } catch { return .failure(error as! JSONParseError) }
         }
         switch parsed {
@@ -285,7 +315,7 @@ public struct FactExtractor: Sendable {
             facts.set("request.auth.scheme", "none")
         }
         if token != nil || facts["token.present"] == nil {
-            facts.merge(TokenShape.facts(for: token, now: now))
+            TokenShape.add(for: token, now: now, into: &facts)
         }
     }
 
@@ -320,18 +350,15 @@ public struct FactExtractor: Sendable {
         var required: [String] = []
         if let scopes = facts["www-authenticate.scope"] { required += scopes.elements.compactMap(\.stringValue) }
         // Unsorted on purpose: this runs for every record, and order does not matter here.
-        for (name, value) in facts.values where name.hasSuffix("Scopes[]") || name.hasSuffix("_scopes[]")
-            || name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") {
-            guard name.hasSuffix("required_scopes") || name.hasSuffix("requiredScopes") || name.hasSuffix("requiredScopes[]")
-                    || name.hasSuffix("required_scopes[]") || name.hasSuffix("requiredGranularScopes[]") else { continue }
-            required += value.elements.compactMap(\.stringValue).flatMap { $0.split(separator: " ").map(String.init) }
+        for (name, value) in facts.values where Self.namesRequiredScopes(name) {
+            required += value.elements.compactMap(\.stringValue).flatMap { UTF8Scan.words($0, separatedBy: { $0 == 0x20 }) }
         }
         var granted: [String] = facts["token.scopes"]?.elements.compactMap(\.stringValue) ?? []
         let status = facts.int("http.status") ?? 0
         if status < 400 || status == 0 {
             for name in ["body.scope", "body.scopes[]", "body.data.scopes[]", "body.scopes"] {
                 if let value = facts[name] {
-                    granted += value.elements.compactMap(\.stringValue).flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+                    granted += value.elements.compactMap(\.stringValue).flatMap { UTF8Scan.words($0, separatedBy: { $0 == 0x20 || $0 == 0x2C }) }
                 }
             }
         }
@@ -343,7 +370,22 @@ public struct FactExtractor: Sendable {
         if !missing.isEmpty { facts.set("scopes.missing", .list(missing.map { .string($0) })) }
     }
 
+    /// Whether a fact names the scopes an API required (`…required_scopes`, `…requiredScopes[]`,
+    /// `…requiredGranularScopes[]`). Every fact of every record is asked: the last byte decides most.
+    static func namesRequiredScopes(_ name: String) -> Bool {
+        guard let last = name.utf8.last, last == UInt8(ascii: "s") || last == UInt8(ascii: "]") else { return false }
+        return UTF8Scan.hasSuffix(name, "required_scopes") || UTF8Scan.hasSuffix(name, "requiredScopes")
+            || UTF8Scan.hasSuffix(name, "requiredScopes[]") || UTF8Scan.hasSuffix(name, "required_scopes[]")
+            || UTF8Scan.hasSuffix(name, "requiredGranularScopes[]")
+    }
+
     private func unique(_ items: [String]) -> [String] {
+        if items.count <= 16 {
+            var out: [String] = []
+            out.reserveCapacity(items.count)
+            for item in items where !out.contains(item) { out.append(item) }
+            return out
+        }
         var seen = Set<String>()
         return items.filter { seen.insert($0).inserted }
     }

@@ -128,10 +128,20 @@ public struct Facts: Sendable, Equatable {
 
     /// Adds to a list fact (creating it), as values met inside JSON arrays do.
     public mutating func append(_ name: String, _ value: FactValue) {
-        switch values[name] {
-        case nil: values[name] = .list([value])
-        case let .list(items)?: values[name] = .list(items + [value])
-        case let existing?: values[name] = .list([existing, value])
+        // One lookup, and the list is moved out and back so it grows in place (a JSON array of
+        // n items used to cost n copies).
+        guard let index = values.index(forKey: name) else {
+            values[name] = .list([value])
+            return
+        }
+        var current = FactValue.null
+        swap(&current, &values.values[index])
+        switch consume current {
+        case var .list(items):
+            items.append(value)
+            values.values[index] = .list(items)
+        case let existing:
+            values.values[index] = .list([existing, value])
         }
     }
 

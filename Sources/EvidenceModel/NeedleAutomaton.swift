@@ -1,4 +1,4 @@
-/// Aho–Corasick over ASCII-lowercased bytes: one pass over a text finds every rule needle in it.
+/// Aho–Corasick over bytes, ignoring ASCII case: one pass over a text finds every rule needle in it.
 /// Phrase rules are candidates only when one of their literal words occurs, so a record costs one
 /// scan of its text, not one regex per phrase rule.
 public struct NeedleAutomaton: Sendable {
@@ -20,6 +20,10 @@ public struct NeedleAutomaton: Sendable {
                 width += 1
             }
         }
+        // Upper-case ASCII letters fall in their lower-case letter's class, so a text can be scanned
+        // as it is, without a lowered copy (needles are ASCII-lowercased by every caller).
+        assert(needles.allSatisfy { !$0.contains { $0 >= 0x41 && $0 <= 0x5A } }, "needles must be lower-case")
+        for upper in 0x41...0x5A { classOf[upper] = classOf[upper + 0x20] }
         // At most one state per needle byte, plus the root: allocate the dense table once.
         let maxStates = needles.reduce(1) { $0 + $1.count }
         var goto = [Int32](repeating: -1, count: maxStates * width)
@@ -65,12 +69,13 @@ public struct NeedleAutomaton: Sendable {
         outputs = out
     }
 
-    /// Calls `found` with the id of every needle occurring in `text` (possibly more than once).
-    public func scan(_ lowered: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
+    /// Calls `found` with the id of every needle occurring in `text` (possibly more than once),
+    /// ignoring ASCII case.
+    public func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
         next.withUnsafeBufferPointer { table in
             classOf.withUnsafeBufferPointer { classes in
                 var state = 0
-                for byte in lowered {
+                for byte in text {
                     state = Int(table[state &* width &+ Int(classes[Int(byte)])])
                     if !outputs[state].isEmpty {
                         for id in outputs[state] { found(Int(id)) }

@@ -22,7 +22,7 @@ public enum Redactor {
         "developer-token", "x-auth-token", "x-access-token", "x-hubspot-api-key", "x-csrf-token", "x-xsrf-token",
     ]
 
-    public static func isSecretHeader(_ name: String) -> Bool { secretHeaders.contains(name.lowercased()) }
+    public static func isSecretHeader(_ name: String) -> Bool { secretHeaders.contains(name.fastLowercased()) }
 
     public static func redactHeader(name: String, value: String) -> String {
         isSecretHeader(name) ? mask : redact(value)
@@ -60,9 +60,19 @@ public enum Redactor {
     static func mayNameSecret(_ key: String) -> Bool {
         var copy = key
         return copy.withUTF8 { raw in
-            var lowered = [UInt8](repeating: 0, count: raw.count)
-            for i in 0..<raw.count { lowered[i] = raw[i].asciiLowercased }
-            return lowered.withUnsafeBufferPointer { buffer in secretKeyWords.contains { ByteSearch.contains(buffer, $0) } }
+            // Case-insensitive search of each word in place: every JSON member of every answer is asked.
+            for word in secretKeyWords where word.count <= raw.count {
+                var i = 0
+                while i + word.count <= raw.count {
+                    if raw[i].asciiLowercased == word[0] {
+                        var j = 1
+                        while j < word.count && raw[i + j].asciiLowercased == word[j] { j += 1 }
+                        if j == word.count { return true }
+                    }
+                    i += 1
+                }
+            }
+            return false
         }
     }
 
@@ -156,7 +166,8 @@ public enum Redactor {
 
     private static func applicablePatterns(_ text: String) -> [Int] {
         var applicable = trigger.alwaysRun
-        ByteSearch.lowered(text).withUnsafeBufferPointer { buffer in
+        var copy = text
+        copy.withUTF8 { buffer in
             trigger.automaton.scan(buffer) { applicable.append(trigger.patternOfNeedle[$0]) }
         }
         return applicable

@@ -4,43 +4,52 @@ import Foundation
 public enum TokenShape {
     public static func facts(for token: String?, now: Date = Date()) -> Facts {
         var facts = Facts()
+        add(for: token, now: now, into: &facts)
+        return facts
+    }
+
+    /// The same facts added to `facts` where absent (as `merge` would), without a table of their own.
+    public static func add(for token: String?, now: Date = Date(), into facts: inout Facts) {
         guard let raw = token else {
-            facts.set("token.present", false)
-            return facts
+            facts.setIfAbsent("token.present", .bool(false))
+            return
         }
         let token = raw.trimmedWhitespace()
-        facts.set("token.present", !token.isEmpty)
-        facts.set("token.format", format(of: token))
+        facts.setIfAbsent("token.present", .bool(!token.isEmpty))
+        facts.setIfAbsent("token.format", .string(format(of: token)))
         if let claims = jwtClaims(token) {
             if let exp = claims["exp"]?.intValue {
-                facts.set("token.expires_at", exp)
-                facts.set("token.expired", Double(exp) < now.timeIntervalSince1970)
+                facts.setIfAbsent("token.expires_at", .int(exp))
+                facts.setIfAbsent("token.expired", .bool(Double(exp) < now.timeIntervalSince1970))
             }
-            if let iat = claims["iat"]?.intValue { facts.set("token.issued_at", iat) }
+            if let iat = claims["iat"]?.intValue { facts.setIfAbsent("token.issued_at", .int(iat)) }
             let scopes = scopeList(claims["scope"] ?? claims["scp"] ?? claims["scopes"])
-            if !scopes.isEmpty { facts.set("token.scopes", .list(scopes.map { .string($0) })) }
-            if let email = claims["email"]?.stringValue { facts.set("token.email", email) }
-            if let iss = claims["iss"]?.stringValue { facts.set("token.issuer", iss) }
-            if let aud = claims["aud"] { facts.set("token.audience", FactValue(aud)) }
+            if !scopes.isEmpty { facts.setIfAbsent("token.scopes", .list(scopes.map { .string($0) })) }
+            if let email = claims["email"]?.stringValue { facts.setIfAbsent("token.email", .string(email)) }
+            if let iss = claims["iss"]?.stringValue { facts.setIfAbsent("token.issuer", .string(iss)) }
+            if let aud = claims["aud"] { facts.setIfAbsent("token.audience", FactValue(aud)) }
         }
-        return facts
     }
 
     public static func format(of token: String) -> String {
         if token.isEmpty { return "malformed" }
-        if token.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" || $0 == "<" || $0 == "{" }) { return "malformed" }
-        if token.hasPrefix("ya29.") { return "google-access" }
-        if token.hasPrefix("1//") { return "google-refresh" }
-        if token.hasPrefix("EAA") { return "facebook" }
-        if token.hasPrefix("pat-") { return "hubspot-private-app" }
-        if token.hasPrefix("sbx-") { return "sandbox" }
+        // On bytes: every probe of `check` asks, and the characters looked for are all ASCII.
+        if token.utf8.contains(where: { $0 == 0x20 || $0 == 0x22 || $0 == 0x27 || $0 == 0x0A || $0 == 0x3C || $0 == 0x7B }) { return "malformed" }
+        if UTF8Scan.hasPrefix(token, "ya29.") { return "google-access" }
+        if UTF8Scan.hasPrefix(token, "1//") { return "google-refresh" }
+        if UTF8Scan.hasPrefix(token, "EAA") { return "facebook" }
+        if UTF8Scan.hasPrefix(token, "pat-") { return "hubspot-private-app" }
+        if UTF8Scan.hasPrefix(token, "sbx-") { return "sandbox" }
+        guard UTF8Scan.hasPrefix(token, "eyJ") else { return "opaque" }
         if jwtClaims(token) != nil { return "jwt" }
-        if token.split(separator: ".").count == 3 && token.hasPrefix("eyJ") { return "malformed" }
+        if token.split(separator: ".").count == 3 { return "malformed" }
         return "opaque"
     }
 
     /// The payload of a JWT (`header.payload.signature`), or nil when the token is not one.
     public static func jwtClaims(_ token: String) -> JSONValue? {
+        // Every JWT starts with the encoded `{"`: anything else is not one, without splitting it.
+        guard UTF8Scan.hasPrefix(token, "eyJ") else { return nil }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].hasPrefix("eyJ"),
               let header = base64URLDecode(parts[0]), (try? JSON.parse(header))?["alg"] != nil,

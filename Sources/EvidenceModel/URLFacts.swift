@@ -1,4 +1,7 @@
 /// URL pieces without Foundation's URL parsing, which rejects many of the half-URLs customers paste.
+///
+/// Every delimiter of a URL is ASCII, so the pieces are found on UTF-8 bytes: `check` reads the
+/// URL of every probe it makes, and walking Characters cost more than the probe's own parsing.
 public enum URLFacts {
     /// Where "://" ends, found on bytes (Foundation's range(of:) bridges to UTF-16).
     static func afterScheme(_ url: String) -> String.Index? {
@@ -7,36 +10,51 @@ public enum URLFacts {
     }
 
     public static func host(of url: String) -> String? {
-        guard let schemeEnd = afterScheme(url) else { return nil }
-        var rest = url[schemeEnd...]
-        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        if rest.hasPrefix("[") , let close = rest.firstIndex(of: "]") {
-            return String(rest[rest.index(after: rest.startIndex)..<close]).lowercased()
+        var copy = url
+        return copy.withUTF8 { bytes -> String? in
+            guard let schemeEnd = UTF8Scan.find(bytes, "://", from: 0).map({ $0 + 3 }) else { return nil }
+            var start = schemeEnd
+            var end = UTF8Scan.firstIndex(bytes, from: schemeEnd) { $0 == slash || $0 == question || $0 == hash } ?? bytes.count
+            if let at = UTF8Scan.lastIndex(bytes, in: start..<end, of: UInt8(ascii: "@")) { start = at + 1 }
+            if start < end, bytes[start] == UInt8(ascii: "["),
+               let close = UTF8Scan.firstIndex(bytes, from: start, to: end, where: { $0 == UInt8(ascii: "]") }) {
+                return UTF8Scan.lowercasedString(bytes, start + 1..<close)
+            }
+            if let colon = UTF8Scan.lastIndex(bytes, in: start..<end, of: UInt8(ascii: ":")) { end = colon }
+            return start < end ? UTF8Scan.lowercasedString(bytes, start..<end) : nil
         }
-        if let colon = rest.lastIndex(of: ":") { rest = rest[..<colon] }
-        return rest.isEmpty ? nil : rest.lowercased()
     }
 
     public static func path(of url: String) -> String? {
-        guard let schemeEnd = afterScheme(url) else { return url.hasPrefix("/") ? String(url.prefix { $0 != "?" && $0 != "#" }) : nil }
-        let rest = url[schemeEnd...]
-        guard let slash = rest.firstIndex(of: "/") else { return "/" }
-        return String(rest[slash...].prefix { $0 != "?" && $0 != "#" })
+        var copy = url
+        return copy.withUTF8 { bytes -> String? in
+            guard let schemeEnd = UTF8Scan.find(bytes, "://", from: 0).map({ $0 + 3 }) else {
+                guard bytes.first == slash else { return nil }
+                return UTF8Scan.string(bytes, 0..<(UTF8Scan.firstIndex(bytes, from: 0) { $0 == question || $0 == hash } ?? bytes.count))
+            }
+            // The first '/' after the scheme starts the path, wherever it stands (as it always has).
+            guard let start = UTF8Scan.firstIndex(bytes, from: schemeEnd, where: { $0 == slash }) else { return "/" }
+            let end = UTF8Scan.firstIndex(bytes, from: start) { $0 == question || $0 == hash } ?? bytes.count
+            return UTF8Scan.string(bytes, start..<end)
+        }
     }
 
     public static func withoutQuery(_ url: String) -> String {
-        String(url.prefix { $0 != "?" && $0 != "#" })
+        var copy = url
+        return copy.withUTF8 { bytes in
+            guard let stop = UTF8Scan.firstIndex(bytes, from: 0, where: { $0 == question || $0 == hash }) else { return url }
+            return UTF8Scan.string(bytes, 0..<stop)
+        }
     }
 
     /// Query (and fragment) parameters in order, percent-decoding left to the caller.
     public static func queryItems(_ url: String) -> [(String, String)] {
         var items: [(String, String)] = []
-        let parts = url.split(whereSeparator: { $0 == "?" || $0 == "#" }).dropFirst()
-        for part in parts {
-            for pair in part.split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                items.append((String(kv[0]), kv.count > 1 ? String(kv[1]) : ""))
+        var copy = url
+        copy.withUTF8 { bytes in
+            forEachQueryItem(bytes) { name, value in
+                items.append((UTF8Scan.string(bytes, name), UTF8Scan.string(bytes, value)))
+                return true
             }
         }
         return items
@@ -44,15 +62,34 @@ public enum URLFacts {
 
     /// `a=1&b=2` (a form body), values left encoded.
     public static func formItems(_ body: String) -> [(String, String)] {
-        body.split(separator: "&").map { pair in
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
+        var items: [(String, String)] = []
+        var copy = body
+        copy.withUTF8 { bytes in
+            forEachPair(bytes, 0..<bytes.count) { name, value in
+                items.append((UTF8Scan.string(bytes, name), UTF8Scan.string(bytes, value)))
+                return true
+            }
         }
+        return items
     }
 
+    /// The first value of a query (or fragment) parameter, left encoded.
     public static func queryValue(_ name: String, in url: String) -> String? {
+        // No "name=" anywhere: no value, even for a bare "name" item (as it always was).
         guard ByteSearch.contains(url, name + "=") else { return nil }
-        return queryItems(url).first(where: { $0.0 == name })?.1
+        var copy = url
+        var wanted = name
+        return copy.withUTF8 { bytes in
+            wanted.withUTF8 { key -> String? in
+                var found: Range<Int>?
+                forEachQueryItem(bytes) { itemName, value in
+                    guard UTF8Scan.equal(bytes, itemName, key) else { return true }
+                    found = value
+                    return false
+                }
+                return found.map { UTF8Scan.string(bytes, $0) }
+            }
+        }
     }
 
     /// Google account indexes a URL names: `authuser=N` in the query, `/u/N/` in the path.
@@ -70,5 +107,186 @@ public enum URLFacts {
             }
         }
         return found
+    }
+
+    // MARK: bytes
+
+    private static let slash = UInt8(ascii: "/")
+    private static let question = UInt8(ascii: "?")
+    private static let hash = UInt8(ascii: "#")
+
+    /// Calls `body` with each `name=value` of every part after a '?' or '#' (empty parts skipped,
+    /// a part without '=' has an empty value) until it returns false.
+    private static func forEachQueryItem(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, Range<Int>) -> Bool) {
+        // The parts between '?'/'#' delimiters, empty ones dropped; the first part is the URL itself.
+        var partStart = 0
+        var isFirst = true
+        var i = 0
+        while i <= bytes.count {
+            if i == bytes.count || bytes[i] == question || bytes[i] == hash {
+                if i > partStart {
+                    if !isFirst, !forEachPair(bytes, partStart..<i, body) { return }
+                    isFirst = false
+                }
+                partStart = i + 1
+            }
+            i += 1
+        }
+    }
+
+    /// `name=value` pairs separated by '&' (empty pairs skipped). Returns false when `body` stopped.
+    @discardableResult
+    private static func forEachPair(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ body: (Range<Int>, Range<Int>) -> Bool) -> Bool {
+        var pairStart = range.lowerBound
+        var i = range.lowerBound
+        while i <= range.upperBound {
+            if i == range.upperBound || bytes[i] == UInt8(ascii: "&") {
+                if i > pairStart {
+                    let equals = UTF8Scan.firstIndex(bytes, from: pairStart, to: i) { $0 == UInt8(ascii: "=") }
+                    let name = pairStart..<(equals ?? i)
+                    let value = equals.map { ($0 + 1)..<i } ?? i..<i
+                    if !body(name, value) { return false }
+                }
+                pairStart = i + 1
+            }
+            i += 1
+        }
+        return true
+    }
+}
+
+/// Small scans over a string's UTF-8 bytes, for the hot paths that must not walk Characters.
+public enum UTF8Scan {
+    @inline(__always)
+    public static func firstIndex(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int? = nil,
+                                  where predicate: (UInt8) -> Bool) -> Int? {
+        var i = start
+        let end = end ?? bytes.count
+        while i < end {
+            if predicate(bytes[i]) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    @inline(__always)
+    public static func lastIndex(_ bytes: UnsafeBufferPointer<UInt8>, in range: Range<Int>, of byte: UInt8) -> Int? {
+        var i = range.upperBound
+        while i > range.lowerBound {
+            i -= 1
+            if bytes[i] == byte { return i }
+        }
+        return nil
+    }
+
+    /// Where `needle` (ASCII) first starts at or after `start`.
+    public static func find(_ bytes: UnsafeBufferPointer<UInt8>, _ needle: StaticString, from start: Int) -> Int? {
+        let n = needle.utf8CodeUnitCount
+        guard n > 0 else { return start }
+        let p = needle.utf8Start
+        var i = start
+        while i + n <= bytes.count {
+            if bytes[i] == p[0] {
+                var j = 1
+                while j < n && bytes[i + j] == p[j] { j += 1 }
+                if j == n { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    @inline(__always)
+    public static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard range.count == other.count else { return false }
+        var i = 0
+        while i < other.count {
+            if bytes[range.lowerBound + i] != other[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    public static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// The bytes as a string, lower-cased (ASCII on bytes; anything else as `String.lowercased`).
+    public static func lowercasedString(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        var ascii = true
+        for i in range where bytes[i] >= 0x80 { ascii = false; break }
+        guard ascii else { return string(bytes, range).lowercased() }
+        return String(unsafeUninitializedCapacity: range.count) { out in
+            for (k, i) in range.enumerated() { out[k] = bytes[i].asciiLowercased }
+            return range.count
+        }
+    }
+
+    /// The non-empty runs between separator bytes (ASCII separators), as strings.
+    public static func words(_ text: String, separatedBy isSeparator: (UInt8) -> Bool) -> [String] {
+        var words: [String] = []
+        var copy = text
+        copy.withUTF8 { bytes in
+            var start = 0
+            var i = 0
+            while i <= bytes.count {
+                if i == bytes.count || isSeparator(bytes[i]) {
+                    if i > start { words.append(string(bytes, start..<i)) }
+                    start = i + 1
+                }
+                i += 1
+            }
+        }
+        return words
+    }
+
+    /// Whether the string ends with `suffix` (ASCII), compared on bytes.
+    @inline(__always)
+    public static func hasSuffix(_ text: String, _ suffix: StaticString) -> Bool {
+        let n = suffix.utf8CodeUnitCount
+        let utf8 = text.utf8
+        guard utf8.count >= n else { return false }
+        let p = suffix.utf8Start
+        var k = 0
+        for byte in utf8.suffix(n) {
+            if byte != p[k] { return false }
+            k += 1
+        }
+        return true
+    }
+
+    /// Whether the string starts with `prefix` (ASCII), compared on bytes.
+    @inline(__always)
+    public static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        let p = prefix.utf8Start
+        var k = 0
+        for byte in text.utf8 {
+            if k == n { return true }
+            if byte != p[k] { return false }
+            k += 1
+        }
+        return k == n
+    }
+}
+
+extension String {
+    /// `lowercased()` for the ASCII names of headers, keys and hosts: no copy when nothing is upper
+    /// case, bytes otherwise; non-ASCII text still goes through `lowercased()`.
+    public func fastLowercased() -> String {
+        var copy = self
+        return copy.withUTF8 { bytes -> String in
+            var needsWork = false
+            for byte in bytes {
+                if byte >= 0x80 { return lowercased() }
+                if byte &- 0x41 < 26 { needsWork = true }
+            }
+            guard needsWork else { return self }
+            return String(unsafeUninitializedCapacity: bytes.count) { out in
+                for i in 0..<bytes.count { out[i] = bytes[i].asciiLowercased }
+                return bytes.count
+            }
+        }
     }
 }

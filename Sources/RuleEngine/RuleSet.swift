@@ -21,6 +21,8 @@ public final class RuleSet: Sendable {
     /// fact name → the rules anchored on it (by a required value, or by its presence when there is
     /// no better anchor); one table so a fact name is hashed once per record.
     let byName: [String: FactAnchors]
+    /// Rules out most fact names that anchor nothing before `byName` hashes them.
+    let nameFilter: NameFilter
     let indexByID: [String: Int]
 
     public init(rules: [Rule], remediations: [Remediation]) {
@@ -60,6 +62,7 @@ public final class RuleSet: Sendable {
             return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
         }
         self.byName = byName
+        nameFilter = NameFilter(byName.keys)
         var indexByID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
         self.indexByID = indexByID
@@ -125,7 +128,7 @@ public final class RuleSet: Sendable {
         var candidates: [Int] = always
         // Walk whichever side is smaller: the record's facts or the indexed fact names.
         if facts.count < byName.count {
-            for (fact, value) in facts.values {
+            for (fact, value) in facts.values where nameFilter.mayContain(fact) {
                 byName[fact]?.collect(value, into: &candidates)
             }
         } else {
@@ -137,9 +140,8 @@ public final class RuleSet: Sendable {
         for index in byNeedle {
             guard let value = facts[index.fact] else { continue }
             func scan(_ element: FactValue) {
-                guard let text = element.stringValue else { return }
-                let lowered = ByteSearch.lowered(text)
-                lowered.withUnsafeBufferPointer { buffer in
+                guard var text = element.stringValue else { return }
+                text.withUTF8 { buffer in
                     index.automaton.scan(buffer) { candidates.append(contentsOf: index.rules[$0]) }
                 }
             }
@@ -194,4 +196,40 @@ struct NeedleIndex: Sendable {
     let automaton: NeedleAutomaton
     /// needle id → rules
     let rules: [[Int]]
+}
+
+/// A bitset over a cheap fingerprint of names (length, first, middle and last bytes): a name whose
+/// bit is clear is certainly not in the set, found without hashing the whole name. Most facts of a
+/// record (body members, headers) anchor no rule, and `check` asks for every fact of every record.
+struct NameFilter: Sendable {
+    private var bits = [UInt64](repeating: 0, count: 64)
+
+    init<S: Sequence>(_ names: S) where S.Element == String {
+        for name in names {
+            let slot = Self.slot(name)
+            bits[slot >> 6] |= 1 << UInt64(slot & 63)
+        }
+    }
+
+    @inline(__always)
+    func mayContain(_ name: String) -> Bool {
+        let slot = Self.slot(name)
+        return bits[slot >> 6] & (1 << UInt64(slot & 63)) != 0
+    }
+
+    @inline(__always)
+    static func slot(_ name: String) -> Int {
+        var copy = name
+        return copy.withUTF8 { bytes -> Int in
+            let n = bytes.count
+            guard n > 0 else { return 0 }
+            var h = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
+            h ^= UInt64(bytes[0]) &* 0xBF58_476D_1CE4_E5B9
+            h ^= UInt64(bytes[n >> 1]) &* 0x94D0_49BB_1331_11EB
+            h ^= UInt64(bytes[n - 1]) &* 0x2545_F491_4F6C_DD1D
+            if n > 2 { h ^= UInt64(bytes[n - 2]) &* 0x6A09_E667_F3BC_C909 }
+            h ^= h >> 31
+            return Int(truncatingIfNeeded: h & 4095)
+        }
+    }
 }
