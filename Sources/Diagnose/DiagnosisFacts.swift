@@ -115,19 +115,27 @@ struct DiagnosisFactBuilder {
         if warnExpiry > 0 { facts.set("probe.warn_expiry", Int(warnExpiry)) }
 
         // What the probes did.
-        let ran = records.filter { $0.outcome != .skipped }
-        let failed = ran.filter { $0.outcome != .ok }
-        facts.set("probe.steps", ran.count)
-        facts.set("probe.ok", ran.count - failed.count)
+        // One pass over the records, naming steps only (records are large to copy).
+        var ran = 0
+        var failed: [FactValue] = []
+        var unexpected: [FactValue] = []
+        var html: [FactValue] = []
+        var transport: [FactValue] = []
+        for record in records where record.outcome != .skipped {
+            ran += 1
+            if record.outcome != .ok { failed.append(.string(record.step)) }
+            if record.outcome == .unexpectedBody { unexpected.append(.string(record.step)) }
+            if record.bodyShape == "html" { html.append(.string(record.step)) }
+            if record.outcome == .transportError { transport.append(.string(record.step)) }
+        }
+        facts.set("probe.steps", ran)
+        facts.set("probe.ok", ran - failed.count)
         facts.set("probe.failed", failed.count)
-        facts.set("probe.skipped", records.count - ran.count)
-        if !failed.isEmpty { facts.set("probe.failed_steps", .list(failed.map { .string($0.step) })) }
-        let unexpected = ran.filter { $0.outcome == .unexpectedBody }
-        if !unexpected.isEmpty { facts.set("probe.unexpected_body", .list(unexpected.map { .string($0.step) })) }
-        let html = ran.filter { $0.bodyShape == "html" }
-        if !html.isEmpty { facts.set("probe.html_body", .list(html.map { .string($0.step) })) }
-        let transport = ran.filter { $0.outcome == .transportError }
-        if !transport.isEmpty { facts.set("probe.transport_failed", .list(transport.map { .string($0.step) })) }
+        facts.set("probe.skipped", records.count - ran)
+        if !failed.isEmpty { facts.set("probe.failed_steps", .list(failed)) }
+        if !unexpected.isEmpty { facts.set("probe.unexpected_body", .list(unexpected)) }
+        if !html.isEmpty { facts.set("probe.html_body", .list(html)) }
+        if !transport.isEmpty { facts.set("probe.transport_failed", .list(transport)) }
         return facts
     }
 

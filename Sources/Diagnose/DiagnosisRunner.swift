@@ -6,8 +6,12 @@ import RuleEngine
 /// What one `diagnose` run found: the report (findings, verdict, `probes[]`) and its exit status.
 public struct Diagnosis: Sendable {
     public var report: Report
-    /// The diagnosis-level facts (docs/PROVIDERS.md), redacted.
-    public var facts: Facts
+    /// The diagnosis-level facts (docs/PROVIDERS.md), redacted. Redacted when read, as `stepFacts`
+    /// are: `check` reads one of them (`fact(_:)`).
+    public var facts: Facts {
+        get { factsScrubber.map { $0.scrub(rawFacts) } ?? rawFacts }
+        set { rawFacts = newValue; factsScrubber = nil }
+    }
     /// Each step's facts by step id, redacted (steps that ran). Redacted when read: `check` over
     /// thousands of connections never reads them, and redacting every step's facts cost more
     /// than classifying them.
@@ -20,23 +24,33 @@ public struct Diagnosis: Sendable {
     /// What a refresh-token exchange gave (an access token, a rotated refresh token), for
     /// `check --renew` to store. Holds secrets in clear: never print or log it.
     public var renewal: RenewedCredentials?
+    private var rawFacts: Facts
+    private var factsScrubber: SecretScrubber?
     private var rawStepFacts: [String: Facts]
     private var scrubber: SecretScrubber?
 
     init(report: Report, facts: Facts, stepFacts: [String: Facts], seconds: Double) {
         self.report = report
-        self.facts = facts
+        rawFacts = facts
+        factsScrubber = nil
         self.seconds = seconds
         rawStepFacts = stepFacts
         scrubber = nil
     }
 
-    init(report: Report, facts: Facts, unredactedStepFacts: [String: Facts], scrubber: SecretScrubber, seconds: Double) {
+    init(report: Report, unredactedFacts: Facts, unredactedStepFacts: [String: Facts], scrubber: SecretScrubber, seconds: Double) {
         self.report = report
-        self.facts = facts
+        rawFacts = unredactedFacts
+        factsScrubber = scrubber
         self.seconds = seconds
         rawStepFacts = unredactedStepFacts
         self.scrubber = scrubber
+    }
+
+    /// One diagnosis-level fact, redacted.
+    public func fact(_ name: String) -> FactValue? {
+        guard let value = rawFacts[name] else { return nil }
+        return factsScrubber.map { $0.scrub(value) } ?? value
     }
 
     /// The longest `Retry-After` (seconds) any step's answer carried.
@@ -143,7 +157,7 @@ public struct DiagnosisRunner: Sendable {
             }
         }
         // A base URL may name a credential in its host ("https://{account}.snowflakecomputing.com").
-        for (name, url) in urls where url.contains("{") {
+        for (name, url) in urls where ByteSearch.contains(url, "{") {
             var out = ""
             for piece in TemplatePiece.split(url) {
                 switch piece {
@@ -599,12 +613,11 @@ struct RunState {
             r.note = r.note.map(scrubber.scrub)
             return r
         }
-        let shownDiagnosis = scrubber.scrub(diagnosisFacts)
         var rawSteps: [String: Facts] = [:]
         for index in ran { rawSteps[steps[index].id] = stepFacts[index]! }
         var allFacts: Facts?
         if options.keepFacts {
-            var merged = shownDiagnosis
+            var merged = scrubber.scrub(diagnosisFacts)
             for index in ran {
                 let id = steps[index].id
                 let shown = scrubber.scrub(rawSteps[id]!)
@@ -615,7 +628,7 @@ struct RunState {
         let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes)
-        var diagnosis = Diagnosis(report: report, facts: shownDiagnosis, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
+        var diagnosis = Diagnosis(report: report, unredactedFacts: diagnosisFacts, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
         diagnosis.renewal = renewal
         return diagnosis
     }

@@ -201,9 +201,18 @@ public struct FactExtractor: Sendable {
     }
 
     func flatten(_ value: JSONValue, path: String, inArray: Bool, depth: Int, into facts: inout Facts, budget: inout Int) {
+        var buffer = Array(path.utf8)
+        buffer.reserveCapacity(128)
+        flatten(value, path: &buffer, inArray: inArray, depth: depth, into: &facts, budget: &budget)
+    }
+
+    /// The path is built in one byte buffer, grown and cut back as the walk goes: a fact name
+    /// becomes a String only where a value is stored.
+    private func flatten(_ value: JSONValue, path: inout [UInt8], inArray: Bool, depth: Int, into facts: inout Facts, budget: inout Int) {
         guard budget > 0, depth <= maxDepth else { return }
         switch value {
         case let .object(members):
+            let base = path.count
             for (key, member) in members {
                 let secret: Bool
                 switch member {
@@ -211,25 +220,32 @@ public struct FactExtractor: Sendable {
                 case .int, .double: secret = Redactor.isSecretJSONKey(key, value: nil)
                 default: secret = false
                 }
+                path.append(UInt8(ascii: "."))
+                path.append(contentsOf: key.utf8)
                 if secret {
-                    store(.string(Redactor.mask), at: path + "." + key, inArray: inArray, into: &facts, budget: &budget)
+                    store(.string(Redactor.mask), at: String(decoding: path, as: UTF8.self), inArray: inArray, into: &facts, budget: &budget)
                 } else {
-                    flatten(member, path: path + "." + key, inArray: inArray, depth: depth + 1, into: &facts, budget: &budget)
+                    flatten(member, path: &path, inArray: inArray, depth: depth + 1, into: &facts, budget: &budget)
                 }
+                path.removeSubrange(base...)
             }
         case let .array(items):
-            let itemPath = path + "[]"
+            let base = path.count
             if items.isEmpty {
-                if !inArray { facts.setIfAbsent(itemPath, .list([])) }
-                facts.setIfAbsent(path + ".count", .int(0))
+                let name = String(decoding: path, as: UTF8.self)
+                if !inArray { facts.setIfAbsent(name + "[]", .list([])) }
+                facts.setIfAbsent(name + ".count", .int(0))
                 return
             }
-            if !inArray { facts.set(path + ".count", items.count) }
+            if !inArray { facts.set(String(decoding: path, as: UTF8.self) + ".count", items.count) }
+            path.append(UInt8(ascii: "["))
+            path.append(UInt8(ascii: "]"))
             for item in items {
-                flatten(item, path: itemPath, inArray: true, depth: depth + 1, into: &facts, budget: &budget)
+                flatten(item, path: &path, inArray: true, depth: depth + 1, into: &facts, budget: &budget)
             }
+            path.removeSubrange(base...)
         default:
-            store(FactValue(value), at: path, inArray: inArray, into: &facts, budget: &budget)
+            store(FactValue(value), at: String(decoding: path, as: UTF8.self), inArray: inArray, into: &facts, budget: &budget)
         }
     }
 
@@ -373,10 +389,21 @@ public struct FactExtractor: Sendable {
     /// Whether a fact names the scopes an API required (`…required_scopes`, `…requiredScopes[]`,
     /// `…requiredGranularScopes[]`). Every fact of every record is asked: the last byte decides most.
     static func namesRequiredScopes(_ name: String) -> Bool {
-        guard let last = name.utf8.last, last == UInt8(ascii: "s") || last == UInt8(ascii: "]") else { return false }
-        return UTF8Scan.hasSuffix(name, "required_scopes") || UTF8Scan.hasSuffix(name, "requiredScopes")
-            || UTF8Scan.hasSuffix(name, "requiredScopes[]") || UTF8Scan.hasSuffix(name, "required_scopes[]")
-            || UTF8Scan.hasSuffix(name, "requiredGranularScopes[]")
+        var copy = name
+        return copy.withUTF8 { bytes in
+            var end = bytes.count
+            guard let last = bytes.last, last == UInt8(ascii: "s") || last == UInt8(ascii: "]") else { return false }
+            let list = last == UInt8(ascii: "]")
+            if list {
+                guard end >= 2, bytes[end - 2] == UInt8(ascii: "[") else { return false }
+                end -= 2
+            }
+            func endsWith(_ suffix: StaticString) -> Bool {
+                let n = suffix.utf8CodeUnitCount
+                return end >= n && memcmp(bytes.baseAddress! + (end - n), suffix.utf8Start, n) == 0
+            }
+            return endsWith("required_scopes") || endsWith("requiredScopes") || (list && endsWith("requiredGranularScopes"))
+        }
     }
 
     private func unique(_ items: [String]) -> [String] {

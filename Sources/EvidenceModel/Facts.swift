@@ -155,8 +155,15 @@ public struct Facts: Sendable, Equatable {
     public func string(_ name: String) -> String? { values[name]?.stringValue }
     public func int(_ name: String) -> Int? {
         guard let v = values[name] else { return nil }
-        if case let .int(i) = v { return i }
-        return v.numberValue.map { Int($0) }
+        return Self.wholeNumber(v)
+    }
+
+    /// A value as a whole number: ints as they are, numbers and numeric text truncated; nil for
+    /// anything else, including numbers no Int can hold (a provider's `1e300` must not trap).
+    public static func wholeNumber(_ value: FactValue) -> Int? {
+        if case let .int(i) = value { return i }
+        guard let d = value.numberValue, d.isFinite, abs(d) < 9.2e18 else { return nil }
+        return Int(d)
     }
     public func bool(_ name: String) -> Bool? {
         if case let .bool(b)? = values[name] { return b }

@@ -60,21 +60,25 @@ public enum Redactor {
     static func mayNameSecret(_ key: String) -> Bool {
         var copy = key
         return copy.withUTF8 { raw in
-            // Case-insensitive search of each word in place: every JSON member of every answer is asked.
-            for word in secretKeyWords where word.count <= raw.count {
-                var i = 0
-                while i + word.count <= raw.count {
-                    if raw[i].asciiLowercased == word[0] {
-                        var j = 1
-                        while j < word.count && raw[i + j].asciiLowercased == word[j] { j += 1 }
-                        if j == word.count { return true }
-                    }
-                    i += 1
+            // Case-insensitive, in one pass: only the words starting with a byte's letter are tried
+            // there. Every JSON member of every answer is asked.
+            for i in 0..<raw.count {
+                for word in secretKeyWordsByFirst[Int(raw[i].asciiLowercased)] where i + word.count <= raw.count {
+                    var j = 1
+                    while j < word.count && raw[i + j].asciiLowercased == word[j] { j += 1 }
+                    if j == word.count { return true }
                 }
             }
             return false
         }
     }
+
+    /// The secret words by their first byte.
+    private static let secretKeyWordsByFirst: [[[UInt8]]] = {
+        var table = [[[UInt8]]](repeating: [], count: 256)
+        for word in secretKeyWords { table[Int(word[0])].append(word) }
+        return table
+    }()
 
     static func looksLikeOpaqueSecret(_ value: String) -> Bool {
         value.count >= 8 && value.contains(where: { $0.isLowercase }) && !value.contains(" ")

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// URL pieces without Foundation's URL parsing, which rejects many of the half-URLs customers paste.
 ///
 /// Every delimiter of a URL is ASCII, so the pieces are found on UTF-8 bytes: `check` reads the
@@ -245,29 +248,20 @@ public enum UTF8Scan {
     @inline(__always)
     public static func hasSuffix(_ text: String, _ suffix: StaticString) -> Bool {
         let n = suffix.utf8CodeUnitCount
-        let utf8 = text.utf8
-        guard utf8.count >= n else { return false }
-        let p = suffix.utf8Start
-        var k = 0
-        for byte in utf8.suffix(n) {
-            if byte != p[k] { return false }
-            k += 1
+        var copy = text
+        return copy.withUTF8 { bytes in
+            n == 0 || (bytes.count >= n && memcmp(bytes.baseAddress! + (bytes.count - n), suffix.utf8Start, n) == 0)
         }
-        return true
     }
 
     /// Whether the string starts with `prefix` (ASCII), compared on bytes.
     @inline(__always)
     public static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
         let n = prefix.utf8CodeUnitCount
-        let p = prefix.utf8Start
-        var k = 0
-        for byte in text.utf8 {
-            if k == n { return true }
-            if byte != p[k] { return false }
-            k += 1
+        var copy = text
+        return copy.withUTF8 { bytes in
+            n == 0 || (bytes.count >= n && memcmp(bytes.baseAddress!, prefix.utf8Start, n) == 0)
         }
-        return k == n
     }
 }
 

@@ -260,7 +260,7 @@ public final class CheckRunner: Sendable {
         if !notes.isEmpty { summary += " (" + notes.joined(separator: "; ") + ")" }
         var verdict = ConnectionVerdict(index: entry.index, connection: entry.name, provider: report.provider ?? provider,
                                         status: status, failure: VerdictMapping.failure(of: report), summary: summary,
-                                        tokenExpiresAt: diagnosis.facts.int("token.expires_at"), seconds: elapsed(),
+                                        tokenExpiresAt: diagnosis.fact("token.expires_at").flatMap(Facts.wholeNumber), seconds: elapsed(),
                                         probeSeconds: Self.probeSeconds(report), attempts: attempts,
                                         report: options.keepReports ? report : nil)
         verdict.renewal = renewal

@@ -233,12 +233,24 @@ final class Transfer {
             blocks[blocks.count - 1].headers.append(HTTPHeader(name: name, value: value))
             return
         }
-        let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
         if isStatusLine {
             // A new response starts: its body replaces whatever an earlier response delivered.
-            let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-            let version = parts.first.map { String($0.dropFirst(5)) }
-            let status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            // "HTTP/1.1 200 OK": the version after "HTTP/", the status as the second word (on bytes).
+            var versionEnd = 5
+            while versionEnd < end && bytes[versionEnd] != 0x20 { versionEnd += 1 }
+            let version = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[5..<versionEnd]), as: UTF8.self)
+            var codeStart = versionEnd
+            while codeStart < end && bytes[codeStart] == 0x20 { codeStart += 1 }
+            var codeEnd = codeStart
+            while codeEnd < end && bytes[codeEnd] != 0x20 { codeEnd += 1 }
+            var status = 0
+            if codeEnd > codeStart && codeEnd - codeStart <= 9 {
+                for i in codeStart..<codeEnd {
+                    let digit = bytes[i] &- 0x30
+                    guard digit < 10 else { status = 0; break }
+                    status = status * 10 + Int(digit)
+                }
+            }
             blocks.append(ResponseBlock(status: status, httpVersion: version, url: currentURL() ?? request.url))
             body = []
             bodyBytesReceived = 0
@@ -246,6 +258,7 @@ final class Transfer {
             return
         }
         guard !blocks.isEmpty else { return }
+        let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
         // obsolete line folding: continue the previous header's value
         if let last = blocks[blocks.count - 1].headers.indices.last {
             blocks[blocks.count - 1].headers[last].value += " " + Self.trim(Substring(line))
