@@ -117,19 +117,20 @@ public struct DiagnosisRunner: Sendable {
             return
         }
         // Some step must be able to run with what was given (and what earlier steps provide).
-        var available = credentials.names
-        if let assertion = definition.assertion, assertion.needs.allSatisfy(available.contains) { available.insert(CredentialName.assertion) }
-        var runnable = Set<String>()
+        // A few credentials and steps: arrays compare for less than sets hash (`check` plans every entry).
+        var available = Array(credentials.values.keys)
+        if let assertion = definition.assertion, assertion.needs.allSatisfy(available.contains) { available.append(CredentialName.assertion) }
+        var runnable = [Bool](repeating: false, count: definition.steps.count)
         var grew = true
         while grew {
             grew = false
-            for step in definition.steps where !runnable.contains(step.id) && step.needs.allSatisfy(available.contains) {
-                runnable.insert(step.id)
-                for (credential, _) in step.provides { available.insert(credential) }
+            for (index, step) in definition.steps.enumerated() where !runnable[index] && step.needs.allSatisfy(available.contains) {
+                runnable[index] = true
+                for (credential, _) in step.provides where !available.contains(credential) { available.append(credential) }
                 grew = true
             }
         }
-        if runnable.isEmpty {
+        if !runnable.contains(true) {
             let needs = definition.steps.map { step in
                 "\(step.id) needs " + step.needs.filter { credentials[$0] == nil }.map(Self.flag).joined(separator: ", ")
             }
@@ -404,13 +405,15 @@ struct RunState {
         ProbeRecord(step: step.id, method: step.method, url: template.render(step.url, .url, masked: true), outcome: .skipped, note: reason)
     }
 
+    static let userAgent = "authdoctor/\(Report.toolVersion)"
+
     func makeRequest(_ step: ProviderStep, _ t: DiagnosisTemplate) -> (ProbeRequest, String) {
         let url = t.render(step.url, .url, masked: false)
         let display = t.render(step.url, .url, masked: true)
         var headers: [HTTPHeader] = []
         let own = step.headers.map { $0.name.fastLowercased() }
         if !own.contains("accept") { headers.append(HTTPHeader("Accept", "application/json")) }
-        if !own.contains("user-agent") { headers.append(HTTPHeader("User-Agent", "authdoctor/\(Report.toolVersion)")) }
+        if !own.contains("user-agent") { headers.append(HTTPHeader("User-Agent", Self.userAgent)) }
         for (name, value) in step.headers { headers.append(HTTPHeader(name, t.render(value, .header, masked: false))) }
         var body: [UInt8]?
         if let template = step.body, let contentType = step.contentType {

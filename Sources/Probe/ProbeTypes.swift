@@ -197,14 +197,14 @@ public struct ProbeResult: Sendable {
 
     /// First value of a final-response header, case-insensitive.
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        let lower = name.fastLowercased()
+        return headers.first { $0.name.fastLowercased() == lower }?.value
     }
 
     /// All values of a final-response header, case-insensitive, in order.
     public func headerValues(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return headers.filter { $0.name.lowercased() == lower }.map(\.value)
+        let lower = name.fastLowercased()
+        return headers.filter { $0.name.fastLowercased() == lower }.map(\.value)
     }
 
     /// The body as UTF-8 text (invalid sequences repaired).

@@ -124,7 +124,7 @@ final class Transfer {
         setLong(CURLOPT_MAXREDIRS, max(0, request.maxRedirects))
 
         // Method and body. The body is copied by libcurl; the size is set first so binary data works.
-        let method = request.method.uppercased()
+        let method = request.method.utf8.contains(where: { $0 &- 0x61 < 26 }) ? request.method.uppercased() : request.method
         if method == "HEAD" {
             setLong(CURLOPT_NOBODY, 1)
         } else {
@@ -153,7 +153,7 @@ final class Transfer {
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
         for header in request.headers {
-            if header.name.lowercased() == "expect" { hasExpect = true }
+            if header.name.fastLowercased() == "expect" { hasExpect = true }
             let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"
             list = curl_slist_append(list, line)
         }
@@ -175,6 +175,18 @@ final class Transfer {
             check(ccurl_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, me))
             setLong(CURLOPT_NOPROGRESS, 0)
         }
+    }
+
+    /// Whether a URL's scheme is https (any case), read on bytes.
+    static func isHTTPS(_ url: String) -> Bool {
+        let https: [UInt8] = Array("https://".utf8)
+        var k = 0
+        for byte in url.utf8 {
+            guard k < https.count else { break }
+            if byte.asciiLowercased != https[k] { return false }
+            k += 1
+        }
+        return k == https.count
     }
 
     static func milliseconds(_ seconds: Double) -> Int {
@@ -318,7 +330,7 @@ final class Transfer {
         let final = brokenOff == nil ? responses.last : nil
         let hops = (final == nil ? responses[...] : responses.dropLast()).map { block in
             RedirectHop(status: block.status, url: block.url,
-                        location: block.headers.first { $0.name.lowercased() == "location" }?.value)
+                        location: block.headers.first { $0.name.fastLowercased() == "location" }?.value)
         }
 
         let timings = PhaseTimings(
@@ -336,8 +348,7 @@ final class Transfer {
         let verifyResult = infoLong(CURLINFO_SSL_VERIFYRESULT)
         let redirectURL = infoString(CURLINFO_REDIRECT_URL)
 
-        let scheme = (effectiveURL ?? request.url).lowercased()
-        let tlsUsed = scheme.hasPrefix("https://")
+        let tlsUsed = Self.isHTTPS(effectiveURL ?? request.url)
         let tlsFailed = CurlCodes.transportError(code) == "tls"
         let tls = TLSInfo(
             used: tlsUsed,
