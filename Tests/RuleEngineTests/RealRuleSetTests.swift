@@ -86,6 +86,27 @@ final class RealRuleSetTests: XCTestCase {
 
 /// The rule index must find exactly what a plain scan of every rule finds.
 final class IndexCorrectnessTests: XCTestCase {
+    /// The name filter in front of the anchor table may let a stranger through, never stop an anchor.
+    func testNameFilterPassesEveryAnchorName() throws {
+        let (set, _) = try RealRuleSetTests.load()
+        XCTAssertGreaterThan(set.byName.count, 20)
+        for name in set.byName.keys {
+            XCTAssertTrue(set.nameFilter.mayContain(name), name)
+        }
+        // It does rule out most names that anchor nothing (else it saves nothing).
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D
+        let letters = Array("abcdefghijklmnopqrstuvwxyz_.[]".utf8)
+        let strangers = (0..<2000).map { _ -> String in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let length = 6 + Int((seed >> 33) % 30)
+            var bytes = Array("zz.".utf8)
+            for k in 0..<length { bytes.append(letters[Int((seed >> UInt64(k % 40 + 3)) % UInt64(letters.count))]) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.filter { set.byName[$0] == nil }
+        let passed = strangers.filter(set.nameFilter.mayContain).count
+        XCTAssertLessThan(passed, strangers.count / 4, "the filter let \(passed) of \(strangers.count) strangers through")
+    }
+
     func testIndexAgreesWithScanOnEveryFixture() throws {
         let (set, _) = try RealRuleSetTests.load()
         let fixtures = try RealRuleSetTests.fixtures()
