@@ -89,6 +89,9 @@ public enum RenewalOutcome: String, Sendable {
     case skipped
     /// The exchange worked but the store refused the tokens (the old ones stay).
     case notStored = "not-stored"
+    /// Neither `--renew` nor `--dry-run`: the provider rotated the refresh token while the check
+    /// tested it, and nothing kept the new one, so the one the connection holds may stop working.
+    case rotatedNotStored = "rotated-not-stored"
 
     /// What the verdict's summary says about it.
     public var note: String {
@@ -97,6 +100,8 @@ public enum RenewalOutcome: String, Sendable {
         case .failed: return "renewal failed, nothing stored"
         case .skipped: return "renewal skipped: --dry-run"
         case .notStored: return "renewed, but the store could not keep the new tokens"
+        case .rotatedNotStored:
+            return "the provider rotated the refresh token and the new one was not kept: the stored one may stop working (check --renew --db keeps it; --dry-run never sends it)"
         }
     }
 }

@@ -248,7 +248,9 @@ public final class CheckRunner: Sendable {
             return verdict
         }
         var summary = VerdictMapping.summary(of: report)
-        let status = VerdictMapping.status(of: report)
+        var status = VerdictMapping.status(of: report)
+        // A healthy connection whose refresh token was just rotated away is not healthy for long.
+        if renewal == .rotatedNotStored && status == .ok { status = .warning }
         if status == .warning && VerdictMapping.isRetryable(report) && attempts > 1 {
             summary += " (still after \(attempts) attempts)"
         } else if waitedTooLong {
@@ -276,7 +278,7 @@ public final class CheckRunner: Sendable {
         let exchange = (report.probes ?? []).filter { refreshSteps.contains($0.step) }
         switch options.renewal {
         case .diagnose:
-            return nil
+            return renewed?.rotatedRefreshToken != nil ? .rotatedNotStored : nil
         case .dryRun:
             return exchange.contains { $0.outcome == .skipped && $0.note == RenewedCredentials.skippedNote } ? .skipped : nil
         case .renew:

@@ -161,6 +161,23 @@ final class RenewalTests: XCTestCase {
         XCTAssertTrue(lastBody.contains("refresh_token=lb-refresh-rotated"), "sent the old refresh token")
     }
 
+    /// Without --renew or --dry-run the refresh step still runs; a rotation it causes is said, not hidden.
+    func testARotationWithoutRenewIsAWarningThatKeepsNothing() async throws {
+        let google = try rotatingGoogle()
+        defer { google.stop() }
+        let (store, directory) = try temporaryStore(self)
+        var harness = renewingHarness(store, "unused", mode: .diagnose)
+        harness.environment = ["G_TOKEN": "lb-access-old", "G_REFRESH": "lb-refresh-old", "G_SECRET": "lb-secret"]
+        let run = try await harness.run(googleEntry("rotating", baseURL: google.baseURL))
+        let verdict = try XCTUnwrap(run.verdicts.first)
+        XCTAssertEqual(verdict.renewal, .rotatedNotStored, verdict.summary)
+        XCTAssertEqual(verdict.status, .warning, verdict.summary)
+        XCTAssertTrue(verdict.summary.contains("rotated the refresh token and the new one was not kept"), verdict.summary)
+        XCTAssertFalse(verdict.summary.contains("lb-refresh-rotated"), verdict.summary)
+        XCTAssertNil(try store.renewedTokens(connectionName: "rotating"))
+        XCTAssertNil(try storeBytes(directory).range(of: Data("lb-refresh-rotated".utf8)))
+    }
+
     func testARetryAfterARotationSendsTheRotatedRefreshToken() async throws {
         let userinfoCalls = Counter()
         let google = try LoopbackServer { request in
