@@ -137,16 +137,23 @@ enum Terminal {
     /// ignore SIGPIPE for the whole process.
     static func write(_ s: String) {
         var text = s
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
-                if n > 0 { offset += n; continue }
-                if n < 0 && errno == EINTR { continue }
-                if errno == EPIPE { Foundation.exit(0) }
-                FileHandle.standardError.write(Data("authdoctor: cannot write the output: \(String(cString: strerror(errno)))\n".utf8))
-                Foundation.exit(74)
-            }
+        text.withUTF8 { write(buffer: $0) }
+    }
+
+    static func write(bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { write(buffer: $0) }
+    }
+
+    private static func write(buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(STDOUT_FILENO, base + offset, buffer.count - offset)
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if errno == EPIPE { Foundation.exit(0) }
+            FileHandle.standardError.write(Data("authdoctor: cannot write the output: \(String(cString: strerror(errno)))\n".utf8))
+            Foundation.exit(74)
         }
     }
 }
@@ -165,22 +172,33 @@ final class BufferedStandardOutput: @unchecked Sendable {
         if immediate { return Terminal.write(text) }
         lock.lock()
         pending.append(contentsOf: text.utf8)
+        flushIfDue()
+    }
+
+    func write(bytes: [UInt8]) {
+        if immediate { return Terminal.write(bytes: bytes) }
+        lock.lock()
+        pending.append(contentsOf: bytes)
+        flushIfDue()
+    }
+
+    /// Called with the lock held; releases it. Blocks are written under the lock, so in order.
+    private func flushIfDue() {
         let now = DispatchTime.now().uptimeNanoseconds
-        guard pending.count >= blockSize || now - lastFlush >= 200_000_000 else { lock.unlock(); return }
-        let block = pending
-        pending.removeAll(keepingCapacity: true)
-        lastFlush = now
+        if pending.count >= blockSize || now - lastFlush >= 200_000_000 {
+            Terminal.write(bytes: pending)
+            pending.removeAll(keepingCapacity: true)
+            lastFlush = now
+        }
         lock.unlock()
-        Terminal.write(String(decoding: block, as: UTF8.self))
     }
 
     func flush() {
         lock.lock()
-        let block = pending
+        if !pending.isEmpty { Terminal.write(bytes: pending) }
         pending.removeAll()
         lastFlush = DispatchTime.now().uptimeNanoseconds
         lock.unlock()
-        if !block.isEmpty { Terminal.write(String(decoding: block, as: UTF8.self)) }
     }
 }
 

@@ -196,7 +196,8 @@ struct CheckCommand: ParsableCommand {
                                  sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
 
         let output = BufferedStandardOutput()
-        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write)]
+        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write,
+                                                  emitBytes: output.write(bytes:))]
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }

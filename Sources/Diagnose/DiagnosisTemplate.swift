@@ -15,43 +15,44 @@ struct DiagnosisTemplate {
     var credentials: DiagnosisCredentials
 
     func render(_ template: String, _ context: Context, masked: Bool) -> String {
-        var out = ""
+        // Written as bytes, made a String once: every request of `check` renders two URLs.
+        var out: [UInt8] = []
         out.reserveCapacity(template.utf8.count + 96)
         var inQuery = false
         for piece in Self.pieces(template) {
             switch piece {
             case let .literal(text, opensQuery):
                 if opensQuery { inQuery = true }
-                out += text
+                out.append(contentsOf: text.utf8)
             case let .base(name):
-                out += baseURLs[name] ?? ""
+                out.append(contentsOf: (baseURLs[name] ?? "").utf8)
             case .version:
-                out += versionPath
+                out.append(contentsOf: versionPath.utf8)
             case let .value(placeholder, credential, upper, secret):
                 if placeholder == CredentialName.urlPath, let path = credentials[placeholder] {
                     // `--url`'s path and query, checked by the command line: verbatim.
                     if ByteSearch.contains(path, "?") { inQuery = true }
-                    out += path
+                    out.append(contentsOf: path.utf8)
                     continue
                 }
                 guard let given = credentials[credential] else {
-                    if masked { out += "{\(placeholder)}" }
+                    if masked { out.append(contentsOf: ("{" + placeholder + "}").utf8) }
                     continue
                 }
                 if masked && secret {
-                    out += Redactor.mask
+                    out.append(contentsOf: Redactor.mask.utf8)
                     continue
                 }
                 let value = upper ? given.uppercased() : given
                 switch context {
-                case .url: out += Self.percentEncode(value, keep: inQuery ? Self.queryKeep : Self.segmentKeep)
-                case .formBody: out += Self.percentEncode(value, keep: Self.queryKeep)
-                case .jsonBody: out += Self.jsonEscape(value)
-                case .header, .rawBody: out += value
+                case .url: out.append(contentsOf: (Self.percentEncode(value, keep: inQuery ? Self.queryKeep : Self.segmentKeep)).utf8)
+                case .formBody: out.append(contentsOf: (Self.percentEncode(value, keep: Self.queryKeep)).utf8)
+                case .jsonBody: out.append(contentsOf: (Self.jsonEscape(value)).utf8)
+                case .header, .rawBody: out.append(contentsOf: value.utf8)
                 }
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A template piece with what rendering needs worked out once: whether a literal opens the

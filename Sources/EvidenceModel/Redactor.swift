@@ -149,15 +149,16 @@ public enum Redactor {
     }()
 
     /// All patterns' literals in one automaton: one pass over a string tells which patterns can apply.
-    private static let trigger: (automaton: NeedleAutomaton, patternOfNeedle: [Int], alwaysRun: [Int]) = {
+    private static let trigger: (automaton: NeedleAutomaton, patternOfNeedle: [Int], alwaysRun: UInt64) = {
+        precondition(patterns.count <= 64, "applicablePatterns keeps one bit per pattern")
         var needles: [[UInt8]] = []
         var owners: [Int] = []
-        var always: [Int] = []
+        var always: UInt64 = 0
         for (index, pattern) in patterns.enumerated() {
             if let prefilter = pattern.prefilter {
                 for needle in prefilter.needles { needles.append(needle); owners.append(index) }
             } else {
-                always.append(index)
+                always |= 1 << UInt64(index)
             }
         }
         return (NeedleAutomaton(needles: needles), owners, always)
@@ -165,14 +166,16 @@ public enum Redactor {
 
     /// Whether any redaction pattern could apply to the text (one pass over it).
     public static func needsRedaction(_ text: String) -> Bool {
-        !applicablePatterns(text).isEmpty
+        applicablePatterns(text) != 0
     }
 
-    private static func applicablePatterns(_ text: String) -> [Int] {
+    /// The patterns whose literals occur in the text, as bits (pattern i is bit i): a set without
+    /// an allocation, since every shown string of every diagnosis is asked.
+    private static func applicablePatterns(_ text: String) -> UInt64 {
         var applicable = trigger.alwaysRun
         var copy = text
         copy.withUTF8 { buffer in
-            trigger.automaton.scan(buffer) { applicable.append(trigger.patternOfNeedle[$0]) }
+            trigger.automaton.scan(buffer) { applicable |= 1 << UInt64(trigger.patternOfNeedle[$0]) }
         }
         return applicable
     }
@@ -181,7 +184,7 @@ public enum Redactor {
         guard !text.isEmpty else { return text }
         let applicable = applicablePatterns(text)
         // "basic" is one of the Authorization-scheme pattern's literals, so no pattern means no Basic credential.
-        guard !applicable.isEmpty else { return text }
+        guard applicable != 0 else { return text }
         // Redaction is a pure function and the same texts recur (a provider's URLs and answers with
         // the secrets already masked): `check` over thousands of connections asks for them again and again.
         if let known = memo.value(for: text) { return known }
@@ -192,9 +195,9 @@ public enum Redactor {
 
     private static let memo = RedactionMemo()
 
-    private static func redact(_ text: String, applicable: [Int]) -> String {
+    private static func redact(_ text: String, applicable: UInt64) -> String {
         var result = text
-        for (index, pattern) in patterns.enumerated() where applicable.contains(index) {
+        for (index, pattern) in patterns.enumerated() where applicable & (1 << UInt64(index)) != 0 {
             let range = NSRange(result.startIndex..., in: result)
             let regex = pattern.regex
             guard regex.firstMatch(in: result, options: [], range: range) != nil else { continue }

@@ -16,14 +16,18 @@ public enum CheckFormat: String, Sendable, CaseIterable {
 public final class CheckWriter: CheckSink, @unchecked Sendable {
     public let format: CheckFormat
     private let emit: (String) -> Void
+    /// Where jsonl lines go as UTF-8 bytes (no String made of each report); `emit` when nil.
+    private let emitBytes: (([UInt8]) -> Void)?
     private let reportWriter = JSONReportWriter()
     private var written = 0
     private let color: Bool
 
-    public init(format: CheckFormat, color: Bool = false, emit: @escaping (String) -> Void) {
+    public init(format: CheckFormat, color: Bool = false, emit: @escaping (String) -> Void,
+                emitBytes: (([UInt8]) -> Void)? = nil) {
         self.format = format
         self.color = color
         self.emit = emit
+        self.emitBytes = emitBytes
     }
 
     public func begin(total: Int) {
@@ -35,7 +39,14 @@ public final class CheckWriter: CheckSink, @unchecked Sendable {
     public func receive(_ verdict: ConnectionVerdict) {
         switch format {
         case .jsonl:
-            emit(reportWriter.render(CheckDocument.report(for: verdict)) + "\n")
+            if let emitBytes {
+                var w = JSONWriter(capacity: 4096)
+                reportWriter.write(CheckDocument.report(for: verdict), into: &w)
+                w.bytes.append(0x0A)
+                emitBytes(w.bytes)
+            } else {
+                emit(reportWriter.render(CheckDocument.report(for: verdict)) + "\n")
+            }
         case .json:
             var w = JSONWriter(capacity: 4096)
             if written > 0 { w.raw(",\n") }

@@ -45,6 +45,23 @@ final class CheckCommandTests: XCTestCase {
                       bad.stdoutText)
     }
 
+    /// To a pipe, jsonl is written in blocks: more than one block's worth of lines must all arrive,
+    /// whole and in order of completion, each line one report.
+    func testJSONLinesToAPipeArriveWholeBeyondOneBlock() throws {
+        let names = (1...120).map { "c\($0)" }
+        let file = try connections(names.map { ($0, "T_OK") })
+        let result = try check(["--connections", file, "--format", "jsonl"])
+        XCTAssertEqual(result.status, 0, result.summary)
+        XCTAssertGreaterThan(result.stdoutText.utf8.count, 64 * 1024, "the run must fill more than one block")
+        XCTAssertEqual(result.stdoutLines.count, names.count)
+        var seen: [String] = []
+        for line in result.stdoutLines {
+            let report = try JSON.parse(String(line))
+            seen.append(try XCTUnwrap(report["id"]?.stringValue))
+        }
+        XCTAssertEqual(Set(seen), Set(names))
+    }
+
     func testEveryFormatRunsAndShowsNoSecret() throws {
         let file = try connections([("a", "T_OK"), ("gone", "T_EXPIRED")],
                                    extra: "  - name: unset\n    provider: facebook\n    token-env: T_NOT_SET\n")

@@ -9,6 +9,12 @@ import XCTest
 final class CheckOutputTests: XCTestCase {
     /// The mixed run, written in one format.
     func output(_ format: CheckFormat) async throws -> (String, CheckRun) {
+        let (text, _, run) = try await outputs(format)
+        return (text, run)
+    }
+
+    /// The run written by a String writer and by a bytes writer (the one `check` uses for jsonl).
+    func outputs(_ format: CheckFormat) async throws -> (String, String, CheckRun) {
         let server = try SharedSandbox.server.get()
         var harness = CheckHarness()
         harness.environment = sandboxEnvironment
@@ -16,6 +22,9 @@ final class CheckOutputTests: XCTestCase {
         harness.options.keepReports = format.needsReports
         let collector = TextCollector()
         let writer = CheckWriter(format: format, emit: collector.append)
+        let byteCollector = TextCollector()
+        let byteWriter = CheckWriter(format: format, emit: byteCollector.append,
+                                     emitBytes: { byteCollector.append(String(decoding: $0, as: UTF8.self)) })
         var yaml = mixedConnections(server)
         yaml += """
 
@@ -27,8 +36,8 @@ final class CheckOutputTests: XCTestCase {
             provider: facebook
             token-env: FB_UNSET
         """
-        let run = try await harness.run(yaml, sinks: [writer])
-        return (collector.text, run)
+        let run = try await harness.run(yaml, sinks: [writer, byteWriter])
+        return (collector.text, byteCollector.text, run)
     }
 
     static let secrets = ["sbx-fb-healthy", "sbx-fb-expired", "sbx-fb-declined", "sbx-fb-app-secret", "sbx-ga-outage", "sbx-li-blackhole"]
@@ -41,8 +50,9 @@ final class CheckOutputTests: XCTestCase {
     }
 
     func testJSONLinesAreEachAValidReport() async throws {
-        let (text, run) = try await output(.jsonl)
+        let (text, bytesText, run) = try await outputs(.jsonl)
         assertNoSecrets(text, .jsonl)
+        XCTAssertEqual(bytesText, text, "the bytes writer wrote other lines than the String writer")
         let lines = text.split(separator: "\n")
         XCTAssertEqual(lines.count, run.total, "one report per connection")
         let schema = try JSONSchemaValidator.reportSchema()
