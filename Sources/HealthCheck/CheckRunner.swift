@@ -182,6 +182,8 @@ public final class CheckRunner: Sendable {
                                      seconds: elapsed())
         } }
         var refreshSteps: Set<String> = []
+        /// The refresh token the connection holds (before any retry sends a rotated one).
+        var sentRefreshToken: String?
         if case var .http(runner) = plan {
             if let renewedTokens {
                 var credentials = runner.credentials
@@ -196,6 +198,7 @@ public final class CheckRunner: Sendable {
             }
             if options.renewal == .dryRun { runner = runner.neverRenewing() }
             refreshSteps = Set(runner.definition.steps.filter(DiagnosisRunner.exchangesRefreshToken).map(\.id))
+            sentRefreshToken = runner.credentials[CredentialName.refreshToken]
             plan = .http(runner)
         }
 
@@ -237,7 +240,8 @@ public final class CheckRunner: Sendable {
 
         var report = diagnosis.report
         report.id = entry.name
-        let renewal = settle(renewed, of: entry, plan: plan, report: report, refreshSteps: refreshSteps)
+        let renewal = settle(renewed, of: entry, plan: plan, report: report, refreshSteps: refreshSteps,
+                             sentRefreshToken: sentRefreshToken)
         if Task.isCancelled || deadline.isSet, report.verdict != .ok {
             var verdict = ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                             failure: "deadline", summary: "deadline reached before the diagnosis finished",
@@ -274,11 +278,13 @@ public final class CheckRunner: Sendable {
     /// record, or a file connection's renewed tokens under its name). `--dry-run`: says the
     /// exchange was skipped. A failed exchange stores nothing; its finding is the verdict.
     func settle(_ renewed: RenewedCredentials?, of entry: ConnectionEntry, plan: ConnectionSettings.Plan, report: Report,
-                refreshSteps: Set<String>) -> RenewalOutcome? {
+                refreshSteps: Set<String>, sentRefreshToken: String? = nil) -> RenewalOutcome? {
         let exchange = (report.probes ?? []).filter { refreshSteps.contains($0.step) }
         switch options.renewal {
         case .diagnose:
-            return renewed?.rotatedRefreshToken != nil ? .rotatedNotStored : nil
+            // Some servers echo the refresh token they were sent: only a different one is a rotation.
+            guard let rotated = renewed?.rotatedRefreshToken, rotated != sentRefreshToken else { return nil }
+            return .rotatedNotStored
         case .dryRun:
             return exchange.contains { $0.outcome == .skipped && $0.note == RenewedCredentials.skippedNote } ? .skipped : nil
         case .renew:

@@ -107,14 +107,16 @@ final class RenewalTests: XCTestCase {
         }
     }
 
-    /// A Google look-alike on loopback that rotates the refresh token and counts token requests.
-    func rotatingGoogle() throws -> LoopbackServer {
+    /// A Google look-alike on loopback that rotates the refresh token and counts token requests
+    /// (or, `echoing`, answers with the refresh token it was sent, as some servers do).
+    func rotatingGoogle(echoing: Bool = false) throws -> LoopbackServer {
         try LoopbackServer { request in
             let json = [("content-type", "application/json")]
             switch request.pathOnly {
             case "/token":
+                let refresh = echoing ? "lb-refresh-old" : "lb-refresh-rotated"
                 return .respond(status: 200, headers: json, body: """
-                    {"access_token":"lb-access-new","refresh_token":"lb-refresh-rotated","expires_in":3600,"scope":"https://www.googleapis.com/auth/userinfo.email openid","token_type":"Bearer"}
+                    {"access_token":"lb-access-new","refresh_token":"\(refresh)","expires_in":3600,"scope":"https://www.googleapis.com/auth/userinfo.email openid","token_type":"Bearer"}
                     """)
             case "/tokeninfo":
                 return .respond(status: 200, headers: json, body: """
@@ -176,6 +178,14 @@ final class RenewalTests: XCTestCase {
         XCTAssertFalse(verdict.summary.contains("lb-refresh-rotated"), verdict.summary)
         XCTAssertNil(try store.renewedTokens(connectionName: "rotating"))
         XCTAssertNil(try storeBytes(directory).range(of: Data("lb-refresh-rotated".utf8)))
+
+        // A server that answers with the very refresh token it was sent rotated nothing.
+        let echoing = try rotatingGoogle(echoing: true)
+        defer { echoing.stop() }
+        let echoed = try await harness.run(googleEntry("echoing", baseURL: echoing.baseURL))
+        let quiet = try XCTUnwrap(echoed.verdicts.first)
+        XCTAssertNil(quiet.renewal, quiet.summary)
+        XCTAssertEqual(quiet.status, .ok, quiet.summary)
     }
 
     func testARetryAfterARotationSendsTheRotatedRefreshToken() async throws {
