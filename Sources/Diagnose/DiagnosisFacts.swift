@@ -70,11 +70,11 @@ struct DiagnosisFactBuilder {
         if let valid { facts.set("token.valid", valid) }
 
         // Scopes: what the connector needs against what the grant holds.
-        let grantedSet = Self.unique(granted)
+        let grantedSet = granted.uniqued()
         if sawGranted { facts.set("scopes.granted", .list(grantedSet.map { .string($0) })) }
-        let declinedSet = Self.unique(declined).filter { !grantedSet.contains($0) }
+        let declinedSet = declined.uniqued().filter { !grantedSet.contains($0) }
         if !declinedSet.isEmpty { facts.set("scopes.declined", .list(declinedSet.map { .string($0) })) }
-        let required = Self.unique(requiredScopes)
+        let required = requiredScopes.uniqued()
         if !required.isEmpty {
             facts.set("scopes.required", .list(required.map { .string($0) }))
             let missing: [String]
@@ -185,18 +185,6 @@ struct DiagnosisFactBuilder {
     static func epochSeconds(_ value: JSONValue) -> Int? {
         guard let n = number(value), n >= 0, n < 1e15 else { return nil }
         return n > 1e11 ? Int(n / 1000) : Int(n)
-    }
-
-    static func unique(_ items: [String]) -> [String] {
-        // Scope and permission lists are short: comparing costs less than hashing.
-        if items.count <= 16 {
-            var out: [String] = []
-            out.reserveCapacity(items.count)
-            for item in items where !out.contains(item) { out.append(item) }
-            return out
-        }
-        var seen = Set<String>()
-        return items.filter { seen.insert($0).inserted }
     }
 }
 

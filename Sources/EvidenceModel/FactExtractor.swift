@@ -378,9 +378,9 @@ public struct FactExtractor: Sendable {
                 }
             }
         }
-        if !granted.isEmpty { facts.set("scopes.granted", .list(unique(granted).map { .string($0) })) }
+        if !granted.isEmpty { facts.set("scopes.granted", .list(granted.uniqued().map { .string($0) })) }
         guard !required.isEmpty else { return }
-        let requiredSet = unique(required)
+        let requiredSet = required.uniqued()
         facts.set("scopes.required", .list(requiredSet.map { .string($0) }))
         let missing = granted.isEmpty ? requiredSet : requiredSet.filter { !granted.contains($0) }
         if !missing.isEmpty { facts.set("scopes.missing", .list(missing.map { .string($0) })) }
@@ -404,17 +404,6 @@ public struct FactExtractor: Sendable {
             }
             return endsWith("required_scopes") || endsWith("requiredScopes") || (list && endsWith("requiredGranularScopes"))
         }
-    }
-
-    private func unique(_ items: [String]) -> [String] {
-        if items.count <= 16 {
-            var out: [String] = []
-            out.reserveCapacity(items.count)
-            for item in items where !out.contains(item) { out.append(item) }
-            return out
-        }
-        var seen = Set<String>()
-        return items.filter { seen.insert($0).inserted }
     }
 }
 

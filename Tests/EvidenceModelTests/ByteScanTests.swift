@@ -183,6 +183,14 @@ final class ByteScanTests: XCTestCase {
         }
     }
 
+    func testUniquedKeepsTheFirstOfEachInOrder() {
+        XCTAssertEqual(["b", "a", "b", "c", "a"].uniqued(), ["b", "a", "c"])
+        XCTAssertEqual([String]().uniqued(), [])
+        // Past 16 elements it hashes instead of comparing: the same answer.
+        let long = (0..<40).map { "s\($0 % 13)" }
+        XCTAssertEqual(long.uniqued(), (0..<13).map { "s\($0)" })
+    }
+
     func testAppendGrowsAListInPlace() {
         var facts = Facts()
         facts.append("body.data[].id", .int(1))
