@@ -6,12 +6,6 @@ import Glibc
 /// Every delimiter of a URL is ASCII, so the pieces are found on UTF-8 bytes: `check` reads the
 /// URL of every probe it makes, and walking Characters cost more than the probe's own parsing.
 public enum URLFacts {
-    /// Where "://" ends, found on bytes (Foundation's range(of:) bridges to UTF-16).
-    static func afterScheme(_ url: String) -> String.Index? {
-        guard let offset = ByteSearch.offset(of: "://", in: url) else { return nil }
-        return url.utf8.index(url.utf8.startIndex, offsetBy: offset + 3)
-    }
-
     public static func host(of url: String) -> String? {
         var copy = url
         return copy.withUTF8 { bytes -> String? in
