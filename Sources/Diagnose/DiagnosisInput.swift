@@ -27,8 +27,6 @@ public struct DiagnosisCredentials: Sendable, Equatable {
         set { values[name] = (newValue?.isEmpty ?? true) ? nil : newValue }
     }
 
-    public var names: Set<String> { Set(values.keys) }
-
     /// The secret values (tokens, client secret, developer token) that must never be shown.
     public var secrets: [String] {
         values.filter { CredentialName.secret.contains($0.key) }.map(\.value)

@@ -1,15 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 /// URL pieces without Foundation's URL parsing, which rejects many of the half-URLs customers paste.
 ///
 /// Every delimiter of a URL is ASCII, so the pieces are found on UTF-8 bytes: `check` reads the
 /// URL of every probe it makes, and walking Characters cost more than the probe's own parsing.
 public enum URLFacts {
     public static func host(of url: String) -> String? {
+        guard let schemeEnd = ByteSearch.offset(of: "://", in: url).map({ $0 + 3 }) else { return nil }
         var copy = url
         return copy.withUTF8 { bytes -> String? in
-            guard let schemeEnd = UTF8Scan.find(bytes, "://", from: 0).map({ $0 + 3 }) else { return nil }
             var start = schemeEnd
             var end = UTF8Scan.firstIndex(bytes, from: schemeEnd) { $0 == slash || $0 == question || $0 == hash } ?? bytes.count
             if let at = UTF8Scan.lastIndex(bytes, in: start..<end, of: UInt8(ascii: "@")) { start = at + 1 }
@@ -23,9 +20,10 @@ public enum URLFacts {
     }
 
     public static func path(of url: String) -> String? {
+        let schemeEnd = ByteSearch.offset(of: "://", in: url).map { $0 + 3 }
         var copy = url
         return copy.withUTF8 { bytes -> String? in
-            guard let schemeEnd = UTF8Scan.find(bytes, "://", from: 0).map({ $0 + 3 }) else {
+            guard let schemeEnd else {
                 guard bytes.first == slash else { return nil }
                 return UTF8Scan.string(bytes, 0..<(UTF8Scan.firstIndex(bytes, from: 0) { $0 == question || $0 == hash } ?? bytes.count))
             }
@@ -149,132 +147,5 @@ public enum URLFacts {
             i += 1
         }
         return true
-    }
-}
-
-/// Small scans over a string's UTF-8 bytes, for the hot paths that must not walk Characters.
-public enum UTF8Scan {
-    @inline(__always)
-    public static func firstIndex(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int? = nil,
-                                  where predicate: (UInt8) -> Bool) -> Int? {
-        var i = start
-        let end = end ?? bytes.count
-        while i < end {
-            if predicate(bytes[i]) { return i }
-            i += 1
-        }
-        return nil
-    }
-
-    @inline(__always)
-    public static func lastIndex(_ bytes: UnsafeBufferPointer<UInt8>, in range: Range<Int>, of byte: UInt8) -> Int? {
-        var i = range.upperBound
-        while i > range.lowerBound {
-            i -= 1
-            if bytes[i] == byte { return i }
-        }
-        return nil
-    }
-
-    /// Where `needle` (ASCII) first starts at or after `start`.
-    public static func find(_ bytes: UnsafeBufferPointer<UInt8>, _ needle: StaticString, from start: Int) -> Int? {
-        let n = needle.utf8CodeUnitCount
-        guard n > 0 else { return start }
-        let p = needle.utf8Start
-        var i = start
-        while i + n <= bytes.count {
-            if bytes[i] == p[0] {
-                var j = 1
-                while j < n && bytes[i + j] == p[j] { j += 1 }
-                if j == n { return i }
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    @inline(__always)
-    public static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard range.count == other.count else { return false }
-        var i = 0
-        while i < other.count {
-            if bytes[range.lowerBound + i] != other[i] { return false }
-            i += 1
-        }
-        return true
-    }
-
-    @inline(__always)
-    public static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-    }
-
-    /// The bytes as a string, lower-cased (ASCII on bytes; anything else as `String.lowercased`).
-    public static func lowercasedString(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-        var ascii = true
-        for i in range where bytes[i] >= 0x80 { ascii = false; break }
-        guard ascii else { return string(bytes, range).lowercased() }
-        return String(unsafeUninitializedCapacity: range.count) { out in
-            for (k, i) in range.enumerated() { out[k] = bytes[i].asciiLowercased }
-            return range.count
-        }
-    }
-
-    /// The non-empty runs between separator bytes (ASCII separators), as strings.
-    public static func words(_ text: String, separatedBy isSeparator: (UInt8) -> Bool) -> [String] {
-        var words: [String] = []
-        var copy = text
-        copy.withUTF8 { bytes in
-            var start = 0
-            var i = 0
-            while i <= bytes.count {
-                if i == bytes.count || isSeparator(bytes[i]) {
-                    if i > start { words.append(string(bytes, start..<i)) }
-                    start = i + 1
-                }
-                i += 1
-            }
-        }
-        return words
-    }
-
-    /// Whether the string ends with `suffix` (ASCII), compared on bytes.
-    @inline(__always)
-    public static func hasSuffix(_ text: String, _ suffix: StaticString) -> Bool {
-        let n = suffix.utf8CodeUnitCount
-        var copy = text
-        return copy.withUTF8 { bytes in
-            n == 0 || (bytes.count >= n && memcmp(bytes.baseAddress! + (bytes.count - n), suffix.utf8Start, n) == 0)
-        }
-    }
-
-    /// Whether the string starts with `prefix` (ASCII), compared on bytes.
-    @inline(__always)
-    public static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
-        let n = prefix.utf8CodeUnitCount
-        var copy = text
-        return copy.withUTF8 { bytes in
-            n == 0 || (bytes.count >= n && memcmp(bytes.baseAddress!, prefix.utf8Start, n) == 0)
-        }
-    }
-}
-
-extension String {
-    /// `lowercased()` for the ASCII names of headers, keys and hosts: no copy when nothing is upper
-    /// case, bytes otherwise; non-ASCII text still goes through `lowercased()`.
-    public func fastLowercased() -> String {
-        var copy = self
-        return copy.withUTF8 { bytes -> String in
-            var needsWork = false
-            for byte in bytes {
-                if byte >= 0x80 { return lowercased() }
-                if byte &- 0x41 < 26 { needsWork = true }
-            }
-            guard needsWork else { return self }
-            return String(unsafeUninitializedCapacity: bytes.count) { out in
-                for i in 0..<bytes.count { out[i] = bytes[i].asciiLowercased }
-                return bytes.count
-            }
-        }
     }
 }

@@ -278,7 +278,7 @@ public final class CheckRunner: Sendable {
     /// record, or a file connection's renewed tokens under its name). `--dry-run`: says the
     /// exchange was skipped. A failed exchange stores nothing; its finding is the verdict.
     func settle(_ renewed: RenewedCredentials?, of entry: ConnectionEntry, plan: ConnectionSettings.Plan, report: Report,
-                refreshSteps: Set<String>, sentRefreshToken: String? = nil) -> RenewalOutcome? {
+                refreshSteps: Set<String>, sentRefreshToken: String?) -> RenewalOutcome? {
         let exchange = (report.probes ?? []).filter { refreshSteps.contains($0.step) }
         switch options.renewal {
         case .diagnose:

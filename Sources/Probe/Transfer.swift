@@ -124,6 +124,7 @@ final class Transfer {
         setLong(CURLOPT_MAXREDIRS, max(0, request.maxRedirects))
 
         // Method and body. The body is copied by libcurl; the size is set first so binary data works.
+        // Methods are upper case already, almost always: no copy then.
         let method = request.method.utf8.contains(where: { $0 &- 0x61 < 26 }) ? request.method.uppercased() : request.method
         if method == "HEAD" {
             setLong(CURLOPT_NOBODY, 1)
@@ -179,14 +180,7 @@ final class Transfer {
 
     /// Whether a URL's scheme is https (any case), read on bytes.
     static func isHTTPS(_ url: String) -> Bool {
-        let https: [UInt8] = Array("https://".utf8)
-        var k = 0
-        for byte in url.utf8 {
-            guard k < https.count else { break }
-            if byte.asciiLowercased != https[k] { return false }
-            k += 1
-        }
-        return k == https.count
+        url.utf8.prefix(8).lazy.map(\.asciiLowercased).elementsEqual("https://".utf8)
     }
 
     static func milliseconds(_ seconds: Double) -> Int {
