@@ -9,7 +9,7 @@ struct RulesCommand: ParsableCommand {
         commandName: "rules",
         abstract: "List, lint and test the classification rules.",
         discussion: "Rules are YAML files (docs/RULES.md); the built-in set is compiled into the binary, --rules DIR adds local ones.",
-        subcommands: [List.self, Lint.self, Test.self]
+        subcommands: [List.self, Lint.self, Test.self, Score.self]
     )
 
     struct List: ParsableCommand {
@@ -103,4 +103,52 @@ struct RulesCommand: ParsableCommand {
             if !outcome.failures.isEmpty || !issues.isEmpty { throw ExitCode(1) }
         }
     }
+
+    struct Score: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score the rules on a labelled corpus of real error reports: how often the top finding is right.",
+            discussion: """
+            Each FILE has one JSON record a line: the --batch members (id, provider, status, headers, body, text, \
+            curl_exit, url, sqlstate) plus "expect" (the acceptable failure classes, best first), "source" and "note". \
+            Every record is classified with its provider and again without it (as a ticket that does not say). \
+            Prints accuracy overall, by file, by provider and by expected class, and the most common confusions.
+
+            Examples:
+              authdoctor rules score fixtures/real/*.jsonl
+              authdoctor rules score fixtures/real/holdout/*.jsonl --misses
+              authdoctor rules score corpus.jsonl --format json --min 90
+            """)
+        @OptionGroup var ruleOptions: RuleOptions
+        @Argument(help: ArgumentHelp("Labelled corpus files (JSON lines); - reads standard input.", valueName: "FILE"))
+        var files: [String]
+        @Option(help: "text (default) or json.") var format: OutputFormat = .text
+        @Flag(help: "List every record whose top finding is wrong (with or without the provider).") var misses = false
+        @Option(help: ArgumentHelp("Exit 1 when accuracy with the provider is below this percentage (0-100).", valueName: "PERCENT"))
+        var min: Double?
+
+        func validate() throws {
+            if format != .text && format != .json { throw ValidationError("rules score writes text or json, not \(format.rawValue)") }
+            if let min, !(0...100).contains(min) { throw ValidationError("--min must be between 0 and 100 (got \(min))") }
+            if files.isEmpty { throw ValidationError("give at least one corpus file") }
+        }
+
+        func run() throws {
+            let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
+            var score = CorpusScore()
+            for file in files {
+                let contents = try InputFile.read(file)
+                score.add(contents: contents, file: file == "-" ? "stdin" : URL(fileURLWithPath: file).lastPathComponent, engine: engine)
+            }
+            if score.outcomes.isEmpty {
+                throw InputError(.data, "no labelled records" + (score.problems.first.map { " (\($0))" } ?? ""))
+            }
+            if format == .json {
+                Terminal.write(JSONWriter.serialize(score.json()) + "\n")
+            } else {
+                Terminal.write(score.text(showMisses: misses))
+            }
+            if let min, score.overall.percent < min { throw ExitCode(1) }
+        }
+    }
+
 }

@@ -353,11 +353,8 @@ public struct FactExtractor: Sendable {
             facts.set("transport.error", transport)
         }
         if let state = SQLState.find(in: text) { facts.set("sqlstate", state) }
-        // A URL in the text (a pasted callback or a Looker Studio address) tells about accounts and OAuth errors.
-        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\"" || $0 == "'" })
-            where word.hasPrefix("http://") || word.hasPrefix("https://") {
-            addURLFacts(String(word), into: &facts)
-        }
+        // Structure, statuses, codes, exception classes and URLs inside the text (TextEvidence).
+        TextEvidence.addFacts(text, into: &facts, extractor: self)
     }
 
     // MARK: - Scopes
@@ -420,12 +417,12 @@ public enum SQLState {
     }
 
     /// Words without which no SQLSTATE can be found (keeps the regex off most texts).
-    static let markers: [[UInt8]] = ["sqlstate", "error:", "fatal:", "panic:", "password authentication", "pg_hba",
+    static let markers: [[UInt8]] = ["sqlstate", "sql state", "error:", "fatal:", "panic:", "password authentication", "pg_hba",
                                      "permission denied", "must be owner", "connection slots", "too many connections", "too many clients",
                                      "connection limit", "does not exist"].map { Array($0.utf8) }
 
     nonisolated(unsafe) static let explicitPattern = try! NSRegularExpression(
-        pattern: "(?:SQLSTATE[\\s=:\\[\\(]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
+        pattern: "(?:(?i:SQL ?STATE)[\\s=:\\[\\(]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
 
     /// Server messages that imply their SQLSTATE when the code itself was not pasted.
     static let phrases: [(String, String)] = [

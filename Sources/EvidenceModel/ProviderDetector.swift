@@ -53,6 +53,18 @@ public enum ProviderDetector {
         if types.contains(where: { $0.contains("google.ads.googleads") }) { return "google-ads" }
         let message = (facts.string("body.error.message") ?? "").lowercased()
         if message.contains("bigquery") || facts.string("body.error.errors[].domain")?.contains("bigquery") == true { return "bigquery" }
+        // Pasted text: what it names (its words, exception classes), then any provider host it mentions.
+        let named = facts.string("text.provider")
+        if let named, named != "google" { return named }
+        if let hosts = facts["text.hosts"]?.elements.compactMap(\.stringValue) {
+            let byHosts = hosts.compactMap(providerForHost)
+            if let specific = byHosts.first(where: { $0 != "google" }) { return specific }
+            if !byHosts.isEmpty { return "google" }
+        }
+        if named == "google" { return "google" }
+        if let exceptions = facts["exception"]?.elements.compactMap(\.stringValue), let byClass = providerForException(exceptions) {
+            return byClass
+        }
         if types.contains(where: { $0.hasPrefix("type.googleapis.com/") })
             || facts.string("www-authenticate.realm")?.contains("accounts.google.com") == true
             || (facts["body.error.status"] != nil && facts["body.error.code"] != nil && facts["body.error.message"] != nil)
@@ -68,6 +80,20 @@ public enum ProviderDetector {
         }
         if facts["www-authenticate.error"] != nil || facts["body.error"].map({ if case .string = $0 { return true }; return false }) == true {
             return "oauth2"
+        }
+        return nil
+    }
+
+    /// SDK exception classes that belong to one provider's client library.
+    static func providerForException(_ names: [String]) -> String? {
+        for name in names {
+            let lower = name.lowercased()
+            if lower.hasPrefix("google.ads") || lower.contains("googleads") { return "google-ads" }
+            if lower.hasPrefix("google.auth") || lower.hasPrefix("googleapiclient") || lower.hasPrefix("google.api_core")
+                || lower.contains("gaxios") || lower.hasPrefix("com.google.api") || lower.contains("googlejsonresponse") { return "google" }
+            if lower.contains("facebook") { return "facebook" }
+            if lower.hasPrefix("snowflake") || lower.contains("snowflakesql") { return "snowflake" }
+            if lower.hasPrefix("psycopg") || lower.hasPrefix("asyncpg") || lower.contains("psqlexception") { return "postgres" }
         }
         return nil
     }
