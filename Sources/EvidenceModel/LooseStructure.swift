@@ -43,11 +43,22 @@ public enum LooseStructure {
         var i = 0
         bytes.withUnsafeBufferPointer { buffer in
             while i < buffer.count, attempts < maxAttempts, result.count < maxSegments {
-                guard buffer[i] == UInt8(ascii: "{") else { i += 1; continue }
-                attempts += 1
+                let open = buffer[i]
+                guard open == UInt8(ascii: "{") || open == UInt8(ascii: "(") else { i += 1; continue }
                 let limit = min(buffer.count, i + maxSegmentBytes)
                 var parser = Parser(bytes: buffer, index: i, end: limit)
-                if case let .object(members)? = parser.parseValue(depth: 0, context: .top), !members.isEmpty {
+                // `(type: OAuthException, code: 5, message: …)` (Ruby's Koala, Kotlin data classes): a
+                // parenthesis opens an object only when a `key:` / `key=` comes first.
+                if open == UInt8(ascii: "("), !parser.looksLikeKeyedCall(from: i + 1) { i += 1; continue }
+                attempts += 1
+                let value: JSONValue?
+                if open == UInt8(ascii: "(") {
+                    parser.index = i + 1
+                    value = parser.parseObject(close: UInt8(ascii: ")"), depth: 1)
+                } else {
+                    value = parser.parseValue(depth: 0, context: .top)
+                }
+                if case let .object(members)? = value, members.count >= (open == UInt8(ascii: "(") ? 2 : 1) {
                     // A protobuf text message names itself before its brace: `errors {`.
                     if let name = protobufFieldName(before: i, in: buffer) {
                         result.append(.object([(name, .object(members))]))

@@ -22,6 +22,15 @@ enum TextEvidence {
             var statusCandidates: [Int] = []
             for object in objects { collectStatuses(object, into: &statusCandidates, depth: 0) }
             if let status = statusCandidates.first { facts.setIfAbsent("http.status", .int(status)) }
+            // A PostgreSQL ErrorResponse as a dict (redshift_connector, pg8000): S severity, C SQLSTATE, M message.
+            for object in objects {
+                if let state = object["C"]?.stringValue, object["M"] != nil, object["S"] != nil || object["V"] != nil,
+                   state.utf8.count == 5, state.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }) {
+                    facts.setIfAbsent("sqlstate", .string(state))
+                    if let message = object["M"]?.stringValue { facts.setIfAbsent("message", .string(message)) }
+                    break
+                }
+            }
             if !hasBody, let best = bestErrorObject(in: objects) {
                 var local = Facts()
                 var budget = extractor.maxBodyFacts
@@ -176,7 +185,12 @@ enum TextEvidence {
             let present = Set(members.map(\.0))
             var out: [(String, JSONValue)] = []
             for (key, member) in members {
-                let alias = normalisedKey(key)
+                // Only scalar fields are renamed: protobuf's `error_code { authorization_error: … }` keeps its name.
+                let alias: String
+                switch member {
+                case .object, .array: alias = key
+                default: alias = normalisedKey(key)
+                }
                 let name = alias != key && !present.contains(alias) && !out.contains(where: { $0.0 == alias }) ? alias : key
                 out.append((name, normalise(member, depth: depth + 1)))
             }

@@ -101,8 +101,36 @@ public struct Classifier: Sendable {
     /// Facts shown when nothing matched: what a person would look at first.
     static let unknownEvidenceFacts = [
         "provider", "http.status", "www-authenticate.error", "body.error.code", "body.error.status", "body.error",
-        "body.code", "message", "curl.code", "curl.name", "transport.error", "sqlstate", "url.host", "text",
+        "body.code", "oauth.error", "grpc.status", "snowflake.code", "exception", "message", "curl.code", "curl.name",
+        "transport.error", "sqlstate", "url.host", "url.endpoint", "text",
     ]
+
+    /// What an `unknown` finding says: what was recognised, and the one thing that would decide it.
+    static func unknownSummary(_ facts: Facts) -> String {
+        var seen: [String] = []
+        let provider = facts["provider"]?.elements.first?.stringValue
+        if let provider { seen.append("provider \(provider)" + (facts.bool("provider.detected") == true ? " (recognised from the evidence)" : "")) }
+        if let status = facts.int("http.status") { seen.append("HTTP \(status)") }
+        if let code = facts.string("oauth.error") ?? facts.string("www-authenticate.error") { seen.append("OAuth error \(code)") }
+        if let code = facts.string("body.error.code") ?? facts.string("body.code") ?? facts.string("snowflake.code") { seen.append("error code \(code)") }
+        if let grpc = facts.string("grpc.status") { seen.append("gRPC \(grpc)") }
+        if let state = facts.string("sqlstate") { seen.append("SQLSTATE \(state)") }
+        if let exception = facts["exception"]?.elements.first?.stringValue { seen.append("exception \(exception)") }
+        if let curl = facts.string("curl.name") { seen.append(curl) }
+        if let host = facts.string("url.host") { seen.append("host \(host)") }
+        let ask: String
+        if provider == nil {
+            ask = "which provider or connector this came from, and the provider's own error message"
+        } else if facts["http.status"] == nil && facts["curl.code"] == nil && facts["sqlstate"] == nil && facts["body.format"] == nil {
+            ask = "the provider's full answer: the HTTP status and response body (or the connector's full log line)"
+        } else if facts["body.format"] == nil || facts.string("body.format") == "empty" {
+            ask = "the provider's response body for this status: it names the cause"
+        } else {
+            ask = "the request that failed (URL and method), the account it ran as, and when it started failing"
+        }
+        let recognised = seen.isEmpty ? "nothing specific" : seen.joined(separator: ", ")
+        return Redactor.redact("No rule recognises this evidence (recognised: \(recognised)). To decide, ask for \(ask).")
+    }
 
     func unknownFinding(_ facts: Facts) -> Finding {
         var evidence: [(name: String, value: FactValue)] = []
@@ -120,7 +148,7 @@ public struct Classifier: Sendable {
         }
         return Finding(
             rule: "unknown", category: category, failure: "unknown", severity: "warning", confidence: 0,
-            summary: "No rule recognises this evidence; it is kept below for a person to read.",
+            summary: Self.unknownSummary(facts),
             actor: "engineer", transient: false, evidence: evidence,
             remediation: ["test-connection-manually", "review-api-docs"].compactMap { ruleSet.remediations[$0] })
     }

@@ -36,6 +36,9 @@ public enum Vocabulary {
         "message", "text", "curl.code", "curl.name", "transport.error", "browser.error", "redirect.count",
         "redirect.loop", "url", "url.host", "url.path", "url.authuser", "url.authuser.distinct", "url.query.error",
         "url.query.error_description", "request.auth.scheme", "sqlstate", "retry_after", "link.state",
+        // Pasted text (TextEvidence): what only prose carries.
+        "oauth.error", "exception", "grpc.status", "snowflake.code", "url.endpoint", "text.hosts", "text.provider",
+        "text.structured", "text.http.status",
     ]
     public static let factPrefixes: [String] = [
         "http.header.", "www-authenticate.", "body.", "body[", "token.", "scopes.", "account.", "har.", "probe.",

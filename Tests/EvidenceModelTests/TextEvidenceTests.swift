@@ -1,0 +1,207 @@
+import XCTest
+@testable import EvidenceModel
+
+/// Pasted text gives the facts a response would: every shape issue 13 names (JSON inside a log line,
+/// cut-off JSON, reprs and dumps of five languages, codes and statuses in prose, exception classes,
+/// URLs), and nothing from prose that only looks like it.
+final class TextEvidenceTests: XCTestCase {
+    let extractor = FactExtractor(now: Date(timeIntervalSince1970: 1_700_000_000))
+
+    func facts(_ text: String, provider: String? = nil) -> Facts {
+        extractor.facts(for: Evidence(kind: .text, provider: provider, text: text))
+    }
+
+    // MARK: - Objects inside text
+
+    func testJSONInsideALogLine() {
+        let f = facts(#"Error: Couldn't get access token: {"error": "unauthorized_client", "error_description": "Unauthorized"}"#)
+        XCTAssertEqual(f.string("body.error"), "unauthorized_client")
+        XCTAssertEqual(f.string("body.error_description"), "Unauthorized")
+        XCTAssertEqual(f.string("oauth.error"), "unauthorized_client")
+    }
+
+    func testCutOffJSONKeepsWhatCame() {
+        let f = facts(#"resulted in a `400 Bad Request` response: {"error":"invalid_request","error_description":"Unable to retrieve access token: appid/redirect uri/code verifier does n (truncated...)"#)
+        XCTAssertEqual(f.string("body.error"), "invalid_request")
+        XCTAssertEqual(f.int("http.status"), 400)
+        XCTAssertTrue(f.string("body.error_description")?.hasPrefix("Unable to retrieve access token") == true)
+    }
+
+    func testPythonReprOfTheInnerFacebookError() {
+        let f = facts(#"FacebookRequestError: {'message': '(#100) Missing permissions', 'type': 'OAuthException', 'code': 100, 'is_transient': False, 'fbtrace_id': 'AbCdEf'}"#)
+        XCTAssertEqual(f.int("body.error.code"), 100)
+        XCTAssertEqual(f.string("body.error.type"), "OAuthException")
+        XCTAssertEqual(f["body.error.is_transient"], .bool(false))
+        XCTAssertEqual(f.string("provider"), "facebook")
+    }
+
+    func testRubyHash() {
+        let f = facts(#"OAuth2::Error: {"error"=>"invalid_grant", "error_description"=>"Token has been expired or revoked."}"#)
+        XCTAssertEqual(f.string("body.error"), "invalid_grant")
+        XCTAssertEqual(f.string("body.error_description"), "Token has been expired or revoked.")
+    }
+
+    func testNodeInspectWithUnquotedKeys() {
+        let f = facts("{ message: 'Error validating access token: Session has expired', type: 'OAuthException', code: 190, error_subcode: 463, fbtrace_id: 'A1' }")
+        XCTAssertEqual(f.int("body.error.code"), 190)
+        XCTAssertEqual(f.int("body.error.error_subcode"), 463)
+    }
+
+    func testJavaToStringWithSDKFieldNames() {
+        let f = facts("GraphResponse: {HttpStatus: 400, errorCode: 190, subErrorCode: 460, errorType: OAuthException, errorMessage: Error validating access token: The session has been invalidated because the user changed their password.}")
+        XCTAssertEqual(f.int("body.error.code"), 190)
+        XCTAssertEqual(f.int("body.error.error_subcode"), 460)
+        XCTAssertEqual(f.string("body.error.type"), "OAuthException")
+        XCTAssertEqual(f.int("http.status"), 400)
+        // The message keeps its own "token:" (a space after the colon is prose, not a new key).
+        XCTAssertTrue(f.string("body.error.message")?.hasSuffix("changed their password.") == true, f.string("body.error.message") ?? "nil")
+    }
+
+    func testGoPlusV() {
+        let f = facts("graph error: &{Code:190 Message:Invalid OAuth access token. Type:OAuthException}")
+        XCTAssertEqual(f.int("body.error.code"), 190)
+        XCTAssertEqual(f.string("body.error.message"), "Invalid OAuth access token.")
+    }
+
+    func testKotlinDataClassAndRubyParentheses() {
+        let f = facts("Koala::Facebook::ClientError: (type: OAuthException, code: 5, message: (#5) Unauthorized source IP address) [HTTP 400]")
+        XCTAssertEqual(f.int("body.error.code"), 5)
+        XCTAssertEqual(f.string("body.error.message"), "(#5) Unauthorized source IP address")
+        XCTAssertEqual(f.int("http.status"), 400)
+    }
+
+    func testProtobufTextFormatOfAGoogleAdsFailure() {
+        let text = """
+        google.ads.googleads.errors.GoogleAdsException: (<_InactiveRpcError of RPC that terminated with:
+        \tstatus = StatusCode.PERMISSION_DENIED
+        >, errors {
+          error_code {
+            authorization_error: USER_PERMISSION_DENIED
+          }
+          message: "User doesn't have permission to access customer."
+        }
+        request_id: "abc"
+        )
+        """
+        let f = facts(text)
+        XCTAssertEqual(f.string("body.error_code.authorization_error"), "USER_PERMISSION_DENIED", "\(f.names)")
+        XCTAssertEqual(f.string("grpc.status"), "PERMISSION_DENIED")
+        XCTAssertEqual(f.string("provider"), "google-ads, google")
+        XCTAssertTrue(f["exception"]?.elements.contains(.string("GoogleAdsException")) == true)
+    }
+
+    func testEscapedJSONInsideAString() {
+        let f = facts(#"{"level":"ERROR","msg":"token refresh failed","body":"{\"error\":\"invalid_grant\",\"error_description\":\"Bad Request\"}"}"#)
+        XCTAssertEqual(f.string("body.error"), "invalid_grant")
+        XCTAssertEqual(f.string("body.error_description"), "Bad Request")
+    }
+
+    func testTheMostErrorLikeObjectWins() {
+        // Node's dump of an Axios error: config first, the provider's answer under response.data.
+        let text = "{ config: { url: 'https://oauth2.googleapis.com/token', method: 'post' }, response: { status: 400, data: { error: 'invalid_grant', error_description: 'Bad Request' } } }"
+        let f = facts(text)
+        XCTAssertEqual(f.string("body.error"), "invalid_grant")
+        XCTAssertEqual(f.int("http.status"), 400)
+        XCTAssertEqual(f.string("url.endpoint"), "token")
+    }
+
+    func testPostgresErrorResponseAsADict() {
+        let f = facts("redshift_connector.error.ProgrammingError: {'S': 'ERROR', 'C': '42501', 'M': 'permission denied for schema dw', 'F': 'aclchk.c'}")
+        XCTAssertEqual(f.string("sqlstate"), "42501")
+        XCTAssertEqual(f.string("message"), "permission denied for schema dw")
+    }
+
+    // MARK: - Prose
+
+    func testStatusesInProse() {
+        let cases: [(String, Int)] = [
+            ("400 Client Error: Bad Request for url: https://www.linkedin.com/oauth/v2/accessToken", 400),
+            ("Request failed with status code 403 and error message Forbidden", 403),
+            ("Error calling POST https://www.googleapis.com/oauth2/v2/tokeninfo: (400) Bad Request", 400),
+            ("got <Response [502]> after 5 retries", 502),
+            ("HTTP/1.1 401 Unauthorized", 401),
+            ("response_code=401 return_code=ok", 401),
+        ]
+        for (text, status) in cases {
+            XCTAssertEqual(facts(text).int("http.status"), status, text)
+        }
+        // Numbers that are not statuses.
+        for text in ["Error 190 happened at 10:45", "retry 403 times", "version 4.0.401", "(#100) Invalid parameter"] {
+            XCTAssertNil(facts(text).int("http.status"), text)
+        }
+    }
+
+    func testFacebookCodesInProse() {
+        XCTAssertEqual(facts("Error: (#294) Managing advertisements requires the extended permission ads_management").int("body.error.code"), 294)
+        let dotted = facts("Facebook error 190.460: session invalidated")
+        XCTAssertEqual(dotted.int("body.error.code"), 190)
+        XCTAssertEqual(dotted.int("body.error.error_subcode"), 460)
+        XCTAssertEqual(facts("OAuthException (Code 190) token expired").int("body.error.code"), 190)
+    }
+
+    func testOAuthCodesAreWholeWordsAndTheFirstOneCounts() {
+        XCTAssertEqual(facts("google.auth.exceptions.RefreshError: ('invalid_grant: Token has been expired or revoked.')").string("oauth.error"), "invalid_grant")
+        XCTAssertNil(facts("the parameter invalid_granted_scopes was ignored").string("oauth.error"))
+        XCTAssertEqual(facts("error=access_denied; see invalid_request docs").string("oauth.error"), "access_denied")
+    }
+
+    func testExceptionClasses() {
+        let f = facts("snowflake.connector.errors.DatabaseError: 250001 (08001): Failed to connect to DB")
+        XCTAssertEqual(f["exception"]?.elements.compactMap(\.stringValue), ["snowflake.connector.errors.DatabaseError", "DatabaseError"])
+        XCTAssertEqual(f.string("snowflake.code"), "250001")
+        XCTAssertEqual(f.string("body.code"), "250001")
+        XCTAssertEqual(f.string("provider"), "snowflake")
+        XCTAssertNil(facts("An Error occurred").string("exception"))
+    }
+
+    func testGRPCStatusFromNamesAndNumbers() {
+        XCTAssertEqual(facts("Error: 16 UNAUTHENTICATED: Request had invalid authentication credentials.").string("grpc.status"), "UNAUTHENTICATED")
+        XCTAssertEqual(facts("rpc error: code = PermissionDenied desc = caller lacks permission").string("grpc.status"), "PERMISSION_DENIED")
+        XCTAssertEqual(facts("grpc error { code: 16, details: 'Failed to retrieve auth metadata' }").string("grpc.status"), "UNAUTHENTICATED")
+        // Facebook's code 10 is no gRPC status.
+        XCTAssertNil(facts("{'message': '(#10) Application does not have permission', 'code': 10}").string("grpc.status"))
+    }
+
+    func testURLsTellTheProviderAndTheEndpointButDocumentationDoesNot() {
+        let f = facts("Exception: Error while refreshing access token: 400 Client Error: Bad Request for url: https://api.hubapi.com/oauth/v1/token (see https://developers.hubspot.com/docs)")
+        XCTAssertEqual(f.string("url.host"), "api.hubapi.com")
+        XCTAssertEqual(f.string("url.endpoint"), "token")
+        XCTAssertEqual(f.string("provider"), "hubspot")
+        XCTAssertEqual(f["text.hosts"]?.elements.count, 2)
+        let docsOnly = facts("Something failed, see https://developers.facebook.com/docs/graph-api for more.")
+        XCTAssertEqual(docsOnly.string("url.host"), "developers.facebook.com")
+    }
+
+    func testProviderFromVocabularyWithoutHosts() {
+        XCTAssertEqual(facts("dbt: Database Error: 403 Access Denied: BigQuery BigQuery: Permission denied while getting Drive credentials.").string("provider"), "bigquery, google")
+        XCTAssertEqual(facts("psycopg2.OperationalError: FATAL:  password authentication failed for user \"loader\"").string("provider"), "postgres")
+        XCTAssertNil(facts("The sync failed after 3 attempts.").string("provider"))
+    }
+
+    func testAResponseIsNeverOverwrittenByItsOwnText() {
+        let evidence = Evidence(kind: .record, responses: [ResponseSnapshot(status: 401, headers: [], body: #"{"error":"invalid_token"}"#)],
+                                text: #"proxy said {"error": "invalid_grant"} with 500 Internal Server Error"#)
+        let f = extractor.facts(for: evidence)
+        XCTAssertEqual(f.int("http.status"), 401)
+        XCTAssertEqual(f.string("body.error"), "invalid_token")
+    }
+
+    // MARK: - Bounds
+
+    func testHostileTextIsBounded() {
+        let openings = String(repeating: "{a: (b: [", count: 40_000)
+        let deep = String(repeating: "{\"a\":", count: 100_000)
+        let quotes = String(repeating: "{'", count: 50_000)
+        for text in [openings, deep, quotes] {
+            let start = Date()
+            _ = facts(text)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 10, "bounded work for \(text.prefix(20))…")
+        }
+    }
+
+    func testSecretsFoundInsideTextStayMasked() {
+        let f = facts(#"refresh failed: {'error': 'invalid_grant', 'refresh_token': '1//0gFAKEFAKEFAKE', 'client_secret': 'GOCSPX-FAKEFAKE'}"#)
+        XCTAssertEqual(f.string("body.refresh_token"), Redactor.mask)
+        XCTAssertEqual(f.string("body.client_secret"), Redactor.mask)
+    }
+}
