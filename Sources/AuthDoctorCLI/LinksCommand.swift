@@ -110,6 +110,9 @@ struct LinksCommand: ParsableCommand {
         func run() throws {
             let base = try LinkText.publicURL(flag: publicURL)
             let duration = LinkText.parseTTL(ttl)!
+            // What no server can connect is refused before the store is touched; then what this
+            // store's `serve` said it can connect.
+            _ = try requestedSources(connectableOnServer: nil)
             let store = try store.open()
             let sources = try requestedSources(connectableOnServer: try StoreCall.run(store) { try store.connectableProviders() })
             let issued = try StoreCall.run(store) {

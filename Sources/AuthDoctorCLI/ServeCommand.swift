@@ -15,9 +15,10 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the authorization-link pages: the client connects sources through OAuth 2.0 and presses Finish.",
         discussion: """
-        A link from `authdoctor links issue` opens here (`<public-url>/l/<token>`). The first browser to \
-        open it starts the link's session (a cookie); any later open, an expired or a revoked link gets a \
-        page saying so (HTTP 410). Each Connect button runs an OAuth 2.0 authorization-code flow with \
+        A link from `authdoctor links issue` opens here (`<public-url>/l/<token>`). Opening it changes \
+        nothing (link previews and mail scanners fetch URLs too): the page has a Start button, and the \
+        first browser to press it starts the link's session (a cookie); any later open, an expired or \
+        a revoked link gets a page saying so (HTTP 410). Each Connect button runs an OAuth 2.0 authorization-code flow with \
         PKCE (S256) at the provider; the code is exchanged through libcurl and the tokens are stored \
         encrypted. Finish activates the session's connections (`authdoctor connections list`); a \
         session not finished before the link expires activates nothing.

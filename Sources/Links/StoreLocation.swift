@@ -81,6 +81,12 @@ public enum StoreLocation {
     /// and the sealed tokens: set to 0600 with a warning when it is ours, refused when it is not.
     /// Checked once the file has opened as a store (a path given by mistake is not touched).
     static func restrictPermissions(_ path: String, warn: (String) -> Void) throws(InputError) {
+        var fixed: [String] = []
+        defer {
+            if let mode = fixed.first {
+                warn("\(path): the database could be read by group or others (mode \(mode)); its mode is now 600")
+            }
+        }
         for file in [path, path + "-wal", path + "-shm"] {
             var info = stat()
             guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_mode & 0o077 != 0 else { continue }
@@ -91,7 +97,7 @@ public enum StoreLocation {
             guard chmod(file, 0o600) == 0 else {
                 throw InputError(.io, "the database can be read by group or others and its mode cannot be changed: \(String(cString: strerror(errno)))", place: file)
             }
-            warn("\(file): the database could be read by group or others (mode \(before)); its mode is now 600")
+            fixed.append(before)
         }
     }
 
