@@ -39,8 +39,8 @@ struct ServeCommand: ParsableCommand {
 
         Slow and idle clients: a connection must complete a request head within --idle-timeout \
         seconds (15) of opening or of its previous answer, and the body within --body-timeout (10); \
-        at most --max-connections (512, lowered to fit the descriptor limit) are open at once, and \
-        one more is closed at once.
+        at most --max-connections (512, lowered to fit the descriptor limit) are open at once: a new \
+        one takes the place of the longest-idle connection, or is closed when all are busy.
 
         Examples:
           authdoctor serve --sandbox --port 8080
@@ -90,7 +90,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("body-timeout"), help: ArgumentHelp("Seconds, after the head, for the rest of a request.", valueName: "SECONDS"))
     var bodyTimeout: Double = ConnectionLimits.defaultBodyTimeout
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections open at once; more are closed as they come.", valueName: "N"))
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections open at once; at the cap a new one replaces the longest-idle one (or is closed when all are busy).", valueName: "N"))
     var maxConnections: Int = ConnectionLimits.defaultMaxConnections
 
     static let metricsTokenVariable = "AUTHDOCTOR_METRICS_TOKEN"

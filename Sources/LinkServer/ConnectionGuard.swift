@@ -11,9 +11,12 @@ import Glibc
 ///   head, counted from when it opens or from the end of the previous answer (keep-alive). An idle
 ///   connection, or a slow-loris client sending its headers a byte at a time, is closed then.
 /// - `bodyTimeout`: seconds, once the head is in, for the rest of the request (the form body).
-/// - `maxConnections`: open connections at once; one more is closed as soon as it is accepted,
-///   so file descriptors stay free for `/healthz` and the clients being served. Capped below the
-///   process's descriptor limit (RLIMIT_NOFILE) minus a reserve for the store and the exchanges.
+/// - `maxConnections`: open connections at once, capped below the process's descriptor limit
+///   (RLIMIT_NOFILE) minus a reserve for the store and the exchanges. At the cap, a new connection
+///   takes the place of the one that has waited longest without a request in progress (idle, or
+///   still trickling its request head), which is closed; when every connection is busy with a
+///   request, the new one is closed instead. Idle connections can thus never lock out `/healthz`
+///   or a real client, and a client's request once read is never cut for room.
 public struct ConnectionLimits: Sendable, Equatable {
     public var idleTimeout: Double
     public var bodyTimeout: Double
@@ -41,25 +44,54 @@ public struct ConnectionLimits: Sendable, Equatable {
     }
 }
 
-/// The count of open connections, shared by every connection's guard.
+/// The count of open connections, shared by every connection's guard, and which of them wait
+/// without a request in progress (the ones a new connection may take the place of).
 final class ConnectionCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var open = 0
+    private var waiting: [ObjectIdentifier: (channel: any Channel, since: UInt64)] = [:]
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
-    /// Takes a place; false when all are taken (the caller closes the connection).
+    /// Takes a place; at the cap, the longest-waiting idle connection is closed to make room.
+    /// False when every place is busy with a request (the caller closes its connection).
     func enter() -> Bool {
         lock.lock()
-        defer { lock.unlock() }
-        guard open < limit else { return false }
+        if open < limit {
+            open += 1
+            lock.unlock()
+            return true
+        }
+        guard let victim = waiting.min(by: { $0.value.since < $1.value.since }) else {
+            lock.unlock()
+            return false
+        }
+        waiting.removeValue(forKey: victim.key)
+        // The victim still counts until its close is seen (`leave`): briefly one over the cap.
         open += 1
+        lock.unlock()
+        victim.value.channel.close(promise: nil)
         return true
     }
 
-    func leave() {
+    /// The connection has no request in progress (just opened, or answered).
+    func waitingForRequest(_ id: ObjectIdentifier, channel: any Channel) {
         lock.lock()
+        waiting[id] = (channel, DispatchTime.now().uptimeNanoseconds)
+        lock.unlock()
+    }
+
+    /// A request head arrived: the connection is busy until it is answered.
+    func busy(_ id: ObjectIdentifier) {
+        lock.lock()
+        waiting.removeValue(forKey: id)
+        lock.unlock()
+    }
+
+    func leave(_ id: ObjectIdentifier) {
+        lock.lock()
+        waiting.removeValue(forKey: id)
         open -= 1
         lock.unlock()
     }
@@ -109,6 +141,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         counted = true
+        counter.waitingForRequest(ObjectIdentifier(self), channel: context.channel)
         armDeadline(context, in: idleTimeout)
     }
 
@@ -126,7 +159,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         deadline = nil
         if counted {
             counted = false
-            counter.leave()
+            counter.leave(ObjectIdentifier(self))
         }
     }
 
@@ -134,6 +167,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch unwrapInboundIn(data) {
         case .head:
             readingRequest = true
+            counter.busy(ObjectIdentifier(self))
             armDeadline(context, in: bodyTimeout)
         case .body:
             break
@@ -150,6 +184,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         if case .end = unwrapOutboundIn(data), !readingRequest {
             // The next request (keep-alive) has its own time, from now.
             context.write(data, promise: promise)
+            if counted { counter.waitingForRequest(ObjectIdentifier(self), channel: context.channel) }
             armDeadline(context, in: idleTimeout)
             return
         }

@@ -107,23 +107,46 @@ final class ConnectionLimitTests: XCTestCase {
         }
     }
 
-    func testConnectionCapRefusesTheOneTooManyAndHealthzAnswersAfterIdleOnesGo() async throws {
-        let harness = try harness(idle: 2, body: 2, cap: 8)
-        try await harness.withLiveServer { url, newBrowser in
+    /// At the cap, idle connections make room: /healthz answers at once, and the connection that
+    /// waited longest is the one closed.
+    func testAtTheCapANewConnectionTakesThePlaceOfTheLongestIdleOne() async throws {
+        let harness = try harness(idle: 10, body: 10, cap: 8)
+        try await harness.withLiveServer { url, _ in
             let port = Self.port(url)
-            let held = try (0..<8).map { _ in try RawClient(port: port) }
-            // Give the server time to accept all eight.
+            var held: [RawClient] = []
+            for _ in 0..<8 {
+                held.append(try RawClient(port: port))
+                try await Task.sleep(nanoseconds: 30_000_000)
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+            let start = Date()
+            let client = try RawClient(port: port)
+            client.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let answer = client.read(for: 1)
+            XCTAssertTrue(answer.text.hasPrefix("HTTP/1.1 200"), "healthz at the cap: \(answer.text)")
+            XCTAssertLessThan(Date().timeIntervalSince(start), 1.5)
+            XCTAssertTrue(held[0].read(for: 1).closed, "the longest-idle connection made room")
+            XCTAssertFalse(held[7].read(for: 0.2).closed, "the newest idle one stays")
+        }
+    }
+
+    /// When every place is busy with a request (head read, body coming), one more is closed at
+    /// once, and no request in progress is cut.
+    func testAtTheCapWithEveryConnectionBusyTheNewOneIsClosed() async throws {
+        let harness = try harness(idle: 10, body: 10, cap: 4)
+        try await harness.withLiveServer { url, _ in
+            let port = Self.port(url)
+            let busy = try (0..<4).map { _ in try RawClient(port: port) }
+            for client in busy {
+                client.send("POST /l/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg/finish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncsrf=")
+            }
             try await Task.sleep(nanoseconds: 300_000_000)
             let extra = try RawClient(port: port)
             extra.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             let refused = extra.read(for: 2)
-            XCTAssertTrue(refused.closed, "the ninth connection is closed at once")
+            XCTAssertTrue(refused.closed, "the fifth connection is closed at once")
             XCTAssertFalse(refused.text.contains("200"), refused.text)
-            // The idle ones time out, and the server answers again.
-            try await Task.sleep(nanoseconds: 3_000_000_000)
-            let health = try await newBrowser().get("/healthz")
-            XCTAssertEqual(health.status, 200)
-            XCTAssertEqual(held.count, 8)
+            for client in busy { XCTAssertFalse(client.read(for: 0.1).closed, "a request in progress is not cut") }
         }
     }
 
