@@ -6,10 +6,12 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev libsqlite3-dev postgresql python3
 BENCH_PACKAGES := jq python3 hyperfine nginx-light
+# The link flow in a real browser (Tests/browser/link_flow_test.py): headless Chromium through chromedriver.
+BROWSER_PACKAGES := chromium chromium-driver python3
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor
 
-.PHONY: deps deps-bench embed build release test demo classify-demo bench install clean
+.PHONY: deps deps-bench deps-browser embed build release test test-browser demo classify-demo bench install clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -25,6 +27,20 @@ deps-bench: deps
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Chromium, chromedriver and selenium (Debian's python3-selenium, else selenium from PyPI).
+deps-browser:
+	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi; \
+	if ! python3 -c 'import selenium' 2>/dev/null; then \
+	  echo "installing: selenium"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3-selenium >/dev/null 2>&1 || \
+	    python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium; \
 	fi
 
 # rules/ and fixtures/ are embedded by a SwiftPM plugin that SwiftPM does not re-run on its own
@@ -57,6 +73,13 @@ test: deps embed
 	  AUTHDOCTOR_PG_TEST_PLAINONLY_PASSWORD=$$PGTEST_PLAINONLY_PASSWORD AUTHDOCTOR_PG_TEST_TLSONLY_PASSWORD=$$PGTEST_TLSONLY_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_CA_FILE=$$PGTEST_CA_FILE AUTHDOCTOR_PG_TEST_OTHER_CA_FILE=$$PGTEST_OTHER_CA_FILE \
 	  $(SWIFT) test --disable-swift-testing
+	$(MAKE) --no-print-directory test-browser
+
+# The link flow in headless Chromium: issue, open, Start, Connect x2 (Sandbox OAuth), Finish, a second
+# browser refused; screenshots of every page under .build/browser-test/ (the folder is printed).
+test-browser: deps-browser
+	@[ -x $(DEBUG_BIN) ] || { $(SWIFT) build || $(SWIFT) build; }
+	python3 Tests/browser/link_flow_test.py $(DEBUG_BIN)
 
 # The PostgreSQL connections of the demo need a local server: started when the postgresql package is there.
 demo: build

@@ -36,7 +36,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
-                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self]
+                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self, StoreCommand.self]
     )
 
     public init() {}

@@ -45,7 +45,7 @@ struct HistoryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try store.open()
+        let store = try store.openReadOnly()
         guard let connection else { return try overview(store) }
         let verdicts = try StoreCall.run(store) { try store.verdicts(connection: connection, limit: Self.analysisDepth) }
         guard !verdicts.isEmpty else {
@@ -65,8 +65,8 @@ struct HistoryCommand: ParsableCommand {
                 ("verdicts", .array(shown.map(Self.json))),
             ])))
         case .text:
-            var out = "\(connection): \(history.latest?.status ?? "unknown")"
-            if let latest = history.latest { out += " (\(latest.failure)) at \(LinkText.short(latest.checkedAt))" }
+            var out = "\(LinkText.safe(connection)): \(history.latest?.status ?? "unknown")"
+            if let latest = history.latest { out += " (\(LinkText.safe(latest.failure))) at \(LinkText.short(latest.checkedAt))" }
             out += "\n"
             out += "last passed:   " + (history.lastPassed.map(LinkText.short) ?? "never (in \(verdicts.count) recorded runs)") + "\n"
             out += "failing since: " + (history.failingSince.map(LinkText.short) ?? "-") + "\n"

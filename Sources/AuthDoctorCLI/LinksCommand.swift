@@ -78,15 +78,30 @@ struct LinksCommand: ParsableCommand {
             if let maxSources, maxSources < 1 { throw ValidationError("--max-sources must be 1 or more, not \(maxSources)") }
         }
 
-        /// The requested provider ids, each checked against the provider definitions.
-        func requestedSources() throws -> [String] {
+        /// The requested provider ids, each one a provider a link can connect: known, signed in
+        /// through OAuth (an `oauth:` section), and, once `serve` has run on this store, one it has
+        /// an OAuth client for. Anything else is refused, naming the providers that can be connected.
+        func requestedSources(connectableOnServer: [String]?) throws -> [String] {
             guard let sources else { return [] }
             let ids = sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if ids.isEmpty { throw InputError(.usage, "--sources needs at least one provider id (e.g. facebook,google-ads)") }
             let (definitions, _) = try ProviderLibrary.load()
-            let known = definitions.keys.sorted()
-            for id in ids where definitions[id] == nil {
-                throw InputError(.usage, "unknown provider '\(id)' in --sources (known: \(known.joined(separator: ", ")))")
+            let withOAuth = Set(definitions.values.filter { $0.oauth != nil }.map(\.id))
+            let connectable = connectableOnServer.map { withOAuth.intersection($0) } ?? withOAuth
+            let canText = connectable.isEmpty ? "none: start authdoctor serve with --oauth-client PROVIDER=CLIENT_ID"
+                : connectable.sorted().joined(separator: ", ")
+            var refused: [String] = []
+            for id in ids {
+                if definitions[id] == nil {
+                    refused.append("\(LinkText.safe(id)) (unknown provider)")
+                } else if !withOAuth.contains(id) {
+                    refused.append("\(id) (not connected through an OAuth sign-in)")
+                } else if !connectable.contains(id) {
+                    refused.append("\(id) (authdoctor serve has no OAuth client for it: --oauth-client \(id)=CLIENT_ID)")
+                }
+            }
+            if !refused.isEmpty {
+                throw InputError(.usage, "--sources: a link cannot connect \(refused.joined(separator: ", ")); providers that can be connected: \(canText)")
             }
             var seen = Set<String>()
             return ids.filter { seen.insert($0).inserted }
@@ -94,9 +109,12 @@ struct LinksCommand: ParsableCommand {
 
         func run() throws {
             let base = try LinkText.publicURL(flag: publicURL)
-            let sources = try requestedSources()
             let duration = LinkText.parseTTL(ttl)!
+            // What no server can connect is refused before the store is touched; then what this
+            // store's `serve` said it can connect.
+            _ = try requestedSources(connectableOnServer: nil)
             let store = try store.open()
+            let sources = try requestedSources(connectableOnServer: try StoreCall.run(store) { try store.connectableProviders() })
             let issued = try StoreCall.run(store) {
                 try store.issueLink(client: client.trimmingCharacters(in: .whitespaces), sources: sources, maxSources: maxSources, ttl: duration, now: Date())
             }
@@ -110,7 +128,7 @@ struct LinksCommand: ParsableCommand {
                     ("maxSources", link.maxSources.map { .int($0) } ?? .null), ("createdAt", .string(LinkText.iso(link.createdAt))),
                 ])))
             case .text:
-                var details = "\(link.id) for \(link.client), single use, expires \(LinkText.iso(link.expiresAt)) (in \(LinkText.describeTTL(duration)))"
+                var details = "\(link.id) for \(LinkText.safe(link.client)), single use, expires \(LinkText.iso(link.expiresAt)) (in \(LinkText.describeTTL(duration)))"
                 details += "; sources: " + (link.sources.isEmpty ? "any" : link.sources.joined(separator: ", "))
                 if let limit = link.maxSources { details += "; at most \(limit)" }
                 Terminal.write(url + "\n" + details + "\n")
@@ -127,7 +145,7 @@ struct LinksCommand: ParsableCommand {
         @Option(help: "text (default) or json (an array).") var format: StoreOutputFormat = .text
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openReadOnly()
             let now = Date()
             let (links, connections) = try StoreCall.run(store) { (try store.allLinks(), try store.allConnections()) }
             let byLink = Dictionary(grouping: connections.reversed(), by: \.linkID)
@@ -158,7 +176,7 @@ struct LinksCommand: ParsableCommand {
         @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openReadOnly()
             let now = Date()
             let (found, session, connections) = try StoreCall.run(store) {
                 (try store.link(id: id), try store.session(linkID: id), try store.connections(linkID: id))
@@ -176,7 +194,7 @@ struct LinksCommand: ParsableCommand {
                 }
                 Terminal.write(LinkText.json(value))
             case .text:
-                var out = "Link \(link.id) for \(link.client): \(link.state(at: now).rawValue)\n"
+                var out = "Link \(link.id) for \(LinkText.safe(link.client)): \(link.state(at: now).rawValue)\n"
                 out += "  sources      \(link.sources.isEmpty ? "any" : link.sources.joined(separator: ", "))\n"
                 out += "  max sources  \(link.maxSources.map(String.init) ?? "no limit")\n"
                 out += "  created      \(LinkText.iso(link.createdAt))\n"
@@ -217,7 +235,7 @@ struct LinksCommand: ParsableCommand {
             }
             switch format {
             case .json: Terminal.write(LinkText.json(LinkText.linkJSON(link, now: Date(), connections: nil)))
-            case .text: Terminal.write("Revoked \(link.id) for \(link.client) (at \(LinkText.iso(link.revokedAt ?? Date()))).\n")
+            case .text: Terminal.write("Revoked \(link.id) for \(LinkText.safe(link.client)) (at \(LinkText.iso(link.revokedAt ?? Date()))).\n")
             }
         }
     }
@@ -255,7 +273,7 @@ struct ConnectionsCommand: ParsableCommand {
         @Option(help: "text (default) or json (an array).") var format: StoreOutputFormat = .text
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openReadOnly()
             let connections = try StoreCall.run(store) { try store.allConnections() }
             switch format {
             case .json:
@@ -286,7 +304,7 @@ struct ConnectionsCommand: ParsableCommand {
             let removed = try StoreCall.run(store) { try store.removeConnection(id: id, now: Date()) }
             switch format {
             case .json: Terminal.write(LinkText.json(LinkText.connectionJSON(removed)))
-            case .text: Terminal.write("Removed \(removed.id) (\(removed.provider) for \(removed.client)); its tokens are erased.\n")
+            case .text: Terminal.write("Removed \(removed.id) (\(removed.provider) for \(LinkText.safe(removed.client))); its tokens are erased.\n")
             }
         }
     }

@@ -15,9 +15,10 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the authorization-link pages: the client connects sources through OAuth 2.0 and presses Finish.",
         discussion: """
-        A link from `authdoctor links issue` opens here (`<public-url>/l/<token>`). The first browser to \
-        open it starts the link's session (a cookie); any later open, an expired or a revoked link gets a \
-        page saying so (HTTP 410). Each Connect button runs an OAuth 2.0 authorization-code flow with \
+        A link from `authdoctor links issue` opens here (`<public-url>/l/<token>`). Opening it changes \
+        nothing (link previews and mail scanners fetch URLs too): the page has a Start button, and the \
+        first browser to press it starts the link's session (a cookie); any later open, an expired or \
+        a revoked link gets a page saying so (HTTP 410). Each Connect button runs an OAuth 2.0 authorization-code flow with \
         PKCE (S256) at the provider; the code is exchanged through libcurl and the tokens are stored \
         encrypted. Finish activates the session's connections (`authdoctor connections list`); a \
         session not finished before the link expires activates nothing.
@@ -29,8 +30,17 @@ struct ServeCommand: ParsableCommand {
         Sandbox on 127.0.0.1 and uses its test authorization servers for every provider (no internet).
 
         Every request is logged on standard error with the link token, OAuth codes and states cut out. \
-        `GET /healthz` answers 200 while the server runs; `GET /metrics` gives the latest verdict of \
-        every connection `authdoctor check --db` recorded in the same store (Prometheus text format).
+        `GET /healthz` answers 200 while the server runs.
+
+        Metrics (the latest verdict of every connection `authdoctor check --db` recorded in the same \
+        store, Prometheus text format) are not served to clients: `--metrics-listen ADDRESS:PORT` \
+        serves `GET /metrics` on a listener of its own, and AUTHDOCTOR_METRICS_TOKEN, when set, is \
+        the bearer token every `/metrics` request must carry (then also on the main listener).
+
+        Slow and idle clients: a connection must complete a request head within --idle-timeout \
+        seconds (15) of opening or of its previous answer, and the body within --body-timeout (10); \
+        at most --max-connections (512, lowered to fit the descriptor limit) are open at once: a new \
+        one takes the place of the longest-idle connection, or is closed when all are busy.
 
         Examples:
           authdoctor serve --sandbox --port 8080
@@ -71,10 +81,30 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Log warnings and errors only, not every request.")
     var quiet = false
 
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve GET /metrics on this address of its own, e.g. 127.0.0.1:9464 (port 0: any free port, printed). Not on the client-facing listener.", valueName: "ADDRESS:PORT"))
+    var metricsListen: String?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a connection has to send a complete request head, from its start or its previous answer.", valueName: "SECONDS"))
+    var idleTimeout: Double = ConnectionLimits.defaultIdleTimeout
+
+    @Option(name: .customLong("body-timeout"), help: ArgumentHelp("Seconds, after the head, for the rest of a request.", valueName: "SECONDS"))
+    var bodyTimeout: Double = ConnectionLimits.defaultBodyTimeout
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections open at once; at the cap a new one replaces the longest-idle one (or is closed when all are busy).", valueName: "N"))
+    var maxConnections: Int = ConnectionLimits.defaultMaxConnections
+
+    static let metricsTokenVariable = "AUTHDOCTOR_METRICS_TOKEN"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 (any free port) to 65535, not \(port)") }
         guard exchangeTimeout > 0, exchangeTimeout <= 120 else { throw ValidationError("--exchange-timeout must be more than 0 and at most 120 seconds") }
         if sandbox && !oauthClients.isEmpty { throw ValidationError("--sandbox uses the Sandbox's own OAuth clients; drop --oauth-client") }
+        if let metricsListen, MetricsEndpoint.parseListen(metricsListen) == nil {
+            throw ValidationError("--metrics-listen takes ADDRESS:PORT (e.g. 127.0.0.1:9464), not '\(metricsListen)'")
+        }
+        guard idleTimeout.isFinite, idleTimeout > 0, idleTimeout <= 3600 else { throw ValidationError("--idle-timeout must be more than 0 and at most 3600 seconds") }
+        guard bodyTimeout.isFinite, bodyTimeout > 0, bodyTimeout <= 3600 else { throw ValidationError("--body-timeout must be more than 0 and at most 3600 seconds") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1 to 1000000, not \(maxConnections)") }
     }
 
     func run() throws {
@@ -99,26 +129,38 @@ struct ServeCommand: ParsableCommand {
         }
         defer { sandboxServer?.stop() }
         let store = try storeOptions.open()
+        // What can never be used again goes at start (as `authdoctor store prune` does), and what
+        // this server can connect is recorded for `links issue --sources`.
+        let pruned = try StoreCall.run(store) { try store.prune(now: Date()) }
+        if !pruned.isEmpty {
+            FileHandle.standardError.write(Data(("authdoctor serve: pruned \(pruned.authorizations) OAuth attempts and \(pruned.sessions) expired sessions; "
+                + "erased the tokens of \(pruned.pendingConnectionsErased) connections never activated\n").utf8))
+        }
+        try StoreCall.run(store) { try store.recordConnectableProviders(clients.keys.sorted(), now: Date()) }
 
+        let limits = ConnectionLimits(idleTimeout: idleTimeout, bodyTimeout: bodyTimeout, maxConnections: maxConnections)
         let configuration = LinkServerConfiguration(host: host, port: port, publicURL: publicURL, clients: clients,
-                                                    exchangeTimeout: exchangeTimeout)
+                                                    exchangeTimeout: exchangeTimeout, limits: limits)
+        let metricsToken = environment[Self.metricsTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let metrics: MetricsEndpoint? = (metricsListen == nil && metricsToken == nil) ? nil : MetricsEndpoint(
+            listen: metricsListen.flatMap(MetricsEndpoint.parseListen), bearerToken: metricsToken,
+            exposition: {
+                // The latest verdicts `check --db` recorded in this store, for Prometheus to scrape.
+                StoredMetrics.exposition((try? store.recentVerdicts(perConnection: ConnectionHistory.flapWindow)) ?? [:])
+            },
+            onRunning: { url in
+                FileHandle.standardError.write(Data("authdoctor serve: metrics on \(url)\(metricsToken == nil ? "" : " (bearer token required)")\n".utf8))
+            })
         let providers = clients.keys.sorted().joined(separator: ", ")
         let sandboxNote = sandboxServer.map { " (OAuth servers of the Sandbox at \($0.baseURL))" } ?? ""
         let host = self.host, port = self.port
         let application = buildApplication(
             configuration: configuration, store: store,
             logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
-            configureRouter: { router in
-                // The latest verdicts `check --db` recorded in this store, for Prometheus to scrape.
-                router.get("/metrics") { _, _ in
-                    let recent = (try? store.recentVerdicts(perConnection: ConnectionHistory.flapWindow)) ?? [:]
-                    var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: StoredMetrics.exposition(recent))))
-                    response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-                    return response
-                }
-            },
+            metrics: metrics,
             onServerRunning: { url in
-                FileHandle.standardError.write(Data("authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n".utf8))
+                let metricsNote = metrics == nil ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
+                FileHandle.standardError.write(Data((metricsNote + "authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n").utf8))
             })
 
         // Hummingbird runs on Swift concurrency; this command's thread waits for it to stop

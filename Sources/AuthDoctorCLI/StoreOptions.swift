@@ -13,6 +13,11 @@ struct StoreOptions: ParsableArguments {
     func open() throws(InputError) -> SQLiteStore {
         try StoreLocation.open(path: databasePath)
     }
+
+    /// For commands that only read: never creates anything, needs no key; a missing store is 66.
+    func openReadOnly() throws(InputError) -> SQLiteStore {
+        try StoreLocation.openReadOnly(path: databasePath)
+    }
 }
 
 /// text or json: what the store commands print.
@@ -94,9 +99,27 @@ enum LinkText {
         s.count >= width ? s + " " : s.padding(toLength: width + 1, withPad: " ", startingAt: 0)
     }
 
-    /// Rows as aligned columns (the last column is not padded).
+    /// Text safe for a terminal: control characters (C0, DEL, C1: terminal escapes such as
+    /// `\u{1B}[2J`, carriage returns, backspaces) and bidirectional overrides become `?`, so a
+    /// value that came from the network cannot rewrite the screen or hide what is around it.
+    static func safe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isUnsafe) else { return s }
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars { out.append(isUnsafe(scalar) ? "?" : scalar) }
+        return String(out)
+    }
+
+    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F: return true
+        case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true  // bidi marks, embeddings, overrides, isolates
+        default: return false
+        }
+    }
+
+    /// Rows as aligned columns (the last column is not padded); every cell made `safe`.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
-        let all = [header] + rows
+        let all = [header] + rows.map { $0.map(safe) }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { $0.offset == row.count - 1 ? $0.element : pad($0.element, widths[$0.offset]) }.joined()

@@ -44,8 +44,12 @@ public enum LinkFlowWalkthrough {
              "\(issued.link.id), expires \(RFC3339.string(issued.link.expiresAt))", true)
 
         let browser = ScriptedBrowser(base: base, timeout: timeout)
-        let page = await browser.get("/l/\(issued.token)")
-        step("the client opens the link", "HTTP \(page.status); a session starts in this browser", page.status == 200)
+        // The GET shows the start page (a link preview fetching the URL uses nothing up); Start posts.
+        let startPage = await browser.get("/l/\(issued.token)")
+        let started = startPage.status == 200 ? await browser.post("/l/\(issued.token)/open", form: [("start", "1")]) : startPage
+        let page = started.status == 303 ? await browser.get("/l/\(issued.token)") : started
+        step("the client opens the link and presses Start", "HTTP \(page.status); a session starts in this browser",
+             startPage.status == 200 && started.status == 303 && page.status == 200)
         var csrf = page.formToken
 
         for provider in providers {

@@ -30,7 +30,7 @@ enum LinkPages {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-        <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
+        <meta name="referrer" content="same-origin"><meta name="robots" content="noindex">
         <title>\(escape(title))</title><style>\(style)</style></head>
         <body>
         \(body)
@@ -79,6 +79,23 @@ enum LinkPages {
         <p>When you have connected everything you want to share, press <strong>Finish</strong>. Nothing is used before you do.</p>
         <form method="post" action="/l/\(escape(token))/finish"><input type="hidden" name="csrf" value="\(escape(csrf))"><button class="finish" type="submit"\(connectedCount == 0 ? " disabled" : "")>Finish</button></form>
         <footer class="muted">This page works until \(escape(dateText(link.expiresAt))) and only in this browser.</footer>
+        """
+        return Page(status: 200, html: document(title: "Connect your data sources", body: body))
+    }
+
+    /// What a GET of an unopened link shows: nothing is used up until the client presses Start
+    /// (a link preview or a mail scanner fetching the URL leaves it as it was).
+    static func start(link: AuthorizationLink, token: String, sources: [String]) -> Page {
+        let items = sources.map { "<li><span>\(escape($0))</span></li>" }.joined(separator: "\n")
+        let body = """
+        <h1>Connect your data sources</h1>
+        <p class="muted">Requested for \(escape(link.client)). You will sign in to each platform with the account that holds the data and grant access. Your passwords are never shared: each platform gives access through OAuth 2.0.</p>
+        <ul class="sources">
+        \(items)
+        </ul>
+        <p>This link works once: the browser where you press <strong>Start</strong> is the only one that can use it.</p>
+        <form method="post" action="/l/\(escape(token))/open"><input type="hidden" name="start" value="1"><button type="submit">Start</button></form>
+        <footer class="muted">This link works until \(escape(dateText(link.expiresAt))).</footer>
         """
         return Page(status: 200, html: document(title: "Connect your data sources", body: body))
     }

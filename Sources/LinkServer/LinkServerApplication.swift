@@ -7,9 +7,11 @@ import Logging
 
 /// The link server (`authdoctor serve`, its tests and the benchmark):
 ///
-/// - `GET /l/{token}`: the first open starts the link's session in this browser (cookie) and shows
-///   the sources to connect; the same browser sees its session again; any other open is refused
-///   (410: already used, expired, revoked).
+/// - `GET /l/{token}`: never changes anything. An unopened link shows a start page; the browser
+///   that started the session sees its sources to connect; anything else is refused (410: already
+///   used, expired, revoked).
+/// - `POST /l/{token}/open`: the start page's button; the first post starts the link's session in
+///   this browser (cookie), exactly once however many arrive together.
 /// - `POST /l/{token}/connect/{provider}`: starts an authorization-code flow with PKCE (S256).
 /// - `GET /oauth/callback`: consumes the `state` once, checks it belongs to this browser's session,
 ///   exchanges the code through libcurl and records the connection (pending).
@@ -23,6 +25,7 @@ public func buildApplication(
     store: any AuthDoctorStore,
     logger: Logger? = nil,
     configureRouter: (Router<BasicRequestContext>) -> Void = { _ in },
+    metrics: MetricsEndpoint? = nil,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let logger = logger ?? Logger(label: "authdoctor.serve")
@@ -31,19 +34,30 @@ public func buildApplication(
                                 exchanger: TokenExchanger(timeout: configuration.exchangeTimeout, caBundlePath: configuration.caBundlePath))
     let router = Router(context: BasicRequestContext.self)
     router.addMiddleware { RedactedRequestLogMiddleware<BasicRequestContext>() }
+    router.addMiddleware { OddPathMiddleware<BasicRequestContext>() }
     router.get("/healthz") { _, _ in
         LinkHandlers.response(status: 200, body: "ok\n", contentType: "text/plain; charset=utf-8")
     }
     router.get("/l/:token") { request, context in await handlers.open(request, context) }
+    router.post("/l/:token/open") { request, context in await handlers.start(request, context) }
     router.post("/l/:token/connect/:provider") { request, context in await handlers.connect(request, context) }
     router.post("/l/:token/finish") { request, context in await handlers.finish(request, context) }
     router.get("/oauth/callback") { request, context in await handlers.callback(request, context) }
     configureRouter(router)
+    // /metrics is an operator surface: on the client-facing listener only behind a bearer token.
+    if let metrics, metrics.bearerToken != nil { metrics.addRoute(to: router) }
+    let metricsApplication = metrics.flatMap { endpoint in endpoint.listen.map { endpoint.application(address: $0, logger: logger) } }
 
     let host = configuration.host
+    let limits = configuration.limits
+    let counter = ConnectionCounter(limit: limits.effectiveMaxConnections)
     return Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionGuardHandler(counter: counter, limits: limits)],
+            idleTimeout: .nanoseconds(Int64(limits.idleTimeout * 1e9)))),
         configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
+        services: metricsApplication.map { [$0] } ?? [],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             let url = origin.resolve(defaultingTo: "http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
@@ -88,23 +102,58 @@ struct LinkHandlers: Sendable {
 
     // MARK: GET /l/{token}
 
+    /// A GET never uses a link up (chat unfurlers, mail scanners and "safe links" services fetch
+    /// URLs before the client does): the browser that holds the link's session sees its page; an
+    /// unopened link shows a start page whose button posts to `/l/{token}/open`; anything else gets
+    /// the refusal that says why (unknown, used, expired, revoked).
     func open(_ request: Request, _ context: BasicRequestContext) async -> Response {
         let token = context.parameters.get("token") ?? ""
         let now = configuration.now()
         return guarded(context) {
             guard Self.isTokenShaped(token) else { return Self.page(Self.unknownLinkPage) }
-            // The browser that opened the link comes back with its cookie.
-            if let secret = SessionCookie.secret(Self.cookies(request), token: token) {
-                do {
-                    let (session, current) = try store.session(token: token, cookieSecret: secret, now: now)
-                    return try sessionPage(session: session, link: current, token: token, secret: secret, now: now)
-                } catch is LinkRefusal {
-                    // Expired, revoked, finished, unknown or a stale cookie: the open below says which.
-                }
+            if let page = try returningBrowserPage(request, token: token, now: now) { return page }
+            guard let link = try store.link(token: token) else { return Self.page(Self.unknownLinkPage) }
+            switch link.state(at: now) {
+            case .issued:
+                let providers = link.sources.isEmpty ? configuration.clients.keys.sorted() : link.sources
+                return Self.page(LinkPages.start(link: link, token: token, sources: providers.map { displayName($0) }))
+            default:
+                return Self.page(Self.refusalPage(SQLiteStore.openRefusal(link, now: now), displayName: { displayName($0) }))
             }
-            // The first open wins; any other gets the refusal that says why (unknown, used, expired, revoked).
+        }
+    }
+
+    /// The page of the browser that opened the link (its cookie names the live session), else nil.
+    private func returningBrowserPage(_ request: Request, token: String, now: Date) throws -> Response? {
+        guard let secret = SessionCookie.secret(Self.cookies(request), token: token) else { return nil }
+        do {
+            let (session, current) = try store.session(token: token, cookieSecret: secret, now: now)
+            return try sessionPage(session: session, link: current, token: token, secret: secret, now: now)
+        } catch is LinkRefusal {
+            // Expired, revoked, finished, unknown or a stale cookie: the caller says which.
+            return nil
+        }
+    }
+
+    // MARK: POST /l/{token}/open
+
+    /// The start page's button: the first post starts the link's session in this browser (cookie)
+    /// and sends it to its page; of any number of simultaneous posts exactly one wins (the store's
+    /// conditional update), every other gets the refusal (410). Origin-checked like every form post.
+    func start(_ request: Request, _ context: BasicRequestContext) async -> Response {
+        let token = context.parameters.get("token") ?? ""
+        let now = configuration.now()
+        _ = await Self.form(request)
+        return guarded(context) {
+            guard Self.isTokenShaped(token) else { return Self.page(Self.unknownLinkPage) }
+            if !Self.isSameOrigin(request, publicURL: publicURL) { return Self.page(Self.crossSitePage) }
+            // A second press in the browser that already started it: back to its page.
+            if let secret = SessionCookie.secret(Self.cookies(request), token: token),
+               (try? store.session(token: token, cookieSecret: secret, now: now)) != nil {
+                return Self.redirect(to: linkPageURL(token))
+            }
             let opened = try store.openLink(token: token, now: now)
-            var response = try sessionPage(session: opened.session, link: opened.link, token: token, secret: opened.cookieSecret, now: now)
+            var response = Self.redirect(to: linkPageURL(token))
             let maxAge = Int(opened.session.expiresAt.timeIntervalSince(now).rounded(.up))
             for cookie in SessionCookie.setCookieHeaders(linkID: opened.link.id, token: token, secret: opened.cookieSecret,
                                                          maxAge: maxAge, secure: secureCookies) {
@@ -289,19 +338,27 @@ struct LinkHandlers: Sendable {
     /// Cross-site form posts: the Origin (or Sec-Fetch-Site) must be this server, and the form must
     /// carry the session's anti-forgery token.
     private func forgeryCheck(_ request: Request, form: [(String, String)], session: LinkSession, token: String, now: Date) -> Response? {
-        let expected = LinkHandlers.originOf(publicURL)
-        if let sent = request.headers[.origin] {
-            // "null" (a sandboxed or privacy-stripped origin) is not this server either.
-            if sent.lowercased() != expected.lowercased() { return Self.page(Self.crossSitePage) }
-        } else if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
-            return Self.page(Self.crossSitePage)
-        }
+        if !Self.isSameOrigin(request, publicURL: publicURL) { return Self.page(Self.crossSitePage) }
         guard let cookie = SessionCookie.read(Self.cookies(request), linkID: session.linkID),
               let sent = FormEncoding.value("csrf", in: form),
               SessionCookie.equal(sent, SessionCookie.csrfToken(secret: cookie.secret, sessionID: session.id)) else {
             return Self.page(Self.crossSitePage)
         }
         return nil
+    }
+
+    /// Whether a form post comes from a page of this server. A browser names the page's origin in
+    /// `Origin`; under a referrer policy that strips it (or from a privacy-minded browser) it sends
+    /// `Origin: null`, and then `Sec-Fetch-Site` (set by the browser, never by a page) must say
+    /// `same-origin`. A client that sends neither header (curl, old browsers) relies on the form's
+    /// anti-forgery token alone. Cross-site and same-site-but-other-origin posts are refused.
+    static func isSameOrigin(_ request: Request, publicURL: String) -> Bool {
+        let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased()
+        if let site, site != "same-origin", site != "none" { return false }
+        guard let sent = request.headers[.origin] else { return true }
+        if sent.lowercased() == originOf(publicURL).lowercased() { return true }
+        // "null": an opaque origin. Only the browser's own word that the page is ours lets it pass.
+        return sent == "null" && site == "same-origin"
     }
 
     static func originOf(_ url: String) -> String {
@@ -336,6 +393,11 @@ struct LinkHandlers: Sendable {
         status: 404, title: "This link is not valid",
         message: "The address does not match any authorization link.",
         next: "Check that you opened the whole link as you received it, or ask the person who sent it for a new one.")
+
+    static let oddPathPage = LinkPages.refusal(
+        status: 400, title: "This address is not valid",
+        message: "The address is not written the way this server writes its links (doubled or encoded characters).",
+        next: "Open the link exactly as you received it, or ask the person who sent it for a new one.")
 
     static let expiredBeforeFinishPage = LinkPages.refusal(
         status: 410, title: "This link expired before Finish",
@@ -404,7 +466,9 @@ struct LinkHandlers: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = contentType
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        // same-origin: our own form posts keep their Origin (no-referrer makes browsers send
+        // `Origin: null`), and no other origin ever sees a Referer with the link token in it.
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"

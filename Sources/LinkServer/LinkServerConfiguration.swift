@@ -39,9 +39,13 @@ public struct LinkServerConfiguration: Sendable {
     public var caBundlePath: String?
     /// The clock (tests move it past a link's expiry).
     public var now: @Sendable () -> Date
+    /// Header-read/idle and body timeouts, and the connection cap of the listener.
+    public var limits: ConnectionLimits
 
     public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, clients: [String: OAuthClientSetup],
-                exchangeTimeout: Double = 10, caBundlePath: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+                exchangeTimeout: Double = 10, caBundlePath: String? = nil, limits: ConnectionLimits = ConnectionLimits(),
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.limits = limits
         self.host = host
         self.port = port
         self.publicURL = publicURL

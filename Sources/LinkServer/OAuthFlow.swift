@@ -177,7 +177,21 @@ public struct TokenExchanger: Sendable {
         // the OpenID Connect ID token's e-mail (Google with the `openid email` scopes), else a member.
         let account = json["id_token"]?.stringValue.flatMap(Self.idTokenEmail)
             ?? json["email"]?.stringValue ?? json["user"]?.stringValue ?? json["hub_domain"]?.stringValue
-        return .granted(tokens, account: account)
+        return .granted(tokens, account: account.flatMap(Self.displayableAccount))
+    }
+
+    /// An account name as the provider sent it, made fit to show anywhere: control characters
+    /// (terminal escapes such as `\u{1B}[2J`) and bidirectional overrides dropped, at most 320
+    /// characters; nil when nothing is left.
+    static func displayableAccount(_ text: String) -> String? {
+        let kept = text.unicodeScalars.filter { scalar in
+            switch scalar.value {
+            case 0x00...0x1F, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return false
+            default: return true
+            }
+        }
+        let cleaned = String(String.UnicodeScalarView(kept.prefix(320))).trimmingCharacters(in: .whitespaces)
+        return cleaned.isEmpty ? nil : cleaned
     }
 
     /// The `email` claim of an ID token received straight from the token endpoint over the

@@ -31,26 +31,64 @@ struct RedactedRequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 public enum RequestRedaction {
-    /// A request path and query as they may be logged.
+    /// A request path and query as they may be logged. Every segment that could be a link token
+    /// (20 characters or more, percent-decoded; any segment after an `l` whatever its case, spelling
+    /// or length; anything holding characters outside the URL-safe set) becomes `[REDACTED]`, so
+    /// `//l/<token>`, `/l//<token>`, `/a/l/<token>`, `/L/<token>` and `/%6C/<token>` log no token.
     public static func loggablePath(_ path: String, query: String?) -> String {
-        var out: String
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        if segments.count >= 3, segments[0].isEmpty, segments[1] == "l" {
-            // "", "l", token, rest...
-            out = (["", "l", Redactor.mask] + segments.dropFirst(3).map(String.init)).joined(separator: "/")
-        } else {
-            out = path
+        var out: [String] = []
+        var afterL = false
+        for segment in segments {
+            let decoded = segment.removingPercentEncoding ?? String(segment)
+            let suspicious = decoded.utf8.count >= 20 || !decoded.utf8.allSatisfy(FormEncoding.isUnreserved)
+            if segment.isEmpty {
+                out.append("")
+            } else if afterL || suspicious {
+                out.append(Redactor.mask)
+                afterL = false
+            } else {
+                out.append(String(segment))
+                afterL = decoded.lowercased() == "l"
+            }
         }
+        var text = out.joined(separator: "/")
         if let query, !query.isEmpty {
             let pairs = query.split(separator: "&").map { pair -> String in
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let name = String(parts[0].prefix(40))
+                let safeName = name.utf8.allSatisfy(FormEncoding.isUnreserved) ? name : Redactor.mask
                 if name == "error", parts.count == 2 { return "error=" + TokenExchanger.safeErrorCode(String(parts[1])) }
-                return name + "=" + Redactor.mask
+                return safeName + "=" + Redactor.mask
             }
-            out += "?" + pairs.joined(separator: "&")
+            text += "?" + pairs.joined(separator: "&")
         }
-        // A last net for shapes the rules above do not know (a token pasted in another path).
-        return Redactor.redact(out)
+        // A last net for shapes the rules above do not know.
+        return Redactor.redact(text)
+    }
+
+    /// Why a path is refused before routing, or nil when it is a plain path: only `/`-separated
+    /// segments of URL-safe characters, no empty segment (`//`, a trailing `/`), no `.` or `..`,
+    /// no percent-encoding. The server's own URLs never need anything else, and odd spellings of
+    /// them (`//l/<token>`, `/%6C/<token>`) must not reach a route by a detour.
+    public static func oddPath(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return "not an absolute path" }
+        if path == "/" { return nil }
+        for segment in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty { return "an empty path segment" }
+            if segment == "." || segment == ".." { return "a dot segment" }
+            if !segment.utf8.allSatisfy(FormEncoding.isUnreserved) { return "characters outside the URL-safe set" }
+        }
+        return nil
+    }
+}
+
+/// Refuses odd paths (see `RequestRedaction.oddPath`) with a plain 400 page before any route sees them.
+struct OddPathMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if RequestRedaction.oddPath(request.uri.path) != nil {
+            return LinkHandlers.page(LinkHandlers.oddPathPage)
+        }
+        return try await next(request, context)
     }
 }

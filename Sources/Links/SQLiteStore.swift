@@ -40,6 +40,24 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
         try checkKey()
     }
 
+    /// Opens an existing database for reading only: nothing is created or migrated, and no key is
+    /// needed (listing reads no sealed value; opening one fails with `cannotDecrypt`). A file that
+    /// is not an authdoctor store throws `StoreOpeningError.notAStore`.
+    public init(readOnlyPath path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        self.path = path
+        self.box = SecretBox.ephemeral()
+        writer = try DatabaseQueue(path: path, configuration: configuration)
+        try writer.read { db in
+            if try Self.migrator.hasBeenSuperseded(db) { throw StoreOpeningError.newerSchema }
+            guard try db.tableExists("links"), try db.tableExists("connections"), try db.tableExists("verdicts") else {
+                throw StoreOpeningError.notAStore
+            }
+        }
+    }
+
     /// An in-memory store (tests, throwaway runs): gone when the value is.
     public static func inMemory(secretBox: SecretBox = .ephemeral()) throws -> SQLiteStore {
         try SQLiteStore(path: ":memory:", secretBox: secretBox)
@@ -125,6 +143,18 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                 CREATE TABLE key_check (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
                     sealed BLOB NOT NULL
+                );
+                """)
+        }
+        // v2 (issue 12): attempts found by session (the per-session cap, pruning), and what
+        // `serve` last said it can connect (so `links issue --sources` refuses the rest).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE INDEX authorizations_by_session ON authorizations(session_id, created_at);
+                CREATE TABLE settings (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL,
+                    updated_at REAL NOT NULL
                 );
                 """)
         }
@@ -217,7 +247,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     }
 
     /// Why a link cannot be opened now (the conditional UPDATE said it cannot).
-    static func openRefusal(_ link: AuthorizationLink?, now: Date) -> LinkRefusal {
+    public static func openRefusal(_ link: AuthorizationLink?, now: Date) -> LinkRefusal {
         guard let link else { return .unknownLink }
         switch link.state(at: now) {
         case .revoked: return .revoked(link)
@@ -334,6 +364,7 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
             let (session, link) = try liveSession(db, id: pending.sessionID, now: pending.createdAt)
             guard link.id == pending.linkID else { throw LinkRefusal.noSession }
             try requireRoom(db, session: session, link: link, provider: pending.provider)
+            try makeRoomForAttempt(db, sessionID: session.id, now: pending.createdAt)
             let sealed = try box.seal(Data(pending.codeVerifier.utf8), context: "authorization:" + session.id)
             try Self.execute(db, """
                 INSERT INTO authorizations (state_hash, session_id, link_id, provider, verifier_sealed, redirect_uri, created_at)
@@ -342,6 +373,35 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                       Self.seconds(pending.createdAt)])
         }
         return state
+    }
+
+    /// Most OAuth attempts (Connect presses) a session keeps waiting for their callback. A new one
+    /// past it replaces the oldest (whose callback is then refused as unknown), so a page pressed a
+    /// thousand times keeps this many rows, not a thousand.
+    public static let maxPendingAuthorizationsPerSession = 10
+
+    /// Drops the session's spent and stale attempts, then its oldest pending ones past the cap.
+    func makeRoomForAttempt(_ db: Database, sessionID: String, now: Date) throws {
+        try Self.execute(db, """
+            DELETE FROM authorizations WHERE session_id = ? AND (consumed_at IS NOT NULL OR created_at <= ?)
+            """, [sessionID, Self.seconds(now) - Self.authorizationLifetime])
+        let pending = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM authorizations WHERE session_id = ?"),
+                                       arguments: [sessionID]) ?? 0
+        let excess = pending - (Self.maxPendingAuthorizationsPerSession - 1)
+        if excess > 0 {
+            try Self.execute(db, """
+                DELETE FROM authorizations WHERE state_hash IN (
+                    SELECT state_hash FROM authorizations WHERE session_id = ? ORDER BY created_at, state_hash LIMIT ?)
+                """, [sessionID, excess])
+        }
+    }
+
+    /// Pending (unconsumed) OAuth attempts of a session.
+    public func pendingAuthorizations(sessionID: String) throws -> Int {
+        try read { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM authorizations WHERE session_id = ? AND consumed_at IS NULL"),
+                             arguments: [sessionID]) ?? 0
+        }
     }
 
     public func consumeAuthorization(state: String, now: Date) throws -> PendingAuthorization {
@@ -553,6 +613,106 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     }
 }
 
+/// What `prune` removed.
+public struct PruneReport: Sendable, Equatable {
+    /// OAuth attempts consumed, or older than `SQLiteStore.authorizationLifetime`.
+    public var authorizations: Int
+    /// Sessions past their expiry (or of a revoked link) that were never finished, deleted.
+    public var sessions: Int
+    /// Connections of those sessions never activated: their tokens erased (the record stays).
+    public var pendingConnectionsErased: Int
+
+    public init(authorizations: Int = 0, sessions: Int = 0, pendingConnectionsErased: Int = 0) {
+        self.authorizations = authorizations
+        self.sessions = sessions
+        self.pendingConnectionsErased = pendingConnectionsErased
+    }
+
+    public var isEmpty: Bool { authorizations == 0 && sessions == 0 && pendingConnectionsErased == 0 }
+}
+
+extension SQLiteStore {
+    /// Removes what can never be used again, in one transaction: spent and stale OAuth attempts;
+    /// the tokens of connections granted in sessions that expired (or whose link was revoked)
+    /// without Finish (they can never be activated; the record of who connected what stays); and
+    /// those sessions themselves when no connection record points at them.
+    public func prune(now: Date) throws -> PruneReport {
+        let at = Self.seconds(now)
+        return try write { db in
+            var report = PruneReport()
+            let deadSessions = """
+                SELECT s.id FROM sessions s JOIN links l ON l.id = s.link_id
+                WHERE s.finished_at IS NULL AND (s.expires_at <= ?1 OR l.expires_at <= ?1 OR l.revoked_at IS NOT NULL)
+                """
+            try Self.execute(db, """
+                DELETE FROM authorizations WHERE consumed_at IS NOT NULL OR created_at <= ?2 OR session_id IN (\(deadSessions))
+                """, [at, at - Self.authorizationLifetime])
+            report.authorizations = db.changesCount
+            try Self.execute(db, """
+                UPDATE connections SET tokens_sealed = NULL
+                WHERE status = 'pending' AND tokens_sealed IS NOT NULL AND session_id IN (\(deadSessions))
+                """, [at])
+            report.pendingConnectionsErased = db.changesCount
+            try Self.execute(db, """
+                DELETE FROM sessions WHERE id IN (\(deadSessions)) AND id NOT IN (SELECT session_id FROM connections)
+                """, [at])
+            report.sessions = db.changesCount
+            return report
+        }
+    }
+
+    /// Re-encrypts every sealed value (provider tokens of connections and of renewed file
+    /// connections, PKCE verifiers of pending attempts, the key check) under `newBox`, in one
+    /// transaction: all of them or none. Returns how many values were re-encrypted.
+    public func rotateKey(to newBox: SecretBox) throws -> Int {
+        try write { db in
+            var count = 0
+            for row in try Row.fetchAll(db, sql: "SELECT id, tokens_sealed FROM connections WHERE tokens_sealed IS NOT NULL") {
+                let id: String = row[0], context = "connection:" + (row[0] as String)
+                let sealed = try newBox.seal(box.open(row[1], context: context), context: context)
+                try db.execute(sql: "UPDATE connections SET tokens_sealed = ? WHERE id = ?", arguments: [sealed, id])
+                count += 1
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT connection_name, tokens_sealed FROM renewed_tokens") {
+                let name: String = row[0], context = "renewed:" + name
+                let sealed = try newBox.seal(box.open(row[1], context: context), context: context)
+                try db.execute(sql: "UPDATE renewed_tokens SET tokens_sealed = ? WHERE connection_name = ?", arguments: [sealed, name])
+                count += 1
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT state_hash, session_id, verifier_sealed FROM authorizations") {
+                let hash: Data = row[0], context = "authorization:" + (row[1] as String)
+                let sealed = try newBox.seal(box.open(row[2], context: context), context: context)
+                try db.execute(sql: "UPDATE authorizations SET verifier_sealed = ? WHERE state_hash = ?", arguments: [sealed, hash])
+                count += 1
+            }
+            let check = try newBox.seal(Self.keyCheckText, context: "key-check")
+            try db.execute(sql: "INSERT INTO key_check (id, sealed) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed",
+                           arguments: [check])
+            return count
+        }
+    }
+
+    static let connectableSetting = "serve.connectable-providers"
+
+    /// What `serve` can connect (providers with an OAuth client), as it said at its last start.
+    public func recordConnectableProviders(_ providers: [String], now: Date) throws {
+        try write { db in
+            try Self.execute(db, """
+                INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """, [Self.connectableSetting, Self.lines(providers.sorted()), Self.seconds(now)])
+        }
+    }
+
+    /// The providers `serve` last said it can connect; nil when no `serve` ran on this store.
+    public func connectableProviders() throws -> [String]? {
+        try read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"), arguments: [Self.connectableSetting])
+                .map(Self.list)
+        }
+    }
+}
+
 /// Provider tokens as sealed: compact JSON inside the AES-GCM box.
 struct SealedTokens: Codable {
     var a: String
@@ -582,4 +742,6 @@ struct SealedTokens: Codable {
 public enum StoreOpeningError: Error, Sendable {
     /// The file's schema has migrations this build does not know (a newer authdoctor wrote it).
     case newerSchema
+    /// The file is SQLite but holds no authdoctor store.
+    case notAStore
 }

@@ -34,7 +34,9 @@ public enum StoreLocation {
 
     /// Opens the store at `path` (nil: the default path), creating its directory (0700), the
     /// database file (0600) and the key file on first use.
-    public static func open(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> SQLiteStore {
+    /// A database file group or others can read is set to 0600 first, with a warning (`warn`).
+    public static func open(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
         let path = path ?? defaultPath(environment: environment)
         guard !path.isEmpty else { throw InputError(.usage, "--db needs a file path") }
         if path == ":memory:" {
@@ -45,7 +47,58 @@ public enum StoreLocation {
         try prepareDirectory(directory(of: path))
         let box = try SecretBox.load(environment: environment, keyFile: keyFilePath(forDatabase: path))
         try prepareFile(path)
-        return try opened(path) { try SQLiteStore(path: path, secretBox: box) }
+        let store = try opened(path) { try SQLiteStore(path: path, secretBox: box) }
+        try restrictPermissions(path, warn: warn)
+        return store
+    }
+
+    /// Opens an existing store for reading only (listings: `links list/show`, `connections list`,
+    /// `history`): creates no directory, database or key, needs no key, migrates nothing. A
+    /// missing database is a one-line error (66) that says where it was looked for.
+    public static func openReadOnly(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                    warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
+        let path = path ?? defaultPath(environment: environment)
+        guard !path.isEmpty else { throw InputError(.usage, "--db needs a file path") }
+        if path == ":memory:" { return try opened(path) { try SQLiteStore.inMemory() } }
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT || errno == ENOTDIR {
+                throw InputError(.noInput, "no authdoctor store here (nothing recorded yet: `links issue`, `check --db` or `serve` make it)", place: path)
+            }
+            throw InputError(.noInput, "cannot read the database: \(String(cString: strerror(errno)))", place: path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(.noInput, "cannot open the database: it is a directory", place: path) }
+        let store = try opened(path) { try SQLiteStore(readOnlyPath: path) }
+        try restrictPermissions(path, warn: warn)
+        return store
+    }
+
+    public static func warnOnStandardError(_ message: String) {
+        FileHandle.standardError.write(Data(("authdoctor: " + message + "\n").utf8))
+    }
+
+    /// A database file (and its -wal/-shm) that group or others can read holds who connected what
+    /// and the sealed tokens: set to 0600 with a warning when it is ours, refused when it is not.
+    /// Checked once the file has opened as a store (a path given by mistake is not touched).
+    static func restrictPermissions(_ path: String, warn: (String) -> Void) throws(InputError) {
+        var fixed: [String] = []
+        defer {
+            if let mode = fixed.first {
+                warn("\(path): the database could be read by group or others (mode \(mode)); its mode is now 600")
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_mode & 0o077 != 0 else { continue }
+            guard info.st_uid == geteuid() else {
+                throw InputError(.config, "the database can be read by group or others and belongs to another user (its owner must run: chmod 600 \(file))", place: file)
+            }
+            let before = String(info.st_mode & 0o777, radix: 8)
+            guard chmod(file, 0o600) == 0 else {
+                throw InputError(.io, "the database can be read by group or others and its mode cannot be changed: \(String(cString: strerror(errno)))", place: file)
+            }
+            fixed.append(before)
+        }
     }
 
     static func opened(_ path: String, _ make: () throws -> SQLiteStore) throws(InputError) -> SQLiteStore {
@@ -57,6 +110,8 @@ public enum StoreLocation {
             throw describe(error, path: path)
         } catch StoreOpeningError.newerSchema {
             throw InputError(.data, "the database was written by a newer authdoctor (unknown schema migrations)", place: path)
+        } catch StoreOpeningError.notAStore {
+            throw InputError(.data, "not an authdoctor database (SQLite, but without the store's tables)", place: path)
         } catch let error as StoreError {
             throw InputError(.config, error.description, place: path)
         } catch {

@@ -34,8 +34,11 @@ func benchmarkLinkPage(clients: Int, requests: Int) throws {
     for _ in 0..<clients {
         let issued = try store.issueLink(client: "Bench client", sources: ["google", "facebook", "linkedin", "hubspot"],
                                          maxSources: nil, ttl: 3600, now: Date())
-        let opened = prober.perform(ProbeRequest(url: "\(base)/l/\(issued.token)"))
-        precondition(opened.status == 200, "the first open answered \(opened.status.map(String.init) ?? opened.curlName)")
+        // The GET shows the start page; Start (a same-origin form post) starts the session.
+        let opened = prober.perform(ProbeRequest(method: "POST", url: "\(base)/l/\(issued.token)/open",
+                                                 headers: [HTTPHeader("Origin", base), HTTPHeader("Content-Type", "application/x-www-form-urlencoded")],
+                                                 body: Array("start=1".utf8)))
+        precondition(opened.status == 303, "Start answered \(opened.status.map(String.init) ?? opened.curlName)")
         let cookies = opened.headerValues("Set-Cookie").filter { $0.contains("Path=/l/") }.map { $0.prefix(while: { $0 != ";" }) }
         pages.append(ProbeRequest(url: "\(base)/l/\(issued.token)", headers: [HTTPHeader("Cookie", cookies.joined(separator: "; "))]))
     }

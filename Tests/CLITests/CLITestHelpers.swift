@@ -162,13 +162,20 @@ final class ServeProcess {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(30)
-        while !log.contains("Ctrl-C stops it"), Date() < deadline {
+        let waitForMetrics = arguments.contains("--metrics-listen")
+        while !log.contains("Ctrl-C stops it") || (waitForMetrics && !log.contains("metrics on http")), Date() < deadline {
             let chunk = stderr.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             log += String(decoding: chunk, as: UTF8.self)
         }
         url = try XCTUnwrap(log.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
             .map { String(log[$0].dropFirst("listening on ".count)) }, log, file: file, line: line)
+    }
+
+    /// The separate metrics listener's URL (`--metrics-listen`), e.g. http://127.0.0.1:PORT/metrics.
+    var metricsURL: String? {
+        log.range(of: #"metrics on http://[0-9.]+:[0-9]+/metrics"#, options: .regularExpression)
+            .map { String(log[$0].dropFirst("metrics on ".count)) }
     }
 
     /// SIGTERM, then everything it wrote on stderr.

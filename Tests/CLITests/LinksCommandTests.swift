@@ -170,12 +170,14 @@ final class LinksCommandTests: XCTestCase {
     }
 
     func testUnknownIDsAreNoInput() throws {
+        _ = try store()
         assertOneLineError(try run(["links", "show", "lnk_nothere"]), status: 66, mentions: ["lnk_nothere"])
         assertOneLineError(try run(["links", "revoke", "lnk_nothere"]), status: 66, mentions: ["lnk_nothere"])
         assertOneLineError(try run(["connections", "remove", "con_nothere"]), status: 66, mentions: ["con_nothere"])
     }
 
     func testEmptyStoreSaysHowToStart() throws {
+        _ = try store()  // made, empty (a missing store is 66: StoreHardeningTests)
         let links = try run(["links", "list"])
         assertSuccess(links)
         XCTAssertTrue(links.stdoutText.contains("authdoctor links issue"), links.stdoutText)
@@ -214,10 +216,13 @@ final class LinksCommandTests: XCTestCase {
         let notSQLite = try write(String(repeating: "plain text, not a database\n", count: 100), to: directory, "notes.txt")
         assertOneLineError(try CLI.run(["links", "list", "--db", notSQLite.path], environment: ["AUTHDOCTOR_KEY": Self.key]),
                            status: 65, mentions: [notSQLite.path])
-        assertOneLineError(try CLI.run(["links", "list", "--db", notSQLite.path + "/sub/a.sqlite"], environment: ["AUTHDOCTOR_KEY": Self.key]),
+        assertOneLineError(try CLI.run(["links", "issue", "--client", "Acme", "--db", notSQLite.path + "/sub/a.sqlite"], environment: ["AUTHDOCTOR_KEY": Self.key]),
                            status: 74, mentions: [notSQLite.path])
+        // A listing never creates the store: a path under a file is missing (66).
+        assertOneLineError(try CLI.run(["links", "list", "--db", notSQLite.path + "/sub/a.sqlite"], environment: ["AUTHDOCTOR_KEY": Self.key]),
+                           status: 66, mentions: [notSQLite.path])
         let badKey = "definitely-not-a-key"
-        let result = try run(["links", "list"], environment: ["AUTHDOCTOR_KEY": badKey])
+        let result = try run(["links", "issue", "--client", "Acme"], environment: ["AUTHDOCTOR_KEY": badKey])
         assertOneLineError(result, status: 78, mentions: ["AUTHDOCTOR_KEY"])
         XCTAssertFalse(result.stderrText.contains(badKey))
     }

@@ -56,9 +56,15 @@ final class ServeCommandTests: XCTestCase {
         let token = String(link.dropFirst(base.count + 3))
 
         let prober = Prober()
-        let opened = prober.perform(ProbeRequest(url: link))
+        let startPage = prober.perform(ProbeRequest(url: link))
+        XCTAssertEqual(startPage.status, 200)
+        XCTAssertTrue(startPage.headerValues("Set-Cookie").isEmpty, "a GET starts nothing")
+        let started = prober.perform(ProbeRequest(method: "POST", url: link + "/open",
+                                                  headers: [HTTPHeader("Origin", base), HTTPHeader("Content-Type", "application/x-www-form-urlencoded")], body: Array("start=1".utf8)))
+        XCTAssertEqual(started.status, 303, started.bodyText)
+        let cookie = started.headerValues("Set-Cookie").map { String($0.prefix(while: { $0 != ";" })) }.first ?? ""
+        let opened = prober.perform(ProbeRequest(url: link, headers: [HTTPHeader("Cookie", cookie)]))
         XCTAssertEqual(opened.status, 200)
-        let cookie = opened.headerValues("Set-Cookie").map { String($0.prefix(while: { $0 != ";" })) }.first ?? ""
         let page = opened.bodyText
         let csrf = try XCTUnwrap(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix(while: { $0 != "\"" })) })
         let form = [HTTPHeader("Cookie", cookie), HTTPHeader("Origin", base), HTTPHeader("Content-Type", "application/x-www-form-urlencoded")]

@@ -25,11 +25,17 @@ final class ServeMetricsTests: XCTestCase {
         }
         try store.recordVerdicts(verdicts)
 
-        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", database, "--quiet"], environment: ["AUTHDOCTOR_KEY": key])
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", database, "--quiet", "--metrics-listen", "127.0.0.1:0"],
+                                     environment: ["AUTHDOCTOR_KEY": key])
         defer { serve.stop() }
-        let url = serve.url
+        let metricsURL = try XCTUnwrap(serve.metricsURL, serve.log)
+        XCTAssertFalse(metricsURL.hasPrefix(serve.url + "/"), "a listener of its own")
+        // Issue 12: the client-facing listener does not answer /metrics.
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: serve.url + "/metrics")).status, 404)
+        // Nor does the metrics listener serve link pages.
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: metricsURL.replacingOccurrences(of: "/metrics", with: "/l/AbCdEfGhIjKlMnOpQrStUvWxYz012345"))).status, 404)
 
-        let metrics = Prober().perform(ProbeRequest(url: url + "/metrics"))
+        let metrics = Prober().perform(ProbeRequest(url: metricsURL))
         XCTAssertEqual(metrics.status, 200, metrics.bodyText)
         XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") ?? false)
         let body = metrics.bodyText
@@ -46,5 +52,28 @@ final class ServeMetricsTests: XCTestCase {
             let s = String(line)
             XCTAssertNotNil(sample.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), "not a sample line: \(s)")
         }
+    }
+
+    /// Issue 12, item 15: by default no /metrics on the client-facing listener; with
+    /// AUTHDOCTOR_METRICS_TOKEN it answers only with that bearer token.
+    func testMetricsAreOffByDefaultAndBehindTheBearerToken() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let database = directory.appendingPathComponent("authdoctor.sqlite").path
+        let plain = try ServeProcess(["--sandbox", "--port", "0", "--db", database, "--quiet"])
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: plain.url + "/metrics")).status, 404)
+        XCTAssertTrue(plain.log.contains("/metrics is off"), plain.log)
+        plain.stop()
+
+        let token = "mt-" + LinkSecrets.newSecret()
+        let guarded = try ServeProcess(["--sandbox", "--port", "0", "--db", database], environment: ["AUTHDOCTOR_METRICS_TOKEN": token])
+        let url = guarded.url + "/metrics"
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: url)).status, 401)
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: url, headers: [HTTPHeader("Authorization", "Bearer wrong")])).status, 401)
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: url, headers: [HTTPHeader("Authorization", "Bearer " + token + "x")])).status, 401)
+        let ok = Prober().perform(ProbeRequest(url: url, headers: [HTTPHeader("Authorization", "Bearer " + token)]))
+        XCTAssertEqual(ok.status, 200, ok.bodyText)
+        XCTAssertTrue(ok.bodyText.contains("authdoctor_check_connections"), ok.bodyText)
+        let log = guarded.stop()
+        XCTAssertFalse(log.contains(token), "the metrics token is never logged")
     }
 }

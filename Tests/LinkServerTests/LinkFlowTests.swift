@@ -117,9 +117,13 @@ final class LinkFlowTests: XCTestCase {
         let issued = try harness.issue()
         try await harness.withRouter { newBrowser in
             let first = newBrowser(), second = newBrowser()
-            let opened = try await Flow.open(first, issued.token)
+            let startPage = try await first.get("/l/\(issued.token)")
+            XCTAssertEqual(startPage.status, 200)
+            let started = try await Flow.start(first, issued.token)
+            XCTAssertEqual(started.status, 303)
+            let opened = try await first.get("/l/\(issued.token)")
             XCTAssertEqual(opened.status, 200)
-            let cookies = opened.headerValues("Set-Cookie")
+            let cookies = started.headerValues("Set-Cookie")
             XCTAssertEqual(cookies.count, 2)
             XCTAssertTrue(cookies.contains { $0.contains("Path=/l/") } && cookies.contains { $0.contains("Path=/oauth/") }, "\(cookies)")
             XCTAssertTrue(cookies.allSatisfy { $0.contains("HttpOnly") && $0.contains("SameSite=Lax") && !$0.contains("Secure") }, "\(cookies)")
@@ -337,12 +341,16 @@ final class LinkFlowTests: XCTestCase {
         let evil: [(String, String)] = [("Host", "evil.example"), ("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https")]
         try await harness.withRouter { newBrowser in
             let browser = newBrowser()
-            let csrf = try await browser.get("/l/\(issued.token)?next=https://evil.example/&redirect_uri=https://evil.example/", headers: evil).csrf
-            let started = try await browser.post("/l/\(issued.token)/connect/google?redirect_uri=https://evil.example/cb",
+            let start = try await browser.get("/l/\(issued.token)?next=https://evil.example/&redirect_uri=https://evil.example/", headers: evil)
+            XCTAssertFalse(start.body.contains("evil.example"), start.body)
+            let started = try await Flow.start(browser, issued.token, headers: evil)
+            XCTAssertEqual(started.header("Location"), Harness.publicURL + "/l/\(issued.token)")
+            let csrf = try await browser.get("/l/\(issued.token)?next=https://evil.example/", headers: evil).csrf
+            let connected = try await browser.post("/l/\(issued.token)/connect/google?redirect_uri=https://evil.example/cb",
                                                  form: [("csrf", csrf ?? ""), ("redirect_uri", "https://evil.example/cb")],
                                                  origin: Harness.publicURL, headers: evil)
-            XCTAssertEqual(started.status, 303)
-            let location = try XCTUnwrap(started.header("Location"))
+            XCTAssertEqual(connected.status, 303)
+            let location = try XCTUnwrap(connected.header("Location"))
             XCTAssertTrue(location.hasPrefix(harness.sandbox.baseURL + "/oauth/google/authorize?"), location)
             XCTAssertEqual(Flow.parameter("redirect_uri", of: location), Harness.publicURL + "/oauth/callback")
             let back = try await Flow.authorize(location)
@@ -384,6 +392,32 @@ final class LinkFlowTests: XCTestCase {
             let stranger = try await Flow.connect(newBrowser(), issued.token, "google", csrf: csrf)
             XCTAssertEqual(stranger.status, 403)
             XCTAssertTrue(stranger.body.contains("another browser"), stranger.body)
+        }
+    }
+
+    /// Issue 12: under a policy that strips the Origin (as `no-referrer` did), Chromium posts the
+    /// page's own forms with `Origin: null` and `Sec-Fetch-Site: same-origin`: that is our page.
+    /// `null` with any other Sec-Fetch-Site, or none, is still refused.
+    func testSameOriginPostWithNullOriginIsAcceptedOnlyWhenTheBrowserSaysSameOrigin() async throws {
+        let harness = try Harness()
+        let issued = try harness.issue()
+        try await harness.withRouter { newBrowser in
+            let browser = newBrowser()
+            let csrf = try await Flow.open(browser, issued.token).csrf
+            for site in ["cross-site", "same-site"] {
+                let refused = try await browser.post("/l/\(issued.token)/connect/google", form: [("csrf", csrf ?? "")], origin: "null",
+                                                     headers: [("Sec-Fetch-Site", site)])
+                XCTAssertEqual(refused.status, 403, site)
+            }
+            let otherOrigin = try await browser.post("/l/\(issued.token)/connect/google", form: [("csrf", csrf ?? "")], origin: "https://evil.example",
+                                                     headers: [("Sec-Fetch-Site", "same-origin")])
+            XCTAssertEqual(otherOrigin.status, 403, "a named foreign Origin is refused whatever else is said")
+            let accepted = try await browser.post("/l/\(issued.token)/connect/google", form: [("csrf", csrf ?? "")], origin: "null",
+                                                  headers: [("Sec-Fetch-Site", "same-origin")])
+            XCTAssertEqual(accepted.status, 303, accepted.body)
+            let finished = try await browser.post("/l/\(issued.token)/finish", form: [("csrf", csrf ?? "")], origin: "null",
+                                                  headers: [("Sec-Fetch-Site", "same-origin")])
+            XCTAssertEqual(finished.status, 200, finished.body)
         }
     }
 
@@ -488,7 +522,8 @@ final class LinkFlowTests: XCTestCase {
             XCTAssertEqual(health.status, 200)
             XCTAssertEqual(health.body, "ok\n")
             let page = try await Flow.open(browser, issued.token)
-            XCTAssertEqual(page.header("Referrer-Policy"), "no-referrer")
+            XCTAssertEqual(page.header("Referrer-Policy"), "same-origin", "no-referrer makes browsers send Origin: null on our own posts")
+            XCTAssertTrue(page.body.contains(#"<meta name="referrer" content="same-origin">"#))
             XCTAssertEqual(page.header("Cache-Control"), "no-store")
             XCTAssertTrue(page.header("Content-Security-Policy")?.contains("default-src 'none'") == true)
             XCTAssertTrue(page.headerValues("Set-Cookie").allSatisfy { $0.hasSuffix("; Secure") }, "https public URL: Secure cookies")

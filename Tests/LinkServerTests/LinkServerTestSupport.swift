@@ -233,9 +233,20 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// The steps of the flow as a browser takes them.
 enum Flow {
-    /// Opens the link; returns the page (its CSRF token on `reply.csrf`).
+    /// Opens the link as a person does: the GET shows the start page, Start posts to
+    /// `/l/{token}/open`, the browser follows to its page. Returns that page (its CSRF token on
+    /// `reply.csrf`), or the first answer that is not a step of that walk (a refusal).
     static func open(_ browser: Browser, _ token: String) async throws -> Reply {
-        try await browser.get("/l/\(token)")
+        let first = try await browser.get("/l/\(token)")
+        guard first.status == 200, first.body.contains("action=\"/l/\(token)/open\"") else { return first }
+        let started = try await start(browser, token)
+        guard started.status == 303 else { return started }
+        return try await browser.get("/l/\(token)")
+    }
+
+    /// The start page's button.
+    static func start(_ browser: Browser, _ token: String, origin: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        try await browser.post("/l/\(token)/open", form: [("start", "1")], origin: origin ?? browser.publicURL, headers: headers)
     }
 
     static func connect(_ browser: Browser, _ token: String, _ provider: String, csrf: String?) async throws -> Reply {

@@ -407,14 +407,15 @@ final class SQLiteStoreTests: XCTestCase {
 
     // MARK: schema
 
-    func testOneFrozenMigrationHoldsEveryTable() throws {
+    /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table).
+    func testFrozenMigrationsHoldEveryTable() throws {
         let store = try SQLiteStore.inMemory()
         let (applied, tables) = try store.writer.read { db in
             (try SQLiteStore.migrator.appliedMigrations(db),
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"))
         }
-        XCTAssertEqual(applied, ["v1"])
-        XCTAssertEqual(tables, ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "verdicts"])
+        XCTAssertEqual(applied, ["v1", "v2"])
+        XCTAssertEqual(tables, ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "settings", "verdicts"])
     }
 
     func testReopeningAFileKeepsEverything() throws {

@@ -1,0 +1,81 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `GET /metrics` (Prometheus text), kept off the client-facing listener (issue 12): served on a
+/// listener of its own (`serve --metrics-listen ADDRESS:PORT`), and/or on any listener only to a
+/// request bearing `Authorization: Bearer <token>` (`AUTHDOCTOR_METRICS_TOKEN`). With neither,
+/// `/metrics` is not served at all.
+public struct MetricsEndpoint: Sendable {
+    /// The separate listener's address (port 0: any free port, reported to `onRunning`).
+    public var listen: (host: String, port: Int)?
+    /// When set, every `/metrics` request must carry it as a bearer token.
+    public var bearerToken: String?
+    /// The exposition, made on each scrape.
+    public var exposition: @Sendable () -> String
+    /// Told the metrics URL once the separate listener listens.
+    public var onRunning: @Sendable (String) async -> Void
+
+    public init(listen: (host: String, port: Int)?, bearerToken: String?, exposition: @escaping @Sendable () -> String,
+                onRunning: @escaping @Sendable (String) async -> Void = { _ in }) {
+        self.listen = listen
+        self.bearerToken = bearerToken
+        self.exposition = exposition
+        self.onRunning = onRunning
+    }
+
+    /// `ADDRESS:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:0`), or nil when it is not that.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".:-".unicodeScalars.contains($0)) }),
+              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    func respond(_ request: Request) -> Response {
+        if let bearerToken {
+            let sent = request.headers[.authorization] ?? ""
+            let expected = "Bearer " + bearerToken
+            // Compared as digests: constant time, and the length of the token is not told either.
+            guard Data(SHA256.hash(data: Data(sent.utf8))) == Data(SHA256.hash(data: Data(expected.utf8))) else {
+                var response = LinkHandlers.response(status: 401, body: "a bearer token is required\n", contentType: "text/plain; charset=utf-8")
+                response.headers[.wwwAuthenticate] = "Bearer realm=\"authdoctor metrics\""
+                return response
+            }
+        }
+        var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: exposition())))
+        response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    func addRoute(to router: Router<BasicRequestContext>) {
+        let endpoint = self
+        router.get("/metrics") { request, _ in endpoint.respond(request) }
+    }
+
+    /// The separate metrics listener: `/metrics` and `/healthz`, nothing of the link pages.
+    func application(address: (host: String, port: Int), logger: Logger) -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        router.addMiddleware { RedactedRequestLogMiddleware<BasicRequestContext>() }
+        router.get("/healthz") { _, _ in
+            LinkHandlers.response(status: 200, body: "ok\n", contentType: "text/plain; charset=utf-8")
+        }
+        addRoute(to: router)
+        let onRunning = self.onRunning
+        let host = address.host
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(15))),
+            configuration: .init(address: .hostname(host, port: address.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                await onRunning("http://\(host.contains(":") ? "[\(host)]" : host):\(port)/metrics")
+            },
+            logger: logger)
+    }
+}
