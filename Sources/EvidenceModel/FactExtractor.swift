@@ -422,7 +422,7 @@ public enum SQLState {
                                      "connection limit", "does not exist"].map { Array($0.utf8) }
 
     nonisolated(unsafe) static let explicitPattern = try! NSRegularExpression(
-        pattern: "(?:(?i:SQL ?STATE)[\\s=:\\[\\(]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
+        pattern: "(?:(?i:SQL ?STATE)[\\s=:\\[\\(\\->]*|(?:ERROR|FATAL|PANIC):\\s+)([0-9A-Z]{2}[0-9A-Z]{3})\\b(?=[\\]\\):,\\s]|$)", options: [])
 
     /// Server messages that imply their SQLSTATE when the code itself was not pasted.
     static let phrases: [(String, String)] = [

@@ -23,11 +23,20 @@ enum TextEvidence {
             for object in objects { collectStatuses(object, into: &statusCandidates, depth: 0) }
             if let status = statusCandidates.first { facts.setIfAbsent("http.status", .int(status)) }
             // A PostgreSQL ErrorResponse as a dict (redshift_connector, pg8000): S severity, C SQLSTATE, M message.
+            // node-postgres and pgx print the same fields by name: severity, code, routine.
+            func isSQLState(_ s: String) -> Bool {
+                s.utf8.count == 5 && s.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 })
+                    && s.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) })
+            }
             for object in objects {
-                if let state = object["C"]?.stringValue, object["M"] != nil, object["S"] != nil || object["V"] != nil,
-                   state.utf8.count == 5, state.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }) {
+                if let state = object["C"]?.stringValue, object["M"] != nil, object["S"] != nil || object["V"] != nil, isSQLState(state) {
                     facts.setIfAbsent("sqlstate", .string(state))
                     if let message = object["M"]?.stringValue { facts.setIfAbsent("message", .string(message)) }
+                    break
+                }
+                if let state = (object["code"] ?? object["sqlState"] ?? object["SQLState"])?.stringValue, isSQLState(state),
+                   object["severity"] != nil || object["routine"] != nil || object["Severity"] != nil {
+                    facts.setIfAbsent("sqlstate", .string(state))
                     break
                 }
             }

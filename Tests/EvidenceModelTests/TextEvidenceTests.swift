@@ -111,6 +111,15 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(f.string("message"), "permission denied for schema dw")
     }
 
+    func testNodePostgresErrorDumpAndScalaFieldMaps() {
+        let node = facts("error: password authentication failed for user \"app\" { length: 104, severity: 'FATAL', code: '28P01', file: 'auth.c', routine: 'auth_failed' }")
+        XCTAssertEqual(node.string("sqlstate"), "28P01")
+        let scala = facts("ErrorMessage(fields=Map(Severity -> FATAL, SQLSTATE -> 28000, Message -> no pg_hba.conf entry))")
+        XCTAssertEqual(scala.string("sqlstate"), "28000")
+        // A code that is no SQLSTATE stays out.
+        XCTAssertNil(facts("{ severity: 'ERROR', code: 'EAUTH', routine: 'x' }").string("sqlstate"))
+    }
+
     // MARK: - Prose
 
     func testStatusesInProse() {
