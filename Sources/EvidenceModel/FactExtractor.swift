@@ -82,7 +82,7 @@ public struct FactExtractor: Sendable {
         var position: [String: Int] = [:]
         for (name, value) in response.headers {
             let key = name.fastLowercased()
-            let safe = Redactor.secretHeaders.contains(key) ? Redactor.mask : value
+            let safe = Redactor.secretHeaders.contains(key) ? Redactor.mask : Redactor.headerFactValue(name: key, value: value)
             let found = indexed ? position[key] : seen.firstIndex(where: { $0.key == key })
             if let i = found {
                 seen[i].value += ", " + safe

@@ -34,6 +34,25 @@ public enum Redactor {
         isSecretHeader(name) ? mask : redact(value)
     }
 
+    /// A header value as a fact shows it: masked when the header's name says secret (a secret
+    /// header, or a secret-named field such as `SecretAccessKey` or `PGPASSWORD` parsed as a header
+    /// from pasted text), or when the whole `name: value` line would be redacted (a DSN's
+    /// `user:password@tcp(...)` split at its colon). Otherwise the value as it is.
+    public static func headerFactValue(name: String, value: String) -> String {
+        if isSecretHeader(name) { return mask }
+        var bare = Substring(name)
+        while let first = bare.first, first == "\"" || first == "'" { bare = bare.dropFirst() }
+        while let last = bare.last, last == "\"" || last == "'" { bare = bare.dropLast() }
+        if isSecretJSONKey(String(bare), value: value) { return mask }
+        // As the line was (no space: `user:password@tcp(...)` is one word).
+        let line = name + ":" + value
+        guard needsRedaction(line) else { return value }
+        let redacted = redact(line)
+        guard redacted != line else { return value }
+        let prefix = name + ":"
+        return redacted.hasPrefix(prefix) ? String(redacted.dropFirst(prefix.count)) : mask
+    }
+
     private static let names = secretNames.map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
     /// In JSON, `code` and `state` are mostly error codes ("390100", "INVALID_ACCESS_TOKEN"): only values
     /// that look like OAuth codes/states (mixed case, 8+ characters) are masked; `key`, `auth` and
