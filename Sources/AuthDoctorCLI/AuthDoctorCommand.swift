@@ -44,6 +44,10 @@ public struct AuthDoctorCommand: ParsableCommand {
     /// Runs the command line and exits with a sysexits status; errors are one line on stderr.
     public static func run(arguments: [String]? = nil) -> Never {
         // `check --format nagios` is a monitoring plugin: any error is UNKNOWN (3).
+        // A closed stdin, stdout or stderr must not lend its number to the next file opened.
+        SystemIO.guardStandardDescriptors()
+        // A reader that goes away is EPIPE from write(2), handled where the output is written.
+        signal(SIGPIPE, SIG_IGN)
         let nagios = CheckCommand.wantsNagios(arguments ?? Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
@@ -69,9 +73,11 @@ public struct AuthDoctorCommand: ParsableCommand {
         let line = Redactor.redact(message)
         if nagios {
             // The status line Nagios shows, on stdout; the usual error line on stderr.
-            Terminal.write("AUTHDOCTOR UNKNOWN - " + line.replacingOccurrences(of: "|", with: "/") + "\n")
+            // Written without exiting on failure: the status stays 3 whatever happens to stdout.
+            var status = "AUTHDOCTOR UNKNOWN - " + line.replacingOccurrences(of: "|", with: "/") + "\n"
+            _ = status.withUTF8 { Terminal.writeAll($0) }
         }
-        FileHandle.standardError.write(Data(("authdoctor: " + line + "\n").utf8))
+        SystemIO.writeStandardError("authdoctor: " + line + "\n")
         Foundation.exit(nagios ? 3 : code)
     }
 }
@@ -145,80 +151,84 @@ enum Terminal {
     }
 
     private static func write(buffer: UnsafeBufferPointer<UInt8>) {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        guard let code = writeAll(buffer) else { return }
+        if code == EPIPE { Foundation.exit(0) }
+        SystemIO.writeStandardError("authdoctor: cannot write the output: \(String(cString: strerror(code)))\n")
+        Foundation.exit(74)
+    }
+
+    /// Writes the whole buffer to stdout; the errno that stopped it, or nil. Never exits.
+    static func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) -> Int32? {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
         var offset = 0
         while offset < buffer.count {
             let n = Glibc.write(STDOUT_FILENO, base + offset, buffer.count - offset)
             if n > 0 { offset += n; continue }
             if n < 0 && errno == EINTR { continue }
-            if errno == EPIPE { Foundation.exit(0) }
-            FileHandle.standardError.write(Data("authdoctor: cannot write the output: \(String(cString: strerror(errno)))\n".utf8))
-            Foundation.exit(74)
+            return n == 0 ? EIO : errno
         }
+        return nil
     }
 }
 
 /// Standard output for a stream of results (`check --format jsonl`): written at once on a terminal,
 /// else gathered and written in blocks (as C's stdio does for pipes and files), at the latest every
 /// 200 ms so a reader following the stream sees each line soon. `flush()` before the command ends.
+///
+/// It never exits the process: a write that fails (a reader gone, `| head`: EPIPE; a full disk:
+/// ENOSPC; a closed stdout: EBADF) is kept in `failure`, later output is dropped, and `onFailure`
+/// is called once, so the command can stop its work (the libcurl threads) before it exits.
 final class BufferedStandardOutput: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [UInt8] = []
     private var lastFlush = DispatchTime.now().uptimeNanoseconds
     private let immediate = isatty(STDOUT_FILENO) != 0
     private let blockSize = 64 * 1024
+    private var failed: Int32?
+    /// Called once, from the writing thread, when the first write fails.
+    var onFailure: (@Sendable () -> Void)?
+
+    /// The errno of the first write that failed.
+    var failure: Int32? { lock.withLock { failed } }
 
     func write(_ text: String) {
-        if immediate { return Terminal.write(text) }
-        lock.lock()
-        pending.append(contentsOf: text.utf8)
-        flushIfDue()
+        write(bytes: Array(text.utf8))
     }
 
     func write(bytes: [UInt8]) {
-        if immediate { return Terminal.write(bytes: bytes) }
         lock.lock()
+        guard failed == nil else { lock.unlock(); return }
         pending.append(contentsOf: bytes)
-        flushIfDue()
+        flushIfDue(force: immediate)
     }
 
     /// Called with the lock held; releases it. Blocks are written under the lock, so in order.
-    private func flushIfDue() {
+    private func flushIfDue(force: Bool = false) {
         let now = DispatchTime.now().uptimeNanoseconds
-        if pending.count >= blockSize || now - lastFlush >= 200_000_000 {
-            Terminal.write(bytes: pending)
+        var report: (@Sendable () -> Void)?
+        if failed == nil && !pending.isEmpty && (force || pending.count >= blockSize || now - lastFlush >= 200_000_000) {
+            if let code = pending.withUnsafeBufferPointer({ Terminal.writeAll($0) }) {
+                failed = code
+                report = onFailure
+            }
             pending.removeAll(keepingCapacity: true)
             lastFlush = now
         }
         lock.unlock()
+        report?()
     }
 
     func flush() {
         lock.lock()
-        if !pending.isEmpty { Terminal.write(bytes: pending) }
-        pending.removeAll()
-        lastFlush = DispatchTime.now().uptimeNanoseconds
-        lock.unlock()
+        flushIfDue(force: true)
     }
 }
 
 /// Reads a named file, or stdin for "-", as UTF-8 text.
 enum InputFile {
     static func read(_ path: String) throws(InputError) -> String {
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw InputError(.noInput, "no such file", place: path)
-            }
-            if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a file", place: path) }
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw InputError(.noInput, "cannot read the file (permissions?)", place: path)
-            }
-            data = contents
-        }
+        // '-' is standard input (a closed one is refused); pipes, FIFOs, /dev/null and `<(...)` read like files.
+        let data = try SystemIO.readFile(path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw InputError(.data, "not UTF-8 text", place: path == "-" ? "stdin" : path)
         }

@@ -88,19 +88,19 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("format"), help: ArgumentHelp("text (a table; default), json (one document), jsonl (one report per connection, as each finishes), nagios (a status line with performance data), prometheus (text exposition).", valueName: "FORMAT"))
     var format: String = "text"
 
-    @Option(name: .customLong("concurrency"), help: ArgumentHelp("Connections diagnosed at once.", valueName: "N"))
+    @Option(name: .customLong("concurrency"), parsing: .unconditional, help: ArgumentHelp("Connections diagnosed at once.", valueName: "N"))
     var concurrency: Int = 32
 
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds each probe may take, connect included (an entry's own `timeout` wins).", valueName: "SECONDS"))
+    @Option(name: .customLong("timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds each probe may take, connect included (an entry's own `timeout` wins).", valueName: "SECONDS"))
     var timeout: Double = 10
 
-    @Option(name: .customLong("deadline"), help: ArgumentHelp("Seconds the whole run may take; connections not finished by then are UNKNOWN (\"deadline reached\").", valueName: "SECONDS"))
+    @Option(name: .customLong("deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds the whole run may take; connections not finished by then are UNKNOWN (\"deadline reached\").", valueName: "SECONDS"))
     var deadline: Double?
 
-    @Option(name: .customLong("retries"), help: ArgumentHelp("Extra attempts for a connection whose failures are all transient, before it counts as WARNING.", valueName: "N"))
+    @Option(name: .customLong("retries"), parsing: .unconditional, help: ArgumentHelp("Extra attempts for a connection whose failures are all transient, before it counts as WARNING.", valueName: "N"))
     var retries: Int = 2
 
-    @Option(name: .customLong("retry-after-max"), help: ArgumentHelp("The longest Retry-After honoured; a longer one ends the retries.", valueName: "SECONDS"))
+    @Option(name: .customLong("retry-after-max"), parsing: .unconditional, help: ArgumentHelp("The longest Retry-After honoured; a longer one ends the retries.", valueName: "SECONDS"))
     var retryAfterMax: Double = 60
 
     @Option(name: .customLong("warn-expiry"), help: ArgumentHelp("Warn when a token expires within this time: 7d, 36h, 90m, seconds; 0 = never (an entry's own `warn-expiry` wins).", valueName: "DURATION"))
@@ -136,11 +136,14 @@ struct CheckCommand: ParsableCommand {
         guard checkFormat != nil else {
             throw ValidationError("bad --format '\(format)': use text, json, jsonl, nagios or prometheus")
         }
-        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1 to 4096, not \(concurrency)") }
-        guard timeout > 0, timeout <= 600, timeout.isFinite else { throw ValidationError("--timeout must be more than 0 and at most 600 seconds") }
-        if let deadline { guard deadline > 0, deadline.isFinite else { throw ValidationError("--deadline must be more than 0 seconds") } }
-        guard retries >= 0, retries <= 10 else { throw ValidationError("--retries must be 0 to 10") }
-        guard retryAfterMax >= 0, retryAfterMax.isFinite else { throw ValidationError("--retry-after-max must be 0 or more seconds") }
+        do {
+            try NumberInput.check(concurrency, what: "--concurrency", range: 1...4096)
+            try NumberInput.check(timeout, what: "--timeout", bounds: NumberInput.Range.timeout)
+            if let deadline { try NumberInput.check(deadline, what: "--deadline", bounds: NumberInput.Range.deadline) }
+            try NumberInput.check(retries, what: "--retries", range: 0...10)
+            try NumberInput.check(retryAfterMax, what: "--retry-after-max", bounds: NumberInput.Range.retryAfterMax)
+            _ = try CredentialInput.duration(warnExpiry)
+        } catch { throw ValidationError(error.message) }
         if connections == nil && store.databasePath == nil && !sandbox {
             throw ValidationError("check needs --connections FILE and/or --db PATH (or --sandbox for the demo connections)")
         }
@@ -196,7 +199,11 @@ struct CheckCommand: ParsableCommand {
                                  sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
 
         let output = BufferedStandardOutput()
-        var sinks: [any CheckSink] = [CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write,
+        // Stdout gone or full: stop the run (no new connection starts), then end below, after the
+        // libcurl engine has stopped, never from the writing thread.
+        output.onFailure = { [runner] in runner.stopRequest.set() }
+        let worst = WorstStatus()
+        var sinks: [any CheckSink] = [worst, CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write,
                                                   emitBytes: output.write(bytes:))]
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
@@ -204,10 +211,18 @@ struct CheckCommand: ParsableCommand {
         let (all, outputs) = (entries, sinks)
         let run = Blocking.await { await runner.run(all, sinks: outputs) }
         output.flush()
+        if let code = output.failure {
+            transport.shutdown()
+            let reason = code == EPIPE ? "the reader went away" : String(cString: strerror(code))
+            SystemIO.writeStandardError("authdoctor: cannot write the output (\(reason)); the run was stopped\n")
+            // A monitoring plugin still says the worst it saw (UNKNOWN when it saw nothing); otherwise EX_IOERR.
+            if format == .nagios { let seen = worst.seen ?? 0; throw ExitCode(seen > 0 ? seen : 3) }
+            throw ExitCode(74)
+        }
         if let history, let failure = history.failure, let linkStore {
             // The verdicts stand; only their record is missing.
             let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
-            FileHandle.standardError.write(Data("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n".utf8))
+            SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
         }
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
         if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
@@ -252,6 +267,18 @@ struct CheckCommand: ParsableCommand {
     }
 }
 
+/// The worst status among the verdicts written so far.
+final class WorstStatus: CheckSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var worst: Int32?
+    var seen: Int32? { lock.withLock { worst } }
+    func begin(total: Int) {}
+    func receive(_ verdict: ConnectionVerdict) {
+        lock.withLock { worst = max(worst ?? 0, verdict.status.rawValue) }
+    }
+    func finish(_ run: CheckRun) {}
+}
+
 /// "checked 120/10000 (3 critical)" on stderr, rewritten in place, when stderr is a terminal.
 final class ProgressLine: CheckSink, @unchecked Sendable {
     private var total = 0
@@ -267,12 +294,12 @@ final class ProgressLine: CheckSink, @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         if now - lastDraw > 100_000_000 || done == total {
             lastDraw = now
-            FileHandle.standardError.write(Data("\r\u{1B}[Kchecked \(done)/\(total) (\(notOK) not ok)".utf8))
+            SystemIO.writeStandardError("\r\u{1B}[Kchecked \(done)/\(total) (\(notOK) not ok)")
         }
     }
 
     func finish(_ run: CheckRun) {
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        SystemIO.writeStandardError("\r\u{1B}[K")
     }
 }
 

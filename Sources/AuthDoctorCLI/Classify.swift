@@ -2,6 +2,9 @@ import ArgumentParser
 import Diagnose
 import EvidenceModel
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RuleEngine
 
 struct Classify: ParsableCommand {
@@ -35,7 +38,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("text"), help: ArgumentHelp("Pasted error text ('-' reads standard input).", valueName: "TEXT"))
     var text: String?
 
-    @Option(name: .customLong("curl-exit"), help: ArgumentHelp("curl's exit code (a libcurl CURLcode), e.g. 6, 7, 28, 35, 60.", valueName: "N"))
+    @Option(name: .customLong("curl-exit"), parsing: .unconditional, help: ArgumentHelp("curl's exit code (a libcurl CURLcode), e.g. 6, 7, 28, 35, 60.", valueName: "N"))
     var curlExit: Int?
 
     @Option(name: .customLong("batch"), help: ArgumentHelp("Many records, one JSON object a line; writes one JSON result a line.", valueName: "FILE.jsonl"))
@@ -47,7 +50,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there), markdown, or brief (one tab-separated line: failure, category, actor, rule, first step).", valueName: "FORMAT"))
     var format: OutputFormat?
 
-    @Option(name: .customLong("jobs"), help: ArgumentHelp("Threads for --batch (default: one per core).", valueName: "N"))
+    @Option(name: .customLong("jobs"), parsing: .unconditional, help: ArgumentHelp("Threads for --batch (default: one per core).", valueName: "N"))
     var jobs: Int?
 
     @Flag(name: .customLong("show-facts"), help: "Also print every fact extracted from the evidence (redacted).")
@@ -67,7 +70,7 @@ struct Classify: ParsableCommand {
         if let provider, !ProviderDetector.known.contains(provider) {
             throw ValidationError("unknown provider '\(provider)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
         }
-        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be from 1 to 256") }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be from 1 to 256, not \(jobs)") }
         if format == .jsonl && batchFile == nil { throw ValidationError("--format jsonl goes with --batch (use json for one report)") }
         if batchFile != nil, let format, format != .jsonl && format != .json {
             throw ValidationError("--batch writes JSON lines: use --format jsonl")
@@ -87,13 +90,12 @@ struct Classify: ParsableCommand {
         if let batchFile {
             let input: FileHandle
             if batchFile == "-" {
+                if SystemIO.closedAtStart.contains(0) {
+                    throw InputError(.noInput, "standard input is closed: nothing to read for '-'", place: "stdin")
+                }
                 input = FileHandle.standardInput
             } else {
-                _ = try InputFile.checkReadable(batchFile)
-                guard let handle = FileHandle(forReadingAtPath: batchFile) else {
-                    throw InputError(.noInput, "cannot open the file", place: batchFile)
-                }
-                input = handle
+                input = FileHandle(fileDescriptor: try InputFile.open(batchFile), closeOnDealloc: true)
             }
             let summary: BatchClassifier.Summary
             do {
@@ -106,7 +108,7 @@ struct Classify: ParsableCommand {
             }
             if isatty(STDERR_FILENO) != 0 {
                 let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                FileHandle.standardError.write(Data("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n".utf8))
+                SystemIO.writeStandardError("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n")
             }
             return
         }
@@ -144,13 +146,16 @@ struct Classify: ParsableCommand {
 }
 
 extension InputFile {
-    static func checkReadable(_ path: String) throws(InputError) -> Bool {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw InputError(.noInput, "no such file", place: path)
+    /// Opens a file to stream it (pipes and FIFOs too); the same one-line errors as `read`.
+    static func open(_ path: String) throws(InputError) -> Int32 {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { throw InputError(.noInput, "no such file", place: path) }
+            throw InputError(.noInput, "cannot read the file: \(String(cString: strerror(errno)))", place: path)
         }
-        if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a file", place: path) }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw InputError(.noInput, "cannot read the file (permissions?)", place: path) }
-        return true
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(.noInput, "is a directory, not a file", place: path) }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw InputError(.noInput, "cannot read the file: \(String(cString: strerror(errno)))", place: path) }
+        return fd
     }
 }

@@ -11,7 +11,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("host"), help: ArgumentHelp("PostgreSQL/Redshift: the server's host name or IP.", valueName: "HOST"))
     var host: String?
 
-    @Option(name: .customLong("port"), help: ArgumentHelp("PostgreSQL/Redshift: the port (default 5432; 5439 for redshift).", valueName: "PORT"))
+    @Option(name: .customLong("port"), parsing: .unconditional, help: ArgumentHelp("PostgreSQL/Redshift: the port (default 5432; 5439 for redshift).", valueName: "PORT"))
     var port: Int?
 
     @Option(name: .customLong("database"), help: ArgumentHelp("PostgreSQL/Redshift: the database name.", valueName: "DB"))

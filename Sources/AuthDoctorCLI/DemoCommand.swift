@@ -30,7 +30,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only scenarios whose id starts with this.", valueName: "PREFIX"))
     var only: String?
 
-    @Option(help: ArgumentHelp("Seconds each probe may take (the black-hole scenario costs this).", valueName: "SECONDS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds each probe may take (the black-hole scenario costs this).", valueName: "SECONDS"))
     var timeout: Double = 3
 
     @OptionGroup var ruleOptions: RuleOptions
@@ -48,7 +48,7 @@ struct DemoCommand: ParsableCommand {
         let databaseOnly = only.map { $0.hasPrefix("postgres") || "postgres-".hasPrefix($0) } ?? false
         guard !scenarios.isEmpty || databaseOnly else { throw InputError(.usage, "no scenario id starts with '\(only ?? "")'") }
         if isatty(STDERR_FILENO) != 0 {
-            FileHandle.standardError.write(Data("authdoctor: sandbox at \(server.baseURL); diagnosing \(scenarios.count) connections…\n".utf8))
+            SystemIO.writeStandardError("authdoctor: sandbox at \(server.baseURL); diagnosing \(scenarios.count) connections…\n")
         }
         let start = Date()
         let outcomes = try SandboxDemo(engine: engine, timeout: timeout).run(server: server, scenarios: scenarios)

@@ -115,10 +115,10 @@ public struct DiagnoseCommand: ParsableCommand {
     @Option(name: .customLong("expect-scopes"), help: ArgumentHelp("Scopes the connection needs, comma-separated (replaces the provider's defaults).", valueName: "LIST"))
     var expectScopes: String?
 
-    @Option(name: .customLong("warn-expiry"), help: ArgumentHelp("Warn when a token expires within this time: 7d, 36h, 90m, seconds; 0 = never.", valueName: "DURATION"))
+    @Option(name: .customLong("warn-expiry"), parsing: .unconditional, help: ArgumentHelp("Warn when a token expires within this time: 7d, 36h, 90m, seconds; 0 = never.", valueName: "DURATION"))
     var warnExpiry: String = "7d"
 
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds each probe may take, connect included.", valueName: "SECONDS"))
+    @Option(name: .customLong("timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds each probe may take, connect included.", valueName: "SECONDS"))
     var timeout: Double = 10
 
     @Option(name: .customLong("base-url"), help: ArgumentHelp("Replace a base URL: NAME=URL (repeatable).", valueName: "NAME=URL"))
@@ -153,10 +153,19 @@ public struct DiagnoseCommand: ParsableCommand {
 
     public func validate() throws {
         if format == .jsonl { throw ValidationError("diagnose writes one report: use --format json") }
+        do {
+            try NumberInput.check(timeout, what: "--timeout", bounds: NumberInput.Range.timeout)
+            _ = try CredentialInput.duration(warnExpiry)
+        } catch { throw ValidationError(error.message) }
         do { try settings.validateExclusions() } catch { throw ValidationError(error.message) }
     }
 
     public func run() throws {
+        // Standard input first, before anything opens a file or a pipe: a closed stdin is refused
+        // here, and nothing else can be read in its place.
+        let stdinFlags = [tokenFile, passwordFile, apiKeyFile].filter { $0 == "-" }.count
+        if stdinFlags > 1 { throw InputError(.usage, "only one of --token-file, --password-file, --api-key-file can be '-' (standard input)") }
+        let standardInput: Data? = stdinFlags == 1 ? try SystemIO.readStandardInput() : nil
         if let linkID { return try explainLink(linkID) }
         let pairing = try links.checked()
         // An unknown or missing provider is the first thing to say, before rules load or the Sandbox starts.
@@ -166,7 +175,7 @@ public struct DiagnoseCommand: ParsableCommand {
         defer { server?.stop() }
         let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
         let diagnosis: Diagnosis
-        switch try makePlan(engine: engine, sandbox: server) {
+        switch try makePlan(engine: engine, sandbox: server, standardInput: standardInput) {
         case let .http(runner): diagnosis = runner.run()
         case let .database(runner): diagnosis = runner.run()
         }
@@ -216,11 +225,15 @@ public struct DiagnoseCommand: ParsableCommand {
     }
 
     /// Everything checked before the first probe: provider, credentials, flags. One-line errors.
-    func makePlan(engine: ClassifyEngine, sandbox server: SandboxServer? = nil) throws -> ConnectionSettings.Plan {
+    func makePlan(engine: ClassifyEngine, sandbox server: SandboxServer? = nil, standardInput: Data? = nil) throws -> ConnectionSettings.Plan {
         var s = settings
         for argument in baseURLs { s.baseURLs.append(try CredentialInput.baseURL(argument)) }
         if s.isDatabase && sandbox { throw InputError(.usage, "--sandbox has no database: point --host/--port at a test server instead") }
         let sandboxURL = server.map(SandboxRouting.baseURL(server:))
+        if let standardInput {
+            return try s.plan(engine: engine, definitions: definition, sandboxURL: sandboxURL, keepFacts: showFacts,
+                              readStandardInput: { standardInput })
+        }
         return try s.plan(engine: engine, definitions: definition, sandboxURL: sandboxURL, keepFacts: showFacts)
     }
 

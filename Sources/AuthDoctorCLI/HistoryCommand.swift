@@ -32,7 +32,7 @@ struct HistoryCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: ArgumentHelp("Verdicts shown (newest first).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Verdicts shown (newest first).", valueName: "N"))
     var limit: Int = 20
 
     @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text

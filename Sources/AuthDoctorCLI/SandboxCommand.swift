@@ -35,7 +35,7 @@ struct SandboxCommand: ParsableCommand {
         case text, json
     }
 
-    @Option(help: ArgumentHelp("The scenarios' port on 127.0.0.1; the faults take the \(SandboxFault.allCases.count - 1) ports after it. 0 (the default) picks free ports.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The scenarios' port on 127.0.0.1; the faults take the \(SandboxFault.allCases.count - 1) ports after it. 0 (the default) picks free ports.", valueName: "N"))
     var port: Int = 0
 
     @Flag(help: "Print every scenario with its credentials, the OAuth authorization servers and the fault URLs, then exit.")

@@ -124,8 +124,11 @@ public struct BatchClassifier: Sendable {
             }
         }
 
+        // read(2), not FileHandle: a closed or failing input is an error to report, not a trap.
+        let fd = input.fileDescriptor
+        let place = fd == 0 ? "stdin" : "the batch file"
         while true {
-            let chunk = input.readData(ofLength: 4 << 20)
+            let chunk = try SystemIO.readChunk(fd: fd, count: 4 << 20, place: place)
             if chunk.isEmpty { break }
             pending.append(contentsOf: chunk)
             try takeLines(final: false)

@@ -68,7 +68,7 @@ public struct DatabaseTarget: Sendable {
             throw InputError(.usage, "bad --url: expected postgres://USER@HOST:PORT/DATABASE")
         }
         if components.password != nil {
-            throw InputError(.usage, "--url must not hold a password: give it with --password-env VAR or --password-file FILE")
+            throw InputError(.usage, "--url must not hold a password; give the password with --password-env VAR or --password-file FILE")
         }
         var parts = URLParts()
         parts.host = components.host.flatMap { $0.isEmpty ? nil : $0 }

@@ -51,14 +51,7 @@ public struct ServiceAccountKey: Sendable {
 /// An RSA private key in PEM (PKCS#1 or PKCS#8, unencrypted).
 public enum RSAKey {
     static func readText(_ path: String, what: String) throws(InputError) -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw InputError(.noInput, "no such \(what)", place: path)
-        }
-        if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a \(what)", place: path) }
-        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
-            throw InputError(.noInput, "cannot read the \(what) (permissions?)", place: path)
-        }
+        let data = try SystemIO.readFile(path, noun: what)
         guard let text = String(data: data, encoding: .utf8) else { throw InputError(.data, "the \(what) is not UTF-8 text", place: path) }
         return text
     }

@@ -49,7 +49,9 @@ struct DiagnosisFactBuilder {
                 guard let seconds = y.values.compactMap(Self.epochSeconds).first, seconds > 0 else { continue }
                 times[name] = min(times[name] ?? Int.max, seconds)
             case let name where UTF8Scan.hasSuffix(name, "expires_in"):
-                guard let seconds = y.values.compactMap(Self.number).first else { continue }
+                // From the network: clamped to a century either way before any Int arithmetic.
+                guard let raw = y.values.compactMap(Self.number).first else { continue }
+                let seconds = NumberInput.clamp(raw, to: NumberInput.Bounds(-3_153_600_000, 3_153_600_000))
                 facts.setIfAbsent(name, .int(Int(seconds)))
                 let absolute = String(name.dropLast("expires_in".count)) + "expires_at"
                 let at = Int(now.timeIntervalSince1970 + seconds)
@@ -112,7 +114,7 @@ struct DiagnosisFactBuilder {
             facts.set(prefix + "expired", remaining <= 0)
             if warnExpiry > 0 { facts.set(prefix + "expiring_soon", remaining > 0 && Double(remaining) <= warnExpiry) }
         }
-        if warnExpiry > 0 { facts.set("probe.warn_expiry", Int(warnExpiry)) }
+        if warnExpiry > 0 { facts.set("probe.warn_expiry", Int(min(warnExpiry, 1e15))) }
 
         // What the probes did.
         // One pass over the records, naming steps only (records are large to copy).
@@ -177,7 +179,7 @@ struct DiagnosisFactBuilder {
         switch value {
         case let .int(i): return Double(i)
         case let .double(d): return d.isFinite ? d : nil
-        case let .string(s): return Double(s.trimmedWhitespace())
+        case let .string(s): return Double(s.trimmedWhitespace()).flatMap { $0.isFinite ? $0 : nil }
         default: return nil
         }
     }

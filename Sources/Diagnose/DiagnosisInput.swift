@@ -93,24 +93,16 @@ public enum CredentialInput {
 
     /// `--token-file FILE` ('-' reads standard input): the whole content, trimmed; one line.
     public static func fromFile(_ path: String, flag: String = "--token-file",
-                                readStandardInput: () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) throws(InputError) -> String {
+                                readStandardInput: () throws(InputError) -> Data = { () throws(InputError) -> Data in try SystemIO.readStandardInput() }) throws(InputError) -> String {
         let data: Data
         let place = path == "-" ? "stdin" : path
         // "--password-file" → "password file": the error names what the file was meant to hold.
         let noun = flag == "--token-file" ? "token file" : flag.drop(while: { $0 == "-" }).replacingOccurrences(of: "-", with: " ")
             .replacingOccurrences(of: "api key", with: "API key")
         if path == "-" {
-            data = readStandardInput()
+            data = try readStandardInput()
         } else {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw InputError(.noInput, "no such \(noun)", place: path)
-            }
-            if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a \(noun)", place: path) }
-            guard FileManager.default.isReadableFile(atPath: path), let contents = FileManager.default.contents(atPath: path) else {
-                throw InputError(.noInput, "cannot read the \(noun) (permissions?)", place: path)
-            }
-            data = contents
+            data = try SystemIO.readFile(path, noun: noun)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw InputError(.data, "the \(noun) is not UTF-8 text", place: place)
@@ -149,22 +141,14 @@ public enum CredentialInput {
     }
 
     /// `--warn-expiry`: seconds, or a number with s, m, h, d or w ("7d", "36h"); 0 turns it off.
-    public static func duration(_ text: String, flag: String = "--warn-expiry") throws(InputError) -> Double {
-        guard let value = seconds(text) else {
-            throw InputError(.usage, "bad \(flag) '\(text)': expected a duration such as 7d, 36h, 90m or 3600")
-        }
-        return value
+    public static func duration(_ text: String, flag: String = "--warn-expiry", kind: InputError.Kind = .usage) throws(InputError) -> Double {
+        try NumberInput.duration(text, what: flag, bounds: NumberInput.Range.warnExpiry, kind: kind)
     }
 
     /// A duration's seconds, or nil when the text is not one (a connections file words its own error).
+    /// Out of the `--warn-expiry` range (0 to ten years) is not one either.
     public static func seconds(_ text: String) -> Double? {
-        let t = text.trimmedWhitespace().lowercased()
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        var number = Substring(t)
-        var factor = 1.0
-        if let last = t.last, let unit = units[last] { number = number.dropLast(); factor = unit }
-        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
-        return value * factor
+        NumberInput.seconds(text).flatMap { NumberInput.Range.warnExpiry.contains($0) ? $0 : nil }
     }
 
     /// `--expect-scopes`: comma- or space-separated.

@@ -75,18 +75,23 @@ public struct FactExtractor: Sendable {
     func addResponseFacts(_ response: ResponseSnapshot, into facts: inout Facts, messages: inout [String], parsedBody: JSONValue? = nil) {
         facts.set("http.status", response.status)
         // A response has a handful of headers: a list (repeated names joined) costs less than a table.
+        // A hostile one has 200,000: past a handful, a table finds the repeated names (linear, not quadratic).
         var seen: [(key: String, value: String)] = []
         seen.reserveCapacity(response.headers.count)
+        let indexed = response.headers.count > 16
+        var position: [String: Int] = [:]
         for (name, value) in response.headers {
             let key = name.fastLowercased()
-            let safe = Redactor.secretHeaders.contains(key) ? Redactor.mask : value
-            if let i = seen.firstIndex(where: { $0.key == key }) {
+            let safe = Redactor.secretHeaders.contains(key) ? Redactor.mask : Redactor.headerFactValue(name: key, value: value)
+            let found = indexed ? position[key] : seen.firstIndex(where: { $0.key == key })
+            if let i = found {
                 seen[i].value += ", " + safe
             } else {
+                if indexed { position[key] = seen.count }
                 seen.append((key, safe))
             }
         }
-        func header(_ key: String) -> String? { seen.first { $0.key == key }?.value }
+        func header(_ key: String) -> String? { indexed ? position[key].map { seen[$0].value } : seen.first { $0.key == key }?.value }
         for (key, value) in seen { facts.set("http.header." + key, value) }
         let contentType = header("content-type").map(Self.mediaType)
         if let contentType { facts.set("http.content_type", contentType) }
@@ -107,10 +112,11 @@ public struct FactExtractor: Sendable {
             }
         }
         if let retry = header("retry-after") {
+            // A number from the network: clamped to a year, never trusted into arithmetic.
             if let seconds = Int(retry.trimmedWhitespace()) {
-                facts.set("retry_after", seconds)
+                facts.set("retry_after", NumberInput.clamp(seconds, to: NumberInput.Range.retryAfterNetwork))
             } else if let date = HTTPDate.parse(retry) {
-                facts.set("retry_after", max(0, Int(date.timeIntervalSince(now))))
+                facts.set("retry_after", Int(NumberInput.clamp(date.timeIntervalSince(now), to: NumberInput.Range.retryAfterNetwork)))
             }
         }
         addBodyFacts(response.body, contentType: contentType, into: &facts, messages: &messages, parsedBody: parsedBody)
@@ -155,7 +161,7 @@ public struct FactExtractor: Sendable {
             return
         case .failure?:
             facts.set("body.format", "invalid-json")
-            messages.append(String(firstLine(trimmed).prefix(300)))
+            messages.append(Self.redactedPrefix(firstLine(trimmed), 300))
             return
         case nil:
             break
@@ -173,7 +179,7 @@ public struct FactExtractor: Sendable {
         }
         if contentType?.contains("json") == true {
             facts.set("body.format", "invalid-json")
-            messages.append(String(firstLine(trimmed).prefix(300)))
+            messages.append(Self.redactedPrefix(firstLine(trimmed), 300))
             return
         }
         if lower.hasPrefix("<?xml") || contentType?.contains("xml") == true {
@@ -192,8 +198,16 @@ public struct FactExtractor: Sendable {
             return
         }
         facts.set("body.format", "text")
-        facts.set("body.text", String(trimmed.prefix(600)))
-        messages.append(String(firstLine(trimmed).prefix(300)))
+        facts.set("body.text", Self.redactedPrefix(Substring(trimmed), 600))
+        messages.append(Self.redactedPrefix(firstLine(trimmed), 300))
+    }
+
+    /// The first `limit` characters of a text, redacted before it is cut: a cut can split a secret
+    /// from the quote or name that marks it (`"access_token":"ya29.…` without its closing quote).
+    /// The redactor sees a bounded window, far past the cut, so a long body costs no more than that.
+    static func redactedPrefix(_ text: Substring, _ limit: Int) -> String {
+        let window = String(text.prefix(max(limit * 16, 8192)))
+        return String(Redactor.redact(window).prefix(limit))
     }
 
     private func firstLine(_ s: String) -> Substring {

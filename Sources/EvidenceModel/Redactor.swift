@@ -14,18 +14,43 @@ public enum Redactor {
         "session_token", "sessiontoken", "mastertoken", "master_token", "x-api-key", "signature", "sig", "auth",
         "accessToken", "refreshToken", "idToken", "clientSecret", "apiKey", "appSecret", "privateKey",
         "sessionToken", "masterToken", "developerToken", "clientAssertion", "inputToken",
+        "secret_access_key", "secretAccessKey", "secret_key", "secretKey", "aws_secret_access_key", "aws_session_token",
+        "x-amz-security-token", "x-amz-signature", "security_token", "securityToken",
     ]
 
     /// Header names whose values are always secret.
     public static let secretHeaders: Set<String> = [
         "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-goog-api-key", "api-key",
         "developer-token", "x-auth-token", "x-access-token", "x-hubspot-api-key", "x-csrf-token", "x-xsrf-token",
+        "x-amz-security-token", "x-amz-signature", "x-goog-iam-authorization-token", "x-vault-token",
     ]
+
+    /// The secret header names as one regex alternative (header lines in text, HAR header objects).
+    private static let headerNames = secretHeaders.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
 
     public static func isSecretHeader(_ name: String) -> Bool { secretHeaders.contains(name.fastLowercased()) }
 
     public static func redactHeader(name: String, value: String) -> String {
         isSecretHeader(name) ? mask : redact(value)
+    }
+
+    /// A header value as a fact shows it: masked when the header's name says secret (a secret
+    /// header, or a secret-named field such as `SecretAccessKey` or `PGPASSWORD` parsed as a header
+    /// from pasted text), or when the whole `name: value` line would be redacted (a DSN's
+    /// `user:password@tcp(...)` split at its colon). Otherwise the value as it is.
+    public static func headerFactValue(name: String, value: String) -> String {
+        if isSecretHeader(name) { return mask }
+        var bare = Substring(name)
+        while let first = bare.first, first == "\"" || first == "'" { bare = bare.dropFirst() }
+        while let last = bare.last, last == "\"" || last == "'" { bare = bare.dropLast() }
+        if isSecretJSONKey(String(bare), value: value) { return mask }
+        // As the line was (no space: `user:password@tcp(...)` is one word).
+        let line = name + ":" + value
+        guard needsRedaction(line) else { return value }
+        let redacted = redact(line)
+        guard redacted != line else { return value }
+        let prefix = name + ":"
+        return redacted.hasPrefix(prefix) ? String(redacted.dropFirst(prefix.count)) : mask
     }
 
     private static let names = secretNames.map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
@@ -51,7 +76,8 @@ public enum Redactor {
         if k == "code" || k == "state" { return value.map(looksLikeOpaqueSecret) ?? false }
         if ["key", "auth", "sig", "signature"].contains(k) { return value.map { looksLikeOpaqueSecret($0) && $0.count >= 16 } ?? false }
         return normalizedSecretNames.contains(k) || k.hasSuffix("token") || k.hasSuffix("secret") || k.hasSuffix("password")
-            || k == "pin" || k == "passphrase"
+            || k == "pin" || k == "passphrase" || k.contains("secret") || k.hasSuffix("privatekey") || k.hasSuffix("apikey")
+            || k.hasSuffix("passwd")
     }
 
     private static let secretKeyWords: [[UInt8]] = ["token", "secret", "pass", "key", "code", "state", "auth", "sig",
@@ -115,21 +141,31 @@ public enum Redactor {
         func re(_ p: String, _ template: String) -> Replacement { Replacement(p, template) }
         return [
             // Header lines in pasted text (`Authorization: Bearer …`, `> Cookie: …`, `set-cookie: …`).
-            re("(?im)^([<>]?[ \\t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)[ \\t]*:)[^\\r\\n]*", "$1 \(mask)"),
+            re("(?im)^([<>]?[ \\t]*(?:\(headerNames))[ \\t]*:)[^\\r\\n]*", "$1 \(mask)"),
             // JSON members: "access_token": "…" (string values only; numbers are not secrets here).
             re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
+            // ... and one cut short or never closed: secret to the end of the text.
+            re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?![^\"\\\\]*\\[REDACTED\\]\")(?:[^\"\\\\]|\\\\.)*\\\\?\\z", "$1\(mask)"),
             re("(?i)(\"(?:password|passwd|pwd|pin|passphrase|client_secret|clientSecret)\"\\s*:\\s*)-?[0-9][0-9.]*", "$1\"\(mask)\""),
             re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
             // HAR / JSON header objects: {"name": "Cookie", "value": "…"}
-            re("(?i)(\"name\"\\s*:\\s*\"(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-goog-api-key|api-key|developer-token|x-auth-token|x-access-token)\"\\s*,\\s*\"value\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
+            re("(?i)(\"name\"\\s*:\\s*\"(?:\(headerNames))\"\\s*,\\s*\"value\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
             // Escaped JSON inside JSON strings: \"access_token\":\"…\"
             re("(?i)(\\\\\"(?:\(jsonNames))\\\\\"\\s*:\\s*\\\\\")(?:[^\"\\\\]|\\\\[^\"])*(\\\\\")", "$1\(mask)$2"),
             // URL / form parameters: ?access_token=…&code=…
             re("(?i)((?:^|[?&;#\\s\"'(,])(?:\(names))=)[^&\\s\"'#<>,)]+", "$1\(mask)"),
             // YAML/INI style "password: value" / "client_secret = value"
             re("(?im)(\\b(?:password|passwd|client_secret|api_key|apikey|secret|refresh_token|access_token)[ \\t]*[:=][ \\t]*)(?![ \\t]*\\[REDACTED\\])[^\\s,;\"'&]+", "$1\(mask)"),
-            // Credentials inside URLs: scheme://user:secret@host
-            re("(?i)(\\b[a-z][a-z0-9+.-]*://[^/\\s:@]+:)[^@\\s/]+(@)", "$1\(mask)$2"),
+            // Credentials inside URLs: scheme://user:secret@host, the secret up to the last '@' of the
+            // URL (a password may hold '/' or '@').
+            re("(?i)(\\b[a-z][a-z0-9+.-]*://[^/\\s:@\"'<>]+:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@)(?=[^@\\s\"'<>]*(?:[\\s\"'<>]|\\z))", "$1\(mask)$2"),
+            // Go DSNs: user:password@tcp(host:3306)/db
+            re("(?i)(\\b[A-Za-z0-9_.$-]+:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@(?:tcp6?|udp|unix)\\()", "$1\(mask)$2"),
+            // Names with a prefix or suffix (PGPASSWORD=, SNOWFLAKE_PASSWORD:, aws_secret_access_key =,
+            // "SecretAccessKey": ...), quoted values too (password='...', password = "...").
+            re("(?i)\\b([A-Za-z0-9_.-]*(?:password|passwd|passphrase|secret|amz[_-]?signature|private[_-]?key|api[_-]?key|access[_-]?token|refresh[_-]?token|session[_-]?token|security[_-]?token|auth[_-]?token|client[_-]?assertion)[A-Za-z0-9_.-]*[\"']?[ \\t]*(?:=|:(?!//))[ \\t]*)(?![\"']?\\[REDACTED\\])(?:\"(?:[^\"\\\\\\r\\n]|\\\\.)*\"?|'[^'\\r\\n]*'?|[^\\s,;\"'&<>]+)", "$1\(mask)"),
+            // Percent-encoded parameters inside another URL's parameter: ...%3Fcode%3D...%26state%3D...
+            re("(?i)((?:\\b|%26|%3F|%23)(?:\(names))%(?:25)?3D)(?!\\[REDACTED\\])(?:(?!%(?:25)?26)[^&\\s\"'#<>,)])+", "$1\(mask)"),
             // Authorization schemes followed by a credential anywhere in text.
             // A credential has a digit or punctuation, or is long: "Basic authentication" is not one.
             re("(?i)\\b(Bearer|Basic|OAuth)([ \\t]+)(?!realm\\b|error\\b|scope\\b|\"|\\[REDACTED\\])(?:(?=[A-Za-z0-9._~+/=:-]*[0-9._~+/=-])[A-Za-z0-9._~+/=:-]{8,}|[A-Za-z0-9._~+/=:-]{20,})", "$1$2\(mask)"),
@@ -144,6 +180,7 @@ public enum Redactor {
             re("\\bxox[abposr]-[A-Za-z0-9-]{8,}", mask),
             re("\\bgh[pousr]_[A-Za-z0-9]{20,}", mask),
             re("\\bAKIA[0-9A-Z]{16}\\b", mask),
+            re("\\bGOCSPX-[A-Za-z0-9_-]{8,}", mask),
             re("-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", mask),
         ]
     }()
@@ -166,7 +203,7 @@ public enum Redactor {
 
     /// Whether any redaction pattern could apply to the text (one pass over it).
     public static func needsRedaction(_ text: String) -> Bool {
-        applicablePatterns(text) != 0
+        applicablePatterns(text) != 0 || ByteSearch.contains(text, lowercaseNeedle: "%")
     }
 
     /// The patterns whose literals occur in the text, as bits (pattern i is bit i): a set without
@@ -184,7 +221,9 @@ public enum Redactor {
         guard !text.isEmpty else { return text }
         let applicable = applicablePatterns(text)
         // "basic" is one of the Authorization-scheme pattern's literals, so no pattern means no Basic credential.
-        guard applicable != 0 else { return text }
+        // A percent sign may hide any shape (ya29%2E..., code%3D...): those texts are decoded and looked at too.
+        let encoded = ByteSearch.contains(text, lowercaseNeedle: "%")
+        guard applicable != 0 || encoded else { return text }
         // Redaction is a pure function and the same texts recur (a provider's URLs and answers with
         // the secrets already masked): `check` over thousands of connections asks for them again and again.
         if let known = memo.value(for: text) { return known }
@@ -203,7 +242,65 @@ public enum Redactor {
             guard regex.firstMatch(in: result, options: [], range: range) != nil else { continue }
             result = regex.stringByReplacingMatches(in: result, options: [], range: range, withTemplate: pattern.template)
         }
-        return redactBasicCredentials(result)
+        return redactPercentEncoded(redactBasicCredentials(result))
+    }
+
+    /// Percent-encoded secrets: each `&`/`?`/`;`-separated part of a word that holds a `%` is decoded;
+    /// when the decoded part would be redacted, its value (after `=`, else all of it) is masked.
+    static func redactPercentEncoded(_ text: String) -> String {
+        guard text.utf8.contains(0x25) else { return text }
+        var changed = false
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        var part = ""
+        func flush() {
+            defer { part = "" }
+            guard part.utf8.contains(0x25), let decoded = percentDecoded(part), decoded != part else { out += part; return }
+            let redacted = redact(decoded)
+            guard redacted != decoded else { out += part; return }
+            changed = true
+            if let eq = part.firstIndex(of: "="), !part[..<eq].contains("%") {
+                out += String(part[...eq]) + mask
+            } else {
+                out += mask
+            }
+        }
+        for c in text {
+            if c == "&" || c == "?" || c == ";" || c == " " || c == "\n" || c == "\"" || c == "'" || c == "<" || c == ">" || c == "\t" || c == "," {
+                flush()
+                out.append(c)
+            } else {
+                part.append(c)
+            }
+        }
+        flush()
+        return changed ? out : text
+    }
+
+    /// `%XX` decoded (and `+` as a space); invalid escapes stay as they are.
+    static func percentDecoded(_ s: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count)
+        let u = Array(s.utf8)
+        var i = 0
+        func hex(_ b: UInt8) -> UInt8? {
+            switch b {
+            case 0x30...0x39: return b - 0x30
+            case 0x41...0x46: return b - 0x41 + 10
+            case 0x61...0x66: return b - 0x61 + 10
+            default: return nil
+            }
+        }
+        while i < u.count {
+            if u[i] == 0x25, i + 2 < u.count, let h = hex(u[i + 1]), let l = hex(u[i + 2]) {
+                bytes.append(h << 4 | l)
+                i += 3
+            } else {
+                bytes.append(u[i] == 0x2B ? 0x20 : u[i])
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// "Basic <base64>" whose payload decodes to "user:password", however short or plain it looks.

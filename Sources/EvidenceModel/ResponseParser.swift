@@ -135,7 +135,9 @@ public enum ResponseParser {
         let trimmed = line.trimmedWhitespace()
         guard trimmed.hasPrefix("curl: ("), let close = trimmed.firstIndex(of: ")") else { return nil }
         let digits = trimmed[trimmed.index(trimmed.startIndex, offsetBy: 7)..<close]
-        guard let code = Int(digits) else { return nil }
+        // curl's exit codes are 1-99: "(-5)" or "(99999999999)" is text, not a code.
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 2,
+              let code = Int(digits), (1...99).contains(code) else { return nil }
         let message = trimmed[trimmed.index(after: close)...].trimmedWhitespace()
         return (code, message)
     }

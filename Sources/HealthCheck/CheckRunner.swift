@@ -67,6 +67,9 @@ public final class CheckRunner: Sendable {
     /// `--db`: where renewed tokens are read from and stored (`--renew`).
     public let store: (any AuthDoctorStore)?
     private let transport: any ProbeTransport
+    /// Set (by a sink whose output went away, say) to end the run early: no further connection
+    /// starts, the running ones are cancelled, and `run` returns what it has.
+    public let stopRequest = DeadlineFlag()
 
     public init(engine: ClassifyEngine, definitions: [String: ProviderDefinition], options: CheckOptions,
                 transport: any ProbeTransport, sandboxURL: (@Sendable (String) -> String)? = nil,
@@ -89,7 +92,9 @@ public final class CheckRunner: Sendable {
         run.verdicts.reserveCapacity(entries.count)
         let deadlineFlag = DeadlineFlag()
         let limit = max(1, options.concurrency)
-        let deadlineAt = options.deadline.map { started + UInt64(max(0, $0) * 1e9) }
+        // Bounded here too (the command line allows at most a week): a huge deadline is no deadline, never an overflow.
+        let deadlineSeconds = options.deadline.map { min(max(0, $0), 1e9) }
+        let deadlineAt = deadlineSeconds.map { started + UInt64($0 * 1e9) }
 
         let work = Task { [self] () -> [ConnectionVerdict] in
             var verdicts: [ConnectionVerdict] = []
@@ -104,6 +109,11 @@ public final class CheckRunner: Sendable {
                 }
                 for _ in 0..<min(limit, entries.count) { addNext() }
                 while let verdict = await group.next() {
+                    if stopRequest.isSet {
+                        deadlineFlag.set()
+                        group.cancelAll()
+                        continue
+                    }
                     addNext()
                     for sink in sinks { sink.receive(verdict) }
                     var kept = verdict
@@ -114,9 +124,9 @@ public final class CheckRunner: Sendable {
             return verdicts
         }
         var watcher: Task<Void, Never>?
-        if let deadline = options.deadline {
+        if let deadline = deadlineSeconds {
             watcher = Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(0, deadline) * 1e9))
+                try? await Task.sleep(nanoseconds: UInt64(deadline * 1e9))
                 if Task.isCancelled { return }
                 deadlineFlag.set()
                 work.cancel()
@@ -231,7 +241,8 @@ public final class CheckRunner: Sendable {
             let base = options.backoff * pow(2, Double(attempts - 1))
             var wait = base + Double.random(in: 0...(base / 2))
             if let retryAfter = diagnosis.retryAfter {
-                if Double(retryAfter) > options.retryAfterCap { waitedTooLong = true; break }
+                // The provider's number is clamped (a day at most) before any arithmetic on it.
+                if Double(retryAfter) > min(options.retryAfterCap, 86_400) { waitedTooLong = true; break }
                 wait = max(wait, Double(retryAfter))
             }
             if let deadlineAt, DispatchTime.now().uptimeNanoseconds + UInt64(wait * 1e9) >= deadlineAt { break }
@@ -379,9 +390,10 @@ extension ConnectionVerdict {
 }
 
 /// Set once the total deadline has passed.
-final class DeadlineFlag: @unchecked Sendable {
+public final class DeadlineFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+    public init() {}
+    public func set() { lock.withLock { value = true } }
+    public var isSet: Bool { lock.withLock { value } }
 }

@@ -152,7 +152,7 @@ public struct ConnectionSettings: Sendable, Equatable {
     /// - Parameter sandboxURL: with `--sandbox`, the base URL a token's scenario is served at.
     public func plan(engine: ClassifyEngine, definitions: DefinitionLookup, sandboxURL: (@Sendable (String) -> String)? = nil,
                      keepFacts: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment,
-                     readStandardInput: @escaping () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) throws(InputError) -> Plan {
+                     readStandardInput: @escaping () throws(InputError) -> Data = { () throws(InputError) -> Data in try SystemIO.readStandardInput() }) throws(InputError) -> Plan {
         try validateExclusions()
         let provider = try requireProvider()
         guard timeout > 0, timeout <= 600, timeout.isFinite else {
@@ -222,7 +222,7 @@ public struct ConnectionSettings: Sendable, Equatable {
     /// Returns the scheme and host of a platform-API `url` (its base URL).
     func readDestinationInputs(_ definition: ProviderDefinition, into credentials: inout DiagnosisCredentials,
                                options: inout DiagnosisOptions, environment: [String: String],
-                               readStandardInput: @escaping () -> Data) throws(InputError) -> String? {
+                               readStandardInput: @escaping () throws(InputError) -> Data) throws(InputError) -> String? {
         if let serviceAccountFile {
             let key = try ServiceAccountKey.load(path: serviceAccountFile)
             credentials[CredentialName.privateKey] = key.privateKeyPEM
@@ -272,7 +272,7 @@ public struct ConnectionSettings: Sendable, Equatable {
             throw InputError(.usage, "--url must be an http(s) URL")
         }
         for name in ["api_key", "apikey", "key", "access_token", "token"] where URLFacts.queryValue(name, in: url) != nil {
-            throw InputError(.usage, "--url carries a key ('\(name)='): remove it from the URL and give it with --api-key-env or --api-key-file")
+            throw InputError(.usage, "--url carries a key (its \(name) parameter): remove it from the URL and give it with --api-key-env or --api-key-file")
         }
         let rest = url[sep.upperBound...]
         let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
@@ -291,7 +291,7 @@ public struct ConnectionSettings: Sendable, Equatable {
 
     /// PostgreSQL/Redshift: the destination, checked. One-line usage errors name the flag, never the password.
     public func databaseTarget(provider: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                               readStandardInput: @escaping () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) throws(InputError) -> DatabaseTarget {
+                               readStandardInput: @escaping () throws(InputError) -> Data = { () throws(InputError) -> Data in try SystemIO.readStandardInput() }) throws(InputError) -> DatabaseTarget {
         if passwordEnv != nil && passwordFile != nil { throw InputError(.usage, "give only one of --password-env, --password-file") }
         var parts = DatabaseTarget.URLParts()
         if let url {

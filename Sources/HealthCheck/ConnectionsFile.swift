@@ -75,14 +75,8 @@ public struct ConnectionsFile: ConnectionSource {
 
     /// Reads the file (missing or unreadable: sysexits 66; not UTF-8: 65).
     public static func load(path: String, defaults: ConnectionSettings = ConnectionSettings()) throws(InputError) -> ConnectionsFile {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw InputError(.noInput, "no such connections file", place: path)
-        }
-        if isDirectory.boolValue { throw InputError(.noInput, "is a directory, not a connections file", place: path) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError(.noInput, "cannot read the connections file (permissions?)", place: path)
-        }
+        // '-' is standard input; pipes, FIFOs and `<(...)` read like files.
+        let data = try SystemIO.readFile(path, noun: "connections file")
         guard let text = String(data: data, encoding: .utf8) else {
             throw InputError(.data, "the connections file is not UTF-8 text", place: path)
         }
@@ -273,13 +267,17 @@ public struct ConnectionsFile: ConnectionSource {
                     guard let port = Int(text), (1...65535).contains(port) else { fail(key, line, "expected a port 1-65535, not '\(text)'"); continue }
                     entry.settings.port = port
                 } else {
-                    guard number > 0, number <= 600 else { fail(key, line, "must be more than 0 and at most 600 seconds, not \(text)"); continue }
+                    guard NumberInput.Range.timeout.contains(number) else { fail(key, line, "must be \(NumberInput.Range.timeout.wording), not \(text)"); continue }
                     entry.settings.timeout = number
                 }
             case .duration:
                 guard let text = scalar else { fail(key, line, "expected a duration such as 7d, 36h, 90m or 3600"); continue }
-                guard CredentialInput.seconds(text) != nil else {
+                guard let seconds = NumberInput.seconds(text) else {
                     fail(key, line, "expected a duration such as 7d, 36h, 90m or 3600, not '\(text)'")
+                    continue
+                }
+                guard NumberInput.Range.warnExpiry.contains(seconds) else {
+                    fail(key, line, "must be \(NumberInput.Range.warnExpiry.wording), not '\(text)'")
                     continue
                 }
                 entry.settings.warnExpiry = text

@@ -291,6 +291,10 @@ public struct ProviderLoader {
             return
         }
         guard let node else { issue(file, nil, "the file is empty (expected a provider definition)"); return }
+        if let problem = YAMLProblems.expansionProblem(node) {
+            issues.append(LintIssue(file: file, line: problem.line, message: problem.message))
+            return
+        }
         loadDefinition(node, file: file)
     }
 
@@ -666,6 +670,21 @@ public struct ProviderLoader {
         }
         let authority = url.drop(while: { $0 != ":" }).dropFirst(3).prefix(while: { $0 != "/" })
         if authority.contains("@") { return "must not carry user info (user:password@)" }
+        if authority.hasPrefix("[") {
+            // An IPv6 literal: closed, hex digits and colons inside, then nothing or ":PORT".
+            guard let close = authority.firstIndex(of: "]") else { return "has an IPv6 address without its closing ']'" }
+            let inside = authority[authority.index(after: authority.startIndex)..<close]
+            guard inside.contains(":"), inside.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+                return "has a bad IPv6 address '[\(inside)]'"
+            }
+            let rest = authority[authority.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let n = Int(rest.dropFirst()), (1...65535).contains(n) else { return "has a bad port '\(rest.dropFirst())'" }
+            }
+            return URLComponents(string: url) == nil ? "is not a valid URL" : nil
+        }
+        if authority.contains("[") || authority.contains("]") { return "has a '[' or ']' outside an IPv6 address" }
+        if URLComponents(string: url)?.host == nil { return "is not a valid URL" }
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
             let port = authority[authority.index(after: colon)...]
             guard let n = Int(port), (1...65535).contains(n) else { return "has a bad port '\(port)'" }

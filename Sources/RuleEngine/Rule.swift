@@ -35,13 +35,104 @@ public final class Pattern: @unchecked Sendable {
             let lowered = ByteSearch.lowered(text)
             guard lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) else { return false }
         }
-        return regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+        return regex.firstMatch(in: text, options: [], range: Self.searchRange(text)) != nil
     }
 
     /// Like `matches`, with the text's ASCII-lowercased bytes already at hand.
     func matches(_ text: String, lowered: [UInt8]) -> Bool {
         if let prefilter, !lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) { return false }
-        return regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+        return regex.firstMatch(in: text, options: [], range: Self.searchRange(text)) != nil
+    }
+
+    /// The most UTF-16 units of a text a rule's regex sees (its start): ICU backtracks, and even a
+    /// pattern without nested quantifiers can be polynomial in the length of a pasted log.
+    public static let maxMatchLength = 16_384
+
+    static func searchRange(_ text: String) -> NSRange {
+        let length = text.utf16.count
+        guard length > maxMatchLength else { return NSRange(location: 0, length: length) }
+        // Not in the middle of a surrogate pair.
+        var end = text.utf16.index(text.utf16.startIndex, offsetBy: maxMatchLength)
+        if UTF16.isTrailSurrogate(text.utf16[end]) { end = text.utf16.index(before: end) }
+        return NSRange(location: 0, length: text.utf16.distance(from: text.utf16.startIndex, to: end))
+    }
+
+    /// Why a pattern may backtrack exponentially, or nil: a quantified group that itself holds a
+    /// quantifier (`(a+)+`, `(x*y)*`, `(?:a|b+){2,}`), the shape behind catastrophic backtracking.
+    /// Rule files refuse such patterns (`rules lint` and every load).
+    public static func nestedQuantifier(in source: String) -> String? {
+        let chars = Array(source.unicodeScalars)
+        // For each open group: whether something inside it is quantified without bound.
+        var stack: [Bool] = []
+        var i = 0
+        var lastClosedGroupHadQuantifier = false
+        func unboundedQuantifier(at j: Int) -> (Bool, Int)? {
+            guard j < chars.count else { return nil }
+            switch chars[j] {
+            case "*", "+": return (true, j + 1)
+            case "?": return (false, j + 1)
+            case "{":
+                var k = j + 1
+                var text = ""
+                while k < chars.count && chars[k] != "}" { text.unicodeScalars.append(chars[k]); k += 1 }
+                guard k < chars.count else { return nil }
+                let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+                guard parts.count <= 2, parts.allSatisfy({ $0.isEmpty || Int($0) != nil }), !(parts.first ?? "").isEmpty else { return nil }
+                if parts.count == 1 { return ((Int(parts[0]) ?? 0) > 1, k + 1) }
+                return (parts[1].isEmpty || (Int(parts[1]) ?? 0) > 1, k + 1)
+            default: return nil
+            }
+        }
+        while i < chars.count {
+            let c = chars[i]
+            var atomEnd = i + 1
+            var isGroupClose = false
+            switch c {
+            case "\\":
+                // \Q...\E quotes literally.
+                if i + 1 < chars.count && chars[i + 1] == "Q" {
+                    var k = i + 2
+                    while k + 1 < chars.count && !(chars[k] == "\\" && chars[k + 1] == "E") { k += 1 }
+                    i = k + 2
+                    continue
+                }
+                atomEnd = i + 2
+            case "[":
+                var k = i + 1
+                if k < chars.count && chars[k] == "^" { k += 1 }
+                if k < chars.count && chars[k] == "]" { k += 1 }
+                var depth = 1
+                while k < chars.count && depth > 0 {
+                    if chars[k] == "\\" { k += 2; continue }
+                    if chars[k] == "[" { depth += 1 } else if chars[k] == "]" { depth -= 1 }
+                    k += 1
+                }
+                atomEnd = k
+            case "(":
+                stack.append(false)
+                i += 1
+                continue
+            case ")":
+                let inner = stack.popLast() ?? false
+                lastClosedGroupHadQuantifier = inner
+                isGroupClose = true
+            default: break
+            }
+            i = atomEnd
+            if let (unbounded, next) = unboundedQuantifier(at: i) {
+                var after = next
+                if after < chars.count && (chars[after] == "?" || chars[after] == "+") { after += 1 }
+                if isGroupClose && lastClosedGroupHadQuantifier && unbounded {
+                    return "nested quantifiers (a quantified group holding a quantifier, as in (a+)+) can take exponential time"
+                }
+                if (unbounded || (isGroupClose && lastClosedGroupHadQuantifier)), !stack.isEmpty { stack[stack.count - 1] = true }
+                i = after
+            } else if isGroupClose && lastClosedGroupHadQuantifier && !stack.isEmpty {
+                // A group with a quantifier inside, not itself quantified: its parent holds one.
+                stack[stack.count - 1] = true
+            }
+        }
+        return nil
     }
 }
 

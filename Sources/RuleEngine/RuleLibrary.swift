@@ -30,8 +30,20 @@ public enum RuleLibrary {
     }
 
     /// Every YAML file under a folder, paths shown relative to the folder's parent ("rules/x.yaml").
+    /// A single rule file given instead of a folder (`--rules my-rule.yaml`) is that file alone.
     public static func ruleFiles(in directory: String) throws(InputError) -> [SourceFile] {
-        try files(in: directory, where: isRuleFile)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            guard directory.hasSuffix(".yaml") || directory.hasSuffix(".yml") else {
+                throw InputError(.noInput, "not a rules folder or a .yaml rule file", place: directory)
+            }
+            let data = try SystemIO.readFile(directory, noun: "rule file")
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw InputError(.config, "the rule file is not UTF-8 text", place: directory)
+            }
+            return [SourceFile(path: directory, text: text)]
+        }
+        return try files(in: directory, where: isRuleFile)
     }
 
     public static func fixtures(in directory: String) throws(InputError) -> [String: String] {
@@ -46,7 +58,7 @@ public enum RuleLibrary {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw InputError(.noInput, "no such directory", place: directory)
+            throw InputError(.noInput, fm.fileExists(atPath: directory) ? "not a directory" : "no such directory", place: directory)
         }
         let base = URL(fileURLWithPath: directory).standardizedFileURL
         let label = base.lastPathComponent

@@ -57,6 +57,11 @@ public struct RuleLoader {
             return
         }
         guard let node else { return }
+        // Aliases of aliases: bounded before anything walks the tree.
+        if let problem = YAMLProblems.expansionProblem(node) {
+            issues.append(LintIssue(file: file, line: problem.line, message: problem.message))
+            return
+        }
         guard let mapping = node.mapping else {
             issue(file, node, "expected a mapping (a rule, `rules:` or `remediations:`)")
             return
@@ -235,6 +240,10 @@ public struct RuleLoader {
             return .oneOf(items.map(Self.scalar))
         case "matches":
             guard let source = value.string else { issue(file, value, "'matches' takes a regular expression string"); return nil }
+            if let problem = Pattern.nestedQuantifier(in: source) {
+                issue(file, value, "regular expression '\(source)' refused: \(problem); write it without the outer quantifier")
+                return nil
+            }
             do { return .matches(try Pattern(source, compileNow: compileRegexesNow)) } catch {
                 issue(file, value, "bad regular expression '\(source)'")
                 return nil
