@@ -2,6 +2,8 @@
 #   make demo   diagnose the sample connections against the local Sandbox (no internet needed)
 #   make test   run every test (unit, CLI, rule examples)
 #   make bench  the speed benchmarks quoted in closing notes
+#   make fuzz   hostile inputs through the real binary for FUZZ_SECONDS (default 60); fails on a crash,
+#               a hang past 10 s or a leaked secret, the input kept under fuzz-failures/
 SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev libsqlite3-dev postgresql python3
@@ -11,7 +13,9 @@ BROWSER_PACKAGES := chromium chromium-driver python3
 DEBUG_BIN := .build/debug/authdoctor
 RELEASE_BIN := .build-static/release/authdoctor
 
-.PHONY: deps deps-bench deps-browser embed build release test test-browser demo classify-demo bench install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps deps-bench deps-browser embed build release test test-browser demo classify-demo bench fuzz install clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -74,12 +78,17 @@ test: deps embed
 	  AUTHDOCTOR_PG_TEST_CA_FILE=$$PGTEST_CA_FILE AUTHDOCTOR_PG_TEST_OTHER_CA_FILE=$$PGTEST_OTHER_CA_FILE \
 	  $(SWIFT) test --disable-swift-testing
 	$(MAKE) --no-print-directory test-browser
+	@# A minute of mutated hostile inputs (responses, HARs, text, batch lines, connections and rule files).
+	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)
 
 # The link flow in headless Chromium: issue, open, Start, Connect x2 (Sandbox OAuth), Finish, a second
 # browser refused; screenshots of every page under .build/browser-test/ (the folder is printed).
 test-browser: deps-browser
 	@[ -x $(DEBUG_BIN) ] || { $(SWIFT) build || $(SWIFT) build; }
 	python3 Tests/browser/link_flow_test.py $(DEBUG_BIN)
+
+fuzz: build
+	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)
 
 # The PostgreSQL connections of the demo need a local server: started when the postgresql package is there.
 demo: build

@@ -17,13 +17,16 @@ import Sandbox
 //   authdoctor-bench serve [CLIENTS=32] [REQUESTS=20000] the link page under CLIENTS concurrent browsers
 //                                                      (each with its own session cookie), against the
 //                                                      link server on loopback: median and p90 latency
+//   authdoctor-bench fuzz SECONDS [BINARY] [--seed N] [--out DIR]
+//                                                      mutated hostile inputs through the real binary (Fuzz.swift):
+//                                                      fails on a crash, a hang past 10 s or a leaked secret
 //   authdoctor-bench links [LIFECYCLES=10000]           issue + open + add a connection + finish, one after
 //                                                      another, against a SQLite file store (WAL)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | serve [CLIENTS] [REQUESTS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | serve [CLIENTS] [REQUESTS] | fuzz SECONDS [BINARY]\n".utf8))
     exit(64)
 }
 
@@ -93,6 +96,8 @@ func spawn(_ binary: String, _ args: [String], stdout: String, environment: [Str
 }
 
 switch arguments.first {
+case "fuzz":
+    runFuzz(arguments)
 case "batch":
     let count = intArgument(1, default: 100_000)
     let jobs = intArgument(2, default: 1)

@@ -380,3 +380,62 @@ final class RuleLoaderTests: XCTestCase {
         XCTAssertTrue(loader.rules.isEmpty)
     }
 }
+
+/// Issue 12, item 5: patterns that backtrack exponentially are refused; hostile YAML is bounded.
+final class HostileRuleFileTests: XCTestCase {
+    func testNestedQuantifiersAreFound() {
+        for bad in ["(a+)+$", "(a*)*", "(x*y)*", "(?:a|b+){2,}", "((ab)+c)+", "(\\w+\\s?)+$", "((a+)?)+", "(a{1,5})+", "([a-z]+)*x"] {
+            XCTAssertNotNil(Pattern.nestedQuantifier(in: bad), bad)
+        }
+        for fine in ["a+b+", "(ab)+", "(a|b)*c", "(?i)session has expired", "\\(a+\\)+", "[(a+)]+", "(a+)?", "(a+){1}", "\\Q(a+)+\\E",
+                     "(?:(?:required|the)\\W+)?(?:oauth\\W+)?scopes?", "code (\\d+)"] {
+            XCTAssertNil(Pattern.nestedQuantifier(in: fine), fine)
+        }
+    }
+
+    func testRuleWithNestedQuantifierIsRefusedAtItsLine() {
+        var loader = RuleLoader()
+        loader.load(yaml: """
+        id: redos
+        category: source
+        failure: credentials
+        summary: x
+        when:
+          text: { matches: "(a+)+$" }
+        remediation: [verify-credentials]
+        """, file: "redos.yaml")
+        XCTAssertTrue(loader.issues.contains { $0.line == 6 && $0.message.contains("nested quantifiers") }, "\(loader.issues)")
+        XCTAssertTrue(loader.rules.isEmpty)
+    }
+
+    func testAliasBombIsRefusedQuickly() {
+        var yaml = "id: bomb\ncategory: source\nfailure: credentials\nsummary: x\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+        for (name, previous) in zip(["b", "c", "d", "e", "f", "g", "h", "i"], ["a", "b", "c", "d", "e", "f", "g", "h"]) {
+            yaml += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]\n"
+        }
+        let started = Date()
+        var loader = RuleLoader()
+        loader.load(yaml: yaml, file: "bomb.yaml")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        XCTAssertEqual(loader.issues.count, 1, "\(loader.issues)")
+        XCTAssertTrue(loader.issues.first?.message.contains("expands past") == true, "\(loader.issues)")
+    }
+
+    func testDuplicateKeyIsReportedAtItsSecondLine() {
+        var loader = RuleLoader()
+        loader.load(yaml: "id: dup\ncategory: source\nfailure: credentials\nsummary: a\nremediation: [verify-credentials]\nsummary: b\n", file: "dup.yaml")
+        XCTAssertEqual(loader.issues.first?.line, 6, "\(loader.issues)")
+        XCTAssertTrue(loader.issues.first?.message.contains("duplicate key 'summary'") == true, "\(loader.issues)")
+    }
+
+    func testRegexSeesABoundedText() {
+        // The regex sees the first 16,384 characters: what lies past them is not searched.
+        let pattern = try! Pattern("needle")
+        XCTAssertTrue(pattern.matches(String(repeating: "a", count: 16_000) + "needle"))
+        XCTAssertFalse(pattern.matches(String(repeating: "a", count: 20_000) + "needle"))
+        // A linear pattern over a megabyte stays quick: it sees 16 KiB of it.
+        let started = Date()
+        XCTAssertFalse(try! Pattern("(?:ab|cd)+x").matches(String(repeating: "ab", count: 500_000)))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+    }
+}
