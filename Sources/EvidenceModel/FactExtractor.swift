@@ -161,6 +161,16 @@ public struct FactExtractor: Sendable {
             return
         case .failure?:
             facts.set("body.format", "invalid-json")
+            // A body that is almost JSON (a JS object literal with bare keys, a cut-off answer, a
+            // Python dict a proxy passed on): the forgiving reader still finds its error object.
+            if let best = TextEvidence.bestErrorObject(in: LooseStructure.objects(in: String(trimmed.prefix(TextEvidence.maxText)))),
+               best.score >= 5 {
+                var budget = maxBodyFacts
+                var local = Facts()
+                flatten(TextEvidence.normalise(best.value), path: "body", inArray: false, depth: 0, into: &local, budget: &budget)
+                facts.merge(local)
+                if let message = Self.message(in: best.value) { messages.append(Self.redactedPrefix(Substring(message), 300)); return }
+            }
             messages.append(Self.redactedPrefix(firstLine(trimmed), 300))
             return
         case nil:

@@ -77,7 +77,7 @@ final class ByteScanTests: XCTestCase {
 
     /// Strings made of the characters URL scanning cares about, plus some that it must not.
     func generated(_ count: Int, alphabet: [String], maxLength: Int = 24, seed: UInt64) -> [String] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in
             let length = Int(rng.next() % UInt64(maxLength + 1))
             return (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
@@ -220,7 +220,7 @@ final class ByteScanTests: XCTestCase {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
-        var rng = SplitMix(seed: 23)
+        var rng = SplitMix64(seed: 23)
         let epochs = [0, 1, 59, 86_399, 951_782_400, 4_102_444_800, 253_402_300_799, -1]
             + (0..<500).map { _ in Int(rng.next() % 253_402_300_799) }
         for epoch in epochs {
@@ -247,15 +247,3 @@ final class ByteScanTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so generated cases are the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -187,6 +187,15 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertNil(facts("The sync failed after 3 attempts.").string("provider"))
     }
 
+    func testAResponseBodyThatIsAlmostJSONStillGivesItsErrorObject() {
+        let body = #"{ error: { errors: [{ domain: "global", reason: "required", message: "Login Required", location: "Authorization" }], code: 401 } }"#
+        let f = extractor.facts(for: Evidence(kind: .record, responses: [ResponseSnapshot(status: 401, headers: [], body: body)]))
+        XCTAssertEqual(f.string("body.format"), "invalid-json")
+        XCTAssertEqual(f["body.error.errors[].reason"]?.elements.first?.stringValue, "required")
+        XCTAssertEqual(f.int("body.error.code"), 401)
+        XCTAssertEqual(f.string("message"), "Login Required")
+    }
+
     func testAResponseIsNeverOverwrittenByItsOwnText() {
         let evidence = Evidence(kind: .record, responses: [ResponseSnapshot(status: 401, headers: [], body: #"{"error":"invalid_token"}"#)],
                                 text: #"proxy said {"error": "invalid_grant"} with 500 Internal Server Error"#)
