@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// A cheap test that rules a regular expression out before ICU runs it: every way the pattern can
 /// match contains one of a few literal strings. Batch classification evaluates many phrase rules
 /// per record, and most texts contain none of their words, so most regex runs are skipped.
@@ -164,18 +167,20 @@ public enum ByteSearch {
     /// Whether `haystack` (already ASCII-lowercased) contains `needle` (ASCII-lowercased).
     @inline(__always)
     public static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
-        let last = haystack.count - needle.count
-        var i = 0
-        while i <= last {
-            if haystack[i] == first {
-                var j = 1
-                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return true }
+        guard !needle.isEmpty, needle.count <= haystack.count, let base = haystack.baseAddress else { return needle.isEmpty }
+        // A vectorised first-byte scan (memchr), then memcmp: every rule's literal prefilter asks this.
+        return needle.withUnsafeBufferPointer { n in
+            let first = Int32(n[0])
+            var start = 0
+            let last = haystack.count - n.count
+            while start <= last {
+                guard let hit = memchr(base + start, first, last - start + 1) else { return false }
+                let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if n.count == 1 || memcmp(base + i + 1, n.baseAddress! + 1, n.count - 1) == 0 { return true }
+                start = i + 1
             }
-            i += 1
+            return false
         }
-        return false
     }
 
     public static func lowered(_ s: String) -> [UInt8] {
