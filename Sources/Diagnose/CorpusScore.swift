@@ -91,19 +91,15 @@ public struct CorpusScore: Sendable {
         let all = overall
         var out = "records: \(all.total)\n"
         out += "top finding right: \(pct(all.percent)) with the provider, \(pct(all.percentWithoutProvider)) without (\(all.right)/\(all.total), \(all.rightWithoutProvider)/\(all.total))\n"
+        func rows(_ table: [(String, Tally)]) -> String {
+            table.map { name, t in
+                "  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d", t.total))  \(pct(t.percent))  \(pct(t.percentWithoutProvider))\n"
+            }.joined()
+        }
         let files = tally(by: \.file)
-        if files.count > 1 {
-            out += "\nby file\n"
-            for (name, t) in files { out += "  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d", t.total))  \(pct(t.percent))  \(pct(t.percentWithoutProvider))\n" }
-        }
-        out += "\nby provider                              n    with  without\n"
-        for (name, t) in tally(by: { $0.provider ?? "(none)" }) {
-            out += "  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d", t.total))  \(pct(t.percent))  \(pct(t.percentWithoutProvider))\n"
-        }
-        out += "\nby expected class\n"
-        for (name, t) in tally(by: { $0.expect[0] }) {
-            out += "  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d", t.total))  \(pct(t.percent))  \(pct(t.percentWithoutProvider))\n"
-        }
+        if files.count > 1 { out += "\nby file\n" + rows(files) }
+        out += "\nby provider                              n    with  without\n" + rows(tally(by: { $0.provider ?? "(none)" }))
+        out += "\nby expected class\n" + rows(tally(by: { $0.expect[0] }))
         let confusions = self.confusions
         if !confusions.isEmpty {
             out += "\nmost common confusions (expected → got, with the provider)\n"

@@ -77,7 +77,7 @@ enum TextEvidence {
 
         // 4. Facebook's `(#100)` and `190.460`; error codes and subcodes in prose.
         if !hasBody {
-            if facts["body.error.code"] == nil, let code = Prose.facebookCode(in: text) {
+            if facts["body.error.code"] == nil, let code = Prose.facebookCode(in: text, lower: lowerText) {
                 facts.set("body.error.code", code.code)
                 if let sub = code.subcode { facts.setIfAbsent("body.error.error_subcode", .int(sub)) }
             }
@@ -254,14 +254,6 @@ enum Prose {
         return best?.status
     }
 
-    /// RFC 6749/6750 and Google's OAuth error codes.
-    static let oauthCodes: Set<String> = [
-        "invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope", "unsupported_grant_type",
-        "access_denied", "invalid_token", "insufficient_scope", "deleted_client", "disabled_client", "org_internal",
-        "admin_policy_enforced", "redirect_uri_mismatch", "unsupported_response_type", "expired_token", "consent_required",
-        "interaction_required", "login_required", "invalid_rapt", "rapt_required", "invalid_audience", "unauthorized_user",
-        "temporarily_unavailable", "server_error",
-    ]
     /// Codes that name a cause on their own, tried before the ones that usually only echo another.
     static let oauthOrder: [String] = [
         "invalid_grant", "deleted_client", "disabled_client", "unauthorized_client", "invalid_client", "org_internal",
@@ -270,6 +262,8 @@ enum Prose {
         "interaction_required", "login_required", "unauthorized_user", "invalid_audience", "unsupported_response_type",
         "invalid_request", "temporarily_unavailable", "server_error",
     ]
+    /// RFC 6749/6750 and Google's OAuth error codes.
+    static let oauthCodes = Set(oauthOrder)
 
     static func oauthError(in lower: String) -> String? {
         guard lower.contains("_") else { return nil }
@@ -303,11 +297,11 @@ enum Prose {
         #"(?i)\berror(?:_code| code)?\s*[:=#]\s*(\d{1,4})\s*[,;)]"#,    // Error: 100,
     ].map { try! NSRegularExpression(pattern: $0) }
 
-    static func facebookCode(in text: String) -> (code: Int, subcode: Int?)? {
+    static func facebookCode(in text: String, lower: String) -> (code: Int, subcode: Int?)? {
         let range = NSRange(text.startIndex..., in: text)
         for (i, regex) in facebookPatterns.enumerated() {
             // `Error: 100,` is too loose unless the text is Facebook's.
-            if i == 4 && !(text.contains("OAuthException") || text.lowercased().contains("facebook") || text.contains("fbtrace")) { continue }
+            if i == 4 && !(lower.contains("oauthexception") || lower.contains("facebook") || lower.contains("fbtrace")) { continue }
             guard let match = regex.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text),
                   let code = Int(text[r]) else { continue }
             if (400...599).contains(code) && i != 0 { continue }
