@@ -21,6 +21,10 @@ public enum LooseStructure {
     public static func objects(in text: String) -> [JSONValue] {
         let bytes = Array(text.utf8)
         var found = objects(in: bytes)
+        // A body copied without its braces: `"errorCode": 0,\n "message": "…",\n "status": 401`.
+        if found.isEmpty, bytes.count < maxSegmentBytes, startsWithQuotedKeyLines(bytes) {
+            found = objects(in: [UInt8(ascii: "{")] + bytes + [UInt8(ascii: "}")])
+        }
         // Log lines often carry JSON escaped inside a string: `"body": "{\"error\":\"invalid_grant\"}"`.
         if bytes.count < 1 << 20, has(bytes, "{\\\"") || has(bytes, "{\\\\\"") {
             var unescaped = bytes
@@ -31,6 +35,26 @@ public enum LooseStructure {
             }
         }
         return found
+    }
+
+    /// Whether the text opens with a `"key": value` member and has a second one on another line.
+    static func startsWithQuotedKeyLines(_ bytes: [UInt8]) -> Bool {
+        var lines = 0
+        var i = 0
+        while i < bytes.count, lines < 2 {
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { break }
+            var k = i + 1
+            while k < bytes.count, Parser.isIdentByte(bytes[k]) { k += 1 }
+            guard k > i + 1, k + 1 < bytes.count, bytes[k] == UInt8(ascii: "\"") else { break }
+            k += 1
+            while k < bytes.count, bytes[k] == 0x20 { k += 1 }
+            guard k < bytes.count, bytes[k] == UInt8(ascii: ":") else { break }
+            lines += 1
+            while k < bytes.count, bytes[k] != 0x0A { k += 1 }
+            i = k
+        }
+        return lines >= 2
     }
 
     static func has(_ bytes: [UInt8], _ needle: String) -> Bool {
@@ -269,7 +293,11 @@ public enum LooseStructure {
         /// A quoted key, or a bare one (`errorCode`, `error_subcode`, `X-Goog-Status`, `:symbol`).
         mutating func parseKey() -> String? {
             guard let c = peek() else { return nil }
-            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+            // Python 2 keys carry a prefix: `{u'error': …}`, `{b'code': …}`.
+            if c == UInt8(ascii: "u") || c == UInt8(ascii: "b"), let q = peek(1), q == UInt8(ascii: "'") || q == UInt8(ascii: "\"") {
+                index += 1
+            }
+            if let c = peek(), c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
                 if case let .string(s) = parseQuoted() { return s }
                 return nil
             }
@@ -343,6 +371,7 @@ public enum LooseStructure {
             while k < end, bytes[k] == 0x20 || bytes[k] == 0x09 || (allowNewline && (bytes[k] == 0x0A || bytes[k] == 0x0D)) { k += 1 }
             guard k < end else { return true }
             var quoted: UInt8?
+            if (bytes[k] == UInt8(ascii: "u") || bytes[k] == UInt8(ascii: "b")), k + 1 < end, bytes[k + 1] == UInt8(ascii: "'") || bytes[k + 1] == UInt8(ascii: "\"") { k += 1 }
             if bytes[k] == UInt8(ascii: "\"") || bytes[k] == UInt8(ascii: "'") { quoted = bytes[k]; k += 1 }
             if bytes[k] == UInt8(ascii: ":") && quoted == nil { k += 1 }
             let s = k

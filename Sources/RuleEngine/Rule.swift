@@ -189,8 +189,12 @@ public struct Condition: Sendable {
             }
             return false
         }
-        for element in value.elements where test(element) { return true }
-        return false
+        // A list's elements, or the value itself (without building a one-element array per test).
+        if case let .list(items) = value {
+            for element in items where test(element) { return true }
+            return false
+        }
+        return test(value)
     }
 
     /// Cheap tests first, regular expressions last.

@@ -35,6 +35,22 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(f.string("provider"), "facebook")
     }
 
+    func testPython2ReprWithUnicodePrefixes() {
+        // Slack's Python 2 client (round6-b-023): keys and values carry `u'…'`.
+        let f = facts(#"{u'needed': u'admin', u'provided': u'identify,read,post', u'ok': False, u'error': u'missing_scope'}"#)
+        XCTAssertEqual(f.string("body.error"), "missing_scope")
+        XCTAssertEqual(f["body.ok"], .bool(false))
+        XCTAssertEqual(f.string("body.needed"), "admin")
+    }
+
+    func testBodyCopiedWithoutItsBraces() {
+        let f = facts("  \"errorCode\": 0,\n  \"message\": \"Unable to verify access token\",\n  \"status\": 401")
+        XCTAssertEqual(f.string("body.message"), "Unable to verify access token")
+        XCTAssertEqual(f.int("http.status"), 401)
+        // One quoted key is not a body.
+        XCTAssertNil(facts(#""message": "hello" and then prose"#)["body.message"])
+    }
+
     func testRubyHash() {
         let f = facts(#"OAuth2::Error: {"error"=>"invalid_grant", "error_description"=>"Token has been expired or revoked."}"#)
         XCTAssertEqual(f.string("body.error"), "invalid_grant")
@@ -130,6 +146,9 @@ final class TextEvidenceTests: XCTestCase {
             ("got <Response [502]> after 5 retries", 502),
             ("HTTP/1.1 401 Unauthorized", 401),
             ("response_code=401 return_code=ok", 401),
+            // Apps Script's UrlFetchApp and Segment's delivery codes.
+            ("Exception: Request failed for https://graph.facebook.com returned code 500. Truncated server response", 500),
+            ("Delivery failed: errors.discarded.403", 403),
         ]
         for (text, status) in cases {
             XCTAssertEqual(facts(text).int("http.status"), status, text)
