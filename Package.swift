@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "EvidenceModelTests", dependencies: ["EvidenceModel", "AuthDoctorTestSupport"]),
-        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "Diagnose", "AuthDoctorTestSupport", "EmbeddedResources"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -26,6 +26,13 @@ struct EmbedResources: BuildToolPlugin {
             printf '        ("%s", "%s"),\n' "$f" "$(base64 -w0 < "$f")"
           done
           echo '    ]'
+          # A digest of the embedded rule files (paths and bytes): the rule snapshot cache's key, so
+          # start-up need not decode and hash the rule texts to find its cache.
+          digest=$(find rules -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort | while IFS= read -r f; do
+            case "$f" in *'"'*|*'\'*) continue;; esac
+            printf '%s\n' "$f"; cat "$f"
+          done | sha256sum | cut -c1-40)
+          echo "    public static let rulesDigest = \"$digest\""
           echo '}'
         } > "$tmp"
         if cmp -s "$tmp" "$out/EmbeddedFiles.swift"; then rm -f "$tmp"; else mv "$tmp" "$out/EmbeddedFiles.swift"; fi

@@ -81,19 +81,42 @@ public enum RuleLibrary {
     /// - Parameter checkBuiltin: compile the built-in set's regular expressions now (lint, tests);
     ///   otherwise they compile on first use. Local folders are always checked at once.
     public static func load(includeBuiltin: Bool = true, directories: [String] = [], checkBuiltin: Bool = false) throws(InputError) -> (RuleSet, [LintIssue]) {
-        var layers: [(files: [SourceFile], check: Bool)] = []
-        if includeBuiltin { layers.append((builtinRuleFiles(), checkBuiltin)) }
-        for directory in directories { layers.append((try ruleFiles(in: directory), true)) }
+        var layers: [Layer] = []
+        if includeBuiltin { layers.append(checkBuiltin ? Layer(files: builtinRuleFiles(), check: true) : .builtin) }
+        for directory in directories { layers.append(Layer(files: try ruleFiles(in: directory), check: true)) }
         return assemble(layers)
     }
 
     public static func assemble(_ layers: [[SourceFile]]) -> (RuleSet, [LintIssue]) {
-        assemble(layers.map { ($0, true) })
+        assemble(layers.map { Layer(files: $0, check: true) })
     }
 
-    /// A layer's rules: from the snapshot cache when the layer is not being checked (the built-in
-    /// set at start-up), else parsed; a clean parse of an unchecked layer refreshes the cache.
-    static func loadLayer(_ files: [SourceFile], check: Bool) -> (rules: [Rule], remediations: [Remediation], issues: [LintIssue]) {
+    typealias Loaded = (rules: [Rule], remediations: [Remediation], issues: [LintIssue])
+
+    /// One layer of rules and how to get it.
+    struct Layer {
+        let load: () -> Loaded
+
+        /// Parsed from these files (regular expressions compiled now when checked).
+        init(files: [SourceFile], check: Bool) {
+            load = { loadLayer(files, check: check) }
+        }
+
+        private init(load: @escaping () -> Loaded) { self.load = load }
+
+        /// The built-in set, unchecked: from the snapshot cache under the build's digest of the rule
+        /// files (no decoding or hashing of the texts), else parsed once and cached.
+        static var builtin: Layer { Layer {
+            if let cached = RuleSnapshot.load(key: RuleSnapshot.builtinKey) { return (cached.rules, cached.remediations, []) }
+            let loader = RuleLoader.loadConcurrently(builtinRuleFiles(), compileRegexesNow: false)
+            if loader.issues.isEmpty { RuleSnapshot.store(loader.rules, loader.remediations, key: RuleSnapshot.builtinKey) }
+            return (loader.rules, loader.remediations, loader.issues)
+        } }
+    }
+
+    /// A layer's rules: from the snapshot cache when the layer is not being checked, else parsed;
+    /// a clean parse of an unchecked layer refreshes the cache.
+    static func loadLayer(_ files: [SourceFile], check: Bool) -> Loaded {
         if !check, let cached = RuleSnapshot.load(for: files) {
             return (cached.rules, cached.remediations, [])
         }
@@ -104,12 +127,12 @@ public enum RuleLibrary {
         return (loader.rules, loader.remediations, loader.issues)
     }
 
-    static func assemble(_ layers: [(files: [SourceFile], check: Bool)]) -> (RuleSet, [LintIssue]) {
+    static func assemble(_ layers: [Layer]) -> (RuleSet, [LintIssue]) {
         var rules: [Rule] = []
         var remediations: [Remediation] = []
         var issues: [LintIssue] = []
-        for (layer, check) in layers {
-            let loaded = loadLayer(layer, check: check)
+        for layer in layers {
+            let loaded = layer.load()
             issues += loaded.issues
             var ids: [String: Rule] = [:]
             for rule in loaded.rules {

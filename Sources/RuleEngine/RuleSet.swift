@@ -41,18 +41,15 @@ public final class RuleSet: Sendable {
                 switch key {
                 case let .value(fact, value): byName[fact, default: FactAnchors()].values[value, default: []].append(index)
                 case let .exists(fact): byName[fact, default: FactAnchors()].exists.append(index)
-                case let .needle(fact, bytes):
-                    var entry = needles[fact] ?? ([], [:], [])
+                case let .needle(fact, full):
+                    // The index only has to be a superset: a needle's first bytes occur wherever it
+                    // does, and the rule's own test checks the whole. Short keys keep the automaton
+                    // (built at every start) a fifth of the size, with few extra candidates.
+                    let bytes = Array(full.prefix(Self.needleKeyLength))
                     let text = String(decoding: bytes, as: UTF8.self)
-                    let id: Int
-                    if let known = entry.ids[text] { id = known } else {
-                        id = entry.list.count
-                        entry.ids[text] = id
-                        entry.list.append(bytes)
-                        entry.rules.append([])
-                    }
-                    entry.rules[id].append(index)
-                    needles[fact] = entry
+                    // Mutated in place: copying the entry out and back copied every list per needle
+                    // (quadratic in the rules' needles, most of a one-shot classification's start-up).
+                    Self.addNeedle(text, bytes, rule: index, to: &needles[fact, default: ([], [:], [])])
                 }
             }
         }
@@ -66,6 +63,21 @@ public final class RuleSet: Sendable {
         var indexByID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
         self.indexByID = indexByID
+    }
+
+    /// How many leading bytes of a rule's literal word key the needle index.
+    static let needleKeyLength = 10
+
+    private static func addNeedle(_ text: String, _ bytes: [UInt8], rule: Int,
+                                  to entry: inout (list: [[UInt8]], ids: [String: Int], rules: [[Int]])) {
+        let id: Int
+        if let known = entry.ids[text] { id = known } else {
+            id = entry.list.count
+            entry.ids[text] = id
+            entry.list.append(bytes)
+            entry.rules.append([])
+        }
+        entry.rules[id].append(rule)
     }
 
     /// The rules anchored on one fact name: by a value it must have, or by its mere presence.

@@ -1,3 +1,4 @@
+import EmbeddedResources
 import EvidenceModel
 import Foundation
 
@@ -6,7 +7,8 @@ import Foundation
 /// change to the rules (a rebuild, an upgrade) misses it; any problem reading it falls back to the
 /// YAML. `AUTHDOCTOR_CACHE_DIR` moves it, `AUTHDOCTOR_NO_CACHE=1` turns it off.
 public enum RuleSnapshot {
-    static let format = "authdoctor.rules-snapshot/1"
+    /// /2: rule examples are left out (only `rules test` reads them, and it parses the YAML).
+    static let format = "authdoctor.rules-snapshot/2"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {
@@ -30,13 +32,30 @@ public enum RuleSnapshot {
         return String(hash, radix: 16)
     }
 
-    static func path(for files: [SourceFile]) -> String? {
-        directory.map { "\($0)/rules-\(key(files)).json" }
+    /// The key of the built-in set: the digest the build computed over its rule files, so start-up
+    /// finds the cache without decoding or hashing the rule texts.
+    static var builtinKey: String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in (format + "|" + EmbeddedFiles.rulesDigest).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        return "b" + String(hash, radix: 16)
+    }
+
+    static func path(key: String) -> String? {
+        directory.map { "\($0)/rules-\(key).json" }
     }
 
     /// The cached rules and remediations for exactly these files, if present and readable.
     public static func load(for files: [SourceFile]) -> (rules: [Rule], remediations: [Remediation])? {
-        guard let path = path(for: files), let data = FileManager.default.contents(atPath: path),
+        load(key: key(files))
+    }
+
+    public static func store(_ rules: [Rule], _ remediations: [Remediation], for files: [SourceFile]) {
+        store(rules, remediations, key: key(files))
+    }
+
+    /// The cached rules and remediations stored under `key`, if present and readable.
+    public static func load(key: String) -> (rules: [Rule], remediations: [Remediation])? {
+        guard let path = path(key: key), let data = FileManager.default.contents(atPath: path),
               let json = try? JSON.parse([UInt8](data)),
               json["format"]?.stringValue == format,
               let rules = json["rules"]?.arrayValue?.map(decodeRule), !rules.contains(where: { $0 == nil }),
@@ -47,8 +66,8 @@ public enum RuleSnapshot {
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
     /// the cache only saves time.
-    public static func store(_ rules: [Rule], _ remediations: [Remediation], for files: [SourceFile]) {
-        guard let path = path(for: files), let directory else { return }
+    public static func store(_ rules: [Rule], _ remediations: [Remediation], key: String) {
+        guard let path = path(key: key), let directory else { return }
         var w = JSONWriter(capacity: 256 * 1024)
         w.value(.object([
             ("format", .string(format)),
@@ -73,8 +92,6 @@ public enum RuleSnapshot {
             ("severity", .string(rule.severity)), ("confidence", .double(rule.confidence)), ("fallback", .bool(rule.fallback)),
             ("when", encode(rule.when)), ("summary", .string(rule.summary)),
             ("remediation", .array(rule.remediation.map { .string($0) })),
-            ("match", .array(rule.examples.match.map { .string($0) })),
-            ("noMatch", .array(rule.examples.noMatch.map { .string($0) })),
             ("file", .string(rule.file)), ("line", .int(rule.line)),
         ]
         if let actor = rule.actor { members.append(("actor", .string(actor))) }
@@ -141,13 +158,12 @@ public enum RuleSnapshot {
               let severity = v["severity"]?.stringValue, let confidence = number(v["confidence"]),
               case let .bool(fallback)? = v["fallback"], let whenJSON = v["when"], let when = decodeWhen(whenJSON),
               let summary = v["summary"]?.stringValue, let remediation = strings(v["remediation"]),
-              let match = strings(v["match"]), let noMatch = strings(v["noMatch"]),
               let file = v["file"]?.stringValue, let line = v["line"]?.intValue else { return nil }
         var transient: Bool?
         if case let .bool(t)? = v["transient"] { transient = t }
         return Rule(id: id, category: category, failure: failure, severity: severity, confidence: confidence, fallback: fallback,
                     actor: v["actor"]?.stringValue, transient: transient, when: when, summary: summary, remediation: remediation,
-                    examples: RuleExamples(match: match, noMatch: noMatch), file: file, line: line)
+                    examples: RuleExamples(), file: file, line: line)
     }
 
     static func decodeWhen(_ v: JSONValue) -> When? {

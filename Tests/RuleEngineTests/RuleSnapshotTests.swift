@@ -1,4 +1,5 @@
 import AuthDoctorTestSupport
+import EmbeddedResources
 import EvidenceModel
 import Foundation
 @testable import RuleEngine
@@ -64,14 +65,27 @@ final class RuleSnapshotTests: XCTestCase {
         let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
         let parsed = RuleLoader.loadConcurrently(files)
         RuleSnapshot.store(parsed.rules, parsed.remediations, for: files)
-        let path = try XCTUnwrap(RuleSnapshot.path(for: files))
+        let path = try XCTUnwrap(RuleSnapshot.path(key: RuleSnapshot.key(files)))
         try Data("{\"format\": \"authdoctor.rules-snapshot/1\", \"rules\": [{\"id\": 5}]".utf8).write(to: URL(fileURLWithPath: path))
         XCTAssertNil(RuleSnapshot.load(for: files))
         // Loading through the library falls back to the YAML and rewrites a good snapshot.
-        let (set, issues) = RuleLibrary.assemble([(files, false)])
+        let (set, issues) = RuleLibrary.assemble([RuleLibrary.Layer(files: files, check: false)])
         XCTAssertEqual(issues, [])
         XCTAssertEqual(set.rules.count, parsed.rules.count)
         XCTAssertNotNil(RuleSnapshot.load(for: files))
+    }
+
+    func testTheBuiltInSetIsCachedUnderTheBuildsDigestAndClassifiesTheSame() throws {
+        let checked = try RuleLibrary.load(checkBuiltin: true).0
+        XCTAssertNil(RuleSnapshot.load(key: RuleSnapshot.builtinKey), "nothing cached yet")
+        let first = try RuleLibrary.load().0           // parses, then caches
+        XCTAssertNotNil(RuleSnapshot.load(key: RuleSnapshot.builtinKey))
+        let second = try RuleLibrary.load().0          // from the cache
+        XCTAssertEqual(second.rules.map(\.id), checked.rules.map(\.id))
+        XCTAssertEqual(first.rules.map(\.id), checked.rules.map(\.id))
+        // The key follows the build's digest of the rule files, not the cache's contents.
+        XCTAssertFalse(EmbeddedFiles.rulesDigest.isEmpty)
+        XCTAssertTrue(RuleSnapshot.builtinKey.hasPrefix("b"))
     }
 
     func testNoCacheTurnsItOff() throws {
