@@ -307,7 +307,7 @@ extension DiagnosisRunner {
         let facts = evidence.first.map(engine.extractor.facts(for:)) ?? Facts()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         var shown = Facts(capacity: facts.count)
-        for name in facts.names { shown[name] = Redactor.redact(facts[name]!) }
+        for name in facts.names { shown[name] = Redactor.redactForDisplay(facts[name]!) }
         return Diagnosis(report: report, facts: shown, stepFacts: [:], seconds: seconds)
     }
 }

@@ -86,7 +86,7 @@ public struct ClassifyEngine: Sendable {
         if keepFacts {
             var redacted = Facts()
             for set in factSets {
-                for name in set.names where redacted[name] == nil { redacted[name] = Redactor.redact(set[name]!) }
+                for name in set.names where redacted[name] == nil { redacted[name] = Redactor.redactForDisplay(set[name]!) }
             }
             facts = redacted
         }

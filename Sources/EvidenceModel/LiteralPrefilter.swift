@@ -208,16 +208,14 @@ extension ByteSearch {
         return text.withUTF8 { haystack in
             needle.withUTF8 { n -> Int? in
                 guard let first = n.first else { return 0 }
-                guard n.count <= haystack.count else { return nil }
+                guard n.count <= haystack.count, let base = haystack.baseAddress, let nb = n.baseAddress else { return nil }
                 let last = haystack.count - n.count
-                var i = 0
-                while i <= last {
-                    if haystack[i] == first {
-                        var j = 1
-                        while j < n.count && haystack[i + j] == n[j] { j += 1 }
-                        if j == n.count { return i }
-                    }
-                    i += 1
+                var start = 0
+                while start <= last {
+                    guard let hit = memchr(base + start, Int32(first), last - start + 1) else { return nil }
+                    let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + i, nb, n.count) == 0 { return i }
+                    start = i + 1
                 }
                 return nil
             }

@@ -71,12 +71,13 @@ public enum ProviderDetector {
             || facts.string("http.header.server") == "ESF" {
             return "google"
         }
-        let text = (facts.string("text") ?? "").lowercased()
-        if text.contains("lookerstudio.google.com") || text.contains("datastudio.google.com") || text.contains("looker studio") {
+        // ASCII-lowered bytes and a byte search: a pasted log can be megabytes.
+        let text = String(decoding: ByteSearch.lowered(facts.string("text") ?? ""), as: UTF8.self)
+        if ByteSearch.contains(text, "lookerstudio.google.com") || ByteSearch.contains(text, "datastudio.google.com") || ByteSearch.contains(text, "looker studio") {
             return "looker-studio"
         }
         if facts["sqlstate"] != nil {
-            return text.contains("redshift") || text.contains(":5439") || text.contains("port 5439") ? "redshift" : "postgres"
+            return ByteSearch.contains(text, "redshift") || ByteSearch.contains(text, ":5439") || ByteSearch.contains(text, "port 5439") ? "redshift" : "postgres"
         }
         if facts["www-authenticate.error"] != nil || facts["body.error"].map({ if case .string = $0 { return true }; return false }) == true {
             return "oauth2"

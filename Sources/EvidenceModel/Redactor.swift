@@ -319,6 +319,34 @@ public enum Redactor {
         return changed ? words.joined(separator: " ") : text
     }
 
+    /// The most characters of one value a report shows; a pasted log of megabytes is evidence
+    /// enough in its first pages, and redacting all of it would cost seconds.
+    public static let displayLimit = 4_096
+    /// Raw characters past the shown part that are redacted with it, so a secret that straddles
+    /// the cut is recognised whole (no secret shape is longer).
+    static let cutMargin = 1_024
+
+    /// `redact`, then at most `limit` characters, with a note of how many were left out. The text is
+    /// redacted before it is cut (a secret cut in half would no longer look like one) and the last
+    /// `cutMargin` redacted characters are never shown, so what is shown was redacted in full context.
+    public static func redactForDisplay(_ text: String, limit: Int = displayLimit) -> String {
+        guard text.utf8.count > limit else { return redact(text) }
+        let total = text.count
+        guard total > limit else { return redact(text) }
+        let window = String(text.prefix(limit + cutMargin))
+        let redacted = redact(window)
+        let shown = max(0, min(limit, redacted.count - cutMargin))
+        return String(redacted.prefix(shown)) + " … [\(total - shown) more characters not shown]"
+    }
+
+    public static func redactForDisplay(_ value: FactValue, limit: Int = displayLimit) -> FactValue {
+        switch value {
+        case let .string(s): return .string(redactForDisplay(s, limit: limit))
+        case let .list(items): return .list(items.prefix(64).map { redactForDisplay($0, limit: limit) })
+        default: return value
+        }
+    }
+
     public static func redact(_ value: FactValue) -> FactValue {
         switch value {
         case let .string(s): return .string(redact(s))

@@ -268,27 +268,39 @@ enum Prose {
     static let oauthCodes = Set(oauthOrder)
 
     static func oauthError(in lower: String) -> String? {
-        guard lower.contains("_") else { return nil }
-        var best: (String, String.Index)?
+        guard lower.has("_") else { return nil }
+        var best: (code: String, offset: Int)?
         for code in oauthOrder {
-            guard let r = wordRange(of: code, in: lower) else { continue }
+            guard let offset = wordOffset(of: code, in: lower) else { continue }
             // The first code in the text is the error; one mentioned later is usually advice.
-            if best == nil || r.lowerBound < best!.1 { best = (code, r.lowerBound) }
+            if best == nil || offset < best!.offset { best = (code, offset) }
         }
-        return best?.0
+        return best?.code
     }
 
-    /// `needle` as a whole word (not inside `invalid_grant_type`).
-    static func wordRange(of needle: String, in text: String) -> Range<String.Index>? {
-        var search = text.startIndex..<text.endIndex
-        while let r = text.range(of: needle, range: search) {
-            let before = r.lowerBound == text.startIndex ? nil : text[text.index(before: r.lowerBound)]
-            let after = r.upperBound == text.endIndex ? nil : text[r.upperBound]
-            func isWord(_ c: Character?) -> Bool { c.map { $0.isLetter || $0.isNumber || $0 == "_" } ?? false }
-            if !isWord(before) && !isWord(after) { return r }
-            search = r.upperBound..<text.endIndex
+    /// The UTF-8 offset of `needle` (ASCII) as a whole word (not inside `invalid_grant_type`).
+    /// On bytes: Foundation's `range(of:)` bridges to UTF-16 and costs seconds on a pasted megabyte.
+    static func wordOffset(of needle: String, in text: String) -> Int? {
+        var text = text
+        let n = Array(needle.utf8)
+        return text.withUTF8 { hay -> Int? in
+            guard let base = hay.baseAddress, !n.isEmpty, n.count <= hay.count else { return nil }
+            func isWord(_ c: UInt8) -> Bool {
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c >= 0x80
+            }
+            var start = 0
+            let last = hay.count - n.count
+            while start <= last {
+                guard let hit = memchr(base + start, Int32(n[0]), last - start + 1) else { return nil }
+                let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if n.withUnsafeBufferPointer({ memcmp(base + i, $0.baseAddress!, n.count) == 0 }),
+                   i == 0 || !isWord(hay[i - 1]), i + n.count == hay.count || !isWord(hay[i + n.count]) {
+                    return i
+                }
+                start = i + 1
+            }
+            return nil
         }
-        return nil
     }
 
     nonisolated(unsafe) static let facebookPatterns: [NSRegularExpression] = [
@@ -303,7 +315,7 @@ enum Prose {
         let range = NSRange(text.startIndex..., in: text)
         for (i, regex) in facebookPatterns.enumerated() {
             // `Error: 100,` is too loose unless the text is Facebook's.
-            if i == 4 && !(lower.contains("oauthexception") || lower.contains("facebook") || lower.contains("fbtrace")) { continue }
+            if i == 4 && !(lower.has("oauthexception") || lower.has("facebook") || lower.has("fbtrace")) { continue }
             guard let match = regex.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text),
                   let code = Int(text[r]) else { continue }
             if (400...599).contains(code) && i != 0 { continue }
@@ -368,8 +380,8 @@ enum Prose {
             for c in camel { if c.isUppercase && !out.isEmpty { out += "_" }; out += c.uppercased() }
             return out == "CANCELED" ? "CANCELLED" : out
         }
-        let grpcContext = lower.contains("grpc") || lower.contains("rpc error") || lower.contains("statuscode.") || lower.contains("_inactiverpcerror")
-            || lower.contains("googleadsexception") || lower.contains("google.api_core")
+        let grpcContext = lower.has("grpc") || lower.has("rpc error") || lower.has("statuscode.") || lower.has("_inactiverpcerror")
+            || lower.has("googleadsexception") || lower.has("google.api_core")
         if grpcContext, let match = grpcNumberPattern.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text),
            let n = Int(text[r]), n > 0, n < grpcNames.count {
             return grpcNames[n]
@@ -383,7 +395,7 @@ enum Prose {
         pattern: #"(?i)\b(?:error code|code|errno|error)\W{0,3}(\d{6})\b"#)
 
     static func snowflakeCode(in text: String, lower: String, facts: Facts) -> String? {
-        let mentioned = lower.contains("snowflake")
+        let mentioned = lower.has("snowflake")
         let range = NSRange(text.startIndex..., in: text)
         for match in snowflakePattern.matches(in: text, range: range).prefix(8) {
             guard let r = Range(match.range(at: 1), in: text) else { continue }
@@ -450,7 +462,7 @@ enum Prose {
 
     /// The provider a text names by its vocabulary, most specific first.
     static func providerNamed(in lower: String, exceptions: [String]) -> String? {
-        func any(_ words: [String]) -> Bool { words.contains { lower.contains($0) } }
+        func any(_ words: [String]) -> Bool { words.contains { lower.has($0) } }
         if any(["looker studio", "lookerstudio", "data studio", "datastudio", "community connector"]) { return "looker-studio" }
         if any(["oauthexception", "fbtrace", "facebook", "graph api", "graph.facebook", "instagram", "facebookrequesterror", "facebook_business", "meta ads", "ads_management"]) { return "facebook" }
         if any(["linkedin", "serviceerrorcode", "r_ads_reporting", "rw_ads", "r_liteprofile"]) { return "linkedin" }
@@ -465,4 +477,10 @@ enum Prose {
         if any(["google.auth", "googleapis", "google-auth", "accounts.google", "gaxios", "googleapiclient", "google.oauth2", "google api", "gcloud", "ya29."]) { return "google" }
         return nil
     }
+}
+
+extension String {
+    /// Substring test on UTF-8 bytes (memchr + memcmp), for long pasted texts: with Foundation
+    /// imported, `contains` bridges to NSString.
+    @inline(__always) func has(_ needle: String) -> Bool { ByteSearch.contains(self, needle) }
 }

@@ -94,7 +94,7 @@ public struct Classifier: Sendable {
             confidence: rule.confidence, summary: Self.render(rule.summary, facts: facts),
             actor: rule.actor ?? Vocabulary.defaultActor(for: rule.failure),
             transient: rule.transient ?? Vocabulary.defaultTransient(for: rule.failure, transportError: facts.string("transport.error")),
-            evidence: match.evidence.map { ($0.name, Redactor.redact($0.value)) },
+            evidence: match.evidence.map { ($0.name, Redactor.redactForDisplay($0.value)) },
             remediation: rule.remediation.compactMap { ruleSet.remediations[$0] })
     }
 
@@ -137,7 +137,7 @@ public struct Classifier: Sendable {
         for name in Self.unknownEvidenceFacts {
             guard let value = facts[name] else { continue }
             if name == "text", facts["message"] != nil, evidence.contains(where: { $0.name == "message" }) { continue }
-            evidence.append((name, Redactor.redact(value)))
+            evidence.append((name, Redactor.redactForDisplay(value)))
         }
         let category: String
         if let providers = facts["provider"]?.elements.compactMap(\.stringValue),
@@ -162,7 +162,7 @@ public struct Classifier: Sendable {
             out += rest[..<open]
             let name = String(rest[rest.index(after: open)..<close])
             if let value = facts[name] {
-                out += Redactor.redact(value.description)
+                out += Redactor.redactForDisplay(value.description, limit: 500)
             } else {
                 out += "(unknown)"
             }

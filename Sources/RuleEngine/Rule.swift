@@ -32,7 +32,7 @@ public final class Pattern: @unchecked Sendable {
 
     public func matches(_ text: String) -> Bool {
         if let prefilter {
-            let lowered = ByteSearch.lowered(text)
+            let lowered = Self.visiblePrefix(text)
             guard lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) else { return false }
         }
         return regex.firstMatch(in: text, options: [], range: Self.searchRange(text)) != nil
@@ -47,6 +47,16 @@ public final class Pattern: @unchecked Sendable {
     /// The most UTF-16 units of a text a rule's regex sees (its start): ICU backtracks, and even a
     /// pattern without nested quantifiers can be polynomial in the length of a pasted log.
     public static let maxMatchLength = 16_384
+    /// The UTF-8 bytes that hold those units at most: word tests (`contains`, the prefilter, the
+    /// rule index) look at no more, so a pasted megabyte costs what its start costs.
+    public static let maxMatchBytes = 4 * maxMatchLength
+
+    /// The ASCII-lowercased first `maxMatchBytes` bytes of a text.
+    static func visiblePrefix(_ text: String) -> [UInt8] {
+        var out = Array(text.utf8.prefix(maxMatchBytes))
+        for i in out.indices where out[i] >= 65 && out[i] <= 90 { out[i] += 32 }
+        return out
+    }
 
     static func searchRange(_ text: String) -> NSRange {
         let length = text.utf16.count
@@ -142,7 +152,7 @@ final class MatchContext {
 
     func loweredBytes(of fact: String, _ text: String) -> [UInt8] {
         if let cached = lowered[fact] { return cached }
-        let bytes = ByteSearch.lowered(text)
+        let bytes = Pattern.visiblePrefix(text)
         lowered[fact] = bytes
         return bytes
     }
@@ -185,7 +195,7 @@ public struct Condition: Sendable {
         if case let .list(items) = value, case let .contains(_, needle?) = op {
             for item in items {
                 guard let text = item.stringValue else { continue }
-                if ByteSearch.lowered(text).withUnsafeBufferPointer({ ByteSearch.contains($0, needle) }) { return true }
+                if Pattern.visiblePrefix(text).withUnsafeBufferPointer({ ByteSearch.contains($0, needle) }) { return true }
             }
             return false
         }

@@ -154,7 +154,9 @@ public final class RuleSet: Sendable {
             func scan(_ element: FactValue) {
                 guard var text = element.stringValue else { return }
                 text.withUTF8 { buffer in
-                    index.automaton.scan(buffer) { candidates.append(contentsOf: index.rules[$0]) }
+                    // Rules see a text's start only (Pattern.maxMatchBytes): so does the index.
+                    let visible = UnsafeBufferPointer(rebasing: buffer.prefix(Pattern.maxMatchBytes))
+                    index.automaton.scan(visible) { candidates.append(contentsOf: index.rules[$0]) }
                 }
             }
             if case let .list(items) = value { items.forEach(scan) } else { scan(value) }

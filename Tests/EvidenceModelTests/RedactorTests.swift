@@ -160,4 +160,30 @@ final class RedactorTests: XCTestCase {
                        .list([.string("Bearer [REDACTED]"), .int(3)]))
         XCTAssertEqual(Redactor.redact(FactValue.int(190)), .int(190))
     }
+
+    // MARK: - Bounded display
+
+    func testShortValuesAreOnlyRedacted() {
+        XCTAssertEqual(Redactor.redactForDisplay("Bearer ya29.a0FAKEtoken1234567890abcdef"), Redactor.redact("Bearer ya29.a0FAKEtoken1234567890abcdef"))
+    }
+
+    func testALongValueIsCutWithANoteOfWhatWasLeftOut() {
+        let text = String(repeating: "line of a pasted log\n", count: 50_000)
+        let shown = Redactor.redactForDisplay(text)
+        XCTAssertLessThan(shown.count, Redactor.displayLimit + 80)
+        XCTAssertTrue(shown.hasPrefix("line of a pasted log"))
+        XCTAssertTrue(shown.hasSuffix("more characters not shown]"), String(shown.suffix(60)))
+    }
+
+    func testASecretStraddlingTheCutIsNeverShownInPart() {
+        // Every offset of the secret around the limit: no prefix of it may be shown unredacted.
+        let secret = "ya29.a0AfB_FAKEsecretTOKENvalue0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
+        for shift in stride(from: -60, through: 60, by: 7) {
+            let pad = String(repeating: "x ", count: (Redactor.displayLimit + shift) / 2)
+            let text = pad + "token=" + secret + " " + String(repeating: "y ", count: 5_000)
+            let shown = Redactor.redactForDisplay(text)
+            XCTAssertFalse(shown.contains("ya29.a0AfB"), "shift \(shift)")
+            XCTAssertFalse(shown.contains("FAKEsecret"), "shift \(shift)")
+        }
+    }
 }
