@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
     )
 
     @Option(help: ArgumentHelp("text (default, a table) or json (one report per line).", valueName: "FORMAT"))
-    var format: OutputFormat = .text
+    var format: StoreOutputFormat = .text
 
     @Option(help: ArgumentHelp("Only scenarios whose id starts with this.", valueName: "PREFIX"))
     var only: String?
@@ -35,8 +35,9 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @OptionGroup var colorOption: ColorOption
+
     func validate() throws {
-        if format != .text && format != .json { throw ValidationError("demo writes a table (text) or JSON reports (json)") }
         guard timeout > 0, timeout <= 60 else { throw ValidationError("--timeout must be more than 0 and at most 60 seconds") }
     }
 
