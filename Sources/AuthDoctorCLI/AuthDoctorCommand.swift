@@ -33,6 +33,9 @@ public struct AuthDoctorCommand: ParsableCommand {
 
         Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files; \
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
+
+        Environment:
+        \(EnvironmentVariables.helpText)
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,

@@ -21,7 +21,7 @@ struct Classify: ParsableCommand {
           authdoctor classify --curl-exit 6
           authdoctor classify --har session.har --format markdown
           authdoctor classify --batch failures.jsonl --format jsonl
-          authdoctor classify --response error.http --format brief --exit-code || echo "needs action"
+          authdoctor classify --response error.http --format brief --exit-code
 
         A --batch file has one JSON object a line, with the members id, provider, status, headers, \
         body, text, curl_exit, url and sqlstate (each optional, but at least one of status, body, \

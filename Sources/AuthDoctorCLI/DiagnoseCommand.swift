@@ -29,13 +29,24 @@ public struct DiagnoseCommand: ParsableCommand {
               --base-url hubspot=http://127.0.0.1:8080
 
         Destinations:
-          authdoctor diagnose --provider bigquery --service-account-file sa-key.json --dataset windsor_data
-          authdoctor diagnose --provider google-sheets --token-env G_TOKEN --spreadsheet-id ID
-          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --password-env SF_PASSWORD
-          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --private-key-file key.p8
-          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 --user LOADER --password-env SF_PASSWORD
-          authdoctor diagnose --provider platform-api --url "https://connectors.windsor.ai/all?fields=date" --api-key-env KEY
-          authdoctor diagnose --provider looker-studio --har attempt.har    (or --url URL; nothing is probed)
+          authdoctor diagnose --provider bigquery --service-account-file sa-key.json \\
+              --dataset windsor_data
+          authdoctor diagnose --provider google-sheets --token-env G_TOKEN \\
+              --spreadsheet-id ID
+          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT \\
+              --user LOADER --password-env SF_PASSWORD
+          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT \\
+              --user LOADER --private-key-file key.p8
+          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 \\
+              --user LOADER --password-env SF_PASSWORD
+          authdoctor diagnose --provider postgres --host 127.0.0.1 --port 5432 \\
+              --user loader --password-env PG_PASSWORD --database analytics
+          authdoctor diagnose --provider redshift --user loader --database dev \\
+              --host CLUSTER.REGION.redshift.amazonaws.com --password-env RS_PASSWORD
+          authdoctor diagnose --provider platform-api --api-key-env KEY \\
+              --url "https://connectors.windsor.ai/all?fields=date"
+          authdoctor diagnose --provider looker-studio --har attempt.har
+              (or --url URL; nothing is probed)
 
         --base-url NAME=URL replaces a base URL (sandboxes, proxies); NAME is one of the definition's \
         base URL names, or the provider id for all of them. The API version path is still appended.

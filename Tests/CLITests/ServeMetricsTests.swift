@@ -1,6 +1,7 @@
 import AuthDoctorTestSupport
 import EvidenceModel
 import Foundation
+import HealthCheck
 import Links
 import Probe
 import XCTest
@@ -19,7 +20,8 @@ final class ServeMetricsTests: XCTestCase {
         for run in 0..<6 {
             let at = now.addingTimeInterval(Double(run - 6) * 600)
             verdicts.append(CheckVerdict(connection: "shop-ads", checkedAt: at, status: run % 2 == 0 ? "ok" : "critical",
-                                         failure: run % 2 == 0 ? "none" : "expiry", summary: "run \(run)"))
+                                         failure: run % 2 == 0 ? "none" : "expiry", summary: "run \(run)",
+                                         provider: "facebook", seconds: 0.5, tokenExpiresAt: 1_900_000_000))
             verdicts.append(CheckVerdict(connection: "crm \"hubspot\"", checkedAt: at, status: run == 0 ? "critical" : "ok",
                                          failure: run == 0 ? "revoked" : "none", summary: "run \(run)"))
         }
@@ -40,11 +42,18 @@ final class ServeMetricsTests: XCTestCase {
         XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") ?? false)
         let body = metrics.bodyText
         let lastShopAds = verdicts.filter { $0.connection == "shop-ads" }.last!
-        XCTAssertTrue(body.contains("authdoctor_up{connection=\"shop-ads\",failure=\"\(lastShopAds.failure)\"} \(lastShopAds.status == "ok" ? 1 : 0)\n"), body)
-        XCTAssertTrue(body.contains("authdoctor_up{connection=\"crm \\\"hubspot\\\"\",failure=\"none\"} 1\n"), "label values escaped: \(body)")
-        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"shop-ads\"} 1\n"), body)
-        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"crm \\\"hubspot\\\"\"} 0\n"), body)
-        XCTAssertTrue(body.contains("authdoctor_check_last_timestamp_seconds{connection=\"shop-ads\"} \(Int(lastShopAds.checkedAt.timeIntervalSince1970))\n"), body)
+        // Issue 15: the metric set of `check --format prometheus` (connection and provider labels; the
+        // failure class in authdoctor_failure_info).
+        XCTAssertTrue(body.contains("authdoctor_up{connection=\"shop-ads\",provider=\"facebook\"} \(lastShopAds.status == "ok" ? 1 : 0)\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_failure_info{connection=\"shop-ads\",provider=\"facebook\",failure=\"\(lastShopAds.failure)\"} 1\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_up{connection=\"crm \\\"hubspot\\\"\",provider=\"\"} 1\n"), "label values escaped: \(body)")
+        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"shop-ads\",provider=\"facebook\"} 1\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_flapping{connection=\"crm \\\"hubspot\\\"\",provider=\"\"} 0\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_check_last_timestamp_seconds{connection=\"shop-ads\",provider=\"facebook\"} \(Int(lastShopAds.checkedAt.timeIntervalSince1970))\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_check_duration_seconds{connection=\"shop-ads\",provider=\"facebook\"} 0.500000\n"), body)
+        XCTAssertTrue(body.contains("authdoctor_token_expiry_timestamp_seconds{connection=\"shop-ads\",provider=\"facebook\"} 1900000000\n"), body)
+        let declared = Set(body.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        XCTAssertEqual(declared, Set(PrometheusExposition.families), "the same families as check --format prometheus")
         XCTAssertTrue(body.contains("authdoctor_check_connections{status=\"critical\"} 1\n"), body)
         // Every line is a comment or `name{labels} value` (exposition format 0.0.4).
         let sample = try NSRegularExpression(pattern: #"^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.]+$"#)
