@@ -247,14 +247,12 @@ final class ScriptingAndTerminalTests: XCTestCase {
         }
     }
 
+    /// Where each heading starts: after two spaces or more (a heading may hold one: "FIRST STEP").
     static func columnStarts(_ header: String) -> [Int] {
-        var starts: [Int] = []
-        var previous: Character = " "
-        for (i, c) in header.enumerated() {
-            if c != " " && previous == " " { starts.append(i) }
-            previous = c
+        let characters = Array(header)
+        return characters.indices.filter { i in
+            characters[i] != " " && (i == 0 || (i >= 2 && characters[i - 1] == " " && characters[i - 2] == " "))
         }
-        return starts
     }
 }
 
