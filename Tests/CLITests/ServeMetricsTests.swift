@@ -63,6 +63,43 @@ final class ServeMetricsTests: XCTestCase {
         }
     }
 
+    /// Issue 15: `GET /probe?connection=ID` checks one stored connection now (blackbox_exporter's
+    /// shape) in the metric set of check, never exchanging its refresh token or recording history.
+    func testProbeChecksOneStoredConnectionNow() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let database = directory.appendingPathComponent("authdoctor.sqlite").path
+        let key = Data((0..<32).map { UInt8($0 * 3) }).base64EncodedString()
+        let store = try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": key])
+        let now = Date()
+        let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 3600, now: now)
+        let opened = try store.openLink(token: issued.token, now: now)
+        let healthy = try store.addConnection(sessionID: opened.session.id, provider: "facebook", account: nil,
+                                              tokens: ProviderTokens(accessToken: "sbx-fb-healthy", refreshToken: nil, expiresAt: nil), now: now)
+        let expired = try store.addConnection(sessionID: opened.session.id, provider: "facebook", account: nil,
+                                              tokens: ProviderTokens(accessToken: "sbx-fb-expired", refreshToken: nil, expiresAt: nil), now: now)
+        _ = try store.finishSession(id: opened.session.id, now: now)
+
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", database, "--quiet", "--metrics-listen", "127.0.0.1:0"],
+                                     environment: ["AUTHDOCTOR_KEY": key])
+        defer { serve.stop() }
+        let base = try XCTUnwrap(serve.metricsURL, serve.log).replacingOccurrences(of: "/metrics", with: "")
+        let good = Prober().perform(ProbeRequest(url: base + "/probe?connection=" + healthy.id, totalTimeout: 60))
+        XCTAssertEqual(good.status, 200, good.bodyText)
+        XCTAssertTrue(good.bodyText.contains("probe_success 1\n"), good.bodyText)
+        XCTAssertTrue(good.bodyText.contains("authdoctor_up{connection=\"\(healthy.id)\",provider=\"facebook\"} 1\n"), good.bodyText)
+        let bad = Prober().perform(ProbeRequest(url: base + "/probe?connection=" + expired.id, totalTimeout: 60))
+        XCTAssertEqual(bad.status, 200, bad.bodyText)
+        XCTAssertTrue(bad.bodyText.contains("probe_success 0\n"), bad.bodyText)
+        XCTAssertTrue(bad.bodyText.contains("authdoctor_failure_info{connection=\"\(expired.id)\",provider=\"facebook\",failure=\"expiry\"} 1\n"), bad.bodyText)
+        for secret in ["sbx-fb-healthy", "sbx-fb-expired"] { XCTAssertFalse(good.bodyText.contains(secret) || bad.bodyText.contains(secret)) }
+        let unknown = Prober().perform(ProbeRequest(url: base + "/probe?connection=con_nope", totalTimeout: 60))
+        XCTAssertEqual(unknown.status, 404, unknown.bodyText)
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: base + "/probe", totalTimeout: 60)).status, 400)
+        // Not on the client-facing listener, and nothing recorded.
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: serve.url + "/probe?connection=" + healthy.id)).status, 404)
+        XCTAssertEqual(try store.verdicts(connection: healthy.id, limit: 5).count, 0, "a probe records no history")
+    }
+
     /// Issue 12, item 15: by default no /metrics on the client-facing listener; with
     /// AUTHDOCTOR_METRICS_TOKEN it answers only with that bearer token.
     func testMetricsAreOffByDefaultAndBehindTheBearerToken() throws {
