@@ -100,7 +100,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         for word in arguments {
             let subcommands = command.configuration.subcommands
             if word.hasPrefix("-") || subcommands.isEmpty { return nil }
-            if word == "help" && command == AuthDoctorCommand.self { return nil }
+            if word == "help" { return nil }
             let names = subcommands.map { $0._commandName }
             if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
                 command = next

@@ -180,10 +180,6 @@ struct CheckCommand: ParsableCommand {
 
         // Outputs first: a metrics file that cannot be written is said before anything is probed.
         if let metricsFile { try PrometheusExposition.checkDestination(metricsFile) }
-        // A --db that names no store, with nothing else to check, is a mistyped path: never made here.
-        if let path = store.databasePath, connections == nil, !sandbox, path != ":memory:", !FileManager.default.fileExists(atPath: path) {
-            throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
-        }
         let ruleSet = try ruleOptions.load()
         let engine = ClassifyEngine(ruleSet: ruleSet)
         let (definitions, issues) = try ProviderLibrary.load(includeBuiltin: true,
@@ -192,8 +188,12 @@ struct CheckCommand: ParsableCommand {
 
         // Sources of connections: the file, the store's connections made through links, or the demo set.
         var entries: [ConnectionEntry] = []
-        let linkStore = store.databasePath == nil ? nil : try store.open()
         let clients = try Self.oauthClients(oauthClients, definitions: definitions, sandbox: sandbox)
+        // A --db that names no store, with nothing else to check, is a mistyped path: never made here.
+        if let path = store.databasePath, connections == nil, !sandbox, path != ":memory:", !FileManager.default.fileExists(atPath: path) {
+            throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
+        }
+        let linkStore = store.databasePath == nil ? nil : try store.open()
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {

@@ -75,8 +75,8 @@ struct HistoryCommand: ParsableCommand {
             var out = "\(LinkText.safe(connection)): \(history.latest?.status ?? "unknown")"
             if let latest = history.latest { out += " (\(LinkText.safe(latest.failure))) at \(LinkText.seconds(latest.checkedAt))" }
             out += "\n"
-            out += "last passed:   " + (history.lastPassed.map(LinkText.short) ?? "never (in \(verdicts.count) recorded runs)") + "\n"
-            out += "failing since: " + (history.failingSince.map(LinkText.short) ?? "-") + "\n"
+            out += "last passed:   " + (history.lastPassed.map(LinkText.seconds) ?? "never (in \(verdicts.count) recorded runs)") + "\n"
+            out += "failing since: " + (history.failingSince.map(LinkText.seconds) ?? "-") + "\n"
             out += "flapping:      " + (history.flapping ? "yes" : "no")
                 + " (\(history.recentChanges) status changes in the last \(min(verdicts.count, ConnectionHistory.flapWindow)) runs)\n\n"
             out += LinkText.table(["CHECKED", "STATUS", "FAILURE", "SUMMARY"],
