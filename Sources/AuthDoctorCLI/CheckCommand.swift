@@ -64,7 +64,7 @@ struct CheckCommand: ParsableCommand {
         Examples (the first needs no internet: the demo connections against the Sandbox):
           authdoctor check --sandbox
           authdoctor check --connections conns.yaml
-          authdoctor check --connections conns.yaml --format nagios --deadline 50
+          authdoctor check --connections conns.yaml --format nagios --connection crm
           authdoctor check --connections conns.yaml --format jsonl > reports.jsonl
           authdoctor check --connections conns.yaml --format json --retries 0
           authdoctor check --db authdoctor.sqlite --renew
@@ -73,9 +73,10 @@ struct CheckCommand: ParsableCommand {
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
         Exit status (monitoring plugins): 0 every connection OK; 1 the worst is WARNING; 2 some \
-        connection is CRITICAL; 3 UNKNOWN (and, with --format nagios, every usage or input error). \
-        Otherwise bad usage exits 64, a malformed connections file 65, a missing one 66, a store \
-        that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
+        connection is CRITICAL; 3 UNKNOWN, or nothing was checked (an empty file or store), and \
+        with --format nagios every usage or input error. Otherwise bad usage exits 64, a malformed \
+        connections file 65, a missing one (or a --db with no store, a --connection naming none) \
+        66, a store that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
         """
     )
 

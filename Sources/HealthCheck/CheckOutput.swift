@@ -162,7 +162,7 @@ public enum CheckText {
         }
         out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
             + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
-            + (run.deadlineReached ? " (deadline reached)" : "") + ".\n"
+            + (run.deadlineReached ? " (deadline reached)" : "") + (run.total == 0 ? " (nothing checked: UNKNOWN)" : "") + ".\n"
         return out
     }
 }
