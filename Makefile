@@ -77,6 +77,9 @@ test: deps embed
 	  AUTHDOCTOR_PG_TEST_PLAINONLY_PASSWORD=$$PGTEST_PLAINONLY_PASSWORD AUTHDOCTOR_PG_TEST_TLSONLY_PASSWORD=$$PGTEST_TLSONLY_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_CA_FILE=$$PGTEST_CA_FILE AUTHDOCTOR_PG_TEST_OTHER_CA_FILE=$$PGTEST_OTHER_CA_FILE \
 	  $(SWIFT) test --disable-swift-testing
+	@# Every command of the README, verbatim, from a copy of the repository root (loopback only; the
+	@# ones that need the internet or a running server are listed as skipped, with the reason).
+	python3 scripts/readme-commands.py $(DEBUG_BIN)
 	$(MAKE) --no-print-directory test-browser
 	@# A minute of mutated hostile inputs (responses, HARs, text, batch lines, connections and rule files).
 	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)
@@ -105,8 +108,11 @@ classify-demo: build
 bench: deps-bench
 	@bash Benchmarks/run.sh
 
+# The release binary, its man page and bash/zsh/fish completions (generated from its help):
+# PREFIX=/usr/local by default; DESTDIR for staging (packages).
+PREFIX ?= /usr/local
 install: release
-	install -m 0755 $(RELEASE_BIN) /usr/local/bin/authdoctor
+	bash scripts/install.sh $(RELEASE_BIN) "$(DESTDIR)$(PREFIX)"
 
 clean:
 	rm -rf .build .build-static

@@ -33,6 +33,9 @@ public struct AuthDoctorCommand: ParsableCommand {
 
         Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 78 bad rule files; \
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
+
+        Environment:
+        \(EnvironmentVariables.helpText)
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
@@ -48,7 +51,16 @@ public struct AuthDoctorCommand: ParsableCommand {
         SystemIO.guardStandardDescriptors()
         // A reader that goes away is EPIPE from write(2), handled where the output is written.
         signal(SIGPIPE, SIG_IGN)
-        let nagios = CheckCommand.wantsNagios(arguments ?? Array(CommandLine.arguments.dropFirst()))
+        let given = arguments ?? Array(CommandLine.arguments.dropFirst())
+        let nagios = CheckCommand.wantsNagios(given)
+        // `-V` (monitoring plugins' convention) and `--version`, after any subcommand: the version.
+        if Self.asksVersion(given) {
+            Terminal.write(Report.toolVersion + "\n")
+            Foundation.exit(0)
+        }
+        if let problem = Self.unknownSubcommand(given) {
+            fail(problem, code: 64, nagios: nagios)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -67,6 +79,39 @@ public struct AuthDoctorCommand: ParsableCommand {
             let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
             fail(firstLine + " (see 'authdoctor help')", code: code == .validationFailure ? 64 : code.rawValue, nagios: nagios)
         }
+    }
+
+    /// `-V` or `--version` anywhere before `--`, when the rest of the line parses without it (so a
+    /// `-V` that is an option's value, `--text -V`, stays that value).
+    static func asksVersion(_ arguments: [String]) -> Bool {
+        let head = arguments.prefix { $0 != "--" }
+        guard let at = head.lastIndex(where: { $0 == "-V" || $0 == "--version" }) else { return false }
+        if at == 0 { return true }
+        var rest = arguments
+        rest.remove(at: at)
+        return (try? parseAsRoot(rest)) != nil || rest.allSatisfy { !$0.hasPrefix("-") }
+    }
+
+    /// A word where a subcommand must be that names none: "unknown command 'diagnos' (did you mean
+    /// 'diagnose'?)". Nil when the words name subcommands (ArgumentParser reports the rest).
+    static func unknownSubcommand(_ arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = AuthDoctorCommand.self
+        var path = ["authdoctor"]
+        for word in arguments {
+            let subcommands = command.configuration.subcommands
+            if word.hasPrefix("-") || subcommands.isEmpty { return nil }
+            if word == "help" { return nil }
+            let names = subcommands.map { $0._commandName }
+            if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+                command = next
+                path.append(word)
+                continue
+            }
+            let where_ = path.count == 1 ? "" : " of '\(path.joined(separator: " "))'"
+            let hint = Suggestion.hint(word, among: names + (path.count == 1 ? ["help"] : []))
+            return "unknown command '\(Redactor.redact(word))'\(where_)\(hint) (commands: \(names.joined(separator: ", ")); see '\(path.joined(separator: " ")) --help')"
+        }
+        return nil
     }
 
     static func fail(_ message: String, code: Int32, nagios: Bool = false) -> Never {
@@ -118,8 +163,33 @@ struct RuleOptions: ParsableArguments {
     }
 }
 
+enum ColorMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}
+
+/// `--color auto|always|never` (as git, ls and grep take it).
+struct ColorOption: ParsableArguments {
+    @Option(name: .customLong("color"), help: ArgumentHelp("Colour the text output: auto (default: on a terminal, unless NO_COLOR is set or TERM=dumb), always, never.", valueName: "WHEN"))
+    var color: ColorMode = .auto
+
+    func validate() throws {
+        Terminal.colorMode = color
+    }
+}
+
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, jsonl, markdown, brief
+}
+
+/// What `diagnose` writes: one report (no jsonl). Its own type, so help and completions list only these.
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, markdown, brief
+    var output: OutputFormat { OutputFormat(rawValue: rawValue)! }
+}
+
+/// What `rules list` writes.
+enum ListFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, jsonl
 }
 
 enum Terminal {
@@ -134,8 +204,20 @@ enum Terminal {
         }
     }
 
-    static var colorAllowed: Bool {
-        isatty(STDOUT_FILENO) != 0 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    /// `--color`: set while the command line is validated (ColorOption), read by every renderer.
+    nonisolated(unsafe) static var colorMode: ColorMode = .auto
+
+    static var colorAllowed: Bool { colorAllowed(mode: colorMode, stdoutIsTerminal: isatty(STDOUT_FILENO) != 0) }
+
+    /// always / never as told; auto: a terminal, NO_COLOR unset or empty, and TERM not `dumb`.
+    static func colorAllowed(mode: ColorMode, stdoutIsTerminal: Bool,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        switch mode {
+        case .always: return true
+        case .never: return false
+        case .auto:
+            return stdoutIsTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+        }
     }
 
     /// Writes to standard output with write(2). A reader that went away (`| head`) ends the

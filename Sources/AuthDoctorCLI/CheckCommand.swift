@@ -64,7 +64,7 @@ struct CheckCommand: ParsableCommand {
         Examples (the first needs no internet: the demo connections against the Sandbox):
           authdoctor check --sandbox
           authdoctor check --connections conns.yaml
-          authdoctor check --connections conns.yaml --format nagios --deadline 50
+          authdoctor check --connections conns.yaml --format nagios --connection crm
           authdoctor check --connections conns.yaml --format jsonl > reports.jsonl
           authdoctor check --connections conns.yaml --format json --retries 0
           authdoctor check --db authdoctor.sqlite --renew
@@ -73,9 +73,10 @@ struct CheckCommand: ParsableCommand {
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
         Exit status (monitoring plugins): 0 every connection OK; 1 the worst is WARNING; 2 some \
-        connection is CRITICAL; 3 UNKNOWN (and, with --format nagios, every usage or input error). \
-        Otherwise bad usage exits 64, a malformed connections file 65, a missing one 66, a store \
-        that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
+        connection is CRITICAL; 3 UNKNOWN, or nothing was checked (an empty file or store), and \
+        with --format nagios every usage or input error. Otherwise bad usage exits 64, a malformed \
+        connections file 65, a missing one (or a --db with no store, a --connection naming none) \
+        66, a store that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
         """
     )
 
@@ -85,7 +86,7 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .customLong("sandbox"), help: "Run the Sandbox in process: without --connections, check its demo connections (every scenario); with it, point entries that have no base-url at the Sandbox scenario their token picks.")
     var sandbox = false
 
-    @Option(name: .customLong("format"), help: ArgumentHelp("text (a table; default), json (one document), jsonl (one report per connection, as each finishes), nagios (a status line with performance data), prometheus (text exposition).", valueName: "FORMAT"))
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (a table; default), json (one document), jsonl (one report per connection, as each finishes), nagios (a status line with performance data), prometheus (text exposition).", valueName: "FORMAT"), completion: .list(CheckFormat.allCases.map(\.rawValue)))
     var format: String = "text"
 
     @Option(name: .customLong("concurrency"), parsing: .unconditional, help: ArgumentHelp("Connections diagnosed at once.", valueName: "N"))
@@ -94,7 +95,7 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds each probe may take, connect included (an entry's own `timeout` wins).", valueName: "SECONDS"))
     var timeout: Double = 10
 
-    @Option(name: .customLong("deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds the whole run may take; connections not finished by then are UNKNOWN (\"deadline reached\").", valueName: "SECONDS"))
+    @Option(name: .customLong("deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds the whole run may take; connections not finished by then are UNKNOWN (\"deadline reached\"). Default: none; \(CheckCommand.nagiosDeadline) with --format nagios (plugins answer before Nagios's 60 s timeout).", valueName: "SECONDS"))
     var deadline: Double?
 
     @Option(name: .customLong("retries"), parsing: .unconditional, help: ArgumentHelp("Extra attempts for a connection whose failures are all transient, before it counts as WARNING.", valueName: "N"))
@@ -112,6 +113,12 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR. Repeatable.", valueName: "DIR"))
     var providerDirectories: [String] = []
 
+    @Option(name: .customLong("connection"), help: ArgumentHelp("Check only the connection with this name (a file entry's name, a stored connection's id). Repeatable: one Nagios service per connection.", valueName: "NAME"))
+    var onlyConnections: [String] = []
+
+    @Option(name: .customLong("max-output"), parsing: .unconditional, help: ArgumentHelp("--format nagios: at most this many bytes of output (Nagios Core keeps 8 KB; default 8192; 0 = no limit). The status line always stays; the worst connections come first, then \"... and N more\".", valueName: "BYTES"))
+    var maxOutput: Int?
+
     @OptionGroup var store: StoreOptions
 
     @Flag(name: .customLong("renew"), help: "Store the tokens a refresh-token exchange gives (encrypted, in the --db store); later runs use them.")
@@ -128,7 +135,17 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @OptionGroup var colorOption: ColorOption
+
     init() {}
+
+    /// The total deadline of a `--format nagios` run without --deadline, in seconds.
+    static let nagiosDeadline = 50
+    /// The output budget of a `--format nagios` run without --max-output (Nagios Core's 8 KB).
+    static let nagiosMaxOutput = 8192
+
+    /// --deadline, or the plugin default under --format nagios.
+    var effectiveDeadline: Double? { deadline ?? (checkFormat == .nagios ? Double(Self.nagiosDeadline) : nil) }
 
     var checkFormat: CheckFormat? { CheckFormat(rawValue: format) }
 
@@ -140,6 +157,7 @@ struct CheckCommand: ParsableCommand {
             try NumberInput.check(concurrency, what: "--concurrency", range: 1...4096)
             try NumberInput.check(timeout, what: "--timeout", bounds: NumberInput.Range.timeout)
             if let deadline { try NumberInput.check(deadline, what: "--deadline", bounds: NumberInput.Range.deadline) }
+            if let maxOutput, maxOutput != 0 { try NumberInput.check(maxOutput, what: "--max-output", range: 256...16_777_216) }
             try NumberInput.check(retries, what: "--retries", range: 0...10)
             try NumberInput.check(retryAfterMax, what: "--retry-after-max", bounds: NumberInput.Range.retryAfterMax)
             _ = try CredentialInput.duration(warnExpiry)
@@ -150,6 +168,8 @@ struct CheckCommand: ParsableCommand {
         if renew && dryRun { throw ValidationError("give only one of --renew, --dry-run") }
         if renew && store.databasePath == nil { throw ValidationError("--renew needs --db PATH: the store is where renewed tokens are kept") }
         if !oauthClients.isEmpty && store.databasePath == nil { throw ValidationError("--oauth-client is for stored connections: give --db PATH") }
+        if maxOutput != nil && checkFormat != .nagios { throw ValidationError("--max-output is for --format nagios") }
+        if let empty = onlyConnections.first(where: { $0.isEmpty }) { throw ValidationError("--connection needs a name, not '\(empty)'") }
     }
 
     func run() throws {
@@ -159,6 +179,8 @@ struct CheckCommand: ParsableCommand {
         do { _ = try CredentialInput.duration(warnExpiry) } catch { throw InputError(.usage, error.message) }
         defaults.warnExpiry = warnExpiry
 
+        // Outputs first: a metrics file that cannot be written is said before anything is probed.
+        if let metricsFile { try PrometheusExposition.checkDestination(metricsFile) }
         let ruleSet = try ruleOptions.load()
         let engine = ClassifyEngine(ruleSet: ruleSet)
         let (definitions, issues) = try ProviderLibrary.load(includeBuiltin: true,
@@ -167,8 +189,12 @@ struct CheckCommand: ParsableCommand {
 
         // Sources of connections: the file, the store's connections made through links, or the demo set.
         var entries: [ConnectionEntry] = []
-        let linkStore = store.databasePath == nil ? nil : try store.open()
         let clients = try Self.oauthClients(oauthClients, definitions: definitions, sandbox: sandbox)
+        // A --db that names no store, with nothing else to check, is a mistyped path: never made here.
+        if let path = store.databasePath, connections == nil, !sandbox, path != ":memory:", !FileManager.default.fileExists(atPath: path) {
+            throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
+        }
+        let linkStore = store.databasePath == nil ? nil : try store.open()
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {
@@ -185,6 +211,12 @@ struct CheckCommand: ParsableCommand {
                                                       timeout: timeout == 10 ? 3 : timeout)
         }
 
+        if !onlyConnections.isEmpty { entries = try Self.select(onlyConnections, from: entries) }
+        if entries.isEmpty && format == .nagios {
+            let source = connections != nil ? "the connections file lists none" : "the store has no active connection"
+            throw InputError(.noInput, "nothing to check: \(source)")
+        }
+
         // As many idle connections kept as transfers may run: fewer, and every extra transfer opens and
         // closes a connection of its own.
         let transfers = max(64, concurrency * 2)
@@ -192,7 +224,7 @@ struct CheckCommand: ParsableCommand {
             throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
         }
         defer { transport.shutdown() }
-        var options = CheckOptions(concurrency: concurrency, deadline: deadline, retries: retries, backoff: 0.5,
+        var options = CheckOptions(concurrency: concurrency, deadline: effectiveDeadline, retries: retries, backoff: 0.5,
                                    retryAfterCap: retryAfterMax, keepReports: format.needsReports)
         options.renewal = renew ? .renew : dryRun ? .dryRun : .diagnose
         let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
@@ -203,9 +235,12 @@ struct CheckCommand: ParsableCommand {
         // libcurl engine has stopped, never from the writing thread.
         output.onFailure = { [runner] in runner.stopRequest.set() }
         let worst = WorstStatus()
-        var sinks: [any CheckSink] = [worst, CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write,
-                                                  emitBytes: output.write(bytes:))]
+        let writer = CheckWriter(format: format, color: Terminal.colorAllowed, emit: output.write, emitBytes: output.write(bytes:))
+        if format == .nagios { writer.maxOutput = maxOutput ?? Self.nagiosMaxOutput }
+        var sinks: [any CheckSink] = [worst]
+        // The progress line is on stderr: it is cleared (its finish) before the table is written.
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
+        sinks.append(writer)
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }
         let (all, outputs) = (entries, sinks)
@@ -254,6 +289,17 @@ struct CheckCommand: ParsableCommand {
             out[provider] = .init(clientID: String(parts[1]), clientSecret: secret)
         }
         return out
+    }
+
+    /// The entries named by `--connection`, in source order; a name that matches none is an error
+    /// (with the nearest name), so a Nagios service for a removed connection is UNKNOWN, not OK.
+    static func select(_ names: [String], from entries: [ConnectionEntry]) throws(InputError) -> [ConnectionEntry] {
+        let all = Set(entries.map(\.name))
+        for name in names where !all.contains(name) {
+            throw InputError(.noInput, "no connection named '\(Redactor.redact(name))'\(Suggestion.hint(name, among: entries.map(\.name)))", place: "--connection")
+        }
+        let wanted = Set(names)
+        return entries.filter { wanted.contains($0.name) }
     }
 
     /// Whether a command line asks for `check --format nagios`: then every error exits 3 (UNKNOWN),

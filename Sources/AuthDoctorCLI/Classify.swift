@@ -21,6 +21,7 @@ struct Classify: ParsableCommand {
           authdoctor classify --curl-exit 6
           authdoctor classify --har session.har --format markdown
           authdoctor classify --batch failures.jsonl --format jsonl
+          authdoctor classify --response error.http --format brief --exit-code
 
         A --batch file has one JSON object a line, with the members id, provider, status, headers, \
         body, text, curl_exit, url and sqlstate (each optional, but at least one of status, body, \
@@ -56,7 +57,12 @@ struct Classify: ParsableCommand {
     @Flag(name: .customLong("show-facts"), help: "Also print every fact extracted from the evidence (redacted).")
     var showFacts = false
 
+    @Flag(name: .customLong("exit-code"), help: "Exit with the verdict, for scripts (as git diff --exit-code): 2 a failure (recognised or not), 1 warnings only, 0 none.")
+    var exitCode = false
+
     @OptionGroup var ruleOptions: RuleOptions
+
+    @OptionGroup var colorOption: ColorOption
 
     @OptionGroup(title: "Authorization links") var links: LinkPairingOptions
 
@@ -68,10 +74,11 @@ struct Classify: ParsableCommand {
             throw ValidationError("--curl-exit goes alone or with --text")
         }
         if let provider, !ProviderDetector.known.contains(provider) {
-            throw ValidationError("unknown provider '\(provider)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+            throw ValidationError("unknown provider '\(provider)'\(Suggestion.hint(provider, among: ProviderDetector.known)) (known: \(ProviderDetector.known.joined(separator: ", ")))")
         }
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be from 1 to 256, not \(jobs)") }
         if format == .jsonl && batchFile == nil { throw ValidationError("--format jsonl goes with --batch (use json for one report)") }
+        if exitCode && batchFile != nil { throw ValidationError("--exit-code is for one report, not --batch (count the verdicts in the JSON lines)") }
         if batchFile != nil, let format, format != .jsonl && format != .json {
             throw ValidationError("--batch writes JSON lines: use --format jsonl")
         }
@@ -142,6 +149,16 @@ struct Classify: ParsableCommand {
         var report = engine.report(for: evidences, source: source, keepFacts: showFacts)
         try pairing?.attach(to: &report)
         Terminal.write(report, format: format ?? .text)
+        if exitCode, let status = Self.exitStatus(report) { throw ExitCode(status) }
+    }
+
+    /// `--exit-code`: 2 a failure (an unrecognised one too), 1 warnings only, nil (0) nothing wrong.
+    static func exitStatus(_ report: Report) -> Int32? {
+        switch report.verdict {
+        case .failure, .unknown: return 2
+        case .warning: return 1
+        case .ok: return nil
+        }
     }
 }
 

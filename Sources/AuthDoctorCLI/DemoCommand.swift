@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
     )
 
     @Option(help: ArgumentHelp("text (default, a table) or json (one report per line).", valueName: "FORMAT"))
-    var format: OutputFormat = .text
+    var format: StoreOutputFormat = .text
 
     @Option(help: ArgumentHelp("Only scenarios whose id starts with this.", valueName: "PREFIX"))
     var only: String?
@@ -35,8 +35,9 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @OptionGroup var colorOption: ColorOption
+
     func validate() throws {
-        if format != .text && format != .json { throw ValidationError("demo writes a table (text) or JSON reports (json)") }
         guard timeout > 0, timeout <= 60 else { throw ValidationError("--timeout must be more than 0 and at most 60 seconds") }
     }
 
@@ -77,8 +78,9 @@ struct DemoCommand: ParsableCommand {
             }
             Terminal.write(out)
         } else {
-            Terminal.write(Self.table(outcomes, color: Terminal.colorAllowed))
-            let idWidth = max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
+            // One width for the Sandbox rows and the PostgreSQL rows, so every column lines up under the header.
+            let idWidth = max(12, (outcomes.map(\.scenario.id.count) + databaseRows.map(\.id.count)).max() ?? 12) + 2
+            Terminal.write(Self.table(outcomes, idWidth: idWidth, color: Terminal.colorAllowed))
             Terminal.write(DatabaseDemo.table(database, idWidth: idWidth, color: Terminal.colorAllowed))
             if let linkFlow { Terminal.write(LinkFlowDemo.text(linkFlow, color: Terminal.colorAllowed)) }
             Terminal.write("\n\(outcomes.count + databaseRows.count) connections diagnosed in \(String(format: "%.1f", elapsed)) s; "
@@ -90,8 +92,8 @@ struct DemoCommand: ParsableCommand {
         if !mismatches.isEmpty { throw ExitCode(1) }
     }
 
-    static func table(_ outcomes: [SandboxDemo.Outcome], color: Bool) -> String {
-        let idWidth = max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
+    static func table(_ outcomes: [SandboxDemo.Outcome], idWidth: Int? = nil, color: Bool) -> String {
+        let idWidth = idWidth ?? max(12, outcomes.map(\.scenario.id.count).max() ?? 12) + 2
         var out = DemoTable.header(idWidth: idWidth)
         for o in outcomes {
             out += DemoTable.row(id: o.scenario.id, report: o.diagnosis.report, found: o.found, expect: o.scenario.expect,

@@ -29,13 +29,24 @@ public struct DiagnoseCommand: ParsableCommand {
               --base-url hubspot=http://127.0.0.1:8080
 
         Destinations:
-          authdoctor diagnose --provider bigquery --service-account-file sa-key.json --dataset windsor_data
-          authdoctor diagnose --provider google-sheets --token-env G_TOKEN --spreadsheet-id ID
-          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --password-env SF_PASSWORD
-          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT --user LOADER --private-key-file key.p8
-          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 --user LOADER --password-env SF_PASSWORD
-          authdoctor diagnose --provider platform-api --url "https://connectors.windsor.ai/all?fields=date" --api-key-env KEY
-          authdoctor diagnose --provider looker-studio --har attempt.har    (or --url URL; nothing is probed)
+          authdoctor diagnose --provider bigquery --service-account-file sa-key.json \\
+              --dataset windsor_data
+          authdoctor diagnose --provider google-sheets --token-env G_TOKEN \\
+              --spreadsheet-id ID
+          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT \\
+              --user LOADER --password-env SF_PASSWORD
+          authdoctor diagnose --provider snowflake --account ORG-ACCOUNT \\
+              --user LOADER --private-key-file key.p8
+          authdoctor diagnose --provider snowflake --account xy12345.eu-central-1 \\
+              --user LOADER --password-env SF_PASSWORD
+          authdoctor diagnose --provider postgres --host 127.0.0.1 --port 5432 \\
+              --user loader --password-env PG_PASSWORD --database analytics
+          authdoctor diagnose --provider redshift --user loader --database dev \\
+              --host CLUSTER.REGION.redshift.amazonaws.com --password-env RS_PASSWORD
+          authdoctor diagnose --provider platform-api --api-key-env KEY \\
+              --url "https://connectors.windsor.ai/all?fields=date"
+          authdoctor diagnose --provider looker-studio --har attempt.har
+              (or --url URL; nothing is probed)
 
         --base-url NAME=URL replaces a base URL (sandboxes, proxies); NAME is one of the definition's \
         base URL names, or the provider id for all of them. The API version path is still appended.
@@ -46,7 +57,7 @@ public struct DiagnoseCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .customLong("provider"), help: ArgumentHelp("The provider to probe (sources: google, google-ads, google-analytics, facebook, linkedin, hubspot; destinations: bigquery, google-sheets, snowflake, platform-api, looker-studio; or a local definition's id).", valueName: "P"))
+    @Option(name: .customLong("provider"), help: ArgumentHelp("The provider to probe (sources: google, google-ads, google-analytics, facebook, linkedin, hubspot; destinations: bigquery, google-sheets, snowflake, postgres, redshift, platform-api, looker-studio; or a local definition's id).", valueName: "P"))
     var provider: String?
 
     @Option(name: .customLong("token-env"), help: ArgumentHelp("Read the access token from this environment variable.", valueName: "VAR"))
@@ -134,12 +145,14 @@ public struct DiagnoseCommand: ParsableCommand {
     var providerDirectories: [String] = []
 
     @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, markdown or brief.", valueName: "FORMAT"))
-    var format: OutputFormat = .text
+    var format: ReportFormat = .text
 
     @Flag(name: .customLong("show-facts"), help: "Also print every fact (diagnosis-level, then each step's as STEP:fact), redacted.")
     var showFacts = false
 
     @OptionGroup var ruleOptions: RuleOptions
+
+    @OptionGroup var colorOption: ColorOption
 
     /// PostgreSQL/Redshift: --host, --port, --database, --schema, --table, --tls (DatabaseOptions.swift).
     @OptionGroup(title: "PostgreSQL and Redshift") var database: DatabaseOptions
@@ -152,7 +165,6 @@ public struct DiagnoseCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if format == .jsonl { throw ValidationError("diagnose writes one report: use --format json") }
         do {
             try NumberInput.check(timeout, what: "--timeout", bounds: NumberInput.Range.timeout)
             _ = try CredentialInput.duration(warnExpiry)
@@ -181,7 +193,7 @@ public struct DiagnoseCommand: ParsableCommand {
         }
         var report = diagnosis.report
         try pairing?.attach(to: &report)
-        Terminal.write(report, format: format)
+        Terminal.write(report, format: format.output)
         if diagnosis.exitStatus != 0 { throw ExitCode(diagnosis.exitStatus) }
     }
 
@@ -239,7 +251,8 @@ public struct DiagnoseCommand: ParsableCommand {
 
     /// A provider's definition: built-in, `--providers DIR`, or `providers/` under a `--rules DIR`.
     func definition(_ id: String) throws(InputError) -> ProviderDefinition {
-        try ProviderLibrary.definition(for: id, includeBuiltin: true, directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions))
+        try ProviderLibrary.definition(for: id, includeBuiltin: true, directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions),
+                                       alsoKnown: DatabaseTarget.providers.sorted())
     }
 }
 

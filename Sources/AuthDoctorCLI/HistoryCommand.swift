@@ -1,6 +1,9 @@
 import ArgumentParser
 import EvidenceModel
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HealthCheck
 import Links
 
@@ -16,7 +19,8 @@ struct HistoryCommand: ParsableCommand {
         has been failing (the oldest verdict of the current run of non-ok verdicts; a warning is not \
         a pass), and whether it is flapping: its status changed at least \(ConnectionHistory.flapChanges) \
         times among its last \(ConnectionHistory.flapWindow) verdicts. Without one: every connection's \
-        latest status.
+        latest status; on a terminal (or with --timeline) also a compact timeline of its last \
+        \(ConnectionHistory.flapWindow) verdicts, oldest to newest: \(Timeline.legend).
 
         Examples:
           authdoctor history --db authdoctor.sqlite
@@ -36,6 +40,9 @@ struct HistoryCommand: ParsableCommand {
     var limit: Int = 20
 
     @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
+
+    @Flag(help: "Show the timeline column in the overview even when standard output is not a terminal.")
+    var timeline = false
 
     /// How far back "last passed" and "failing since" look.
     static let analysisDepth = 10_000
@@ -66,14 +73,14 @@ struct HistoryCommand: ParsableCommand {
             ])))
         case .text:
             var out = "\(LinkText.safe(connection)): \(history.latest?.status ?? "unknown")"
-            if let latest = history.latest { out += " (\(LinkText.safe(latest.failure))) at \(LinkText.short(latest.checkedAt))" }
+            if let latest = history.latest { out += " (\(LinkText.safe(latest.failure))) at \(LinkText.seconds(latest.checkedAt))" }
             out += "\n"
-            out += "last passed:   " + (history.lastPassed.map(LinkText.short) ?? "never (in \(verdicts.count) recorded runs)") + "\n"
-            out += "failing since: " + (history.failingSince.map(LinkText.short) ?? "-") + "\n"
+            out += "last passed:   " + (history.lastPassed.map(LinkText.seconds) ?? "never (in \(verdicts.count) recorded runs)") + "\n"
+            out += "failing since: " + (history.failingSince.map(LinkText.seconds) ?? "-") + "\n"
             out += "flapping:      " + (history.flapping ? "yes" : "no")
                 + " (\(history.recentChanges) status changes in the last \(min(verdicts.count, ConnectionHistory.flapWindow)) runs)\n\n"
             out += LinkText.table(["CHECKED", "STATUS", "FAILURE", "SUMMARY"],
-                                  shown.map { [LinkText.short($0.checkedAt), $0.status, $0.failure, $0.summary] })
+                                  shown.map { [LinkText.seconds($0.checkedAt), $0.status, $0.failure, $0.summary] })
             Terminal.write(out)
         }
     }
@@ -97,15 +104,38 @@ struct HistoryCommand: ParsableCommand {
                 Terminal.write("No check history yet. Record some with: authdoctor check --connections FILE --db PATH\n")
                 return
             }
-            Terminal.write(LinkText.table(["CONNECTION", "STATUS", "FAILURE", "CHECKED", "FLAPPING"], histories.map { history in
+            let withTimeline = timeline || isatty(STDOUT_FILENO) != 0
+            Terminal.write(LinkText.table(["CONNECTION", "STATUS", "FAILURE", "CHECKED", "FLAPPING"] + (withTimeline ? ["LAST RUNS"] : []),
+                                          histories.map { history in
                 [history.connection, history.latest?.status ?? "-", history.latest?.failure ?? "-",
-                 LinkText.short(history.latest?.checkedAt), history.flapping ? "yes" : "no"]
+                 LinkText.seconds(history.latest?.checkedAt), history.flapping ? "yes" : "no"]
+                    + (withTimeline ? [Timeline.line(history.verdicts)] : [])
             }))
+            if withTimeline { Terminal.write("\nLAST RUNS: oldest to newest, \(Timeline.legend).\n") }
         }
     }
 
     static func json(_ v: CheckVerdict) -> JSONValue {
         .object([("checkedAt", .string(LinkText.iso(v.checkedAt))), ("status", .string(v.status)), ("failure", .string(v.failure)),
                  ("summary", .string(v.summary))])
+    }
+}
+
+/// One character a verdict, oldest to newest: a connection's recent runs at a glance.
+enum Timeline {
+    static let legend = "+ ok, w warning, X critical, ? unknown"
+
+    static func mark(_ status: String) -> Character {
+        switch status {
+        case "ok": return "+"
+        case "warning": return "w"
+        case "critical": return "X"
+        default: return "?"
+        }
+    }
+
+    /// `verdicts` newest first (as the store gives them); at most the flap window.
+    static func line(_ verdicts: [CheckVerdict]) -> String {
+        String(verdicts.prefix(ConnectionHistory.flapWindow).reversed().map { mark($0.status) })
     }
 }

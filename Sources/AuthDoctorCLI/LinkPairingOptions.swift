@@ -82,7 +82,7 @@ extension DiagnoseCommand {
             pendingProviders: connections.filter { $0.status == .pending }.map(\.provider),
             activeProviders: connections.filter { $0.status == .active }.map(\.provider))
         let report = LinkDiagnosis(engine: ClassifyEngine(ruleSet: try ruleOptions.load())).report(snapshot)
-        Terminal.write(report, format: format)
+        Terminal.write(report, format: format.output)
         if report.diagnoseExitStatus != 0 { throw ExitCode(report.diagnoseExitStatus) }
     }
 }

@@ -15,11 +15,7 @@ struct RulesCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the rules: id, failure class, category, severity, where defined.")
         @OptionGroup var ruleOptions: RuleOptions
-        @Option(help: "text (default), json (one array) or jsonl (one rule a line).") var format: OutputFormat = .text
-
-        func validate() throws {
-            if format == .markdown || format == .brief { throw ValidationError("rules list writes text, json or jsonl, not \(format.rawValue)") }
-        }
+        @Option(help: "text (default), json (one array) or jsonl (one rule a line).") var format: ListFormat = .text
 
         func run() throws {
             let set = try ruleOptions.load()
@@ -121,13 +117,12 @@ struct RulesCommand: ParsableCommand {
         @OptionGroup var ruleOptions: RuleOptions
         @Argument(help: ArgumentHelp("Labelled corpus files (JSON lines); - reads standard input.", valueName: "FILE"))
         var files: [String]
-        @Option(help: "text (default) or json.") var format: OutputFormat = .text
+        @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
         @Flag(help: "List every record whose top finding is wrong (with or without the provider).") var misses = false
         @Option(help: ArgumentHelp("Exit 1 when accuracy with the provider is below this percentage (0-100).", valueName: "PERCENT"))
         var min: Double?
 
         func validate() throws {
-            if format != .text && format != .json { throw ValidationError("rules score writes text or json, not \(format.rawValue)") }
             if let min, !(0...100).contains(min) { throw ValidationError("--min must be between 0 and 100 (got \(min))") }
             if files.isEmpty { throw ValidationError("give at least one corpus file") }
         }

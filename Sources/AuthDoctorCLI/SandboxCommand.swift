@@ -24,7 +24,10 @@ struct SandboxCommand: ParsableCommand {
           authdoctor sandbox --list
           authdoctor sandbox --port 8700
           curl -i -H 'Authorization: Bearer sbx-…' http://127.0.0.1:8700/…
-          curl -i 'http://127.0.0.1:8700/oauth/google/authorize?response_type=code&client_id=my-app&redirect_uri=http://127.0.0.1:9000/cb&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256'
+          curl -i -G http://127.0.0.1:8700/oauth/google/authorize \\
+              -d response_type=code -d client_id=my-app -d state=xyz \\
+              -d redirect_uri=http://127.0.0.1:9000/cb -d code_challenge_method=S256 \\
+              -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
 
         Exit status: 0 stopped cleanly; 64 bad usage; 69 the port is in use; 71 another system error; \
         78 a bad scenarios file.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EvidenceModel
 import Foundation
+import Diagnose
 import HealthCheck
 import Hummingbird
 import LinkServer
@@ -35,7 +36,10 @@ struct ServeCommand: ParsableCommand {
         Metrics (the latest verdict of every connection `authdoctor check --db` recorded in the same \
         store, Prometheus text format) are not served to clients: `--metrics-listen ADDRESS:PORT` \
         serves `GET /metrics` on a listener of its own, and AUTHDOCTOR_METRICS_TOKEN, when set, is \
-        the bearer token every `/metrics` request must carry (then also on the main listener).
+        the bearer token every `/metrics` request must carry (then also on the main listener). \
+        Beside it, `GET /probe?connection=ID` (as blackbox_exporter's /probe) checks that stored \
+        connection now and answers its metrics with probe_success; it never exchanges a refresh \
+        token and records nothing.
 
         Slow and idle clients: a connection must complete a request head within --idle-timeout \
         seconds (15) of opening or of its previous answer, and the body within --body-timeout (10); \
@@ -142,7 +146,7 @@ struct ServeCommand: ParsableCommand {
         let configuration = LinkServerConfiguration(host: host, port: port, publicURL: publicURL, clients: clients,
                                                     exchangeTimeout: exchangeTimeout, limits: limits)
         let metricsToken = environment[Self.metricsTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let metrics: MetricsEndpoint? = (metricsListen == nil && metricsToken == nil) ? nil : MetricsEndpoint(
+        var metrics: MetricsEndpoint? = (metricsListen == nil && metricsToken == nil) ? nil : MetricsEndpoint(
             listen: metricsListen.flatMap(MetricsEndpoint.parseListen), bearerToken: metricsToken,
             exposition: {
                 // The latest verdicts `check --db` recorded in this store, for Prometheus to scrape.
@@ -151,15 +155,26 @@ struct ServeCommand: ParsableCommand {
             onRunning: { url in
                 FileHandle.standardError.write(Data("authdoctor serve: metrics on \(url)\(metricsToken == nil ? "" : " (bearer token required)")\n".utf8))
             })
+        if metrics != nil {
+            // GET /probe?connection=NAME beside /metrics: one stored connection checked now.
+            let (ruleSet, ruleIssues) = try RuleLibrary.load(includeBuiltin: true, directories: [])
+            if let first = ruleIssues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
+            let probe = ServeProbe(store: store, definitions: definitions, engine: ClassifyEngine(ruleSet: ruleSet),
+                                   oauthClients: clients.mapValues { .init(clientID: $0.clientID, clientSecret: $0.clientSecret) },
+                                   sandboxURL: sandboxServer.map(SandboxRouting.baseURL(server:)))
+            metrics?.probe = { name, timeout in await probe.run(name, scrapeTimeout: timeout) }
+        }
+        let metricsEndpoint = metrics
+        let metricsOn = metrics != nil
         let providers = clients.keys.sorted().joined(separator: ", ")
         let sandboxNote = sandboxServer.map { " (OAuth servers of the Sandbox at \($0.baseURL))" } ?? ""
         let host = self.host, port = self.port
         let application = buildApplication(
             configuration: configuration, store: store,
             logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
-            metrics: metrics,
+            metrics: metricsEndpoint,
             onServerRunning: { url in
-                let metricsNote = metrics == nil ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
+                let metricsNote = !metricsOn ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
                 FileHandle.standardError.write(Data((metricsNote + "authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n").utf8))
             })
 

@@ -15,7 +15,8 @@ struct StoreCommand: ParsableCommand {
         Examples:
           authdoctor store prune --db authdoctor.sqlite
           authdoctor store rotate-key --db authdoctor.sqlite
-          AUTHDOCTOR_KEY=$OLD NEW_KEY=$(openssl rand -base64 32) authdoctor store rotate-key --new-key-env NEW_KEY
+          AUTHDOCTOR_KEY=$OLD NEW_KEY=$(openssl rand -base64 32) \\
+              authdoctor store rotate-key --new-key-env NEW_KEY
 
         Exit status: 0 done; 64 bad usage; 65 not a store database; 66 no store at the path; \
         74 the store cannot be opened or written; 78 a bad AUTHDOCTOR_KEY or key file, or stored \

@@ -95,6 +95,13 @@ enum LinkText {
         return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(5)) + "Z"
     }
 
+    /// `2026-11-24 12:00:07Z`: to the second (several runs a minute stay apart).
+    static func seconds(_ date: Date?) -> String {
+        guard let date else { return "-" }
+        let text = iso(date)
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(8)) + "Z"
+    }
+
     static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s + " " : s.padding(toLength: width + 1, withPad: " ", startingAt: 0)
     }

@@ -28,7 +28,8 @@ public final class CheckHistory: CheckSink, @unchecked Sendable {
 
     /// A verdict as the store keeps it (docs/CHECK.md: field for field).
     public static func record(_ v: ConnectionVerdict) -> CheckVerdict {
-        CheckVerdict(connection: v.connection, checkedAt: v.checkedAt, status: v.status.name, failure: v.failure, summary: v.summary)
+        CheckVerdict(connection: v.connection, checkedAt: v.checkedAt, status: v.status.name, failure: v.failure, summary: v.summary,
+                     provider: v.provider, seconds: v.seconds, tokenExpiresAt: v.tokenExpiresAt)
     }
 }
 

@@ -21,6 +21,8 @@ public final class CheckWriter: CheckSink, @unchecked Sendable {
     private let reportWriter = JSONReportWriter()
     private var written = 0
     private let color: Bool
+    /// `--format nagios`: the most bytes written (0 = no limit).
+    public var maxOutput = 0
 
     public init(format: CheckFormat, color: Bool = false, emit: @escaping (String) -> Void,
                 emitBytes: (([UInt8]) -> Void)? = nil) {
@@ -71,7 +73,7 @@ public final class CheckWriter: CheckSink, @unchecked Sendable {
         case .text:
             emit(CheckText.table(run.verdicts, run: run, color: color))
         case .nagios:
-            emit(NagiosOutput.render(run))
+            emit(NagiosOutput.render(run, maxBytes: maxOutput))
         case .prometheus:
             emit(PrometheusExposition.render(run))
         }
@@ -160,25 +162,41 @@ public enum CheckText {
         }
         out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
             + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
-            + (run.deadlineReached ? " (deadline reached)" : "") + ".\n"
+            + (run.deadlineReached ? " (deadline reached)" : "") + (run.total == 0 ? " (nothing checked: UNKNOWN)" : "") + ".\n"
         return out
     }
 }
 
 /// `--format nagios`: one status line with performance data, then one line per connection that is
-/// not OK (the plugin's long output), as the Nagios plugin guidelines describe.
+/// not OK (the plugin's long output), as the Nagios plugin guidelines describe. Within `maxBytes`
+/// (Nagios Core keeps 8 KB): the status line always, then the worst connections first, and a last
+/// line "... and N more" counting the ones left out.
 public enum NagiosOutput {
-    public static func render(_ run: CheckRun) -> String {
+    public static func render(_ run: CheckRun, maxBytes: Int = 0) -> String {
         let state = run.worst.name.uppercased()
         var counts = ["\(run.count(.critical)) critical"]
         if run.count(.unknown) > 0 { counts.append("\(run.count(.unknown)) unknown") }
         counts += ["\(run.count(.warning)) warning", "\(run.count(.ok)) ok"]
-        var out = "AUTHDOCTOR \(state) - " + counts.joined(separator: ", ")
+        var out = "AUTHDOCTOR \(state) - " + (run.total == 0 ? "no connection checked" : counts.joined(separator: ", "))
         if run.deadlineReached { out += " (deadline reached)" }
         out += " | ok=\(run.count(.ok));;; warning=\(run.count(.warning));;; critical=\(run.count(.critical));;; "
             + "unknown=\(run.count(.unknown));;; duration=\(String(format: "%.3f", run.seconds))s;;;\n"
-        for v in run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index }) where v.status != .ok {
-            out += "\(v.status.name.uppercased()): \(clean(v.connection)) (\(v.provider ?? "-")): \(v.failure) - \(clean(v.summary))\n"
+        let entries = run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index })
+            .filter { $0.status != .ok }
+        var used = out.utf8.count
+        for (i, v) in entries.enumerated() {
+            let line = "\(v.status.name.uppercased()): \(clean(v.connection)) (\(v.provider ?? "-")): \(v.failure) - \(clean(v.summary))\n"
+            if maxBytes > 0 {
+                let left = entries.count - i - 1
+                // Room for this line and, when more follow, the closing count.
+                let tail = left > 0 ? "... and \(left) more\n".utf8.count : 0
+                if used + line.utf8.count + tail > maxBytes {
+                    out += "... and \(entries.count - i) more\n"
+                    return out
+                }
+            }
+            out += line
+            used += line.utf8.count
         }
         return out
     }
@@ -191,48 +209,106 @@ public enum NagiosOutput {
     }
 }
 
-/// `--format prometheus` and `--metrics-file`: text exposition format 0.0.4.
+/// One connection's metrics: from a run's verdict (`check`) or the store's latest verdict (`serve`).
+public struct MetricRow: Sendable {
+    public var connection: String
+    public var provider: String?
+    public var status: CheckStatus
+    public var failure: String
+    public var checkedAt: Date
+    public var seconds: Double?
+    public var tokenExpiresAt: Int?
+    public var probeSeconds: [(step: String, seconds: Double)]
+    /// Known only from the history (`serve`, or `check --db`).
+    public var flapping: Bool?
+
+    public init(connection: String, provider: String?, status: CheckStatus, failure: String, checkedAt: Date,
+                seconds: Double? = nil, tokenExpiresAt: Int? = nil, probeSeconds: [(step: String, seconds: Double)] = [],
+                flapping: Bool? = nil) {
+        self.connection = connection
+        self.provider = provider
+        self.status = status
+        self.failure = failure
+        self.checkedAt = checkedAt
+        self.seconds = seconds
+        self.tokenExpiresAt = tokenExpiresAt
+        self.probeSeconds = probeSeconds
+        self.flapping = flapping
+    }
+
+    public init(_ v: ConnectionVerdict) {
+        self.init(connection: v.connection, provider: v.provider, status: v.status, failure: v.failure, checkedAt: v.checkedAt,
+                  seconds: v.seconds, tokenExpiresAt: v.tokenExpiresAt, probeSeconds: v.probeSeconds)
+    }
+}
+
+/// The run as a whole, where it is known (`serve` has no run of its own: the newest check stands for it).
+public struct MetricRun: Sendable {
+    public var startedAt: Date?
+    public var seconds: Double?
+    public var deadlineReached: Bool?
+    public init(startedAt: Date?, seconds: Double?, deadlineReached: Bool?) {
+        self.startedAt = startedAt
+        self.seconds = seconds
+        self.deadlineReached = deadlineReached
+    }
+}
+
+/// `--format prometheus`, `--metrics-file` and `serve`'s `/metrics`: one metric set, written by one
+/// function (text exposition format 0.0.4). Every family is always declared; a sample is written
+/// where its value is known. `authdoctor_up` carries only connection and provider, so a change of
+/// failure class does not start a new `up` series; the class is `authdoctor_failure_info`.
 public enum PrometheusExposition {
+    /// The metric families, in the order written (docs/CHECK.md lists them).
+    public static let families = [
+        "authdoctor_up", "authdoctor_failure_info", "authdoctor_check_status", "authdoctor_check_last_timestamp_seconds",
+        "authdoctor_check_duration_seconds", "authdoctor_probe_duration_seconds", "authdoctor_token_expiry_timestamp_seconds",
+        "authdoctor_flapping", "authdoctor_check_connections", "authdoctor_check_run_duration_seconds",
+        "authdoctor_check_last_run_timestamp_seconds", "authdoctor_check_deadline_reached",
+    ]
+
     public static func render(_ run: CheckRun) -> String {
+        render(rows: run.verdicts.map(MetricRow.init),
+               run: MetricRun(startedAt: run.startedAt, seconds: run.seconds, deadlineReached: run.deadlineReached))
+    }
+
+    public static func render(rows: [MetricRow], run: MetricRun) -> String {
         var out = ""
-        out.reserveCapacity(256 * max(1, run.verdicts.count))
+        out.reserveCapacity(400 * max(1, rows.count))
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
-        family("authdoctor_up", "gauge", "1 when the connection's check is OK, else 0; the failure class found is a label.")
-        for v in run.verdicts {
-            out += "authdoctor_up{connection=\"\(escape(v.connection))\",provider=\"\(escape(v.provider ?? ""))\",failure=\"\(escape(v.failure))\"} \(v.status == .ok ? 1 : 0)\n"
-        }
+        let labels = rows.map { "connection=\"\(escape($0.connection))\",provider=\"\(escape($0.provider ?? ""))\"" }
+        family("authdoctor_up", "gauge", "1 when the connection's check is OK, else 0.")
+        for (i, r) in rows.enumerated() { out += "authdoctor_up{\(labels[i])} \(r.status == .ok ? 1 : 0)\n" }
+        family("authdoctor_failure_info", "gauge", "Always 1; the failure label is the class the connection's check found (none when healthy).")
+        for (i, r) in rows.enumerated() { out += "authdoctor_failure_info{\(labels[i]),failure=\"\(escape(r.failure))\"} 1\n" }
         family("authdoctor_check_status", "gauge", "The connection's monitoring state: 0 ok, 1 warning, 2 critical, 3 unknown.")
-        for v in run.verdicts {
-            out += "authdoctor_check_status{connection=\"\(escape(v.connection))\"} \(v.status.rawValue)\n"
-        }
+        for (i, r) in rows.enumerated() { out += "authdoctor_check_status{\(labels[i])} \(r.status.rawValue)\n" }
+        family("authdoctor_check_last_timestamp_seconds", "gauge", "When the connection was last checked (Unix time).")
+        for (i, r) in rows.enumerated() { out += "authdoctor_check_last_timestamp_seconds{\(labels[i])} \(Int(r.checkedAt.timeIntervalSince1970))\n" }
         family("authdoctor_check_duration_seconds", "gauge", "Seconds the connection's check took, retries included.")
-        for v in run.verdicts {
-            out += "authdoctor_check_duration_seconds{connection=\"\(escape(v.connection))\"} \(number(v.seconds))\n"
-        }
+        for (i, r) in rows.enumerated() { if let s = r.seconds { out += "authdoctor_check_duration_seconds{\(labels[i])} \(number(s))\n" } }
         family("authdoctor_probe_duration_seconds", "gauge", "Seconds each probe step took in the connection's last attempt.")
-        for v in run.verdicts {
-            for (step, seconds) in v.probeSeconds {
-                out += "authdoctor_probe_duration_seconds{connection=\"\(escape(v.connection))\",step=\"\(escape(step))\"} \(number(seconds))\n"
+        for (i, r) in rows.enumerated() {
+            for (step, seconds) in r.probeSeconds {
+                out += "authdoctor_probe_duration_seconds{\(labels[i]),step=\"\(escape(step))\"} \(number(seconds))\n"
             }
         }
         family("authdoctor_token_expiry_timestamp_seconds", "gauge", "When the connection's token expires (Unix time), where the provider tells.")
-        for v in run.verdicts {
-            if let expiry = v.tokenExpiresAt {
-                out += "authdoctor_token_expiry_timestamp_seconds{connection=\"\(escape(v.connection))\"} \(expiry)\n"
-            }
-        }
-        family("authdoctor_check_connections", "gauge", "Connections by state in the last run.")
+        for (i, r) in rows.enumerated() { if let e = r.tokenExpiresAt { out += "authdoctor_token_expiry_timestamp_seconds{\(labels[i])} \(e)\n" } }
+        family("authdoctor_flapping", "gauge", "1 when the connection's state changed often in its recent checks (authdoctor history).")
+        for (i, r) in rows.enumerated() { if let f = r.flapping { out += "authdoctor_flapping{\(labels[i])} \(f ? 1 : 0)\n" } }
+        family("authdoctor_check_connections", "gauge", "Connections by state at their last check.")
         for status in CheckStatus.allCases {
-            out += "authdoctor_check_connections{status=\"\(status.name)\"} \(run.count(status))\n"
+            out += "authdoctor_check_connections{status=\"\(status.name)\"} \(rows.filter { $0.status == status }.count)\n"
         }
         family("authdoctor_check_run_duration_seconds", "gauge", "Seconds the last run took.")
-        out += "authdoctor_check_run_duration_seconds \(number(run.seconds))\n"
+        if let seconds = run.seconds { out += "authdoctor_check_run_duration_seconds \(number(seconds))\n" }
         family("authdoctor_check_last_run_timestamp_seconds", "gauge", "When the last run started (Unix time).")
-        out += "authdoctor_check_last_run_timestamp_seconds \(Int(run.startedAt.timeIntervalSince1970))\n"
+        if let startedAt = run.startedAt { out += "authdoctor_check_last_run_timestamp_seconds \(Int(startedAt.timeIntervalSince1970))\n" }
         family("authdoctor_check_deadline_reached", "gauge", "1 when the last run hit its total deadline.")
-        out += "authdoctor_check_deadline_reached \(run.deadlineReached ? 1 : 0)\n"
+        if let reached = run.deadlineReached { out += "authdoctor_check_deadline_reached \(reached ? 1 : 0)\n" }
         return out
     }
 
@@ -253,6 +329,23 @@ public enum PrometheusExposition {
 
     static func number(_ d: Double) -> String {
         String(format: "%.6f", d)
+    }
+
+    /// Before the run: the metrics file's directory exists and can be written (else the same error
+    /// the write would give, before any probe).
+    public static func checkDestination(_ path: String) throws(InputError) {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError(.io, "no such directory for the metrics file", place: directory)
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw InputError(.io, "the metrics file is a directory", place: path)
+        }
+        guard access(directory, W_OK) == 0 else {
+            throw InputError(.io, "cannot write the metrics file there (permissions?)", place: directory)
+        }
     }
 
     /// Writes the exposition atomically: a temporary file in the same directory, then rename(2),

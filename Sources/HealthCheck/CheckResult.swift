@@ -132,8 +132,8 @@ public struct CheckRun: Sendable {
     public var total: Int { counts.values.reduce(0, +) }
     public func count(_ status: CheckStatus) -> Int { counts[status] ?? 0 }
 
-    /// The worst status; OK for an empty run.
-    public var worst: CheckStatus { counts.filter { $0.value > 0 }.keys.max() ?? .ok }
+    /// The worst status; UNKNOWN for an empty run (nothing checked is not "all OK").
+    public var worst: CheckStatus { counts.filter { $0.value > 0 }.keys.max() ?? .unknown }
     public var exitStatus: Int32 { worst.rawValue }
 }
 

@@ -169,6 +169,15 @@ public final class CheckRunner: Sendable {
                                          seconds: elapsed())
             }
         }
+        // An unknown provider is a bad entry whatever else is wrong with it (an unset token
+        // variable would otherwise hide the typo behind token-missing).
+        if entry.prepared == nil, let id = provider, !id.isEmpty, definitions[id] == nil, !DatabaseTarget.providers.contains(id) {
+            let known = Set(definitions.keys).union(DatabaseTarget.providers).sorted()
+            return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
+                                     failure: "bad-entry",
+                                     summary: Redactor.redact("\(entry.label): field 'provider': unknown provider '\(id)'\(Suggestion.hint(id, among: known)) (known: \(known.joined(separator: ", ")))"),
+                                     seconds: elapsed())
+        }
         if let missing = missingCredentialVariable(entry.settings) {
             let report = credentialMissingReport(entry, key: missing.key, variable: missing.variable)
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .critical,
@@ -182,7 +191,7 @@ public final class CheckRunner: Sendable {
             plan = try entry.settings.plan(engine: engine, definitions: { [definitions] id throws(InputError) in
                 guard let definition = definitions[id] else {
                     let known = definitions.keys.sorted().joined(separator: ", ")
-                    throw InputError(.usage, "unknown provider '\(id)' (known: \(known))", place: "--provider")
+                    throw InputError(.usage, "unknown provider '\(id)'\(Suggestion.hint(id, among: definitions.keys.sorted())) (known: \(known))", place: "--provider")
                 }
                 return definition
             }, sandboxURL: sandboxURL, environment: environment, readStandardInput: { Data() })

@@ -132,7 +132,7 @@ public struct ConnectionSettings: Sendable, Equatable {
     /// The provider, or the usage error that asks for one.
     public func requireProvider() throws(InputError) -> String {
         guard let provider, !provider.isEmpty else {
-            throw InputError(.usage, "diagnose needs --provider P (google, google-ads, google-analytics, facebook, linkedin, hubspot, bigquery, google-sheets, snowflake, platform-api, looker-studio)")
+            throw InputError(.usage, "diagnose needs --provider P (google, google-ads, google-analytics, facebook, linkedin, hubspot, bigquery, google-sheets, snowflake, postgres, redshift, platform-api, looker-studio)")
         }
         return provider
     }

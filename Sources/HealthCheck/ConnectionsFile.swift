@@ -102,7 +102,7 @@ public struct ConnectionsFile: ConnectionSource {
         for (key, value) in map {
             let name = key.scalar?.string ?? ""
             guard name == "connections" else {
-                throw InputError(.data, "unknown key '\(name)' (a connections file has only 'connections:')", place: "\(path):\(line(key))")
+                throw InputError(.data, "unknown key '\(name)'\(Suggestion.hint(name, among: ["connections"])) (a connections file has only 'connections:')", place: "\(path):\(line(key))")
             }
             list = value
         }
@@ -234,7 +234,8 @@ public struct ConnectionsFile: ConnectionSource {
                 if let why = commandOnly[key] {
                     fail(key, field.keyLine, "not a per-connection setting (\(why))")
                 } else {
-                    let hint = key.hasPrefix("--") ? " (write it without the leading '--')" : ""
+                    let hint = key.hasPrefix("--") ? " (write it without the leading '--')"
+                        : Suggestion.hint(key, among: ConnectionSettings.keys.map(\.key) + commandOnly.keys.sorted())
                     fail(key, field.keyLine, "unknown field\(hint); a connection takes name and diagnose's flag names: "
                          + ConnectionSettings.keys.map(\.key).joined(separator: ", "))
                 }

@@ -17,6 +17,9 @@ public struct MetricsEndpoint: Sendable {
     public var exposition: @Sendable () -> String
     /// Told the metrics URL once the separate listener listens.
     public var onRunning: @Sendable (String) async -> Void
+    /// `GET /probe?connection=NAME` (as blackbox_exporter's /probe): check that one connection now and
+    /// answer its metrics; given the name and the scrape timeout (seconds), it returns the HTTP status and body.
+    public var probe: (@Sendable (String, Double?) async -> (status: Int, body: String))?
 
     public init(listen: (host: String, port: Int)?, bearerToken: String?, exposition: @escaping @Sendable () -> String,
                 onRunning: @escaping @Sendable (String) async -> Void = { _ in }) {
@@ -36,7 +39,8 @@ public struct MetricsEndpoint: Sendable {
         return (host, port)
     }
 
-    func respond(_ request: Request) -> Response {
+    /// The bearer token check shared by /metrics and /probe: nil when the request may go on.
+    func refusal(_ request: Request) -> Response? {
         if let bearerToken {
             let sent = request.headers[.authorization] ?? ""
             let expected = "Bearer " + bearerToken
@@ -47,6 +51,11 @@ public struct MetricsEndpoint: Sendable {
                 return response
             }
         }
+        return nil
+    }
+
+    func respond(_ request: Request) -> Response {
+        if let refused = refusal(request) { return refused }
         var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: exposition())))
         response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         response.headers[.cacheControl] = "no-store"
@@ -56,6 +65,22 @@ public struct MetricsEndpoint: Sendable {
     func addRoute(to router: Router<BasicRequestContext>) {
         let endpoint = self
         router.get("/metrics") { request, _ in endpoint.respond(request) }
+        if let probe {
+            router.get("/probe") { request, _ in
+                if let refused = endpoint.refusal(request) { return refused }
+                guard let name = request.uri.queryParameters.get("connection"), !name.isEmpty else {
+                    return LinkHandlers.response(status: 400, body: "give ?connection=NAME\n", contentType: "text/plain; charset=utf-8")
+                }
+                // Prometheus says how long it waits (X-Prometheus-Scrape-Timeout-Seconds); answer within it.
+                let timeout = request.headers[HTTPField.Name("X-Prometheus-Scrape-Timeout-Seconds")!].flatMap(Double.init)
+                let (status, body) = await probe(name, timeout)
+                if status != 200 { return LinkHandlers.response(status: status, body: body, contentType: "text/plain; charset=utf-8") }
+                var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+                response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                response.headers[.cacheControl] = "no-store"
+                return response
+            }
+        }
     }
 
     /// The separate metrics listener: `/metrics` and `/healthz`, nothing of the link pages.

@@ -209,13 +209,23 @@ public struct CheckVerdict: Sendable, Equatable, Codable {
     /// The first finding's failure class (`none` when healthy).
     public var failure: String
     public var summary: String
+    /// The provider id, when the entry named one (recorded since store schema v3).
+    public var provider: String?
+    /// Seconds the connection's check took, retries included (since v3).
+    public var seconds: Double?
+    /// When the connection's token expires (Unix time), where a probe told (since v3).
+    public var tokenExpiresAt: Int?
 
-    public init(connection: String, checkedAt: Date, status: String, failure: String, summary: String) {
+    public init(connection: String, checkedAt: Date, status: String, failure: String, summary: String,
+                provider: String? = nil, seconds: Double? = nil, tokenExpiresAt: Int? = nil) {
         self.connection = connection
         self.checkedAt = checkedAt
         self.status = status
         self.failure = failure
         self.summary = summary
+        self.provider = provider
+        self.seconds = seconds
+        self.tokenExpiresAt = tokenExpiresAt
     }
 }
 

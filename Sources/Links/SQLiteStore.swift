@@ -158,6 +158,14 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                 );
                 """)
         }
+        // v3 (issue 15): what `serve /metrics` needs to expose the metric set `check` writes.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                ALTER TABLE verdicts ADD COLUMN provider TEXT;
+                ALTER TABLE verdicts ADD COLUMN seconds REAL;
+                ALTER TABLE verdicts ADD COLUMN token_expires_at INTEGER;
+                """)
+        }
         return migrator
     }()
 
@@ -552,9 +560,13 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     public func recordVerdicts(_ verdicts: [CheckVerdict]) throws {
         guard !verdicts.isEmpty else { return }
         try write { db in
-            let insert = try db.cachedStatement(sql: "INSERT INTO verdicts (connection, checked_at, status, failure, summary) VALUES (?, ?, ?, ?, ?)")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO verdicts (connection, checked_at, status, failure, summary, provider, seconds, token_expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for verdict in verdicts {
-                try insert.execute(arguments: [verdict.connection, Self.seconds(verdict.checkedAt), verdict.status, verdict.failure, verdict.summary])
+                try insert.execute(arguments: [verdict.connection, Self.seconds(verdict.checkedAt), verdict.status, verdict.failure, verdict.summary,
+                                               verdict.provider, verdict.seconds, verdict.tokenExpiresAt])
             }
         }
     }
@@ -562,11 +574,9 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     public func verdicts(connection: String, limit: Int) throws -> [CheckVerdict] {
         try read { db in
             try Self.fetchAll(db, """
-                SELECT connection, checked_at, status, failure, summary FROM verdicts WHERE connection = ?
+                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at FROM verdicts WHERE connection = ?
                 ORDER BY checked_at DESC, id DESC LIMIT ?
-                """, [connection, max(0, limit)]).map {
-                CheckVerdict(connection: $0[0], checkedAt: Self.date($0[1] as Double), status: $0[2], failure: $0[3], summary: $0[4])
-            }
+                """, [connection, max(0, limit)]).map(Self.verdict)
         }
     }
 
@@ -575,17 +585,22 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     public func recentVerdicts(perConnection: Int) throws -> [String: [CheckVerdict]] {
         try read { db in
             let rows = try Self.fetchAll(db, """
-                SELECT connection, checked_at, status, failure, summary FROM (
+                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at FROM (
                     SELECT *, ROW_NUMBER() OVER (PARTITION BY connection ORDER BY checked_at DESC, id DESC) AS position FROM verdicts
                 ) WHERE position <= ? ORDER BY connection, position
                 """, [max(1, perConnection)])
             var out: [String: [CheckVerdict]] = [:]
             for row in rows {
-                let verdict = CheckVerdict(connection: row[0], checkedAt: Self.date(row[1] as Double), status: row[2], failure: row[3], summary: row[4])
+                let verdict = Self.verdict(row)
                 out[verdict.connection, default: []].append(verdict)
             }
             return out
         }
+    }
+
+    static func verdict(_ row: Row) -> CheckVerdict {
+        CheckVerdict(connection: row[0], checkedAt: date(row[1] as Double), status: row[2], failure: row[3], summary: row[4],
+                     provider: row[5], seconds: row[6], tokenExpiresAt: row[7])
     }
 
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {

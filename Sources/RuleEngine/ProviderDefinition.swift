@@ -746,15 +746,18 @@ public enum ProviderLibrary {
     }
 
     /// One provider's definition, or a one-line error: unknown provider (usage), bad file (config).
-    public static func definition(for id: String, includeBuiltin: Bool = true, directories: [String] = []) throws(InputError) -> ProviderDefinition {
+    /// `alsoKnown`: providers served without a definition (postgres, redshift), named in the error too.
+    public static func definition(for id: String, includeBuiltin: Bool = true, directories: [String] = [],
+                                  alsoKnown: [String] = []) throws(InputError) -> ProviderDefinition {
         let (all, issues) = try load(includeBuiltin: includeBuiltin, directories: directories)
         if let first = issues.first {
             let more = issues.count > 1 ? " (and \(issues.count - 1) more)" : ""
             throw InputError(.config, first.message + more, place: "\(first.file):\(first.line)")
         }
         guard let definition = all[id] else {
-            let known = all.keys.sorted().joined(separator: ", ")
-            throw InputError(.usage, "unknown provider '\(id)' for diagnose (known: \(known.isEmpty ? "none" : known))")
+            let names = Set(all.keys).union(alsoKnown).sorted()
+            let known = names.joined(separator: ", ")
+            throw InputError(.usage, "unknown provider '\(id)' for diagnose\(Suggestion.hint(id, among: names)) (known: \(known.isEmpty ? "none" : known))")
         }
         return definition
     }

@@ -89,7 +89,7 @@ public struct RuleLoader {
         let fields = Self.fields(map)
         for (key, _) in map {
             guard let name = key.string, Self.ruleKeys.contains(name) else {
-                issue(file, key, "unknown key '\(key.string ?? "?")' in rule (allowed: \(Self.ruleKeys.sorted().joined(separator: ", ")))")
+                issue(file, key, "unknown key '\(key.string ?? "?")' in rule\(Suggestion.hint(key.string ?? "", among: Self.ruleKeys.sorted())) (allowed: \(Self.ruleKeys.sorted().joined(separator: ", ")))")
                 continue
             }
         }
@@ -105,15 +105,15 @@ public struct RuleLoader {
         }
         let category = required("category") ?? "?"
         if category != "?" && !Vocabulary.categories.contains(category) {
-            issue(file, fields["category"], "unknown category '\(category)' (known: \(Vocabulary.categories.sorted().joined(separator: ", ")))")
+            issue(file, fields["category"], "unknown category '\(category)'\(Suggestion.hint(category, among: Vocabulary.categories.sorted())) (known: \(Vocabulary.categories.sorted().joined(separator: ", ")))")
         }
         let failure = required("failure") ?? "?"
         if failure != "?" && !Vocabulary.failures.contains(failure) {
-            issue(file, fields["failure"], "unknown failure '\(failure)' (known: \(Vocabulary.failures.joined(separator: ", ")))")
+            issue(file, fields["failure"], "unknown failure '\(failure)'\(Suggestion.hint(failure, among: Vocabulary.failures)) (known: \(Vocabulary.failures.joined(separator: ", ")))")
         }
         let severity = fields["severity"]?.string ?? "error"
         if !Vocabulary.severities.contains(severity) {
-            issue(file, fields["severity"], "unknown severity '\(severity)' (known: error, warning, info)")
+            issue(file, fields["severity"], "unknown severity '\(severity)'\(Suggestion.hint(severity, among: Vocabulary.severities)) (known: error, warning, info)")
         }
         let summary = required("summary") ?? ""
         var confidence: Double?
@@ -201,7 +201,7 @@ public struct RuleLoader {
                 if name == "any" { when.any += parsed } else { when.not += parsed }
             default:
                 if !Vocabulary.isKnownFact(name) {
-                    issue(file, key, "unknown fact '\(name)' (see docs/RULES.md for fact names)")
+                    issue(file, key, "unknown fact '\(name)'\(Vocabulary.factHint(name)) (see docs/RULES.md for fact names)")
                     continue
                 }
                 if name == "provider" {
@@ -209,13 +209,13 @@ public struct RuleLoader {
                         (v.sequence ?? [v]).compactMap { n in n.string.map { (n, $0) } }
                     } ?? [])
                     for (node, p) in named where !ProviderDetector.known.contains(p) {
-                        issue(file, node, "unknown provider '\(p)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+                        issue(file, node, "unknown provider '\(p)'\(Suggestion.hint(p, among: ProviderDetector.known)) (known: \(ProviderDetector.known.joined(separator: ", ")))")
                     }
                 }
                 if let ops = value.mapping {
                     for (opKey, opValue) in ops {
                         guard let op = opKey.string, Self.operatorKeys.contains(op) else {
-                            issue(file, opKey, "unknown operator '\(opKey.string ?? "?")' (allowed: \(Self.operatorKeys.sorted().joined(separator: ", ")))")
+                            issue(file, opKey, "unknown operator '\(opKey.string ?? "?")'\(Suggestion.hint(opKey.string ?? "", among: Self.operatorKeys.sorted())) (allowed: \(Self.operatorKeys.sorted().joined(separator: ", ")))")
                             continue
                         }
                         if let parsed = parseOperator(op, opValue, file: file) {
@@ -310,7 +310,7 @@ public struct RuleLoader {
         let fields = Self.fields(map)
         let start = issues.count
         for (key, _) in map where !Self.remediationKeys.contains(key.string ?? "") {
-            issue(file, key, "unknown key '\(key.string ?? "?")' in remediation (allowed: \(Self.remediationKeys.sorted().joined(separator: ", ")))")
+            issue(file, key, "unknown key '\(key.string ?? "?")' in remediation\(Suggestion.hint(key.string ?? "", among: Self.remediationKeys.sorted())) (allowed: \(Self.remediationKeys.sorted().joined(separator: ", ")))")
         }
         func string(_ key: String) -> String? {
             guard let v = fields[key]?.string, !v.isEmpty else { issue(file, fields[key] ?? node, "remediation is missing '\(key)'"); return nil }

@@ -1,3 +1,5 @@
+import EvidenceModel
+
 /// The stable identifiers of DESIGN.md. Reports, rules and tests use exactly these.
 public enum Vocabulary {
     public static let categories: Set<String> = ["source", "destination", "api-token", "link"]
@@ -47,5 +49,21 @@ public enum Vocabulary {
 
     public static func isKnownFact(_ name: String) -> Bool {
         factNames.contains(name) || factPrefixes.contains(where: { name.hasPrefix($0) && name.count > $0.count })
+    }
+
+    /// " (did you mean 'x'?)" for a mistyped fact name: the nearest exact name, or a family name
+    /// whose last segment is mistyped (`body.eror.code` → `body.error.code` is not known, so only
+    /// exact names and the family prefixes themselves are offered).
+    public static func factHint(_ name: String) -> String {
+        if let exact = Suggestion.nearest(name, among: factNames.sorted()) { return " (did you mean '\(exact)'?)" }
+        // A mistyped family prefix: `http.heder.x` → `http.header.x`.
+        if let dot = name.firstIndex(of: ".") {
+            let head = String(name[...dot])
+            let rest = name[name.index(after: dot)...]
+            if let prefix = Suggestion.nearest(head, among: factPrefixes.filter { $0.hasSuffix(".") }) {
+                return " (did you mean '\(prefix)\(rest)'?)"
+            }
+        }
+        return ""
     }
 }

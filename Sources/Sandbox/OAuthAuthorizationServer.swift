@@ -230,7 +230,28 @@ final class OAuthAuthorizationServers: @unchecked Sendable {
         ]
         if withRefreshToken, let refreshToken = issuer.credentials["refresh-token"] { body.append(("refresh_token", .string(refreshToken))) }
         if let scope { body.append(("scope", .string(scope))) }
+        // OpenID Connect: with the `openid` scope the answer carries an ID token naming the account
+        // (Google does); the Sandbox's is unsigned (`alg: none`) and names the account its
+        // token-info fixtures name, so `connections list` shows who connected.
+        if let scope, scope.split(separator: " ").contains("openid") {
+            body.append(("id_token", .string(Self.idToken(email: Self.sandboxAccount, audience: issuer.credentials["client-id"] ?? ""))))
+        }
         return .json(200, body, headers: Self.noStore)
+    }
+
+    /// The account the Sandbox's OpenID Connect providers sign in (as fixtures/google/tokeninfo-valid.http).
+    public static let sandboxAccount = "client.analyst@example.com"
+
+    /// An unsigned JWT (`alg: none`): header, claims, empty signature, base64url without padding.
+    static func idToken(email: String, audience: String) -> String {
+        func base64url(_ json: JSONValue) -> String {
+            Data(JSONWriter.serialize(json).utf8).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let header = base64url(.object([("alg", .string("none")), ("typ", .string("JWT"))]))
+        let claims = base64url(.object([("iss", .string("https://sandbox.authdoctor.invalid")), ("sub", .string("sandbox-1")),
+                                        ("aud", .string(audience)), ("email", .string(email)), ("email_verified", .bool(true))]))
+        return header + "." + claims + "."
     }
 
     static let noStore: [(name: String, value: String)] = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]

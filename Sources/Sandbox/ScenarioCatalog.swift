@@ -69,8 +69,20 @@ public struct SandboxScenario: Sendable {
 
     /// `sbx-…` values are made for the sandbox; digits-only values, and `*-id` values made of
     /// identifier characters, are ids rather than secrets.
+    ///
+    /// Identifiers that are not secret (a user name, a dataset, a URL path, a service account's
+    /// e-mail, a project) are shown whatever they look like, so every scenario can be replayed by
+    /// hand with `diagnose --sandbox`: only what names no secret, and only one printable line.
+    static let nonSecretNames: Set<String> = [
+        "user", "dataset", "url-path", "url", "client-email", "project", "account", "host", "database", "schema", "table",
+        "spreadsheet-id", "expect-account",
+    ]
+
     static func isPrintable(name: String, value: String) -> Bool {
         guard !value.isEmpty else { return false }
+        if nonSecretNames.contains(name) {
+            return value.count <= 200 && !value.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == " " }
+        }
         if value.hasPrefix("sbx-") { return true }
         if value.allSatisfy({ $0.isASCII && $0.isNumber }) { return true }
         let identifier = value.count <= 100

@@ -89,7 +89,8 @@ final class CheckCommandTests: XCTestCase {
                 XCTAssertTrue(result.stdoutLines.first?.hasPrefix("AUTHDOCTOR CRITICAL - 2 critical, 0 warning, 1 ok |") == true, result.stdoutText)
             case .prometheus:
                 XCTAssertTrue(result.stdoutText.contains("# TYPE authdoctor_up gauge"))
-                XCTAssertTrue(result.stdoutText.contains(#"authdoctor_up{connection="unset",provider="facebook",failure="token-missing"} 0"#))
+                XCTAssertTrue(result.stdoutText.contains(#"authdoctor_up{connection="unset",provider="facebook"} 0"#))
+                XCTAssertTrue(result.stdoutText.contains(#"authdoctor_failure_info{connection="unset",provider="facebook",failure="token-missing"} 1"#))
             }
             XCTAssertEqual(result.stderrText, "", "\(format): nothing on stderr (not a terminal)")
         }
@@ -102,7 +103,7 @@ final class CheckCommandTests: XCTestCase {
         let result = try check(["--connections", file, "--format", "nagios", "--metrics-file", metrics])
         XCTAssertEqual(result.status, 0, result.summary)
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
-        XCTAssertTrue(text.contains(#"authdoctor_up{connection="a",provider="facebook",failure="none"} 1"#), text)
+        XCTAssertTrue(text.contains(#"authdoctor_up{connection="a",provider="facebook"} 1"#), text)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["authdoctor.prom"], "no temporary file left")
     }
 
@@ -146,7 +147,7 @@ final class CheckCommandTests: XCTestCase {
             String(text[Range($0.range(at: 1), in: text)!])
         })
         let commandOnly: Set<String> = ["sandbox", "providers", "format", "show-facts", "rules", "no-builtin-rules", "help", "version",
-                                        "link", "issue-link", "client", "link-ttl", "public-url", "db"]  // links: about the report, not the connection
+                                        "link", "issue-link", "client", "link-ttl", "public-url", "db", "color"]  // links: about the report, not the connection
         flags.subtract(commandOnly)
         XCTAssertEqual(flags, Set(ConnectionSettings.keys.map(\.key)), "diagnose's flags and the connection keys drifted apart")
     }

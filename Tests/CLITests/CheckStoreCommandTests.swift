@@ -150,7 +150,7 @@ final class CheckStoreCommandTests: XCTestCase {
         let text = try run(["history", "shop-ads", "--db", database])
         assertSuccess(text)
         XCTAssertTrue(text.stdoutText.contains("flapping:      yes"), text.summary)
-        XCTAssertTrue(text.stdoutText.contains("failing since: 2026-09-21 19:13Z"), text.summary)
+        XCTAssertTrue(text.stdoutText.contains("failing since: 2026-09-21 19:13:20Z"), text.summary)
     }
 
     func testUsageErrors() throws {

@@ -126,8 +126,13 @@ final class CheckOutputTests: XCTestCase {
             samples[name, default: []].append(line)
         }
         XCTAssertEqual(samples["authdoctor_up"]?.count, run.total)
-        XCTAssertTrue(samples["authdoctor_up"]?.contains(#"authdoctor_up{connection="fb-healthy",provider="facebook",failure="none"} 1"#) == true)
-        XCTAssertTrue(samples["authdoctor_up"]?.contains(#"authdoctor_up{connection="fb-expired",provider="facebook",failure="expiry"} 0"#) == true)
+        XCTAssertTrue(samples["authdoctor_up"]?.contains(#"authdoctor_up{connection="fb-healthy",provider="facebook"} 1"#) == true)
+        XCTAssertTrue(samples["authdoctor_up"]?.contains(#"authdoctor_up{connection="fb-expired",provider="facebook"} 0"#) == true)
+        // The failure class is an info metric, never a label of up (a new class starts no new up series).
+        XCTAssertFalse(samples["authdoctor_up"]?.contains { $0.contains("failure=") } ?? true)
+        XCTAssertEqual(samples["authdoctor_failure_info"]?.count, run.total)
+        XCTAssertTrue(samples["authdoctor_failure_info"]?.contains(#"authdoctor_failure_info{connection="fb-expired",provider="facebook",failure="expiry"} 1"#) == true)
+        XCTAssertEqual(Set(families.keys), Set(PrometheusExposition.families), "every family of the one metric set is declared")
         XCTAssertTrue(samples["authdoctor_up"]?.contains { $0.contains(#"connection="bad \"quoted\" entry""#) } == true, "label values are escaped")
         XCTAssertEqual(samples["authdoctor_check_duration_seconds"]?.count, run.total)
         XCTAssertTrue(samples["authdoctor_token_expiry_timestamp_seconds"]?.contains { $0.contains(#"connection="fb-healthy""#) } == true)
@@ -156,7 +161,7 @@ final class CheckOutputTests: XCTestCase {
         run.verdicts = [ConnectionVerdict(index: 0, connection: "a", provider: "facebook", status: .ok, failure: "none", summary: "fine")]
         try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: path)
         let written = try String(contentsOfFile: path, encoding: .utf8)
-        XCTAssertTrue(written.contains(#"authdoctor_up{connection="a",provider="facebook",failure="none"} 1"#))
+        XCTAssertTrue(written.contains(#"authdoctor_up{connection="a",provider="facebook"} 1"#))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["authdoctor.prom"], "no temporary file left")
         XCTAssertThrowsError(try PrometheusExposition.writeAtomically("x", to: "/nonexistent-dir-authdoctor/x.prom"))
     }

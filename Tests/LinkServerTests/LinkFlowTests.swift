@@ -63,6 +63,10 @@ final class LinkFlowTests: XCTestCase {
             let after = try store.allConnections()
             XCTAssertEqual(after.count, 2)
             XCTAssertTrue(after.allSatisfy { $0.status == .active }, "\(after)")
+            // Issue 15: the Sandbox's Google sign-in (openid scope) names the account, as Google's ID token does,
+            // so `connections list` shows who connected; Facebook's token answer names nobody.
+            XCTAssertEqual(after.first { $0.provider == "google" }?.account, "client.analyst@example.com")
+            XCTAssertNil(after.first { $0.provider == "facebook" }?.account)
             XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: Date()), .finished)
             for connection in after {
                 let tokens = try store.connectionCredentials(id: connection.id)

@@ -338,6 +338,24 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(try store.verdicts(connection: "nobody", limit: 5), [])
     }
 
+    /// Schema v3: provider, duration and token expiry come back as recorded; older verdicts have none.
+    func testVerdictsKeepProviderDurationAndExpiry() throws {
+        let store = try SQLiteStore.inMemory()
+        try store.recordVerdicts([
+            CheckVerdict(connection: "fb", checkedAt: at(1), status: "ok", failure: "none", summary: "healthy",
+                         provider: "facebook", seconds: 0.25, tokenExpiresAt: 1_900_000_000),
+            CheckVerdict(connection: "old", checkedAt: at(1), status: "ok", failure: "none", summary: "healthy"),
+        ])
+        let fb = try XCTUnwrap(store.verdicts(connection: "fb", limit: 1).first)
+        XCTAssertEqual(fb.provider, "facebook")
+        XCTAssertEqual(fb.seconds, 0.25)
+        XCTAssertEqual(fb.tokenExpiresAt, 1_900_000_000)
+        let old = try XCTUnwrap(store.recentVerdicts(perConnection: 1)["old"]?.first)
+        XCTAssertNil(old.provider)
+        XCTAssertNil(old.seconds)
+        XCTAssertNil(old.tokenExpiresAt)
+    }
+
     func testRenewedTokensByConnectionName() throws {
         let store = try SQLiteStore.inMemory()
         XCTAssertNil(try store.renewedTokens(connectionName: "fb-main"))
@@ -407,14 +425,15 @@ final class SQLiteStoreTests: XCTestCase {
 
     // MARK: schema
 
-    /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table).
+    /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table); issue 15
+    /// v3 (a verdict's provider, duration and token expiry, for serve's /metrics).
     func testFrozenMigrationsHoldEveryTable() throws {
         let store = try SQLiteStore.inMemory()
         let (applied, tables) = try store.writer.read { db in
             (try SQLiteStore.migrator.appliedMigrations(db),
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"))
         }
-        XCTAssertEqual(applied, ["v1", "v2"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3"])
         XCTAssertEqual(tables, ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "settings", "verdicts"])
     }
 

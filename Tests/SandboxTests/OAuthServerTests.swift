@@ -106,6 +106,14 @@ final class OAuthServerTests: SandboxTestCase {
         XCTAssertEqual(body["token_type"]?.stringValue, "Bearer")
         XCTAssertEqual(body["expires_in"]?.intValue, 3600)
         XCTAssertEqual(body["scope"]?.stringValue, "openid email")
+        // Issue 15: with `openid`, an ID token names the account (so `connections list` can show it).
+        let idToken = try XCTUnwrap(body["id_token"]?.stringValue, token.bodyText)
+        let parts = idToken.split(separator: ".", omittingEmptySubsequences: false)
+        XCTAssertEqual(parts.count, 3)
+        var payload = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        let claims = try JSON.parse(Array(try XCTUnwrap(Data(base64Encoded: payload))))
+        XCTAssertEqual(claims["email"]?.stringValue, "client.analyst@example.com")
 
         // The issued token is the healthy scenario's: the provider's API answers it.
         let userinfo = get(sandbox.baseURL + "/v1/userinfo", headers: Self.bearer(body["access_token"]?.stringValue ?? ""))
