@@ -191,4 +191,31 @@ final class HARParserTests: XCTestCase {
         XCTAssertEqual(error.place, "x.har: log.entries[0]")
         XCTAssertTrue(error.message.contains("entry 0 has no request or response"), error.message)
     }
+
+    // MARK: - Streaming
+
+    func testEntriesReadOneAtATimeGiveWhatTheWholeTreeGives() throws {
+        let failing = entry(url: "https://graph.facebook.com/v19.0/me?authuser=2", status: 400,
+                            content: #"{"text": "{\"error\": {\"code\": 190, \"message\": \"a \\\"quoted\\\" [bracket] {brace}\"}}"}"#)
+        let redirect = entry(url: "https://accounts.google.com/o/oauth2/auth", status: 302, extra: #", "redirectURL": "https://x.example/?authuser=1""#)
+        // Members in another order, unknown members, whitespace: still streamed.
+        let text = "  {\"other\": [1, {\"a\": \"]\"}], \"log\" : {\"entries\" : [" + [redirect, failing].joined(separator: " ,\n ") + "], \"pages\": []} }\n"
+        let streamed = try HARParser.parse(text)
+        let entries = try HARParser.entriesOfWholeTree(text, source: "t")
+        var whole = HARParser.Accumulator(source: "t", provider: nil)
+        for e in entries { try whole.add(e) }
+        let expected = whole.finish()
+        XCTAssertEqual(streamed.entryCount, 2)
+        XCTAssertEqual(streamed.failing.count, 1)
+        XCTAssertEqual(streamed.sessionFacts, expected.sessionFacts)
+        XCTAssertEqual(streamed.failing.first?.finalResponse?.body, expected.failing.first?.finalResponse?.body)
+        XCTAssertEqual(streamed.failing.first?.finalResponse?.body.contains("[bracket] {brace}"), true)
+    }
+
+    func testACutOffHARGetsTheJSONParsersPlace() throws {
+        let whole = har([entry(url: "https://a.example/", status: 200), entry(url: "https://b.example/", status: 500)])
+        let error = try XCTUnwrap(parseError(String(whole.dropLast(3))))
+        XCTAssertTrue(error.message.contains("invalid JSON"), error.message)
+        XCTAssertTrue(error.place?.hasPrefix("cap.har:") == true, String(describing: error.place))
+    }
 }
