@@ -156,7 +156,7 @@ final class NotificationTests: XCTestCase {
 
     func testA500IsRetriedThenDelivered() async throws {
         let calls = Counter()
-        let receiver = try LoopbackServer { _ in calls.next() == 1 ? .respond(status: 500, body: "busy") : .respond(status: 200) }
+        let receiver = try LoopbackServer { _ in calls.next(key: "hook") == 1 ? .respond(status: 500, body: "busy") : .respond(status: 200) }
         defer { receiver.stop() }
         let store = try SQLiteStore.inMemory()
         let (run, outcomes) = try await check(token: "sbx-fb-expired", store: store, configuration: configuration(receiver.baseURL + "/hook"))
@@ -252,11 +252,4 @@ final class NotificationTests: XCTestCase {
         XCTAssertEqual(try store.removeNotifyURL(slack, now: Date()), ["http://127.0.0.1:9/hook"])
         XCTAssertEqual(NotifyURL.display(slack), "https://hooks.slack.example/…")
     }
-}
-
-/// Counts calls from the receiver's threads.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int { lock.withLock { value += 1; return value } }
 }
