@@ -276,7 +276,7 @@ struct CheckCommand: ParsableCommand {
             let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
             SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
         }
-        NotifyOptions.settle(notifier)
+        NotifyOptions.settle(notifier, deadline: effectiveDeadline, elapsed: run.seconds)
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
         if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
     }

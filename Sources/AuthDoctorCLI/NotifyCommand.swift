@@ -49,9 +49,11 @@ struct NotifyOptions: ParsableArguments {
     }
 
     /// After the run: waits for every notification and says on stderr which were not delivered.
-    static func settle(_ notifier: CheckNotifier?) {
+    /// With a deadline (--deadline, or --format nagios's), deliveries get what is left of it, at least 1 s.
+    static func settle(_ notifier: CheckNotifier?, deadline: Double? = nil, elapsed: Double = 0) {
         guard let notifier else { return }
-        let outcomes = Blocking.await { await notifier.settle() }
+        let within = deadline.map { max(1, $0 - elapsed) }
+        let outcomes = Blocking.await { await notifier.settle(within: within) }
         for outcome in outcomes where !outcome.delivered {
             SystemIO.writeStandardError(Redactor.redact(outcome.warning) + "\n")
         }

@@ -230,10 +230,19 @@ public final class CheckNotifier: CheckSink, @unchecked Sendable {
     }
 
     /// Waits for every notification of the run; returns how each went, in the order they were started.
-    public func settle() async -> [NotificationOutcome] {
+    /// With `within`, deliveries still going after that many seconds are given up (a monitoring
+    /// plugin must answer before its own timeout): they end as not delivered, "given up".
+    public func settle(within seconds: Double? = nil) async -> [NotificationOutcome] {
         let (tasks, early) = lock.withLock { (deliveries, problems) }
+        let timer = seconds.map { limit in
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(max(0, min(limit, 1e6)) * 1e9))
+                if !Task.isCancelled { for task in tasks { task.cancel() } }
+            }
+        }
         var out = early
         for task in tasks { out.append(await task.value) }
+        timer?.cancel()
         return out
     }
 
@@ -250,6 +259,7 @@ public final class CheckNotifier: CheckSink, @unchecked Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            if Task.isCancelled { return (false, attempt - 1, nil, "given up: the run's time was over") }
             guard let result = await transport.performAll([request]).first else { return (false, attempt, nil, "no answer from libcurl") }
             let status = result.completed ? result.status : nil
             if let status, (200..<300).contains(status) { return (true, attempt, status, nil) }
@@ -262,6 +272,7 @@ public final class CheckNotifier: CheckSink, @unchecked Sendable {
                 problem = "\(result.transportError ?? "transfer failed") (\(result.curlName))"
                 retryable = result.curlCode != 42  // aborted: the run is being stopped
             }
+            if Task.isCancelled { return (false, attempt, status, problem + "; given up: the run's time was over") }
             if !retryable || attempt > c.retries { return (false, attempt, status, problem) }
             var wait = min(c.maxBackoff, c.backoff * pow(2, Double(attempt - 1))) * Double.random(in: 0.75...1.0)
             if let after = result.header("Retry-After").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), after >= 0 {

@@ -209,6 +209,27 @@ final class NotificationTests: XCTestCase {
         XCTAssertEqual(try store.verdicts(connection: Self.connectionName, limit: 5).count, 1)
     }
 
+    func testAHungReceiverIsGivenUpWhenTheRunsTimeIsOver() async throws {
+        let receiver = try LoopbackServer { _ in .blackHole }
+        defer { receiver.stop() }
+        let store = try SQLiteStore.inMemory()
+        let transport = try XCTUnwrap(ProbeEngine(connections: 8, evidenceLines: false))
+        defer { transport.shutdown() }
+        var config = configuration(receiver.baseURL + "/hook", retries: 3)
+        config.timeout = 5
+        let notifier = CheckNotifier(configuration: config, store: store, claims: store, transport: transport)
+        notifier.receive(ConnectionVerdict(index: 0, connection: "con_9", provider: "google", status: .critical, failure: "revoked",
+                                           summary: "The user revoked access."))
+        let started = Date()
+        let outcomes = await notifier.settle(within: 0.5)
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertLessThan(waited, 3, "a 5 s timeout with 3 retries would take 20 s; the run's time caps it")
+        XCTAssertEqual(outcomes.count, 1)
+        XCTAssertEqual(outcomes.first?.delivered, false)
+        XCTAssertTrue(outcomes.first?.problem?.contains("given up") == true, outcomes.first?.problem ?? "nil")
+        XCTAssertEqual(receiver.receivedRequests.count, 1, "one attempt reached the receiver (it never answered), no retry started")
+    }
+
     func testSeveralWorkersOnOneStoreAnnounceAChangeOnce() async throws {
         let receiver = try LoopbackServer { _ in .respond(status: 200) }
         defer { receiver.stop() }
