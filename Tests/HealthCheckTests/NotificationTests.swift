@@ -5,6 +5,7 @@ import Foundation
 import HealthCheck
 import Links
 import Probe
+import RuleEngine
 import XCTest
 
 /// Issue 17, notifications: real check runs against the Sandbox with the store's history, and a
@@ -207,6 +208,44 @@ final class NotificationTests: XCTestCase {
         assertNoSecrets(outcome.warning)
         // The verdicts were still recorded.
         XCTAssertEqual(try store.verdicts(connection: Self.connectionName, limit: 5).count, 1)
+    }
+
+    func testAStoredConnectionsChangeNamesItsClientAndTheIssuedLink() async throws {
+        let receiver = try LoopbackServer { _ in .respond(status: 200) }
+        defer { receiver.stop() }
+        let store = try SQLiteStore.inMemory()
+        let now = Date()
+        let issued = try store.issueLink(client: "Acme Retail", sources: ["google"], maxSources: nil, ttl: 3600, now: now)
+        let opened = try store.openLink(token: issued.token, now: now)
+        let connection = try store.addConnection(sessionID: opened.session.id, provider: "google", account: "ops@example.com",
+                                                 tokens: ProviderTokens(accessToken: "ya29.stored-access-token-secret"), now: now)
+        _ = try store.finishSession(id: opened.session.id, now: now)
+        try store.recordVerdicts([CheckVerdict(connection: connection.id, checkedAt: now.addingTimeInterval(-3600), status: "ok",
+                                               failure: "none", summary: "healthy")])
+
+        var finding = Finding(rule: "google.oauth.invalid-grant", category: "api-token", failure: "revoked", severity: "error",
+                              confidence: 0.9, summary: "The refresh token was revoked (invalid_grant).", actor: "client",
+                              transient: false, evidence: [], remediation: [])
+        let linkURL = "https://links.example.test/l/new-link-token-for-client"
+        finding.link = FindingLink(id: "lnk_new", url: linkURL, expiresAt: now.addingTimeInterval(86_400))
+        let report = Report(id: nil, inputKind: "diagnosis", source: nil, provider: "google", providerDetected: false, httpStatus: 400,
+                            evidenceShowsFailure: true, findings: [finding])
+        let verdict = ConnectionVerdict(index: 0, connection: connection.id, provider: "google", status: .critical, failure: "revoked",
+                                        summary: finding.summary, report: report)
+        let transport = try XCTUnwrap(ProbeEngine(connections: 8, evidenceLines: false))
+        defer { transport.shutdown() }
+        let notifier = CheckNotifier(configuration: configuration(receiver.baseURL + "/hook"), store: store, claims: store, transport: transport)
+        notifier.receive(verdict)
+        let outcomes = await notifier.settle()
+        XCTAssertEqual(outcomes.map(\.delivered), [true])
+        let body = try json(XCTUnwrap(receiver.receivedRequests.first))
+        XCTAssertEqual(body["client"], .string("Acme Retail"))
+        XCTAssertEqual(body["failure"], .string("revoked"))
+        XCTAssertEqual(body["link"]?["url"], .string(linkURL))
+        guard case let .string(text)? = body["text"] else { return XCTFail("text") }
+        XCTAssertTrue(text.contains("(google, Acme Retail) OK → CRITICAL [revoked]"), text)
+        XCTAssertTrue(text.contains("Re-authorization link: \(linkURL)"), text)
+        XCTAssertFalse(String(decoding: try XCTUnwrap(receiver.receivedRequests.first).body, as: UTF8.self).contains("stored-access-token-secret"))
     }
 
     func testAHungReceiverIsGivenUpWhenTheRunsTimeIsOver() async throws {
