@@ -39,7 +39,8 @@ public struct AuthDoctorCommand: ParsableCommand {
         """,
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
-                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self, StoreCommand.self]
+                      LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self, StoreCommand.self,
+                      NotifyCommand.self]
     )
 
     public init() {}

@@ -61,6 +61,17 @@ struct CheckCommand: ParsableCommand {
         --dry-run never exchanges a refresh token (a rotated token that is not stored would break \
         the connection): those steps are skipped and the summary says renewal was skipped.
 
+        Notifications (needs --db): with --notify URL (repeatable) and the URLs kept with \
+        `authdoctor notify add`, each connection whose state changed since its last recorded verdict \
+        (ok to warning/critical/unknown, back to ok, another failure class; a first verdict that is \
+        not ok) is announced by one POST per URL, as its verdict is reached: JSON (connection, \
+        provider, client, old and new status, failure, summary, clientMessage, link, consoleURL with \
+        --console-url, a Slack-compatible `text`) signed with X-Authdoctor-Signature: \
+        sha256=<HMAC-SHA256 of the body> under AUTHDOCTOR_NOTIFY_SECRET. Failed POSTs (transport \
+        error, 408, 429, 5xx) are retried with backoff; a webhook that still fails is one warning \
+        line on stderr and never changes the exit status. With several workers on one store a \
+        change is announced once.
+
         Examples (the first needs no internet: the demo connections against the Sandbox):
           authdoctor check --sandbox
           authdoctor check --connections conns.yaml
@@ -137,6 +148,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var colorOption: ColorOption
 
+    @OptionGroup(title: "Notifications") var notify: NotifyOptions
+
     init() {}
 
     /// The total deadline of a `--format nagios` run without --deadline, in seconds.
@@ -170,6 +183,7 @@ struct CheckCommand: ParsableCommand {
         if !oauthClients.isEmpty && store.databasePath == nil { throw ValidationError("--oauth-client is for stored connections: give --db PATH") }
         if maxOutput != nil && checkFormat != .nagios { throw ValidationError("--max-output is for --format nagios") }
         if let empty = onlyConnections.first(where: { $0.isEmpty }) { throw ValidationError("--connection needs a name, not '\(empty)'") }
+        try notify.validate(database: store.databasePath, noHistory: noHistory)
     }
 
     func run() throws {
@@ -195,6 +209,7 @@ struct CheckCommand: ParsableCommand {
             throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
         }
         let linkStore = store.databasePath == nil ? nil : try store.open()
+        let notifyConfiguration = try notify.configuration(store: linkStore, noHistory: noHistory)
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {
@@ -225,7 +240,7 @@ struct CheckCommand: ParsableCommand {
         }
         defer { transport.shutdown() }
         var options = CheckOptions(concurrency: concurrency, deadline: effectiveDeadline, retries: retries, backoff: 0.5,
-                                   retryAfterCap: retryAfterMax, keepReports: format.needsReports)
+                                   retryAfterCap: retryAfterMax, keepReports: format.needsReports || notifyConfiguration != nil)
         options.renewal = renew ? .renew : dryRun ? .dryRun : .diagnose
         let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
                                  sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
@@ -243,6 +258,8 @@ struct CheckCommand: ParsableCommand {
         sinks.append(writer)
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }
+        let notifier = notifyConfiguration.flatMap { c in linkStore.map { CheckNotifier(configuration: c, store: $0, claims: $0, transport: transport) } }
+        if let notifier { sinks.append(notifier) }
         let (all, outputs) = (entries, sinks)
         let run = Blocking.await { await runner.run(all, sinks: outputs) }
         output.flush()
@@ -259,6 +276,7 @@ struct CheckCommand: ParsableCommand {
             let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
             SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
         }
+        NotifyOptions.settle(notifier, deadline: effectiveDeadline, elapsed: run.seconds)
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
         if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
     }
