@@ -174,7 +174,18 @@ public struct FactExtractor: Sendable {
             messages.append(Self.redactedPrefix(firstLine(trimmed), 300))
             return
         case nil:
-            break
+            // `"key": value` lines without their braces (a body copied out of a log or a console).
+            if LooseStructure.startsWithQuotedKeyLines(Array(trimmed.utf8.prefix(4096))),
+               let best = TextEvidence.bestErrorObject(in: LooseStructure.objects(in: String(trimmed.prefix(TextEvidence.maxText)))),
+               best.score >= 5 {
+                facts.set("body.format", "invalid-json")
+                var budget = maxBodyFacts
+                var local = Facts()
+                flatten(TextEvidence.normalise(best.value), path: "body", inArray: false, depth: 0, into: &local, budget: &budget)
+                facts.merge(local)
+                messages.append(Self.redactedPrefix(Substring(Self.message(in: best.value) ?? String(firstLine(trimmed))), 300))
+                return
+            }
         }
         let lower = trimmed.prefix(512).lowercased()
         if contentType?.contains("html") == true || lower.hasPrefix("<!doctype html") || lower.hasPrefix("<html") || lower.contains("<body") {

@@ -28,6 +28,16 @@ final class FactExtractorTests: XCTestCase {
         extractor.facts(for: Evidence(kind: .text, provider: provider, text: text))
     }
 
+    func testABodyCopiedWithoutItsBracesGivesItsMembers() {
+        // LinkedIn v1's answer as a reporter pasted it (round6-b-050): the braces were lost.
+        let f = facts(status: 401, body: "  \"errorCode\": 0,\n  \"message\": \"Unable to verify access token\",\n  \"status\": 401")
+        XCTAssertEqual(f.string("body.format"), "invalid-json")
+        XCTAssertEqual(f.string("body.message"), "Unable to verify access token")
+        XCTAssertEqual(f.string("message"), "Unable to verify access token")
+        // Prose with one quoted key stays text.
+        XCTAssertEqual(facts(status: 500, body: "\"oops\": the server said no").string("body.format"), "text")
+    }
+
     private func tokenFacts(_ authorization: String?, url: String? = nil) -> Facts {
         let headers: [(name: String, value: String)] = authorization.map { [("Authorization", $0)] } ?? []
         return facts(status: 401, request: RequestSnapshot(url: url, headers: headers))
