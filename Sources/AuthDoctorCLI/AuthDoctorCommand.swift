@@ -119,7 +119,7 @@ struct RuleOptions: ParsableArguments {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, jsonl, markdown, brief
+    case text, json, jsonl, markdown, brief, client
 }
 
 enum Terminal {
@@ -131,6 +131,13 @@ enum Terminal {
         case .jsonl: write(JSONReportWriter().render(report) + "\n")
         case .markdown: write(MarkdownReportRenderer().render(report))
         case .brief: write(BriefReportRenderer().render(report))
+        case .client:
+            let message = ClientMessageRenderer().render(report)
+            if message.isEmpty {
+                SystemIO.writeStandardError("authdoctor: no message for the client: nothing in this report needs the client to act\n")
+            } else {
+                write(message)
+            }
         }
     }
 

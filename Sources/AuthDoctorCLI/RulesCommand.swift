@@ -18,7 +18,7 @@ struct RulesCommand: ParsableCommand {
         @Option(help: "text (default), json (one array) or jsonl (one rule a line).") var format: OutputFormat = .text
 
         func validate() throws {
-            if format == .markdown || format == .brief { throw ValidationError("rules list writes text, json or jsonl, not \(format.rawValue)") }
+            if format == .markdown || format == .brief || format == .client { throw ValidationError("rules list writes text, json or jsonl, not \(format.rawValue)") }
         }
 
         func run() throws {

@@ -174,6 +174,6 @@ public enum VerdictMapping {
     }
 
     public static func summary(of report: Report) -> String {
-        report.findings.first?.summary ?? "no finding"
+        report.findings.first?.summary ?? report.note ?? "no finding"
     }
 }

@@ -84,7 +84,11 @@ public enum RuleLibrary {
         var layers: [(files: [SourceFile], check: Bool)] = []
         if includeBuiltin { layers.append((builtinRuleFiles(), checkBuiltin)) }
         for directory in directories { layers.append((try ruleFiles(in: directory), true)) }
-        return assemble(layers)
+        var (set, issues) = assemble(layers)
+        // Whether each rule's advice fits it (placeholders, categories, actors): `rules lint`/`test`
+        // and local folders; the built-in set is proven clean by the tests.
+        if checkBuiltin || !directories.isEmpty { issues += AdviceLint.issues(set) }
+        return (set, issues)
     }
 
     public static func assemble(_ layers: [[SourceFile]]) -> (RuleSet, [LintIssue]) {
@@ -93,23 +97,27 @@ public enum RuleLibrary {
 
     /// A layer's rules: from the snapshot cache when the layer is not being checked (the built-in
     /// set at start-up), else parsed; a clean parse of an unchecked layer refreshes the cache.
-    static func loadLayer(_ files: [SourceFile], check: Bool) -> (rules: [Rule], remediations: [Remediation], issues: [LintIssue]) {
+    static func loadLayer(_ files: [SourceFile], check: Bool) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant], issues: [LintIssue]) {
         if !check, let cached = RuleSnapshot.load(for: files) {
-            return (cached.rules, cached.remediations, [])
+            return (cached.rules, cached.remediations, cached.variants, [])
         }
         let loader = RuleLoader.loadConcurrently(files, compileRegexesNow: check)
         if !check && loader.issues.isEmpty {
-            RuleSnapshot.store(loader.rules, loader.remediations, for: files)
+            RuleSnapshot.store(loader.rules, loader.remediations, loader.variants, for: files)
         }
-        return (loader.rules, loader.remediations, loader.issues)
+        return (loader.rules, loader.remediations, loader.variants, loader.issues)
     }
 
     static func assemble(_ layers: [(files: [SourceFile], check: Bool)]) -> (RuleSet, [LintIssue]) {
         var rules: [Rule] = []
         var remediations: [Remediation] = []
+        var variants: [RemediationVariant] = []
         var issues: [LintIssue] = []
         for (layer, check) in layers {
             let loaded = loadLayer(layer, check: check)
+            let newVariants = Set(loaded.variants.map(\.id))
+            variants.removeAll { newVariants.contains($0.id) }
+            variants += loaded.variants
             issues += loaded.issues
             var ids: [String: Rule] = [:]
             for rule in loaded.rules {
@@ -131,6 +139,21 @@ public enum RuleLibrary {
                 issues.append(LintIssue(file: rule.file, line: rule.line, message: "rule '\(rule.id)' names unknown remediation '\(id)'"))
             }
         }
-        return (RuleSet(rules: rules, remediations: remediations), issues)
+        for variant in variants where !known.contains(variant.remediation) {
+            issues.append(LintIssue(file: variant.file, line: variant.line, message: "variant names unknown remediation '\(variant.remediation)'"))
+        }
+        let ruleIDs = Set(rules.map(\.id))
+        for variant in variants {
+            for id in variant.rules where !ruleIDs.contains(id) {
+                issues.append(LintIssue(file: variant.file, line: variant.line, message: "variant of '\(variant.remediation)' names unknown rule '\(id)'"))
+            }
+        }
+        for rule in rules {
+            for id in rule.explains where !ruleIDs.contains(id) && !Vocabulary.failures.contains(id) {
+                issues.append(LintIssue(file: rule.file, line: rule.line, message: "rule '\(rule.id)' explains '\(id)', which is neither a rule id nor a failure class"))
+            }
+        }
+        let version = RuleSnapshot.contentHash(layers.flatMap(\.files))
+        return (RuleSet(rules: rules, remediations: remediations, variants: variants, version: version), issues)
     }
 }
