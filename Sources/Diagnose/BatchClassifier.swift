@@ -24,7 +24,7 @@ public struct BatchClassifier: Sendable {
         // One batch, one time of making: every line carries the same `generatedAt`, so the output
         // does not depend on how the lines were spread over jobs.
         var engine = engine
-        if engine.generatedAt == nil { engine.generatedAt = Date() }
+        if engine.generatedAt == nil { engine.generatedAt = Report.now() }
         self.engine = engine
         self.writer = writer
         self.keepFacts = keepFacts

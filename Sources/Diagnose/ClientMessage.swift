@@ -51,6 +51,8 @@ public enum ClientMessage {
     }
 
     public static func compose(_ report: Report) -> String? {
+        // A machine that reached nothing has nothing to tell the client.
+        guard report.localNetwork == nil else { return nil }
         let clientFindings = report.findings.filter { $0.actor == "client" && $0.explainedBy == nil }
         guard let first = clientFindings.first else { return nil }
         let name = report.provider.flatMap { providerNames[$0] } ?? "your account"

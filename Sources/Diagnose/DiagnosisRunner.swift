@@ -598,6 +598,12 @@ struct RunState {
             }
         }
         let healthyNote = findings.isEmpty && !nothingRan ? healthyNote(diagnosisFacts) : nil
+        // This machine reached nothing: say that once, and nothing the steps' failures would suggest.
+        let localFailure = diagnosisFacts.bool("network.local_outage") == true ? diagnosisFacts.string("network.local_failure") : nil
+        if localFailure != nil {
+            let local = findings.filter { $0.rule == "diagnose.network.local-outage" }
+            if !local.isEmpty { findings = local }
+        }
 
         let scrubber = SecretScrubber(secrets: credentials.secrets)
         for i in findings.indices {
@@ -630,6 +636,7 @@ struct RunState {
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
                             facts: allFacts, probes: probes, rulesVersion: runner.engine.ruleSet.version)
         report.note = healthyNote
+        report.localNetwork = localFailure.map(LocalNetwork.message)
         var diagnosis = Diagnosis(report: report, unredactedFacts: diagnosisFacts, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
         diagnosis.renewal = renewal
         return diagnosis

@@ -39,6 +39,7 @@ public final class JSONReportWriter: @unchecked Sendable {
         }
         w.raw("]")
         if let note = report.note { w.raw(",\"note\":"); w.string(note) }
+        if let local = report.localNetwork { w.raw(",\"localNetwork\":"); w.string(local) }
         if let message = report.clientMessage { w.raw(",\"clientMessage\":"); w.string(message) }
         if let facts = report.facts {
             w.raw(",\"facts\":{")

@@ -46,6 +46,9 @@ public struct Report: Sendable {
     }
     /// The rule set's version (a hash of its files), so two reports can be compared.
     public var rulesVersion: String
+    /// Set when the machine that ran the diagnosis could not reach the network at all (issue 14):
+    /// the one thing to say, for the engineer; the verdict is then `unknown` (exit 3).
+    public var localNetwork: String? = nil
     /// What a report without findings says instead (a healthy connection: what was checked).
     public var note: String? = nil
     /// The plain-words message for the client, when the client must act (ClientMessage); nil otherwise.
@@ -68,6 +71,7 @@ public struct Report: Sendable {
     }
 
     public var verdict: Verdict {
+        if localNetwork != nil { return .unknown }
         guard let top = findings.first else { return .ok }
         if top.failure == "unknown" {
             return evidenceShowsFailure ? .unknown : .ok

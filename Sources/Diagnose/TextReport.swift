@@ -46,6 +46,7 @@ public struct TextReportRenderer: Sendable {
         lines.append("generated \(RFC3339.string(report.generatedAt)) · \(report.rulesVersion)")
         lines.append("verdict: " + verdictLabel(report.verdict))
         if let note = report.note { lines.append(Display.safe(note)) }
+        if let local = report.localNetwork { lines.append(paint(Display.safe(local), "33;1")) }
         for (index, finding) in report.findings.enumerated() {
             lines.append("")
             let mark = finding.severity == "error" ? paint("✖", "31") : finding.severity == "warning" ? paint("!", "33") : paint("i", "36")
@@ -123,6 +124,10 @@ public struct MarkdownReportRenderer: Sendable {
         if let note = report.note {
             md.append("")
             md.append(escape(note))
+        }
+        if let local = report.localNetwork {
+            md.append("")
+            md.append("**\(escape(local))**")
         }
         for (index, f) in report.findings.enumerated() {
             md.append("")

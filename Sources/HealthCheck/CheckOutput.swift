@@ -161,6 +161,7 @@ public enum CheckText {
         out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
             + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
             + (run.deadlineReached ? " (deadline reached)" : "") + ".\n"
+        if let local = run.localNetwork { out += Redactor.redact(local) + "\n" }
         return out
     }
 }
@@ -175,6 +176,7 @@ public enum NagiosOutput {
         counts += ["\(run.count(.warning)) warning", "\(run.count(.ok)) ok"]
         var out = "AUTHDOCTOR \(state) - " + counts.joined(separator: ", ")
         if run.deadlineReached { out += " (deadline reached)" }
+        if run.localNetwork != nil { out += " - this machine cannot reach the network" }
         out += " | ok=\(run.count(.ok));;; warning=\(run.count(.warning));;; critical=\(run.count(.critical));;; "
             + "unknown=\(run.count(.unknown));;; duration=\(String(format: "%.3f", run.seconds))s;;;\n"
         for v in run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index }) where v.status != .ok {

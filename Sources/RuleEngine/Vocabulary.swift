@@ -64,12 +64,12 @@ public enum Vocabulary {
         // Pasted text (TextEvidence): what only prose carries.
         "oauth.error", "exception", "grpc.status", "snowflake.code", "url.endpoint", "text.hosts", "text.provider",
         "text.structured", "text.http.status",
-        // Derived from the evidence's words (DerivedFacts): what remediation steps quote.
-        "network.refused_ip",
     ]
     public static let factPrefixes: [String] = [
         "http.header.", "www-authenticate.", "body.", "body[", "token.", "scopes.", "account.", "har.", "probe.",
         "link.", "expect.", "db.", "permissions.",
+        // network.refused_ip (DerivedFacts), network.local_outage / network.local_failure (diagnosis).
+        "network.",
     ]
 
     public static func isKnownFact(_ name: String) -> Bool {
