@@ -130,6 +130,7 @@ public enum CheckDocument {
         w.raw(",\"seconds\":"); w.double((run.seconds * 1000).rounded() / 1000)
         w.raw(",\"probes\":"); w.int(run.probes)
         w.raw(",\"deadlineReached\":"); w.bool(run.deadlineReached)
+        if let local = run.localNetwork { w.raw(",\"localNetwork\":"); w.string(Redactor.redact(local)) }
         w.raw("}")
     }
 
