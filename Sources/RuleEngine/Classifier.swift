@@ -18,6 +18,8 @@ public struct Finding: Sendable {
     public var link: FindingLink? = nil
     /// The rule of a finding in the same report that explains this one (its root cause), if any.
     public var explainedBy: String? = nil
+    /// Which fact set (probe step, HAR entry) the finding came from.
+    public var origin: Int = 0
 
     /// Whether a remediation of this finding needs the client to re-authorize.
     public var needsReauthorization: Bool { remediation.contains(where: \.issuesLink) }
@@ -64,9 +66,11 @@ public struct Classifier: Sendable {
         var seen = Set<String>()
         let candidates = factSets.map(ruleSet.candidates)
         for fallback in [false, true] where findings.isEmpty {
-            for (facts, candidates) in zip(factSets, candidates) {
+            for (origin, (facts, candidates)) in zip(factSets, candidates).enumerated() {
                 for match in ruleSet.matches(facts, candidates: candidates, fallback: fallback) where seen.insert(match.rule.id).inserted {
-                    findings.append(makeFinding(match, facts: facts))
+                    var finding = makeFinding(match, facts: facts)
+                    finding.origin = origin
+                    findings.append(finding)
                 }
             }
         }
@@ -80,9 +84,9 @@ public struct Classifier: Sendable {
         return ordered(findings.filter { classes.insert($0.failure).inserted })
     }
 
-    /// Root cause first: a finding another finding explains (`explains:` in its rule) comes after
-    /// it, and is marked `explainedBy`; then errors before warnings before notes; then the more
-    /// confident first (docs/RULES.md "Root cause first").
+    /// Root cause first: a finding another finding explains (`explains:` in its rule, or the class
+    /// defaults across different evidence) comes after it, and is marked `explainedBy`; then errors
+    /// before warnings before notes; then the more confident first (docs/RULES.md "Root cause first").
     public func ordered(_ findings: [Finding]) -> [Finding] {
         guard findings.count > 1 else { return findings }
         let rules = findings.map { ruleSet.rule(id: $0.rule) }
@@ -93,7 +97,7 @@ public struct Classifier: Sendable {
             var changed = false
             for i in findings.indices {
                 for j in findings.indices where j != i {
-                    guard let rule = rules[j], rule.explains(findings[i]) else { continue }
+                    guard let rule = rules[j], rule.explains(findings[i], sameEvidence: findings[i].origin == findings[j].origin) else { continue }
                     if out[i].explainedBy == nil { out[i].explainedBy = findings[j].rule }
                     if depth[i] < depth[j] + 1, depth[j] + 1 < findings.count { depth[i] = depth[j] + 1; changed = true }
                 }

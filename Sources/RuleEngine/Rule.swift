@@ -333,10 +333,17 @@ public final class Rule: Sendable {
     public var place: String { "\(file):\(line)" }
 
     /// Whether this rule's finding explains another finding (by its rule id or its failure class).
-    public func explains(_ other: Finding) -> Bool {
+    /// The class defaults (Vocabulary.defaultExplains) hold only between findings of different
+    /// evidence (a probe step, a HAR entry): two rules reading the same answer two ways ("expired
+    /// or revoked") are two readings, not a cause and its effect.
+    public func explains(_ other: Finding, sameEvidence: Bool = false) -> Bool {
         guard other.rule != id else { return false }
-        let stated = explains.isEmpty ? Vocabulary.defaultExplains(for: failure) : explains
-        return stated.contains(other.rule) || stated.contains(other.failure)
+        if explains.isEmpty {
+            if sameEvidence { return false }
+            let defaults = Vocabulary.defaultExplains(for: failure)
+            return defaults.contains(other.rule) || defaults.contains(other.failure)
+        }
+        return explains.contains(other.rule) || explains.contains(other.failure)
     }
 
     /// The providers the rule is restricted to by a `provider:` condition (nil: any provider).

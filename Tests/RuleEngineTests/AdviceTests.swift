@@ -329,18 +329,24 @@ final class RootCauseOrderTests: XCTestCase {
         remediation: [fix]
     """
 
-    func classify(_ message: String) -> [Finding] {
-        var facts = Facts()
-        facts.set("message", message)
-        return Classifier(ruleSet: RuleTestSupport.ruleSet(Self.rules)).classify([facts])
+    func classify(_ messages: String...) -> [Finding] {
+        let sets = messages.map { message -> Facts in
+            var facts = Facts()
+            facts.set("message", message)
+            return facts
+        }
+        return Classifier(ruleSet: RuleTestSupport.ruleSet(Self.rules)).classify(sets)
     }
 
     func testRevokedRefreshTokenComesBeforeTheExpiredAccessTokenItExplains() {
-        let findings = classify("access token expired; refresh token revoked")
+        // Two probe steps: the API call (access token expired), the refresh (refresh token revoked).
+        let findings = classify("access token expired", "refresh token revoked")
         // Without the cause relation, severity and confidence would put the expiry first.
         XCTAssertEqual(findings.map(\.rule), ["t.refresh-token-revoked", "t.access-token-expired"])
         XCTAssertEqual(findings.last?.explainedBy, "t.refresh-token-revoked")
         XCTAssertNil(findings.first?.explainedBy)
+        // One answer read both ways is not a cause and its effect: severity, then confidence.
+        XCTAssertEqual(classify("expired or revoked").map(\.rule), ["t.access-token-expired", "t.refresh-token-revoked"])
     }
 
     func testAnExplicitExplainsNamesARule() {
