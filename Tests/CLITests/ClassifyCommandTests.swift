@@ -18,7 +18,8 @@ final class ClassifyCommandTests: XCTestCase {
         XCTAssertTrue(first.hasPrefix("✖ expiry [api-token] The Facebook access token has expired"), first)
         XCTAssertTrue(lines.contains { $0.hasPrefix("   rule facebook.token.session-expired · confidence ") }, result.summary)
         XCTAssertTrue(lines.contains("   what to do:"))
-        XCTAssertTrue(lines.contains { $0.hasPrefix("     1. Have the client re-authorize the connection (fix-authentication-errors 1.1)") }, result.summary)
+        // Issue 14: the Facebook variant of `reauthorize` (rules/remediation-variants/social-and-crm.yaml).
+        XCTAssertTrue(lines.contains { $0.hasPrefix("     1. Have the client log in to Facebook again through a new link (fix-authentication-errors 1.1)") }, result.summary)
         XCTAssertFalse(result.stdoutText.contains("\u{1B}"))
     }
 

@@ -119,7 +119,7 @@ final class MarkdownReportRendererTests: XCTestCase {
             XCTAssertNotNil(r.doc.range(of: #"^(fix-authentication-errors [1-3]\.[1-4]|authorize-via-link|none)$"#, options: .regularExpression),
                             "doc cites a section: \(r.doc)")
         }
-        XCTAssertTrue(lines.contains("1. **Have the client re-authorize the connection** (fix-authentication-errors 1.1) — the client must re-authorize"), md)
+        XCTAssertTrue(lines.contains("1. **Have the client log in to Facebook again through a new link** (fix-authentication-errors 1.1) — the client must re-authorize"), md)
         XCTAssertFalse(md.contains("\u{1B}"))
     }
 
