@@ -179,12 +179,12 @@ struct ColorOption: ParsableArguments {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, jsonl, markdown, brief
+    case text, json, jsonl, markdown, brief, client
 }
 
 /// What `diagnose` writes: one report (no jsonl). Its own type, so help and completions list only these.
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, markdown, brief
+    case text, json, markdown, brief, client
     var output: OutputFormat { OutputFormat(rawValue: rawValue)! }
 }
 
@@ -202,6 +202,13 @@ enum Terminal {
         case .jsonl: write(JSONReportWriter().render(report) + "\n")
         case .markdown: write(MarkdownReportRenderer().render(report))
         case .brief: write(BriefReportRenderer().render(report))
+        case .client:
+            let message = ClientMessageRenderer().render(report)
+            if message.isEmpty {
+                SystemIO.writeStandardError("authdoctor: no message for the client: nothing in this report needs the client to act\n")
+            } else {
+                write(message)
+            }
         }
     }
 

@@ -144,7 +144,7 @@ public struct DiagnoseCommand: ParsableCommand {
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
     var providerDirectories: [String] = []
 
-    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, markdown or brief.", valueName: "FORMAT"))
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, markdown, brief or client (only the message for the client).", valueName: "FORMAT"))
     var format: ReportFormat = .text
 
     @Flag(name: .customLong("show-facts"), help: "Also print every fact (diagnosis-level, then each step's as STEP:fact), redacted.")

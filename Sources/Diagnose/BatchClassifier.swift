@@ -21,6 +21,10 @@ public struct BatchClassifier: Sendable {
     }
 
     public init(engine: ClassifyEngine, writer: JSONReportWriter = JSONReportWriter(), keepFacts: Bool = false) {
+        // One batch, one time of making: every line carries the same `generatedAt`, so the output
+        // does not depend on how the lines were spread over jobs.
+        var engine = engine
+        if engine.generatedAt == nil { engine.generatedAt = Report.now() }
         self.engine = engine
         self.writer = writer
         self.keepFacts = keepFacts
@@ -57,7 +61,7 @@ public struct BatchClassifier: Sendable {
             return
         }
         let report = engine.report(for: [record.evidence], source: nil, id: id, keepFacts: keepFacts)
-        summary.byFailure[report.findings.first?.failure ?? "unknown", default: 0] += 1
+        summary.byFailure[report.findings.first?.failure ?? "none", default: 0] += 1
         writer.write(report, into: &out)
         out.bytes.append(0x0A)
     }

@@ -189,21 +189,23 @@ public struct DatabaseDiagnosisRunner: Sendable {
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(source.step)), at: 0)
         }
-        let rank = ["error": 0, "warning": 1, "info": 2]
-        findings = findings.enumerated().sorted {
-            let a = rank[$0.element.severity] ?? 3, b = rank[$1.element.severity] ?? 3
-            return a != b ? a < b : $0.offset < $1.offset
-        }.map(\.element)
+        findings = engine.classifier.ordered(findings)
 
         let showsFailure = !failing.isEmpty
+        var note: String?
         if findings.count == 1, findings[0].failure == "unknown", !showsFailure {
-            findings[0] = healthyFinding(findings[0], summaryFacts)
+            // Healthy means healthy: no finding, a note of what was checked.
+            note = healthyNote(summaryFacts)
+            findings = []
         }
 
         let scrubber = SecretScrubber(secrets: target.password.map { [$0] } ?? [])
         for i in findings.indices {
             findings[i].summary = scrubber.scrub(findings[i].summary)
             findings[i].evidence = findings[i].evidence.map { ($0.name, scrubber.scrub($0.value)) }
+            for r in findings[i].remediation.indices where findings[i].remediation[r].filled {
+                findings[i].remediation[r].steps = findings[i].remediation[r].steps.map(scrubber.scrub)
+            }
         }
         let probes = records.map { record -> ProbeRecord in
             var r = record
@@ -222,32 +224,21 @@ public struct DatabaseDiagnosisRunner: Sendable {
             }
             allFacts = merged
         }
-        let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: target.provider,
+        var report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: target.provider,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
-                            facts: allFacts, probes: probes)
+                            facts: allFacts, probes: probes, rulesVersion: engine.ruleSet.version)
+        report.note = note.map(scrubber.scrub)
         return Diagnosis(report: report, facts: shownSummary, stepFacts: shownSteps, seconds: seconds)
     }
 
-    func healthyFinding(_ unknown: Finding, _ facts: Facts) -> Finding {
-        var f = unknown
-        f.severity = "info"
-        f.actor = "engineer"
-        f.transient = false
-        f.confidence = 0
+    func healthyNote(_ facts: Facts) -> String {
         var checked: [String] = []
         if let schema = facts.string("db.schema") { checked.append("create tables in schema \(schema)") }
         if let table = facts.string("db.table.qualified") { checked.append("insert into \(table)") }
-        f.summary = "Connected to \(target.database) as \(target.user)"
+        return "Connected to \(target.database) as \(target.user)"
             + (facts.bool("db.tls") == true ? " over TLS" + (facts.string("db.tls.protocol").map { " (\($0))" } ?? "") : " without TLS")
             + (checked.isEmpty ? "" : ", and the user may " + checked.joined(separator: " and "))
             + "; no rule found a problem with this destination."
-        var evidence: [(name: String, value: FactValue)] = []
-        for name in ["db.connected", "db.tls", "db.tls.protocol", "db.tls.verified", "db.user", "db.database", "db.schema", "db.table.qualified", "db.privilege.granted"] {
-            if let value = facts[name] { evidence.append((name, value)) }
-        }
-        f.evidence = evidence
-        f.remediation = []
-        return f
     }
 
     /// Whether libpq's message is the server's answer (FATAL/ERROR) rather than a transport failure.

@@ -138,6 +138,7 @@ struct DiagnosisFactBuilder {
         if !unexpected.isEmpty { facts.set("probe.unexpected_body", .list(unexpected)) }
         if !html.isEmpty { facts.set("probe.html_body", .list(html)) }
         if !transport.isEmpty { facts.set("probe.transport_failed", .list(transport)) }
+        LocalNetwork.facts(records, into: &facts)
         return facts
     }
 

@@ -297,11 +297,8 @@ extension DiagnosisRunner {
             return e
         }
         var report = engine.report(for: evidence, source: options.evidenceSource, keepFacts: options.keepFacts)
-        if report.findings.count == 1, report.findings[0].failure == "unknown", !report.evidenceShowsFailure {
-            report.findings[0].severity = "info"
-            report.findings[0].confidence = 0
-            report.findings[0].remediation = []
-            report.findings[0].summary = "Nothing in the evidence shows a failure: one Google account, no 400, no redirect loop."
+        if report.findings.isEmpty {
+            report.note = "Nothing in the evidence shows a failure: one Google account, no 400, no redirect loop."
         }
         report.probes = []
         let facts = evidence.first.map(engine.extractor.facts(for:)) ?? Facts()
@@ -586,12 +583,8 @@ struct RunState {
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(step)), at: 0)
         }
-        // Errors before warnings before notes; within a severity, the classifier's order (most likely first).
-        let rank = ["error": 0, "warning": 1, "info": 2]
-        findings = findings.enumerated().sorted {
-            let a = rank[$0.element.severity] ?? 3, b = rank[$1.element.severity] ?? 3
-            return a != b ? a < b : $0.offset < $1.offset
-        }.map(\.element)
+        // Root cause first, then errors before warnings before notes, then the more confident.
+        findings = runner.engine.classifier.ordered(findings)
 
         let nothingRan = ran.isEmpty
         let showsFailure = nothingRan || failing.contains { ClassifyEngine.showsFailure(stepFacts[$0]!) || records[$0]?.outcome != .ok }
@@ -600,14 +593,25 @@ struct RunState {
                 findings[0].summary = "No probe could run: every step needs a credential that was not given (see probes)."
                 findings[0].evidence = [("probe.skipped", .int(ordered.count))]
             } else if !showsFailure {
-                findings[0] = healthyFinding(diagnosisFacts, findings[0])
+                // Healthy means healthy: no finding at all, and a note that says what was seen.
+                findings = []
             }
+        }
+        let healthyNote = findings.isEmpty && !nothingRan ? healthyNote(diagnosisFacts) : nil
+        // This machine reached nothing: say that once, and nothing the steps' failures would suggest.
+        let localFailure = diagnosisFacts.bool("network.local_outage") == true ? diagnosisFacts.string("network.local_failure") : nil
+        if localFailure != nil {
+            let local = findings.filter { $0.rule == "diagnose.network.local-outage" }
+            if !local.isEmpty { findings = local }
         }
 
         let scrubber = SecretScrubber(secrets: credentials.secrets)
         for i in findings.indices {
             findings[i].summary = scrubber.scrub(findings[i].summary)
             findings[i].evidence = findings[i].evidence.map { ($0.name, scrubber.scrub($0.value)) }
+            for r in findings[i].remediation.indices where findings[i].remediation[r].filled {
+                findings[i].remediation[r].steps = findings[i].remediation[r].steps.map(scrubber.scrub)
+            }
         }
         let probes = ordered.map { record -> ProbeRecord in
             var r = record
@@ -628,31 +632,25 @@ struct RunState {
             }
             allFacts = merged
         }
-        let report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
+        var report = Report(id: nil, inputKind: Evidence.Kind.probe.rawValue, source: nil, provider: runner.definition.id,
                             providerDetected: false, httpStatus: nil, evidenceShowsFailure: showsFailure, findings: findings,
-                            facts: allFacts, probes: probes)
+                            facts: allFacts, probes: probes, rulesVersion: runner.engine.ruleSet.version)
+        report.note = healthyNote
+        report.localNetwork = localFailure.map(LocalNetwork.message)
         var diagnosis = Diagnosis(report: report, unredactedFacts: diagnosisFacts, unredactedStepFacts: rawSteps, scrubber: scrubber, seconds: seconds)
         diagnosis.renewal = renewal
         return diagnosis
     }
 
-    /// The single finding of a healthy diagnosis: every probe answered, no rule found a problem.
-    func healthyFinding(_ facts: Facts, _ unknown: Finding) -> Finding {
-        var f = unknown
-        f.severity = "info"
-        f.actor = "engineer"
-        f.transient = false
-        f.confidence = 0
+    /// What a healthy diagnosis says instead of a finding: every probe answered, what it saw.
+    func healthyNote(_ facts: Facts) -> String {
         let ok = facts.int("probe.ok") ?? 0
-        f.summary = "Every probe answered as expected (\(ok) of \(ok) step\(ok == 1 ? "" : "s")); no rule found a problem with this connection."
-        var evidence: [(name: String, value: FactValue)] = []
-        for name in ["probe.ok", "probe.skipped", "scopes.granted", "scopes.required", "account.email", "account.id",
-                     "account.name", "token.expires_at", "token.expires_in", "token.data_access_expires_at"] {
-            if let value = facts[name] { evidence.append((name, value)) }
-        }
-        f.evidence = evidence
-        f.remediation = []
-        return f
+        var seen: [String] = []
+        if let email = facts.string("account.email") { seen.append("account \(Redactor.redact(email))") }
+        if let scopes = facts["scopes.granted"]?.elements.count, scopes > 0 { seen.append("\(scopes) scope\(scopes == 1 ? "" : "s") granted") }
+        if let expires = facts.string("token.expires_at") { seen.append("token valid until \(expires)") }
+        return "Every probe answered as expected (\(ok) of \(ok) step\(ok == 1 ? "" : "s")); no rule found a problem with this connection"
+            + (seen.isEmpty ? "." : " (" + seen.joined(separator: ", ") + ").")
     }
 }
 

@@ -1,7 +1,7 @@
 import EvidenceModel
 import RuleEngine
 
-/// `--format json` / `jsonl`: the `authdoctor.report/v1` document (schema/report.schema.json).
+/// `--format json` / `jsonl`: the `authdoctor.report/v2` document (schema/report.schema.json).
 /// Remediation blocks are static per rule, so they are serialised once and reused for every record.
 public final class JSONReportWriter: @unchecked Sendable {
     private var remediationCache: [String: [UInt8]] = [:]
@@ -17,10 +17,12 @@ public final class JSONReportWriter: @unchecked Sendable {
     }
 
     public func write(_ report: Report, into w: inout JSONWriter) {
-        w.raw("{\"schema\":\"authdoctor.report/v1\"")
+        w.raw("{\"schema\":\"authdoctor.report/v2\"")
         if let id = report.id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
+        w.raw(",\"generatedAt\":"); w.string(RFC3339.string(report.generatedAt))
         w.raw(",\"tool\":{\"name\":\"authdoctor\",\"version\":")
         w.string(Report.toolVersion)
+        w.raw(",\"rulesVersion\":"); w.string(report.rulesVersion)
         w.raw("},\"input\":{\"kind\":")
         w.string(report.inputKind)
         if let source = report.source { w.raw(",\"source\":"); w.string(source) }
@@ -36,6 +38,9 @@ public final class JSONReportWriter: @unchecked Sendable {
             write(finding, into: &w)
         }
         w.raw("]")
+        if let note = report.note { w.raw(",\"note\":"); w.string(note) }
+        if let local = report.localNetwork { w.raw(",\"localNetwork\":"); w.string(local) }
+        if let message = report.clientMessage { w.raw(",\"clientMessage\":"); w.string(message) }
         if let facts = report.facts {
             w.raw(",\"facts\":{")
             for (i, name) in facts.names.enumerated() {
@@ -59,6 +64,7 @@ public final class JSONReportWriter: @unchecked Sendable {
         w.raw(",\"summary\":"); w.string(f.summary)
         w.raw(",\"actor\":"); w.string(f.actor)
         w.raw(",\"transient\":"); w.bool(f.transient)
+        if let cause = f.explainedBy { w.raw(",\"explainedBy\":"); w.string(cause) }
         w.raw(",\"evidence\":{")
         for (i, item) in f.evidence.enumerated() {
             if i > 0 { w.raw(",") }
@@ -78,8 +84,10 @@ public final class JSONReportWriter: @unchecked Sendable {
     }
 
     func remediationJSON(for finding: Finding) -> [UInt8] {
-        let key = finding.rule + "\u{1}" + finding.remediation.map(\.id).joined(separator: ",")
-        if let cached = lock.withLock({ remediationCache[key] }) { return cached }
+        // Steps filled from facts differ per finding; the rest depend on the rule and the variant only.
+        let cacheable = !finding.remediation.contains(where: \.filled)
+        let key = finding.rule + "\u{1}" + finding.remediation.map { $0.id + "/" + ($0.variant ?? "") }.joined(separator: ",")
+        if cacheable, let cached = lock.withLock({ remediationCache[key] }) { return cached }
         var w = JSONWriter(capacity: 1024)
         w.raw("[")
         for (i, r) in finding.remediation.enumerated() {
@@ -96,13 +104,13 @@ public final class JSONReportWriter: @unchecked Sendable {
             w.raw("}")
         }
         w.raw("]")
-        lock.withLock { remediationCache[key] = w.bytes }
+        if cacheable { lock.withLock { remediationCache[key] = w.bytes } }
         return w.bytes
     }
 
     /// A batch line that could not be classified: the id (or line) and why.
     public func writeError(id: String?, error: InputError, into w: inout JSONWriter) {
-        w.raw("{\"schema\":\"authdoctor.report/v1\"")
+        w.raw("{\"schema\":\"authdoctor.report/v2\"")
         if let id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
         w.raw(",\"verdict\":\"error\",\"error\":{\"kind\":")
         w.string(error.kind == .data ? "invalid-input" : "input")

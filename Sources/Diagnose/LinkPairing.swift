@@ -109,29 +109,23 @@ public struct LinkDiagnosis: Sendable {
         let states = Self.states(link, now: now)
         let factSets = states.isEmpty ? [Self.facts(link, state: nil, now: now)] : states.map { Self.facts(link, state: $0, now: now) }
         var findings = engine.classifier.classify(factSets)
+        var note: String?
         if states.isEmpty, findings.count == 1, findings[0].failure == "unknown" {
-            findings[0] = healthyFinding(link, facts: factSets[0], now: now, template: findings[0])
+            note = healthyNote(link)
+            findings = []
         }
-        return Report(id: link.id, inputKind: "link", source: nil, provider: nil, providerDetected: false,
-                      httpStatus: nil, evidenceShowsFailure: !states.isEmpty, findings: findings, facts: nil)
+        var report = Report(id: link.id, inputKind: "link", source: nil, provider: nil, providerDetected: false,
+                            httpStatus: nil, evidenceShowsFailure: !states.isEmpty, findings: findings, facts: nil,
+                            rulesVersion: engine.ruleSet.version)
+        report.note = note
+        return report
     }
 
-    func healthyFinding(_ link: LinkSnapshot, facts: Facts, now: Date, template: Finding) -> Finding {
-        var f = template
-        f.rule = "link.state.fine"
-        f.category = "link"
-        f.severity = "info"
-        f.actor = "engineer"
-        f.transient = false
-        f.confidence = 1
-        f.remediation = []
+    func healthyNote(_ link: LinkSnapshot) -> String {
         if link.finishedAt != nil {
             let active = link.activeProviders.isEmpty ? "no connections" : "active connections: " + link.activeProviders.joined(separator: ", ")
-            f.summary = "The client finished the link session; \(active)."
-        } else {
-            f.summary = "The link has not been opened yet; it stays valid until \(RFC3339.string(link.expiresAt))."
+            return "The client finished the link session; \(active)."
         }
-        f.evidence = facts.names.map { ($0, facts[$0]!) }
-        return f
+        return "The link has not been opened yet; it stays valid until \(RFC3339.string(link.expiresAt))."
     }
 }

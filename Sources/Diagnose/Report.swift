@@ -1,9 +1,12 @@
 import EvidenceModel
+import Foundation
 import RuleEngine
 
 /// What one classification (or, later, one diagnosis) found, ready to render.
 public struct Report: Sendable {
-    public static let schema = "authdoctor.report/v1"
+    /// v2 (issue 14): `generatedAt`, `rulesVersion`, `note`, `clientMessage`, `explainedBy`; a healthy
+    /// report has no findings (v1 always had one). schema/report.schema.json.
+    public static let schema = "authdoctor.report/v2"
     public static let toolVersion = "0.1.0"
 
     public enum Verdict: String, Sendable {
@@ -31,9 +34,30 @@ public struct Report: Sendable {
     public var facts: Facts?
     /// What each live probe did (`diagnose`); nil for offline classification.
     public var probes: [ProbeRecord]? = nil
+    /// When the report was made (RFC 3339, UTC in output). `SOURCE_DATE_EPOCH` (seconds) fixes it,
+    /// for reproducible output (snapshots, demos).
+    public var generatedAt: Date = Report.now()
+
+    public static func now() -> Date {
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let seconds = Double(epoch) {
+            return Date(timeIntervalSince1970: seconds)
+        }
+        return Date()
+    }
+    /// The rule set's version (a hash of its files), so two reports can be compared.
+    public var rulesVersion: String
+    /// Set when the machine that ran the diagnosis could not reach the network at all (issue 14):
+    /// the one thing to say, for the engineer; the verdict is then `unknown` (exit 3).
+    public var localNetwork: String? = nil
+    /// What a report without findings says instead (a healthy connection: what was checked).
+    public var note: String? = nil
+    /// The plain-words message for the client, when the client must act (ClientMessage); nil otherwise.
+    public var clientMessage: String? { ClientMessage.compose(self) }
 
     public init(id: String?, inputKind: String, source: String?, provider: String?, providerDetected: Bool, httpStatus: Int?,
-                evidenceShowsFailure: Bool, findings: [Finding], facts: Facts? = nil, probes: [ProbeRecord]? = nil) {
+                evidenceShowsFailure: Bool, findings: [Finding], facts: Facts? = nil, probes: [ProbeRecord]? = nil,
+                rulesVersion: String = "local") {
+        self.rulesVersion = rulesVersion
         self.id = id
         self.inputKind = inputKind
         self.source = source
@@ -47,6 +71,7 @@ public struct Report: Sendable {
     }
 
     public var verdict: Verdict {
+        if localNetwork != nil { return .unknown }
         guard let top = findings.first else { return .ok }
         if top.failure == "unknown" {
             return evidenceShowsFailure ? .unknown : .ok
@@ -61,6 +86,8 @@ public struct Report: Sendable {
 public struct ClassifyEngine: Sendable {
     public let classifier: Classifier
     public var extractor: FactExtractor
+    /// The `generatedAt` of every report made (nil: the moment each report is made).
+    public var generatedAt: Date?
 
     public init(ruleSet: RuleSet, extractor: FactExtractor = FactExtractor()) {
         classifier = Classifier(ruleSet: ruleSet)
@@ -79,7 +106,14 @@ public struct ClassifyEngine: Sendable {
 
     public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
         let factSets = evidences.map(extractor.facts(for:))
-        let findings = classifier.classify(factSets)
+        var findings = classifier.classify(factSets)
+        let shows = factSets.contains(where: Self.showsFailure)
+        var note: String?
+        if findings.count == 1, findings[0].failure == "unknown", !shows {
+            // Healthy means healthy: nothing failed and no rule held, so no finding.
+            note = "Nothing in the evidence shows a failure (no error status, transport error or error text), and no rule found a problem."
+            findings = []
+        }
         let first = factSets.first ?? Facts()
         let provider = first["provider"]?.elements.first?.stringValue
         var facts: Facts?
@@ -90,9 +124,12 @@ public struct ClassifyEngine: Sendable {
             }
             facts = redacted
         }
-        return Report(id: id, inputKind: evidences.first?.kind.rawValue ?? "text", source: source.map(Redactor.redact),
-                      provider: provider, providerDetected: first.bool("provider.detected") ?? false,
-                      httpStatus: first.int("http.status"), evidenceShowsFailure: factSets.contains(where: Self.showsFailure),
-                      findings: findings, facts: facts)
+        var report = Report(id: id, inputKind: evidences.first?.kind.rawValue ?? "text", source: source.map(Redactor.redact),
+                            provider: provider, providerDetected: first.bool("provider.detected") ?? false,
+                            httpStatus: first.int("http.status"), evidenceShowsFailure: shows,
+                            findings: findings, facts: facts, rulesVersion: ruleSet.version)
+        report.note = note
+        if let generatedAt { report.generatedAt = generatedAt }
+        return report
     }
 }

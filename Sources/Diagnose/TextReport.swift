@@ -43,12 +43,16 @@ public struct TextReportRenderer: Sendable {
         }
         if let status = report.httpStatus { header += " · HTTP \(status)" }
         lines.append(paint(header, "1"))
+        lines.append("generated \(RFC3339.string(report.generatedAt)) · \(report.rulesVersion)")
         lines.append("verdict: " + verdictLabel(report.verdict))
+        if let note = report.note { lines.append(Display.safe(note)) }
+        if let local = report.localNetwork { lines.append(paint(Display.safe(local), "33;1")) }
         for (index, finding) in report.findings.enumerated() {
             lines.append("")
             let mark = finding.severity == "error" ? paint("✖", "31") : finding.severity == "warning" ? paint("!", "33") : paint("i", "36")
             let rank = report.findings.count > 1 ? "\(index + 1). " : ""
             lines.append("\(mark) \(rank)\(paint(finding.failure, "1")) [\(finding.category)] \(Display.safe(finding.summary))")
+            if let cause = finding.explainedBy { lines.append("   explained by \(cause) (its root cause, above)") }
             lines.append("   rule \(finding.rule) · confidence \(percent(finding.confidence)) · who acts: \(finding.actor) · \(finding.transient ? "transient: retry may help" : "not transient")")
             if !finding.evidence.isEmpty {
                 lines.append("   evidence:")
@@ -70,6 +74,11 @@ public struct TextReportRenderer: Sendable {
             }
         }
         if let probes = report.probes { lines += probeLines(probes) }
+        if let message = report.clientMessage {
+            lines.append("")
+            lines.append(paint("message for the client:", "1"))
+            for line in message.split(separator: "\n", omittingEmptySubsequences: false).dropLast() { lines.append("  " + Display.safe(String(line))) }
+        }
         if let facts = report.facts {
             lines.append("")
             lines.append(paint("facts:", "1"))
@@ -101,20 +110,30 @@ public struct MarkdownReportRenderer: Sendable {
 
     public func render(_ report: Report) -> String {
         var md: [String] = []
-        let top = report.findings.first
-        md.append("### authdoctor: \(top.map { "`\($0.failure)` — \(escape($0.summary))" } ?? "no finding")")
+        md.append("### authdoctor report: \(report.verdict.rawValue)")
         md.append("")
-        md.append("| | |")
+        md.append("| Field | Value |")
         md.append("|---|---|")
         if let id = report.id { md.append("| Record | `\(escapeCode(Redactor.redact(id)))` |") }
         if let source = report.source { md.append("| Evidence | `\(escapeCode(source))` (\(report.inputKind)) |") }
         md.append("| Provider | \(report.provider.map { "`\($0)`" + (report.providerDetected ? " (recognised from the evidence)" : "") } ?? "not recognised") |")
         if let status = report.httpStatus { md.append("| HTTP status | \(status) |") }
         md.append("| Verdict | \(report.verdict.rawValue) |")
+        md.append("| Generated | \(RFC3339.string(report.generatedAt)) |")
+        md.append("| Rules | `\(report.rulesVersion)` |")
+        if let note = report.note {
+            md.append("")
+            md.append(escape(note))
+        }
+        if let local = report.localNetwork {
+            md.append("")
+            md.append("**\(escape(local))**")
+        }
         for (index, f) in report.findings.enumerated() {
             md.append("")
             md.append("#### \(index + 1). `\(f.failure)` (\(f.category), \(f.severity)) — \(escape(f.summary))")
             md.append("")
+            if let cause = f.explainedBy { md.append("Explained by `\(cause)` (its root cause, above)."); md.append("") }
             md.append("Rule `\(f.rule)`, confidence \(Int((f.confidence * 100).rounded()))%, who acts: **\(f.actor)**, \(f.transient ? "transient (a retry may help)" : "not transient").")
             if !f.evidence.isEmpty {
                 md.append("")
@@ -149,6 +168,14 @@ public struct MarkdownReportRenderer: Sendable {
             md.append("")
             md.append("</details>")
         }
+        if let message = report.clientMessage {
+            md.append("")
+            md.append("Message for the client:")
+            md.append("")
+            for line in message.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                md.append(line.isEmpty ? ">" : "> " + Display.safe(String(line)))
+            }
+        }
         return md.joined(separator: "\n") + "\n"
     }
 
@@ -161,6 +188,12 @@ public struct MarkdownReportRenderer: Sendable {
         Display.safe(s.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " "))
             .replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "|", with: "\\|")
     }
+}
+
+/// `--format client`: only the message for the client (empty when the client need not act).
+public struct ClientMessageRenderer: Sendable {
+    public init() {}
+    public func render(_ report: Report) -> String { report.clientMessage.map(Display.safe) ?? "" }
 }
 
 /// `--format brief`: the verdict in one tab-separated line (failure, category, actor, rule, first

@@ -66,6 +66,7 @@ public struct FactExtractor: Sendable {
         }
 
         addScopeFacts(into: &facts)
+        DerivedFacts.add(into: &facts)
         ProviderDetector.apply(given: evidence.provider, to: &facts)
         return facts
     }

@@ -132,6 +132,7 @@ public enum CheckDocument {
         w.raw(",\"seconds\":"); w.double((run.seconds * 1000).rounded() / 1000)
         w.raw(",\"probes\":"); w.int(run.probes)
         w.raw(",\"deadlineReached\":"); w.bool(run.deadlineReached)
+        if let local = run.localNetwork { w.raw(",\"localNetwork\":"); w.string(Redactor.redact(local)) }
         w.raw("}")
     }
 
@@ -163,6 +164,7 @@ public enum CheckText {
         out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
             + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
             + (run.deadlineReached ? " (deadline reached)" : "") + (run.total == 0 ? " (nothing checked: UNKNOWN)" : "") + ".\n"
+        if let local = run.localNetwork { out += Redactor.redact(local) + "\n" }
         return out
     }
 }
@@ -179,6 +181,7 @@ public enum NagiosOutput {
         counts += ["\(run.count(.warning)) warning", "\(run.count(.ok)) ok"]
         var out = "AUTHDOCTOR \(state) - " + (run.total == 0 ? "no connection checked" : counts.joined(separator: ", "))
         if run.deadlineReached { out += " (deadline reached)" }
+        if run.localNetwork != nil { out += " - this machine cannot reach the network" }
         out += " | ok=\(run.count(.ok));;; warning=\(run.count(.warning));;; critical=\(run.count(.critical));;; "
             + "unknown=\(run.count(.unknown));;; duration=\(String(format: "%.3f", run.seconds))s;;;\n"
         let entries = run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index })

@@ -57,6 +57,10 @@ public struct ConnectionVerdict: Sendable {
     public var report: Report?
     /// What happened to the connection's tokens (`--renew`, `--dry-run`); nil when nothing did.
     public var renewal: RenewalOutcome?
+    /// Every probe of this connection failed the same local way (no name resolved, no connection
+    /// made): the libcurl code and the hosts. A run where every diagnosed connection did so, on two
+    /// or more hosts, is a local network outage (CheckRunner), reported UNKNOWN.
+    public var unreachable: (code: Int, hosts: [String])? = nil
     /// The diagnosis used tokens renewed by an earlier `check --renew` (a file connection whose
     /// renewed tokens are in the store: newer than its variables').
     public var usedRenewedTokens = false
@@ -118,6 +122,9 @@ public struct CheckRun: Sendable {
     public var probes: Int
     /// The total deadline was reached before every connection finished.
     public var deadlineReached: Bool
+    /// Set when this machine could not reach the network at all (issue 14): said once, and every
+    /// connection it affected is UNKNOWN (`local-network`), not CRITICAL.
+    public var localNetwork: String? = nil
 
     public init(startedAt: Date, seconds: Double = 0, counts: [CheckStatus: Int] = [:], verdicts: [ConnectionVerdict] = [],
                 probes: Int = 0, deadlineReached: Bool = false) {
@@ -170,10 +177,11 @@ public enum VerdictMapping {
 
     /// The first finding's failure class, `none` when healthy.
     public static func failure(of report: Report) -> String {
-        report.verdict == .ok ? "none" : (report.findings.first?.failure ?? "unknown")
+        if report.localNetwork != nil { return "local-network" }
+        return report.verdict == .ok ? "none" : (report.findings.first?.failure ?? "unknown")
     }
 
     public static func summary(of report: Report) -> String {
-        report.findings.first?.summary ?? "no finding"
+        report.findings.first?.summary ?? report.note ?? "no finding"
     }
 }

@@ -91,6 +91,7 @@ public final class CheckRunner: Sendable {
         var run = CheckRun(startedAt: startedAt)
         run.verdicts.reserveCapacity(entries.count)
         let deadlineFlag = DeadlineFlag()
+        let localMessage = LockedValue<String>()
         let limit = max(1, options.concurrency)
         // Bounded here too (the command line allows at most a week): a huge deadline is no deadline, never an overflow.
         let deadlineSeconds = options.deadline.map { min(max(0, $0), 1e9) }
@@ -108,6 +109,17 @@ public final class CheckRunner: Sendable {
                     group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag) }
                 }
                 for _ in 0..<min(limit, entries.count) { addNext() }
+                // Connections that reached nothing are held back until one connection reaches its
+                // provider (then the network works: they are delivered as they are) or the run
+                // ends (then, on two or more hosts, this machine is cut off: see below).
+                var held: [ConnectionVerdict] = []
+                var networkWorks = false
+                func deliver(_ verdict: ConnectionVerdict) {
+                    for sink in sinks { sink.receive(verdict) }
+                    var kept = verdict
+                    kept.report = nil
+                    verdicts.append(kept)
+                }
                 while let verdict = await group.next() {
                     if stopRequest.isSet {
                         deadlineFlag.set()
@@ -115,11 +127,22 @@ public final class CheckRunner: Sendable {
                         continue
                     }
                     addNext()
-                    for sink in sinks { sink.receive(verdict) }
-                    var kept = verdict
-                    kept.report = nil
-                    verdicts.append(kept)
+                    if !networkWorks, verdict.unreachable != nil {
+                        held.append(verdict)
+                        continue
+                    }
+                    if verdict.failure != "bad-entry" && verdict.failure != "token-missing" && verdict.failure != "deadline" && !networkWorks {
+                        networkWorks = true
+                        held.forEach(deliver)
+                        held = []
+                    }
+                    deliver(verdict)
                 }
+                if let local = Self.localOutage(held) {
+                    localMessage.set(local)
+                    held = held.map { Self.markLocal($0, local) }
+                }
+                held.forEach(deliver)
             }
             return verdicts
         }
@@ -141,9 +164,34 @@ public final class CheckRunner: Sendable {
         run.probes = verdicts.reduce(0) { $0 + $1.probeCount }
         run.verdicts = verdicts
         run.deadlineReached = deadlineFlag.isSet
+        // Or one diagnosis saw several hosts fail the same way and said so itself.
+        run.localNetwork = localMessage.value ?? verdicts.first { $0.failure == "local-network" }?.summary
         run.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         for sink in sinks { sink.finish(run) }
         return run
+    }
+
+    /// Connections that all reached nothing, the same way, on two or more hosts: this machine is cut
+    /// off. The message, or nil.
+    static func localOutage(_ held: [ConnectionVerdict]) -> String? {
+        guard held.count >= 2, let code = held.first?.unreachable?.code, held.allSatisfy({ $0.unreachable?.code == code }) else { return nil }
+        let hosts = held.flatMap { $0.unreachable?.hosts ?? [] }.uniqued()
+        guard hosts.count >= 2 else { return nil }
+        return LocalNetwork.message(LocalNetwork.describe(code: code, hosts: hosts))
+    }
+
+    /// The verdict of a connection this machine could not reach: UNKNOWN, not the connection's fault.
+    static func markLocal(_ verdict: ConnectionVerdict, _ message: String) -> ConnectionVerdict {
+        var v = verdict
+        v.status = .unknown
+        v.failure = "local-network"
+        v.summary = "not diagnosed: this machine cannot reach the network (said once for the run)"
+        if var report = v.report {
+            report.localNetwork = message
+            report.findings = []
+            v.report = report
+        }
+        return v
     }
 
     /// One connection: bad entry → UNKNOWN; missing credential variable → `token-missing`;
@@ -291,6 +339,9 @@ public final class CheckRunner: Sendable {
                                         report: options.keepReports ? report : nil)
         verdict.renewal = renewal
         verdict.usedRenewedTokens = renewedTokens != nil
+        if let probes = report.probes, let code = LocalNetwork.commonFailure(probes) {
+            verdict.unreachable = (code, LocalNetwork.hosts(probes))
+        }
         return verdict
     }
 
@@ -399,6 +450,14 @@ extension ConnectionVerdict {
 }
 
 /// Set once the total deadline has passed.
+/// One value set once from a task group, read after it.
+final class LockedValue<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T?
+    func set(_ value: T) { lock.withLock { stored = value } }
+    var value: T? { lock.withLock { stored } }
+}
+
 public final class DeadlineFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

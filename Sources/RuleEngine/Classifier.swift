@@ -16,6 +16,10 @@ public struct Finding: Sendable {
     public var remediation: [Remediation]
     /// A single-use authorization link issued for the client (`--issue-link`), when the fix is to re-authorize.
     public var link: FindingLink? = nil
+    /// The rule of a finding in the same report that explains this one (its root cause), if any.
+    public var explainedBy: String? = nil
+    /// Which fact set (probe step, HAR entry) the finding came from.
+    public var origin: Int = 0
 
     /// Whether a remediation of this finding needs the client to re-authorize.
     public var needsReauthorization: Bool { remediation.contains(where: \.issuesLink) }
@@ -62,9 +66,11 @@ public struct Classifier: Sendable {
         var seen = Set<String>()
         let candidates = factSets.map(ruleSet.candidates)
         for fallback in [false, true] where findings.isEmpty {
-            for (facts, candidates) in zip(factSets, candidates) {
+            for (origin, (facts, candidates)) in zip(factSets, candidates).enumerated() {
                 for match in ruleSet.matches(facts, candidates: candidates, fallback: fallback) where seen.insert(match.rule.id).inserted {
-                    findings.append(makeFinding(match, facts: facts))
+                    var finding = makeFinding(match, facts: facts)
+                    finding.origin = origin
+                    findings.append(finding)
                 }
             }
         }
@@ -75,7 +81,36 @@ public struct Classifier: Sendable {
         // One finding per failure class: a provider's own rule and a generic protocol rule often say
         // the same thing; the more specific (more confident) one speaks for both.
         var classes = Set<String>()
-        return findings.filter { classes.insert($0.failure).inserted }
+        return ordered(findings.filter { classes.insert($0.failure).inserted })
+    }
+
+    /// Root cause first: a finding another finding explains (`explains:` in its rule, or the class
+    /// defaults across different evidence) comes after it, and is marked `explainedBy`; then errors
+    /// before warnings before notes; then the more confident first (docs/RULES.md "Root cause first").
+    public func ordered(_ findings: [Finding]) -> [Finding] {
+        guard findings.count > 1 else { return findings }
+        let rules = findings.map { ruleSet.rule(id: $0.rule) }
+        var out = findings
+        // depth: how many explainers stand above a finding (chains are short; cycles stop at n).
+        var depth = [Int](repeating: 0, count: findings.count)
+        for _ in 0..<findings.count {
+            var changed = false
+            for i in findings.indices {
+                for j in findings.indices where j != i {
+                    guard let rule = rules[j], rule.explains(findings[i], sameEvidence: findings[i].origin == findings[j].origin) else { continue }
+                    if out[i].explainedBy == nil { out[i].explainedBy = findings[j].rule }
+                    if depth[i] < depth[j] + 1, depth[j] + 1 < findings.count { depth[i] = depth[j] + 1; changed = true }
+                }
+            }
+            if !changed { break }
+        }
+        return out.indices.sorted { a, b in
+            if depth[a] != depth[b] { return depth[a] < depth[b] }
+            let sa = Self.severityRank[out[a].severity] ?? 3, sb = Self.severityRank[out[b].severity] ?? 3
+            if sa != sb { return sa < sb }
+            if out[a].confidence != out[b].confidence { return out[a].confidence > out[b].confidence }
+            return a < b
+        }.map { out[$0] }
     }
 
     static let severityRank: [String: Int] = ["error": 0, "warning": 1, "info": 2]
@@ -89,13 +124,18 @@ public struct Classifier: Sendable {
 
     func makeFinding(_ match: RuleMatch, facts: Facts) -> Finding {
         let rule = match.rule
+        let remediation = rule.remediation.compactMap { ruleSet.remediation($0, for: rule, facts: facts) }
+        var evidence = match.evidence.map { ($0.name, Redactor.redactForDisplay($0.value)) }
+        // The facts the steps quote are evidence too (the refused IP, the missing GRANTs).
+        for name in remediation.flatMap(\.quotedFacts) where !evidence.contains(where: { $0.0 == name }) {
+            if let value = facts[name] { evidence.append((name, Redactor.redactForDisplay(value))) }
+        }
         return Finding(
             rule: rule.id, category: rule.category, failure: rule.failure, severity: rule.severity,
             confidence: rule.confidence, summary: Self.render(rule.summary, facts: facts),
             actor: rule.actor ?? Vocabulary.defaultActor(for: rule.failure),
             transient: rule.transient ?? Vocabulary.defaultTransient(for: rule.failure, transportError: facts.string("transport.error")),
-            evidence: match.evidence.map { ($0.name, Redactor.redactForDisplay($0.value)) },
-            remediation: rule.remediation.compactMap { ruleSet.remediations[$0] })
+            evidence: evidence, remediation: remediation)
     }
 
     /// Facts shown when nothing matched: what a person would look at first.
@@ -146,11 +186,15 @@ public struct Classifier: Sendable {
         } else {
             category = "source"
         }
+        let ids = ["test-connection-manually", "review-api-docs"]
+        let pseudo = Rule(id: "unknown", category: category, failure: "unknown", severity: "warning", confidence: 0, fallback: true,
+                          actor: "engineer", transient: false, when: When(), summary: "", remediation: ids, examples: RuleExamples(),
+                          file: "", line: 0)
         return Finding(
             rule: "unknown", category: category, failure: "unknown", severity: "warning", confidence: 0,
             summary: Self.unknownSummary(facts),
             actor: "engineer", transient: false, evidence: evidence,
-            remediation: ["test-connection-manually", "review-api-docs"].compactMap { ruleSet.remediations[$0] })
+            remediation: ids.compactMap { ruleSet.remediation($0, for: pseudo, facts: facts) })
     }
 
     /// Replaces `{fact}` with the fact's redacted value.

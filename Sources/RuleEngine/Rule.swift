@@ -317,13 +317,16 @@ public final class Rule: Sendable {
     public let summary: String
     public let remediation: [String]
     public let examples: RuleExamples
+    /// What this rule's finding explains (rule ids, or failure classes): the cause comes first in a
+    /// report (a revoked refresh token explains an expired access token). docs/RULES.md "Root cause first".
+    public let explains: [String]
     /// Where the rule was defined ("rules/facebook/token.yaml:3").
     public let file: String
     public let line: Int
 
     public init(id: String, category: String, failure: String, severity: String, confidence: Double, fallback: Bool,
                 actor: String?, transient: Bool?, when: When, summary: String, remediation: [String],
-                examples: RuleExamples, file: String, line: Int) {
+                examples: RuleExamples, file: String, line: Int, explains: [String] = []) {
         self.id = id
         self.category = category
         self.failure = failure
@@ -336,11 +339,63 @@ public final class Rule: Sendable {
         self.summary = summary
         self.remediation = remediation
         self.examples = examples
+        self.explains = explains
         self.file = file
         self.line = line
     }
 
     public var place: String { "\(file):\(line)" }
+
+    /// Whether this rule's finding explains another finding (by its rule id or its failure class).
+    /// The class defaults (Vocabulary.defaultExplains) hold only between findings of different
+    /// evidence (a probe step, a HAR entry): two rules reading the same answer two ways ("expired
+    /// or revoked") are two readings, not a cause and its effect.
+    public func explains(_ other: Finding, sameEvidence: Bool = false) -> Bool {
+        guard other.rule != id else { return false }
+        if explains.isEmpty {
+            if sameEvidence { return false }
+            let defaults = Vocabulary.defaultExplains(for: failure)
+            return defaults.contains(other.rule) || defaults.contains(other.failure)
+        }
+        return explains.contains(other.rule) || explains.contains(other.failure)
+    }
+
+    /// The providers the rule is restricted to by a `provider:` condition (nil: any provider).
+    public var providers: [String]? {
+        for c in when.all where c.fact == "provider" {
+            switch c.op {
+            case let .equals(v): return v.stringValue.map { [$0] }
+            case let .oneOf(vs): return vs.compactMap(\.stringValue)
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The providers a rule speaks for: its `provider:` condition, else the provider its id is
+    /// named after (`bigquery.access-denied`, `google-ads.auth.…`), else nil (any provider).
+    public var impliedProviders: [String]? {
+        if let providers { return providers }
+        let prefix = String(id.prefix { $0 != "." })
+        return ProviderDetector.known.contains(prefix) ? [prefix] : nil
+    }
+
+    /// Facts the rule cannot hold without: required by every path through its `when`.
+    public var guaranteedFacts: Set<String> { when.guaranteedFacts }
+}
+
+extension When {
+    /// Facts present whenever this `when` holds: each `all` condition that needs its fact, plus the
+    /// facts every `any` branch guarantees.
+    public var guaranteedFacts: Set<String> {
+        var facts = Set(all.filter(\.needsFact).map(\.fact))
+        if let first = any.first {
+            var common = first.guaranteedFacts
+            for branch in any.dropFirst() { common.formIntersection(branch.guaranteedFacts) }
+            facts.formUnion(common)
+        }
+        return facts
+    }
 }
 
 /// One step-by-step fix from rules/remediations.yaml.
@@ -351,4 +406,78 @@ public struct Remediation: Sendable {
     public var covers: [String]
     public var issuesLink: Bool
     public var steps: [String]
+    /// The finding categories the steps are written for (`categories:`; empty: derived from `doc`).
+    public var categories: [String] = []
+    /// The variant (rules/remediation-variants/) whose steps these are, when one applied.
+    public var variant: String? = nil
+    /// Whether the steps had `{fact}` placeholders filled from a finding's facts.
+    public var filled: Bool = false
+    /// The facts the filled steps quote (they join the finding's evidence).
+    public var quotedFacts: [String] = []
+
+    /// The categories the steps suit: as declared, else by the document section they follow
+    /// (fix-authentication-errors 1.x and 3.x: sources and API tokens; 2.x: destinations;
+    /// authorize-via-link: links and the sources a link connects; `none`: any).
+    public var suitableCategories: [String] { Self.categories(declared: categories, doc: doc) }
+
+    public static func categories(declared: [String], doc: String) -> [String] {
+        if !declared.isEmpty { return declared }
+        if doc.hasPrefix("fix-authentication-errors 2.") { return ["destination"] }
+        if doc.hasPrefix("fix-authentication-errors 1.") || doc.hasPrefix("fix-authentication-errors 3.") { return ["source", "api-token"] }
+        if doc.hasPrefix("authorize-via-link") { return ["link", "source", "api-token"] }
+        return ["source", "destination", "api-token", "link"]
+    }
+}
+
+/// Provider- or finding-specific steps for a catalog remediation (rules/remediation-variants/*.yaml):
+/// which one applies is data, chosen by the finding's provider, category, failure class, rule and
+/// the facts it needs. docs/RULES.md "Remediation variants".
+public struct RemediationVariant: Sendable {
+    public var id: String
+    public var remediation: String
+    public var providers: [String]
+    public var categories: [String]
+    public var failures: [String]
+    public var rules: [String]
+    /// Facts that must be present for the variant to apply (its placeholders may use them).
+    public var requires: [String]
+    public var title: String?
+    public var doc: String?
+    public var steps: [String]
+    public var file: String
+    public var line: Int
+
+    public init(id: String, remediation: String, providers: [String] = [], categories: [String] = [], failures: [String] = [],
+                rules: [String] = [], requires: [String] = [], title: String? = nil, doc: String? = nil, steps: [String],
+                file: String = "", line: Int = 1) {
+        self.id = id
+        self.remediation = remediation
+        self.providers = providers
+        self.categories = categories
+        self.failures = failures
+        self.rules = rules
+        self.requires = requires
+        self.title = title
+        self.doc = doc
+        self.steps = steps
+        self.file = file
+        self.line = line
+    }
+
+    public var place: String { "\(file):\(line)" }
+
+    /// How well the variant fits (nil: it does not), before its `requires` are checked: a named rule
+    /// beats a provider, which beats a failure class, which beats a category; a provider named
+    /// first in the finding's provider family (`redshift` before `postgres`) beats a later one.
+    func fit(rule: String, category: String, failure: String, providerFamily: [String]) -> Int? {
+        var score = 0
+        if !rules.isEmpty { guard rules.contains(rule) else { return nil }; score += 1000 }
+        if !providers.isEmpty {
+            guard let index = providerFamily.firstIndex(where: providers.contains) else { return nil }
+            score += 500 - index * 10
+        }
+        if !failures.isEmpty { guard failures.contains(failure) else { return nil }; score += 40 }
+        if !categories.isEmpty { guard categories.contains(category) else { return nil }; score += 20 }
+        return score + requires.count
+    }
 }

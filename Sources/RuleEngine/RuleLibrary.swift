@@ -84,33 +84,43 @@ public enum RuleLibrary {
         var layers: [Layer] = []
         if includeBuiltin { layers.append(checkBuiltin ? Layer(files: builtinRuleFiles(), check: true) : .builtin) }
         for directory in directories { layers.append(Layer(files: try ruleFiles(in: directory), check: true)) }
-        return assemble(layers)
+        var (set, issues) = assemble(layers)
+        // Whether each rule's advice fits it (placeholders, categories, actors): `rules lint`/`test`
+        // and local folders; the built-in set is proven clean by the tests.
+        if checkBuiltin || !directories.isEmpty { issues += AdviceLint.issues(set) }
+        return (set, issues)
     }
 
     public static func assemble(_ layers: [[SourceFile]]) -> (RuleSet, [LintIssue]) {
         assemble(layers.map { Layer(files: $0, check: true) })
     }
 
-    typealias Loaded = (rules: [Rule], remediations: [Remediation], issues: [LintIssue])
+    typealias Loaded = (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant], issues: [LintIssue])
 
     /// One layer of rules and how to get it.
     struct Layer {
         let load: () -> Loaded
+        /// The layer's version in reports (a hash of its files).
+        let version: String
 
         /// Parsed from these files (regular expressions compiled now when checked).
         init(files: [SourceFile], check: Bool) {
             load = { loadLayer(files, check: check) }
+            version = RuleSnapshot.contentHash(files)
         }
 
-        private init(load: @escaping () -> Loaded) { self.load = load }
+        private init(version: String, load: @escaping () -> Loaded) {
+            self.version = version
+            self.load = load
+        }
 
         /// The built-in set, unchecked: from the snapshot cache under the build's digest of the rule
         /// files (no decoding or hashing of the texts), else parsed once and cached.
-        static var builtin: Layer { Layer {
-            if let cached = RuleSnapshot.load(key: RuleSnapshot.builtinKey) { return (cached.rules, cached.remediations, []) }
+        static var builtin: Layer { Layer(version: RuleSnapshot.builtinVersion) {
+            if let cached = RuleSnapshot.load(key: RuleSnapshot.builtinKey) { return (cached.rules, cached.remediations, cached.variants, []) }
             let loader = RuleLoader.loadConcurrently(builtinRuleFiles(), compileRegexesNow: false)
-            if loader.issues.isEmpty { RuleSnapshot.store(loader.rules, loader.remediations, key: RuleSnapshot.builtinKey) }
-            return (loader.rules, loader.remediations, loader.issues)
+            if loader.issues.isEmpty { RuleSnapshot.store(loader.rules, loader.remediations, loader.variants, key: RuleSnapshot.builtinKey) }
+            return (loader.rules, loader.remediations, loader.variants, loader.issues)
         } }
     }
 
@@ -118,21 +128,25 @@ public enum RuleLibrary {
     /// a clean parse of an unchecked layer refreshes the cache.
     static func loadLayer(_ files: [SourceFile], check: Bool) -> Loaded {
         if !check, let cached = RuleSnapshot.load(for: files) {
-            return (cached.rules, cached.remediations, [])
+            return (cached.rules, cached.remediations, cached.variants, [])
         }
         let loader = RuleLoader.loadConcurrently(files, compileRegexesNow: check)
         if !check && loader.issues.isEmpty {
-            RuleSnapshot.store(loader.rules, loader.remediations, for: files)
+            RuleSnapshot.store(loader.rules, loader.remediations, loader.variants, for: files)
         }
-        return (loader.rules, loader.remediations, loader.issues)
+        return (loader.rules, loader.remediations, loader.variants, loader.issues)
     }
 
     static func assemble(_ layers: [Layer]) -> (RuleSet, [LintIssue]) {
         var rules: [Rule] = []
         var remediations: [Remediation] = []
+        var variants: [RemediationVariant] = []
         var issues: [LintIssue] = []
         for layer in layers {
             let loaded = layer.load()
+            let newVariants = Set(loaded.variants.map(\.id))
+            variants.removeAll { newVariants.contains($0.id) }
+            variants += loaded.variants
             issues += loaded.issues
             var ids: [String: Rule] = [:]
             for rule in loaded.rules {
@@ -154,6 +168,23 @@ public enum RuleLibrary {
                 issues.append(LintIssue(file: rule.file, line: rule.line, message: "rule '\(rule.id)' names unknown remediation '\(id)'"))
             }
         }
-        return (RuleSet(rules: rules, remediations: remediations), issues)
+        for variant in variants where !known.contains(variant.remediation) {
+            issues.append(LintIssue(file: variant.file, line: variant.line, message: "variant names unknown remediation '\(variant.remediation)'"))
+        }
+        let ruleIDs = Set(rules.map(\.id))
+        for variant in variants {
+            for id in variant.rules where !ruleIDs.contains(id) {
+                issues.append(LintIssue(file: variant.file, line: variant.line, message: "variant of '\(variant.remediation)' names unknown rule '\(id)'"))
+            }
+        }
+        for rule in rules {
+            for id in rule.explains where !ruleIDs.contains(id) && !Vocabulary.failures.contains(id) {
+                issues.append(LintIssue(file: rule.file, line: rule.line, message: "rule '\(rule.id)' explains '\(id)', which is neither a rule id nor a failure class"))
+            }
+        }
+        // One layer: its own version; several: a hash of theirs.
+        let version = layers.count == 1 ? layers[0].version
+            : RuleSnapshot.contentHash(layers.map { SourceFile(path: "layer", text: $0.version) })
+        return (RuleSet(rules: rules, remediations: remediations, variants: variants, version: version), issues)
     }
 }

@@ -15,6 +15,7 @@ public struct LintIssue: Sendable, CustomStringConvertible, Equatable {
 public struct RuleLoader {
     public private(set) var rules: [Rule] = []
     public private(set) var remediations: [Remediation] = []
+    public private(set) var variants: [RemediationVariant] = []
     public private(set) var issues: [LintIssue] = []
 
     /// Compile regular expressions while loading (and so report bad ones); off only for the built-in set.
@@ -24,9 +25,12 @@ public struct RuleLoader {
 
     static let ruleKeys: Set<String> = [
         "id", "category", "failure", "severity", "confidence", "fallback", "actor", "transient", "when", "summary",
-        "remediation", "examples", "description", "references", "tags",
+        "remediation", "examples", "description", "references", "tags", "explains",
     ]
-    static let remediationKeys: Set<String> = ["id", "title", "doc", "covers", "issues-link", "steps"]
+    static let remediationKeys: Set<String> = ["id", "title", "doc", "covers", "issues-link", "steps", "categories"]
+    static let variantKeys: Set<String> = [
+        "id", "remediation", "provider", "category", "failure", "rule", "requires", "title", "doc", "steps", "description",
+    ]
     static let operatorKeys: Set<String> = ["equals", "in", "matches", "contains", "exists", "gt", "gte", "lt", "lte"]
 
     /// Loads files on all cores (YAML parsing is most of start-up time), keeping file order.
@@ -41,6 +45,7 @@ public struct RuleLoader {
         for part in results.values {
             merged.rules += part.rules
             merged.remediations += part.remediations
+            merged.variants += part.variants
             merged.issues += part.issues
         }
         return merged
@@ -63,12 +68,15 @@ public struct RuleLoader {
             return
         }
         guard let mapping = node.mapping else {
-            issue(file, node, "expected a mapping (a rule, `rules:` or `remediations:`)")
+            issue(file, node, "expected a mapping (a rule, `rules:`, `remediations:` or `variants:`)")
             return
         }
         if let list = mapping["remediations"] {
             guard let items = list.sequence else { issue(file, list, "`remediations` must be a list"); return }
             for item in items { loadRemediation(item, file: file) }
+        } else if let list = mapping["variants"] {
+            guard let items = list.sequence else { issue(file, list, "`variants` must be a list"); return }
+            for item in items { loadVariant(item, file: file) }
         } else if let list = mapping["rules"] {
             guard let items = list.sequence else { issue(file, list, "`rules` must be a list"); return }
             for item in items { loadRule(item, file: file) }
@@ -164,6 +172,11 @@ public struct RuleLoader {
                 }
             } else { issue(file, e, "'examples' must be a mapping with match / no-match lists") }
         }
+        var explains: [String] = []
+        if let e = fields["explains"] {
+            if let items = e.sequence, items.allSatisfy({ $0.string != nil }) { explains = items.compactMap(\.string) }
+            else { issue(file, e, "'explains' must be a list of rule ids or failure classes") }
+        }
         for fact in Self.placeholders(in: summary) where !Vocabulary.isKnownFact(fact) {
             issue(file, fields["summary"], "summary names unknown fact '{\(fact)}'")
         }
@@ -173,7 +186,7 @@ public struct RuleLoader {
         rules.append(Rule(id: id, category: category, failure: failure, severity: severity,
                           confidence: confidence ?? derived, fallback: fallback, actor: actor, transient: transient,
                           when: when.cheapestFirst(), summary: summary, remediation: remediation, examples: examples,
-                          file: file, line: node.mark?.line ?? 1))
+                          file: file, line: node.mark?.line ?? 1, explains: explains))
     }
 
     static func placeholders(in summary: String) -> [String] {
@@ -328,7 +341,68 @@ public struct RuleLoader {
         if steps.isEmpty { issue(file, fields["steps"] ?? node, "remediation '\(id)' has no steps") }
         let covers = (fields["covers"]?.sequence ?? []).compactMap(\.string)
         let issuesLink = fields["issues-link"].flatMap(Self.bool) ?? false
+        let categories = stringList(fields["categories"], key: "categories", file: file)
+        for c in categories where !Vocabulary.categories.contains(c) { issue(file, fields["categories"], "unknown category '\(c)' in remediation '\(id)'") }
+        for step in steps { checkPlaceholders(step, node: fields["steps"], file: file) }
         guard issues.count == start else { return }
-        remediations.append(Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps))
+        remediations.append(Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps,
+                                        categories: categories))
+    }
+
+    /// A string or a list of strings (`provider: snowflake` or `provider: [redshift, postgres]`).
+    mutating func stringList(_ node: Node?, key: String, file: String) -> [String] {
+        guard let node else { return [] }
+        if let s = node.string, node.scalar != nil { return [s] }
+        if let items = node.sequence, items.allSatisfy({ $0.string != nil && $0.scalar != nil }) { return items.compactMap(\.string) }
+        issue(file, node, "'\(key)' must be a string or a list of strings")
+        return []
+    }
+
+    mutating func checkPlaceholders(_ step: String, node: Node?, file: String) {
+        for fact in Self.placeholders(in: step) where !Vocabulary.isKnownFact(fact) {
+            issue(file, node, "step names unknown fact '{\(fact)}'")
+        }
+    }
+
+    // MARK: - Variants
+
+    mutating func loadVariant(_ node: Node, file: String) {
+        guard let map = node.mapping else { issue(file, node, "a variant must be a mapping"); return }
+        let fields = Self.fields(map)
+        let start = issues.count
+        for (key, _) in map where !Self.variantKeys.contains(key.string ?? "") {
+            issue(file, key, "unknown key '\(key.string ?? "?")' in variant (allowed: \(Self.variantKeys.sorted().joined(separator: ", ")))")
+        }
+        guard let remediation = fields["remediation"]?.string, !remediation.isEmpty else {
+            issue(file, node, "variant is missing 'remediation' (the catalog id it specialises)"); return
+        }
+        let line = node.mark?.line ?? 1
+        let id = fields["id"]?.string ?? "\(remediation)@\(file):\(line)"
+        let providers = stringList(fields["provider"], key: "provider", file: file)
+        for p in providers where !ProviderDetector.known.contains(p) {
+            issue(file, fields["provider"], "unknown provider '\(p)' (known: \(ProviderDetector.known.joined(separator: ", ")))")
+        }
+        let categories = stringList(fields["category"], key: "category", file: file)
+        for c in categories where !Vocabulary.categories.contains(c) { issue(file, fields["category"], "unknown category '\(c)'") }
+        let failures = stringList(fields["failure"], key: "failure", file: file)
+        for f in failures where !Vocabulary.failures.contains(f) { issue(file, fields["failure"], "unknown failure '\(f)'") }
+        let rules = stringList(fields["rule"], key: "rule", file: file)
+        let requires = stringList(fields["requires"], key: "requires", file: file)
+        for f in requires where !Vocabulary.isKnownFact(f) { issue(file, fields["requires"], "unknown fact '\(f)' in requires") }
+        var steps: [String] = []
+        for step in fields["steps"]?.sequence ?? [] {
+            if let text = step.string, step.scalar != nil { steps.append(text) } else {
+                issue(file, step, "a step of a '\(remediation)' variant is not plain text (quote it if it contains ': ')")
+            }
+        }
+        if steps.isEmpty { issue(file, fields["steps"] ?? node, "variant of '\(remediation)' has no steps") }
+        for step in steps { checkPlaceholders(step, node: fields["steps"], file: file) }
+        if providers.isEmpty && categories.isEmpty && failures.isEmpty && rules.isEmpty && requires.isEmpty {
+            issue(file, node, "variant of '\(remediation)' says nowhere it applies (give provider, category, failure, rule or requires)")
+        }
+        guard issues.count == start else { return }
+        variants.append(RemediationVariant(id: id, remediation: remediation, providers: providers, categories: categories,
+                                           failures: failures, rules: rules, requires: requires, title: fields["title"]?.string,
+                                           doc: fields["doc"]?.string, steps: steps, file: file, line: line))
     }
 }

@@ -13,6 +13,10 @@ public final class RuleSet: Sendable {
     public let rules: [Rule]
     public let remediations: [String: Remediation]
     public let remediationOrder: [String]
+    /// Provider- and finding-specific steps by catalog id, best fit first when tied on load order.
+    public let variants: [String: [RemediationVariant]]
+    /// Identifies this rule set in reports (a hash of the rule files; set by RuleLibrary).
+    public let version: String
 
     /// Rules anchored on literal words of a text fact.
     let byNeedle: [NeedleIndex]
@@ -25,8 +29,11 @@ public final class RuleSet: Sendable {
     let nameFilter: NameFilter
     let indexByID: [String: Int]
 
-    public init(rules: [Rule], remediations: [Remediation]) {
+    public init(rules: [Rule], remediations: [Remediation], variants: [RemediationVariant] = [], version: String = "local") {
         self.rules = rules
+        self.version = version
+        // Later variants (local folders) come first so they win ties.
+        self.variants = Dictionary(grouping: variants.reversed(), by: \.remediation)
         var catalog: [String: Remediation] = [:]
         for r in remediations { catalog[r.id] = r }
         self.remediations = catalog
@@ -202,6 +209,88 @@ public final class RuleSet: Sendable {
     }
 
     public func rule(id: String) -> Rule? { indexByID[id].map { rules[$0] } }
+
+    // MARK: - Remediation variants
+
+    /// The variants of a catalog entry that fit a rule and provider family, best first (before
+    /// their `requires` are checked).
+    public func fittingVariants(_ id: String, rule: Rule, providerFamily: [String]) -> [RemediationVariant] {
+        guard let candidates = variants[id] else { return [] }
+        return candidates.enumerated().compactMap { offset, v in
+            v.fit(rule: rule.id, category: rule.category, failure: rule.failure, providerFamily: providerFamily).map { (v, $0, offset) }
+        }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.2 < $1.2 }.map(\.0)
+    }
+
+    /// The catalog entry with the best-fitting variant's steps (if one fits and its required facts
+    /// are present), `{fact}` placeholders filled from the facts and redacted. nil: unknown id.
+    public func remediation(_ id: String, for rule: Rule, facts: Facts) -> Remediation? {
+        guard let base = remediations[id] else { return nil }
+        var family = facts["provider"]?.elements.compactMap(\.stringValue) ?? []
+        if family.isEmpty, let implied = rule.impliedProviders, implied.count == 1 { family = ProviderDetector.family(of: implied[0]) }
+        var r = base
+        if let variant = fittingVariants(id, rule: rule, providerFamily: family).first(where: { v in v.requires.allSatisfy { facts[$0]?.isPresent ?? false } }) {
+            r = Self.apply(variant, to: base)
+        }
+        if r.steps.contains(where: { $0.utf8.contains(UInt8(ascii: "{")) }) {
+            r.quotedFacts = r.steps.flatMap(RuleLoader.placeholders).uniqued()
+            r.steps = r.steps.map { Self.fill($0, facts: facts) }
+            r.filled = true
+        }
+        return r
+    }
+
+    static func apply(_ variant: RemediationVariant, to base: Remediation) -> Remediation {
+        var r = base
+        r.steps = variant.steps
+        if let title = variant.title { r.title = title }
+        if let doc = variant.doc {
+            r.doc = doc
+            // A variant that cites another section is written for that section's categories (its
+            // own `category:` only says where it applies; `rules lint` checks the two agree).
+            r.categories = base.categories.isEmpty ? [] : Remediation.categories(declared: [], doc: doc)
+        }
+        r.variant = variant.id
+        return r
+    }
+
+    /// Every version of a catalog entry a rule can show for a provider family: the variants that can
+    /// win (each with the facts it is sure of), then the catalog steps when no unconditional variant
+    /// shadows them. For `rules lint` and the advice tests.
+    public func reachableRemediations(_ id: String, for rule: Rule, providerFamily: [String]) -> [(remediation: Remediation, sureFacts: Set<String>)] {
+        guard let base = remediations[id] else { return [] }
+        var out: [(Remediation, Set<String>)] = []
+        for variant in fittingVariants(id, rule: rule, providerFamily: providerFamily) {
+            out.append((Self.apply(variant, to: base), Set(variant.requires)))
+            if variant.requires.isEmpty { return out }
+        }
+        out.append((base, []))
+        return out
+    }
+
+    /// Replaces `{fact}` with the fact's value, redacted (lists: items joined with ", ", or "; " when
+    /// an item has spaces, as SQL statements do). A missing fact reads "(unknown)" (lint prevents it).
+    public static func fill(_ template: String, facts: Facts) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            if let value = facts[name] {
+                let shown: String
+                if case let .list(items) = value {
+                    let texts = items.map { $0.stringValue ?? $0.description }
+                    shown = texts.joined(separator: texts.contains { $0.contains(" ") } ? "; " : ", ")
+                } else {
+                    shown = value.stringValue ?? value.description
+                }
+                out += Redactor.redact(shown)
+            } else {
+                out += "(unknown)"
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
 }
 
 /// Rules anchored on literal words in one fact (usually `text` or `message`).

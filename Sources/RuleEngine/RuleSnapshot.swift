@@ -7,8 +7,9 @@ import Foundation
 /// change to the rules (a rebuild, an upgrade) misses it; any problem reading it falls back to the
 /// YAML. `AUTHDOCTOR_CACHE_DIR` moves it, `AUTHDOCTOR_NO_CACHE=1` turns it off.
 public enum RuleSnapshot {
-    /// /2: rule examples are left out (only `rules test` reads them, and it parses the YAML).
-    static let format = "authdoctor.rules-snapshot/2"
+    /// /3: rule examples are left out (only `rules test` reads them, and it parses the YAML);
+    /// remediation variants are kept.
+    static let format = "authdoctor.rules-snapshot/3"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {
@@ -32,6 +33,23 @@ public enum RuleSnapshot {
         return String(hash, radix: 16)
     }
 
+    /// The rule set's version in reports: a hash of every rule file's path and text (the same files,
+    /// the same version; any edit, a new one).
+    public static func contentHash(_ files: [SourceFile]) -> String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for file in files {
+            for byte in file.path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+            hash = (hash ^ 0xff) &* 0x100000001b3
+            for byte in file.text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+            hash = (hash ^ 0xfe) &* 0x100000001b3
+        }
+        let hex = String(hash, radix: 16)
+        return "rules-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The built-in set's version: the build's digest of its rule files (no hashing at start-up).
+    public static var builtinVersion: String { "rules-" + String(EmbeddedFiles.rulesDigest.prefix(16)) }
+
     /// The key of the built-in set: the digest the build computed over its rule files, so start-up
     /// finds the cache without decoding or hashing the rule texts.
     static var builtinKey: String {
@@ -45,34 +63,36 @@ public enum RuleSnapshot {
     }
 
     /// The cached rules and remediations for exactly these files, if present and readable.
-    public static func load(for files: [SourceFile]) -> (rules: [Rule], remediations: [Remediation])? {
+    public static func load(for files: [SourceFile]) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
         load(key: key(files))
     }
 
-    public static func store(_ rules: [Rule], _ remediations: [Remediation], for files: [SourceFile]) {
-        store(rules, remediations, key: key(files))
+    public static func store(_ rules: [Rule], _ remediations: [Remediation], _ variants: [RemediationVariant] = [], for files: [SourceFile]) {
+        store(rules, remediations, variants, key: key(files))
     }
 
     /// The cached rules and remediations stored under `key`, if present and readable.
-    public static func load(key: String) -> (rules: [Rule], remediations: [Remediation])? {
+    public static func load(key: String) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
         guard let path = path(key: key), let data = FileManager.default.contents(atPath: path),
               let json = try? JSON.parse([UInt8](data)),
               json["format"]?.stringValue == format,
               let rules = json["rules"]?.arrayValue?.map(decodeRule), !rules.contains(where: { $0 == nil }),
-              let remediations = json["remediations"]?.arrayValue?.map(decodeRemediation), !remediations.contains(where: { $0 == nil })
+              let remediations = json["remediations"]?.arrayValue?.map(decodeRemediation), !remediations.contains(where: { $0 == nil }),
+              let variants = json["variants"]?.arrayValue?.map(decodeVariant), !variants.contains(where: { $0 == nil })
         else { return nil }
-        return (rules.compactMap { $0 }, remediations.compactMap { $0 })
+        return (rules.compactMap { $0 }, remediations.compactMap { $0 }, variants.compactMap { $0 })
     }
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
     /// the cache only saves time.
-    public static func store(_ rules: [Rule], _ remediations: [Remediation], key: String) {
+    public static func store(_ rules: [Rule], _ remediations: [Remediation], _ variants: [RemediationVariant] = [], key: String) {
         guard let path = path(key: key), let directory else { return }
         var w = JSONWriter(capacity: 256 * 1024)
         w.value(.object([
             ("format", .string(format)),
             ("rules", .array(rules.map(encode))),
             ("remediations", .array(remediations.map(encode))),
+            ("variants", .array(variants.map(encode))),
         ]))
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -96,6 +116,7 @@ public enum RuleSnapshot {
         ]
         if let actor = rule.actor { members.append(("actor", .string(actor))) }
         if let transient = rule.transient { members.append(("transient", .bool(transient))) }
+        if !rule.explains.isEmpty { members.append(("explains", .array(rule.explains.map { .string($0) }))) }
         return .object(members)
     }
 
@@ -134,7 +155,29 @@ public enum RuleSnapshot {
     static func encode(_ r: Remediation) -> JSONValue {
         .object([("id", .string(r.id)), ("title", .string(r.title)), ("doc", .string(r.doc)),
                  ("covers", .array(r.covers.map { .string($0) })), ("issuesLink", .bool(r.issuesLink)),
-                 ("steps", .array(r.steps.map { .string($0) }))])
+                 ("steps", .array(r.steps.map { .string($0) })), ("categories", .array(r.categories.map { .string($0) }))])
+    }
+
+    static func encode(_ v: RemediationVariant) -> JSONValue {
+        func list(_ items: [String]) -> JSONValue { .array(items.map { .string($0) }) }
+        var members: [(String, JSONValue)] = [
+            ("id", .string(v.id)), ("remediation", .string(v.remediation)), ("providers", list(v.providers)),
+            ("categories", list(v.categories)), ("failures", list(v.failures)), ("rules", list(v.rules)),
+            ("requires", list(v.requires)), ("steps", list(v.steps)), ("file", .string(v.file)), ("line", .int(v.line)),
+        ]
+        if let title = v.title { members.append(("title", .string(title))) }
+        if let doc = v.doc { members.append(("doc", .string(doc))) }
+        return .object(members)
+    }
+
+    static func decodeVariant(_ v: JSONValue) -> RemediationVariant? {
+        guard let id = v["id"]?.stringValue, let remediation = v["remediation"]?.stringValue, let providers = strings(v["providers"]),
+              let categories = strings(v["categories"]), let failures = strings(v["failures"]), let rules = strings(v["rules"]),
+              let requires = strings(v["requires"]), let steps = strings(v["steps"]), let file = v["file"]?.stringValue,
+              let line = v["line"]?.intValue else { return nil }
+        return RemediationVariant(id: id, remediation: remediation, providers: providers, categories: categories, failures: failures,
+                                  rules: rules, requires: requires, title: v["title"]?.stringValue, doc: v["doc"]?.stringValue,
+                                  steps: steps, file: file, line: line)
     }
 
     // MARK: - Decoding (nil on anything unexpected: the caller then parses the YAML)
@@ -163,7 +206,8 @@ public enum RuleSnapshot {
         if case let .bool(t)? = v["transient"] { transient = t }
         return Rule(id: id, category: category, failure: failure, severity: severity, confidence: confidence, fallback: fallback,
                     actor: v["actor"]?.stringValue, transient: transient, when: when, summary: summary, remediation: remediation,
-                    examples: RuleExamples(), file: file, line: line)
+                    examples: RuleExamples(), file: file, line: line,
+                    explains: strings(v["explains"]) ?? [])
     }
 
     static func decodeWhen(_ v: JSONValue) -> When? {
@@ -205,7 +249,7 @@ public enum RuleSnapshot {
     static func decodeRemediation(_ v: JSONValue) -> Remediation? {
         guard let id = v["id"]?.stringValue, let title = v["title"]?.stringValue, let doc = v["doc"]?.stringValue,
               let covers = strings(v["covers"]), case let .bool(issuesLink)? = v["issuesLink"],
-              let steps = strings(v["steps"]) else { return nil }
-        return Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps)
+              let steps = strings(v["steps"]), let categories = strings(v["categories"]) else { return nil }
+        return Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps, categories: categories)
     }
 }

@@ -13,14 +13,39 @@ public enum Vocabulary {
     public static let severities: [String] = ["error", "warning", "info"]
     public static let actors: Set<String> = ["client", "engineer", "provider"]
 
-    /// Who acts and whether waiting helps, when a rule does not say.
+    /// Who takes the next step, when a rule does not say (docs/RULES.md "Who acts"):
+    /// `client` — the account owner re-authorizes, grants, changes their own firewall or network
+    /// policy; `engineer` — our support or configuration, our own network and refresh flow;
+    /// `provider` — an outage or throttling on their side.
     public static func defaultActor(for failure: String) -> String {
         switch failure {
         case "outage", "rate-limit": return "provider"
-        case "connectivity", "configuration", "network-policy", "subscription", "token-missing", "unknown",
+        case "connectivity", "configuration", "subscription", "token-missing", "unknown",
              "link-expired", "link-used", "link-revoked", "session-unfinished", "plan-limit":
             return "engineer"
         default: return "client"
+        }
+    }
+
+    /// What a finding of each class explains when its rule does not say (`explains:`): a revoked
+    /// grant is why an access token stops working and cannot be refreshed; a grant by the wrong
+    /// account is why the account's data is out of reach.
+    public static func defaultExplains(for failure: String) -> [String] {
+        switch failure {
+        case "revoked": return ["expiry"]
+        case "multi-account": return ["permissions"]
+        default: return []
+        }
+    }
+
+    /// Who may take the next step for each failure class (`rules lint` checks every rule's actor).
+    public static func allowedActors(for failure: String) -> [String] {
+        switch failure {
+        case "outage": return ["provider"]
+        case "rate-limit": return ["provider", "engineer"]
+        case "connectivity": return ["engineer", "client", "provider"]
+        case "unknown": return ["engineer"]
+        default: return ["client", "engineer"]
         }
     }
 
@@ -45,6 +70,8 @@ public enum Vocabulary {
     public static let factPrefixes: [String] = [
         "http.header.", "www-authenticate.", "body.", "body[", "token.", "scopes.", "account.", "har.", "probe.",
         "link.", "expect.", "db.", "permissions.",
+        // network.refused_ip (DerivedFacts), network.local_outage / network.local_failure (diagnosis).
+        "network.",
     ]
 
     public static func isKnownFact(_ name: String) -> Bool {

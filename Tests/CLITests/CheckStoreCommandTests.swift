@@ -92,7 +92,8 @@ final class CheckStoreCommandTests: XCTestCase {
         let expired = try run(["check", "--connections", conns, "--sandbox", "--db", database, "--renew", "--retries", "0"],
                               environment: google("google-expired"))
         XCTAssertEqual(expired.status, 2, expired.summary)
-        XCTAssertTrue(expired.stdoutText.contains("expiry"), expired.summary)
+        // Root cause first (issue 14): the dead refresh token (revoked) is the finding reported.
+        XCTAssertTrue(expired.stdoutText.contains("revoked"), expired.summary)
         XCTAssertTrue(expired.stdoutText.contains("renewal failed, nothing stored"), expired.summary)
         XCTAssertNil(try store().renewedTokens(connectionName: "sales-google"))
 

@@ -12,12 +12,14 @@ final class ClassifyCommandTests: XCTestCase {
         assertSuccess(result)
         let lines = result.stdoutLines
         XCTAssertEqual(lines.first, "authdoctor · \(path) · facebook (recognised from the evidence) · HTTP 400", result.summary)
-        XCTAssertEqual(lines.dropFirst().first, "verdict: failure")
+        XCTAssertTrue(lines.dropFirst().first?.hasPrefix("generated ") ?? false, result.summary)
+        XCTAssertEqual(lines.dropFirst(2).first, "verdict: failure")
         let first = try XCTUnwrap(lines.first { $0.hasPrefix("✖ ") || $0.hasPrefix("! ") || $0.hasPrefix("i ") }, result.summary)
         XCTAssertTrue(first.hasPrefix("✖ expiry [api-token] The Facebook access token has expired"), first)
         XCTAssertTrue(lines.contains { $0.hasPrefix("   rule facebook.token.session-expired · confidence ") }, result.summary)
         XCTAssertTrue(lines.contains("   what to do:"))
-        XCTAssertTrue(lines.contains { $0.hasPrefix("     1. Have the client re-authorize the connection (fix-authentication-errors 1.1)") }, result.summary)
+        // Issue 14: the Facebook variant of `reauthorize` (rules/remediation-variants/social-and-crm.yaml).
+        XCTAssertTrue(lines.contains { $0.hasPrefix("     1. Have the client log in to Facebook again through a new link (fix-authentication-errors 1.1)") }, result.summary)
         XCTAssertFalse(result.stdoutText.contains("\u{1B}"))
     }
 
@@ -26,7 +28,9 @@ final class ClassifyCommandTests: XCTestCase {
         let result = try CLI.run(["classify", "--response", path, "--provider", "facebook", "--format", "json"])
         assertSuccess(result)
         let doc = try assertReportJSON(result.stdoutText, "classify --format json")
-        XCTAssertEqual(doc.at("schema")?.stringValue, "authdoctor.report/v1")
+        XCTAssertEqual(doc.at("schema")?.stringValue, "authdoctor.report/v2")
+        XCTAssertNotNil(doc.at("generatedAt")?.stringValue)
+        XCTAssertEqual(doc.at("tool", "rulesVersion")?.stringValue?.hasPrefix("rules-"), true)
         XCTAssertEqual(doc.at("input", "kind")?.stringValue, "response")
         XCTAssertEqual(doc.at("input", "source")?.stringValue, path)
         XCTAssertEqual(doc.at("provider")?.stringValue, "facebook")
@@ -37,7 +41,7 @@ final class ClassifyCommandTests: XCTestCase {
         XCTAssertEqual(doc.at("findings", 0, "evidence", "body.error.error_subcode"), .int(463))
         XCTAssertEqual(doc.at("findings", 0, "remediation", 0, "id")?.stringValue, "reauthorize")
         XCTAssertNil(doc.at("facts"))
-        XCTAssertTrue(result.stdoutText.hasPrefix("{\n  \"schema\": \"authdoctor.report/v1\""), "pretty printed")
+        XCTAssertTrue(result.stdoutText.hasPrefix("{\n  \"schema\": \"authdoctor.report/v2\""), "pretty printed")
     }
 
     func testResponseFromStdin() throws {
@@ -97,7 +101,8 @@ final class ClassifyCommandTests: XCTestCase {
 
         let markdown = try CLI.run(["classify", "--har", path, "--format", "markdown"])
         assertSuccess(markdown)
-        XCTAssertTrue(markdown.stdoutText.hasPrefix("### authdoctor: `looker-400` — "), markdown.summary)
+        XCTAssertTrue(markdown.stdoutText.hasPrefix("### authdoctor report: failure\n"), markdown.summary)
+        XCTAssertTrue(markdown.stdoutText.contains("\n#### 1. `looker-400` "), markdown.summary)
         XCTAssertTrue(markdown.stdoutLines.contains("| Verdict | failure |"), markdown.summary)
     }
 
@@ -183,11 +188,14 @@ final class ClassifyCommandTests: XCTestCase {
             }
         }
         let file = try write(lines.joined(separator: "\n") + "\n", to: dir, "jobs.jsonl")
-        let one = try CLI.run(["classify", "--batch", file.path, "--jobs", "1"])
+        // Every report carries generatedAt; SOURCE_DATE_EPOCH fixes it so separate runs compare byte for byte.
+        let fixedTime: [String: String?] = ["SOURCE_DATE_EPOCH": "1800000000"]
+        let one = try CLI.run(["classify", "--batch", file.path, "--jobs", "1"], environment: fixedTime)
+        XCTAssertTrue(one.stdoutText.contains(#""generatedAt":"2027-01-15T08:00:00Z""#), String(one.stdoutText.prefix(300)))
         assertSuccess(one)
         XCTAssertEqual(one.stdoutLines.count, 120)
         for jobs in ["2", "5"] {
-            let many = try CLI.run(["classify", "--batch", file.path, "--jobs", jobs])
+            let many = try CLI.run(["classify", "--batch", file.path, "--jobs", jobs], environment: fixedTime)
             assertSuccess(many)
             XCTAssertEqual(many.stdout, one.stdout, "--jobs \(jobs) writes the same bytes")
         }

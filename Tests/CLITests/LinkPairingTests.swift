@@ -86,7 +86,7 @@ final class LinkPairingTests: XCTestCase {
         let fresh = try store.issueLink(client: "A", sources: ["facebook"], maxSources: nil, ttl: 3600, now: now)
         let (freshFailure, freshStatus) = try failure(fresh.link.id)
         XCTAssertEqual(freshStatus, 0)
-        XCTAssertEqual(freshFailure, "unknown", "a fresh link is fine: an info finding")
+        XCTAssertNil(freshFailure, "a fresh link is fine: no finding at all (issue 14), only a note")
 
         let lapsed = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 60, now: now.addingTimeInterval(-120))
         XCTAssertEqual(try failure(lapsed.link.id).0, "link-expired")

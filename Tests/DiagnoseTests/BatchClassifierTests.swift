@@ -17,7 +17,8 @@ final class BatchClassifierTests: XCTestCase {
         (#""provider":"snowflake","status":200,"body":{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false}"#, "credentials"),
         (#""curl_exit":60"#, "connectivity"),
         (#""text":"The link has expired""#, "link-expired"),
-        (#""status":200,"body":"{}""#, "unknown"),
+        // Issue 14: nothing failed, so no finding (not an `unknown` one).
+        (#""status":200,"body":"{}""#, "none"),
         (#""status":401,"headers":{"WWW-Authenticate":"Bearer realm=\"api\", error=\"invalid_token\", error_description=\"The access token expired\""}"#, "expiry"),
     ]
 
@@ -75,7 +76,7 @@ final class BatchClassifierTests: XCTestCase {
             } else {
                 XCTAssertNotEqual(doc["verdict"]?.stringValue, "error", "line \(index + 1): \(line.prefix(300))")
                 XCTAssertEqual(doc.at("input", "kind")?.stringValue, "record")
-                failures[doc.at("findings", 0, "failure")?.stringValue ?? "?", default: 0] += 1
+                failures[doc.at("findings", 0, "failure")?.stringValue ?? "none", default: 0] += 1
             }
         }
         XCTAssertEqual(ids, expectedIDs, "same ids, same order")
@@ -123,8 +124,8 @@ final class BatchClassifierTests: XCTestCase {
         guard out.count == count else { return }
         XCTAssertEqual(summary.records, count)
         XCTAssertEqual(summary.byFailure, ["outage": count])
-        XCTAssertTrue(out[0].hasPrefix(#"{"schema":"authdoctor.report/v1","id":"big-1","#))
-        XCTAssertTrue(out[count - 1].hasPrefix(#"{"schema":"authdoctor.report/v1","id":"big-\#(count)","#))
+        XCTAssertTrue(out[0].hasPrefix(#"{"schema":"authdoctor.report/v2","id":"big-1","generatedAt":"#))
+        XCTAssertTrue(out[count - 1].hasPrefix(#"{"schema":"authdoctor.report/v2","id":"big-\#(count)","generatedAt":"#))
     }
 
     /// Runs the batch classifier over `text` and returns what it wrote.
@@ -133,7 +134,10 @@ final class BatchClassifierTests: XCTestCase {
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let writer = try FileHandle(forWritingTo: outputURL)
-        let summary = try BatchClassifier(engine: Repo.engine()).run(input: FileHandle(forReadingFrom: input), output: writer, jobs: jobs)
+        // One fixed time of making for every run compared (issue 14: every report carries generatedAt).
+        var engine = try Repo.engine()
+        engine.generatedAt = Date(timeIntervalSince1970: 1_800_000_000)
+        let summary = try BatchClassifier(engine: engine).run(input: FileHandle(forReadingFrom: input), output: writer, jobs: jobs)
         try writer.close()
         return (try String(contentsOf: outputURL, encoding: .utf8), summary)
     }

@@ -7,7 +7,7 @@ import XCTest
 final class JSONSchemaValidatorTests: XCTestCase {
     /// A hand-written report with every required member, one finding and one remediation.
     static let validReport = #"""
-    {"schema":"authdoctor.report/v1","tool":{"name":"authdoctor","version":"0.1.0"},
+    {"schema":"authdoctor.report/v2","generatedAt":"2026-12-03T23:59:00Z","tool":{"name":"authdoctor","version":"0.1.0","rulesVersion":"rules-0123456789abcdef"},
      "input":{"kind":"response","source":"error.http"},"provider":"facebook","providerDetected":false,
      "verdict":"failure",
      "findings":[{"category":"api-token","failure":"expiry","rule":"facebook.token.session-expired","severity":"error",
@@ -17,7 +17,7 @@ final class JSONSchemaValidatorTests: XCTestCase {
     """#
 
     static let validErrorRecord = #"""
-    {"schema":"authdoctor.report/v1","id":"r7","verdict":"error","error":{"kind":"invalid-input","message":"line 7: invalid JSON"},"findings":[]}
+    {"schema":"authdoctor.report/v2","id":"r7","verdict":"error","error":{"kind":"invalid-input","message":"line 7: invalid JSON"},"findings":[]}
     """#
 
     func validator() throws -> JSONSchemaValidator { try JSONSchemaValidator.reportSchema() }
@@ -82,8 +82,14 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertTrue(confidence.contains { $0.path == "/findings/0/confidence" && $0.keyword == "maximum" }, "\(confidence)")
         let negative = try issues(report().setting(["findings", 0, "confidence"], .int(-1)))
         XCTAssertTrue(negative.contains { $0.path == "/findings/0/confidence" && $0.keyword == "minimum" }, "\(negative)")
-        let noFindings = try issues(report().setting(["findings"], .array([])))
-        XCTAssertTrue(noFindings.contains { $0.path == "/findings" && $0.keyword == "minItems" }, "\(noFindings)")
+        // v2: a healthy report has no findings, and says so in `note`.
+        let noFindings = try issues(report().setting(["findings"], .array([])).setting(["verdict"], .string("ok"))
+            .setting(["note"], .string("Every probe answered.")))
+        XCTAssertEqual(noFindings, [])
+        let noTime = try issues(report().setting(["generatedAt"], nil))
+        XCTAssertTrue(noTime.contains { $0.path == "/generatedAt" && $0.keyword == "required" }, "\(noTime)")
+        let localTime = try issues(report().setting(["generatedAt"], .string("2026-12-03T23:59:00+01:00")))
+        XCTAssertTrue(localTime.contains { $0.path == "/generatedAt" && $0.keyword == "pattern" }, "\(localTime)")
         let noSteps = try issues(report().setting(["findings", 0, "remediation", 0, "steps"], .array([])))
         XCTAssertTrue(noSteps.contains { $0.path == "/findings/0/remediation/0/steps" && $0.keyword == "minItems" }, "\(noSteps)")
         let errorWithFindings = try issues(JSON.parse(Self.validErrorRecord).setting(["findings"], try JSON.parse(#"[{}]"#)))
@@ -91,7 +97,7 @@ final class JSONSchemaValidatorTests: XCTestCase {
     }
 
     func testConstAndPattern() throws {
-        let schema = try issues(report().setting(["schema"], .string("authdoctor.report/v2")))
+        let schema = try issues(report().setting(["schema"], .string("authdoctor.report/v1")))
         XCTAssertTrue(schema.contains { $0.path == "/schema" && $0.keyword == "const" }, "\(schema)")
         let version = try issues(report().setting(["tool", "version"], .string("latest")))
         XCTAssertTrue(version.contains { $0.path == "/tool/version" && $0.keyword == "pattern" }, "\(version)")

@@ -39,7 +39,9 @@ final class TextReportRendererTests: XCTestCase {
         let lines = text.components(separatedBy: "\n")
         guard lines.count > 2 else { return XCTFail(text) }
         XCTAssertEqual(lines[0], "authdoctor · fixtures/\(fixture) · facebook · HTTP 400")
-        XCTAssertEqual(lines[1], "verdict: failure")
+        XCTAssertEqual(lines[1], "generated \(RFC3339.string(report.generatedAt)) · \(report.rulesVersion)")
+        XCTAssertTrue(report.rulesVersion.hasPrefix("rules-"), report.rulesVersion)
+        XCTAssertEqual(lines[2], "verdict: failure")
         let top = try XCTUnwrap(report.findings.first)
         XCTAssertEqual(top.failure, "expiry")
         XCTAssertTrue(lines.contains("✖ expiry [api-token] \(top.summary)"), text)
@@ -74,7 +76,8 @@ final class TextReportRendererTests: XCTestCase {
         let engine = try Repo.engine()
         var report = engine.report(for: [Evidence(kind: .text, text: "Zorglub frobnicated the wibble")], source: nil, id: "conn-9")
         let text = TextReportRenderer(color: false).render(report)
-        XCTAssertTrue(text.hasPrefix("authdoctor · conn-9 · provider not recognised\nverdict: unknown — no rule recognised the evidence\n"), text)
+        XCTAssertTrue(text.hasPrefix("authdoctor · conn-9 · provider not recognised\ngenerated "), text)
+        XCTAssertTrue(text.contains("\nverdict: unknown — no rule recognised the evidence\n"), text)
         XCTAssertTrue(text.contains("! unknown [source] "), text)
         XCTAssertTrue(text.contains("     text = Zorglub frobnicated the wibble"), text)
         report.findings[0].evidence = [("text", .string(String(repeating: "x", count: 300) + "\nsecond line"))]
@@ -91,7 +94,12 @@ final class MarkdownReportRendererTests: XCTestCase {
         let md = MarkdownReportRenderer().render(report)
         let lines = md.components(separatedBy: "\n")
         let top = try XCTUnwrap(report.findings.first)
-        XCTAssertEqual(lines[0], "### authdoctor: `expiry` — \(top.summary)", "a heading naming the failure")
+        // One heading per finding (issue 14): the report's heading names the verdict, not the top finding again.
+        XCTAssertEqual(lines[0], "### authdoctor report: failure")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("#### ") }.count, report.findings.count, md)
+        XCTAssertFalse(md.contains("| | |"), "no empty table headers")
+        XCTAssertTrue(lines.contains("| Field | Value |"), md)
+        XCTAssertTrue(lines.contains("| Generated | \(RFC3339.string(report.generatedAt)) |"), md)
         XCTAssertTrue(lines.contains("| Evidence | `fixtures/\(fixture)` (response) |"), md)
         XCTAssertTrue(lines.contains("| Provider | `facebook` |"), md)
         XCTAssertTrue(lines.contains("| HTTP status | 400 |"), md)
@@ -111,7 +119,7 @@ final class MarkdownReportRendererTests: XCTestCase {
             XCTAssertNotNil(r.doc.range(of: #"^(fix-authentication-errors [1-3]\.[1-4]|authorize-via-link|none)$"#, options: .regularExpression),
                             "doc cites a section: \(r.doc)")
         }
-        XCTAssertTrue(lines.contains("1. **Have the client re-authorize the connection** (fix-authentication-errors 1.1) — the client must re-authorize"), md)
+        XCTAssertTrue(lines.contains("1. **Have the client log in to Facebook again through a new link** (fix-authentication-errors 1.1) — the client must re-authorize"), md)
         XCTAssertFalse(md.contains("\u{1B}"))
     }
 
@@ -134,7 +142,7 @@ final class MarkdownReportRendererTests: XCTestCase {
         report.findings[0].evidence = [("message", .string("has `ticks` | and\nnewline"))]
         let md = MarkdownReportRenderer().render(report)
         let lines = md.components(separatedBy: "\n")
-        XCTAssertEqual(lines[0], "### authdoctor: `expiry` — a \\| b c")
+        XCTAssertTrue(lines.contains("#### 1. `expiry` (api-token, error) — a \\| b c"), md)
         XCTAssertTrue(lines.contains("| Record | `conn\\|1` |"), md)
         XCTAssertTrue(lines.contains("- `message`: `has 'ticks' \\| and newline`"), md)
     }
@@ -142,7 +150,8 @@ final class MarkdownReportRendererTests: XCTestCase {
     func testUnknownAndNoProvider() throws {
         let report = try Repo.engine().report(for: [Evidence(kind: .text, text: "Zorglub frobnicated the wibble")], source: nil)
         let md = MarkdownReportRenderer().render(report)
-        XCTAssertTrue(md.hasPrefix("### authdoctor: `unknown` — "), md)
+        XCTAssertTrue(md.hasPrefix("### authdoctor report: unknown\n"), md)
+        XCTAssertTrue(md.contains("#### 1. `unknown` "), md)
         XCTAssertTrue(md.contains("| Provider | not recognised |"), md)
         XCTAssertTrue(md.contains("| Verdict | unknown |"), md)
         XCTAssertTrue(md.contains("- `text`: `Zorglub frobnicated the wibble`"), md)

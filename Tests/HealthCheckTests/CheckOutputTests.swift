@@ -60,7 +60,7 @@ final class CheckOutputTests: XCTestCase {
         for line in lines {
             let value = try JSON.parse(String(line))
             XCTAssertEqual(schema.validate(value), [], String(line.prefix(400)))
-            XCTAssertEqual(value["schema"]?.stringValue, "authdoctor.report/v1")
+            XCTAssertEqual(value["schema"]?.stringValue, "authdoctor.report/v2")
             if let id = value["id"]?.stringValue { names.insert(id) }
         }
         XCTAssertTrue(names.contains("fb-expired") && names.contains("no-token"), "\(names)")

@@ -86,12 +86,13 @@ final class RenewalTests: XCTestCase {
         var noStore = renewingHarness(store, "google-expired", mode: .diagnose)
         noStore.store = nil
         let withoutStore = try await noStore.run(googleEntry("sales-google", baseURL: server.baseURL))
-        XCTAssertEqual(withoutStore.verdicts.first?.failure, "expiry")
+        // Root cause first (issue 14): the revoked refresh token explains the expired access token.
+        XCTAssertEqual(withoutStore.verdicts.first?.failure, "revoked")
     }
 
     func testAFailedRefreshIsReportedAsItsFindingAndStoresNothing() async throws {
         let server = try SharedSandbox.server.get()
-        for (scenario, failure) in [("google-expired", "expiry"), ("google-invalid-client", "credentials")] {
+        for (scenario, failure) in [("google-expired", "revoked"), ("google-invalid-client", "credentials")] {
             let (store, _) = try temporaryStore(self)
             var harness = renewingHarness(store, scenario)
             if scenario == "google-invalid-client" {

@@ -149,10 +149,12 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(textOnly.first?.evidence.map(\.name), ["text"])
     }
 
-    func testOrderingByConfidenceThenSeverityThenId() {
+    /// Issue 14 / DESIGN.md: cause first, then severity, then confidence. One message read two ways
+    /// is not a cause and its effect (class defaults hold across evidence only): severity decides.
+    func testOrderingBySeverityThenConfidenceForOneEvidence() {
         let findings = classify(["message": .string("token expired and access revoked")])
-        XCTAssertEqual(findings.map(\.rule), ["t.scopes.error", "t.revoked.warning", "t.expiry.low"])
-        XCTAssertEqual(findings.map(\.confidence), [0.8, 0.8, 0.6])
+        XCTAssertEqual(findings.map(\.rule), ["t.scopes.error", "t.expiry.low", "t.revoked.warning"])
+        XCTAssertEqual(findings.map(\.explainedBy), [nil, nil, nil])
     }
 
     func testOneFindingPerFailureClass() {
@@ -217,7 +219,9 @@ final class ClassifierTests: XCTestCase {
             XCTAssertEqual(Vocabulary.defaultActor(for: failure), "provider", failure)
             XCTAssertTrue(Vocabulary.defaultTransient(for: failure, transportError: nil), failure)
         }
-        for failure in ["connectivity", "configuration", "network-policy", "subscription", "token-missing",
+        // Issue 14: a network policy (a destination's firewall, an IP allow-list) is the client's to change.
+        XCTAssertEqual(Vocabulary.defaultActor(for: "network-policy"), "client")
+        for failure in ["connectivity", "configuration", "subscription", "token-missing",
                         "link-expired", "link-used", "link-revoked", "plan-limit"] {
             XCTAssertEqual(Vocabulary.defaultActor(for: failure), "engineer", failure)
         }

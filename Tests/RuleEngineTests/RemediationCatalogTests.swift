@@ -133,6 +133,21 @@ final class RemediationCatalogTests: XCTestCase {
                 }
             }
         }
+        // The variants (rules/remediation-variants/) are steps too: the same rule holds.
+        let (set, _) = try RuleLibrary.load(includeBuiltin: false, directories: [TestPaths.rulesDirectory])
+        let variants = set.variants.values.flatMap { $0 }
+        XCTAssertGreaterThan(variants.count, 40)
+        for v in variants {
+            for step in v.steps {
+                if let run = Self.runs(Self.words(step), length: 8).first(where: documentRuns.contains) {
+                    copied.append("\(v.id): \"\(run)\"")
+                }
+            }
+            if let doc = v.doc {
+                XCTAssertNotNil(doc.range(of: #"^(fix-authentication-errors [1-3]\.[1-4]|authorize-via-link .+)$"#, options: .regularExpression),
+                                "\(v.id) cites a section: \(doc)")
+            }
+        }
         XCTAssertEqual(copied, [], "steps that copy eight or more words of the documents")
     }
 
