@@ -48,7 +48,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("provider"), help: ArgumentHelp("The provider, when known: \(ProviderDetector.known.joined(separator: ", ")). Without it the provider is recognised from the evidence where possible.", valueName: "P"))
     var provider: String?
 
-    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there), markdown, brief (one tab-separated line: failure, category, actor, rule, first step), or client (only the message for the client, when the client must act).", valueName: "FORMAT"))
+    @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, jsonl (with --batch, and the default there), markdown, brief (one tab-separated line) or client (the message for the client).", valueName: "FORMAT"))
     var format: OutputFormat?
 
     @Option(name: .customLong("jobs"), parsing: .unconditional, help: ArgumentHelp("Threads for --batch (default: one per core).", valueName: "N"))

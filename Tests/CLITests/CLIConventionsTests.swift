@@ -103,11 +103,11 @@ final class HonestHelpTests: XCTestCase {
     /// Each command lists only the formats it accepts (help snapshots of the --format line), and accepts each one listed.
     func testFormatListsOnlyWhatEachCommandAccepts() throws {
         let expected: [([String], String)] = [
-            (["diagnose"], "(values: text, json, markdown, brief; default: text)"),
+            (["diagnose"], "(values: text, json, markdown, brief, client; default: text)"),
             (["demo"], "(values: text, json; default: text)"),
             (["rules", "list"], "(values: text, json, jsonl; default: text)"),
             (["rules", "score"], "(values: text, json; default: text)"),
-            (["classify"], "(values: text, json, jsonl, markdown, brief)"),
+            (["classify"], "(values: text, json, jsonl, markdown, brief, client)"),
         ]
         for (command, values) in expected {
             let line = try formatHelp(command)
