@@ -221,7 +221,7 @@ struct CheckCommand: ParsableCommand {
         }
         if let history, let failure = history.failure, let linkStore {
             // The verdicts stand; only their record is missing.
-            let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
+            let reason = StoreLocation.inputError(for: failure, path: linkStore.location)?.description ?? Redactor.redact("\(failure)")
             SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
         }
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
