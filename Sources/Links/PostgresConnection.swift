@@ -57,6 +57,8 @@ final class PGConnection {
         guard PQstatus(made) == CONNECTION_OK else {
             throw PostgresStoreError.unavailable(connection.errorMessage)
         }
+        // libpq prints the server's NOTICEs on stderr by default; the store says what matters itself.
+        PQsetNoticeProcessor(made, { _, _ in }, nil)
         return connection
     }
 

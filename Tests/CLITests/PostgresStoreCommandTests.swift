@@ -113,8 +113,7 @@ final class PostgresStoreCommandTests: XCTestCase {
         let env: [String: String?] = ["PGPASSWORD": ProcessInfo.processInfo.environment[Self.passwordVariable]]
         let source = directory.appendingPathComponent("source/authdoctor.sqlite").path
         let box = try SecretBox.load(environment: ["AUTHDOCTOR_KEY": Self.key], keyFile: "")
-        let store = try SQLiteStore(path: { try? FileManager.default.createDirectory(atPath: directory.appendingPathComponent("source").path, withIntermediateDirectories: true); return source }(),
-                                    secretBox: box)
+        let store = try StoreLocation.openSQLite(path: source, environment: ["AUTHDOCTOR_KEY": Self.key])
         let tokens = ProviderTokens(accessToken: "ya29.copied-" + LinkSecrets.newSecret(), refreshToken: "1//copied-" + LinkSecrets.newSecret(),
                                     expiresAt: Date(timeIntervalSince1970: 1_800_000_000.25), scopes: ["a", "b"])
         var ids: [String] = []

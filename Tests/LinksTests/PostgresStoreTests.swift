@@ -47,10 +47,59 @@ final class PostgresStoreConformanceTests: StoreConformanceTests {
         let location = try PostgresTestServer.freshDatabase(self)
         return try (0..<max(1, count)).map { _ in try PostgresStore(location: location, secretBox: box) }
     }
+
+    // XCTest on Linux discovers only the test methods a class declares, not inherited ones: every
+    // test of the suite is named here once more (a new test in StoreConformanceTests goes here too).
+    override func testIssuedLinkHasAStrongTokenAndAPublicID() throws { try super.testIssuedLinkHasAStrongTokenAndAPublicID() }
+    override func testNonPositiveTTLIsAUsageError() throws { try super.testNonPositiveTTLIsAUsageError() }
+    override func testAllLinksNewestFirst() throws { try super.testAllLinksNewestFirst() }
+    override func testStateFollowsTheLifecycle() throws { try super.testStateFollowsTheLifecycle() }
+    override func testOpenIsSingleUse() throws { try super.testOpenIsSingleUse() }
+    override func testOpenRefusesExpiredRevokedAndFinishedLinks() throws { try super.testOpenRefusesExpiredRevokedAndFinishedLinks() }
+    override func testRevokeIsIdempotentAndUnknownIDIsRefused() throws { try super.testRevokeIsIdempotentAndUnknownIDIsRefused() }
+    override func testSessionNeedsTheRightCookieAndALiveLink() throws { try super.testSessionNeedsTheRightCookieAndALiveLink() }
+    override func testAuthorizationStateIsConsumedOnce() throws { try super.testAuthorizationStateIsConsumedOnce() }
+    override func testStaleStateIsSpentAndRefused() throws { try super.testStaleStateIsSpentAndRefused() }
+    override func testBeginAuthorizationChecksTheSessionProviderAndLimit() throws { try super.testBeginAuthorizationChecksTheSessionProviderAndLimit() }
+    override func testAddConnectionIsPendingUntilFinish() throws { try super.testAddConnectionIsPendingUntilFinish() }
+    override func testEmptySourcesAllowAnyProvider() throws { try super.testEmptySourcesAllowAnyProvider() }
+    override func testPlanLimitCountsTheSessionsLiveConnections() throws { try super.testPlanLimitCountsTheSessionsLiveConnections() }
+    override func testFinishActivatesOnlyThatSessionsPendingConnections() throws { try super.testFinishActivatesOnlyThatSessionsPendingConnections() }
+    override func testSessionFinishedAfterExpiryActivatesNothing() throws { try super.testSessionFinishedAfterExpiryActivatesNothing() }
+    override func testUnfinishedSessionActivatesNothing() throws { try super.testUnfinishedSessionActivatesNothing() }
+    override func testRevokedLinkCannotFinish() throws { try super.testRevokedLinkCannotFinish() }
+    override func testRemoveConnectionKeepsTheRecordAndErasesTheTokens() throws { try super.testRemoveConnectionKeepsTheRecordAndErasesTheTokens() }
+    override func testAllConnectionsNewestFirst() throws { try super.testAllConnectionsNewestFirst() }
+    override func testRenewedTokensOfAStoredConnection() throws { try super.testRenewedTokensOfAStoredConnection() }
+    override func testVerdictsNewestFirstWithLimit() throws { try super.testVerdictsNewestFirstWithLimit() }
+    override func testRenewedTokensByConnectionName() throws { try super.testRenewedTokensByConnectionName() }
+    override func testFiftyConcurrentOpensMakeExactlyOneSession() throws { try super.testFiftyConcurrentOpensMakeExactlyOneSession() }
+    override func testConcurrentConnectionsRespectThePlanLimit() throws { try super.testConcurrentConnectionsRespectThePlanLimit() }
+    override func testConcurrentFinishesActivateOnce() throws { try super.testConcurrentFinishesActivateOnce() }
+    override func testPruneRemovesSpentAttemptsAndDeadSessions() throws { try super.testPruneRemovesSpentAttemptsAndDeadSessions() }
+    override func testRotateKeyReencryptsEverySealedValue() throws { try super.testRotateKeyReencryptsEverySealedValue() }
+    override func testConnectableProvidersAndRecentVerdicts() throws { try super.testConnectableProvidersAndRecentVerdicts() }
+    override func testMigrationsAreAppliedOnceAndListed() throws { try super.testMigrationsAreAppliedOnceAndListed() }
+    override func testExportedRowsImportIntoAnEmptyStore() throws { try super.testExportedRowsImportIntoAnEmptyStore() }
+    override func testConstantTimeEquality() { super.testConstantTimeEquality() }
 }
 
 /// What only PostgreSQL has: URLs, passwords, migrations under a lock, the key check across instances.
 final class PostgresStoreTests: XCTestCase {
+    /// Every conformance test also runs on PostgreSQL: each is re-declared in the subclass (Linux
+    /// XCTest does not discover inherited tests), so a test added to the suite alone fails here.
+    func testEveryConformanceTestIsDeclaredForPostgres() throws {
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let suite = try String(contentsOf: here.appendingPathComponent("StoreConformanceTests.swift"), encoding: .utf8)
+        let base = try XCTUnwrap(suite.components(separatedBy: "final class SQLiteStoreTests").first)
+        let names = base.components(separatedBy: "\n    func test").dropFirst().map { $0.prefix(while: { $0 != "(" }) }
+        XCTAssertGreaterThan(names.count, 25)
+        let mine = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
+        for name in names {
+            XCTAssertTrue(mine.contains("override func test\(name)()"), "test\(name) is not declared in PostgresStoreConformanceTests")
+        }
+    }
+
     func testStoreTargetsAreParsedOrRefused() throws {
         XCTAssertEqual(try StoreTarget.parse("data/authdoctor.sqlite"), .sqlite(path: "data/authdoctor.sqlite"))
         XCTAssertEqual(try StoreTarget.parse(":memory:"), .sqlite(path: ":memory:"))
