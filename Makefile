@@ -70,12 +70,13 @@ test: deps embed
 	@$(DEBUG_BIN) rules score --min 95 fixtures/real/*.jsonl > .build/score-tuning.txt || { cat .build/score-tuning.txt; exit 1; }
 	@echo "real corpus, tuning:   $$(sed -n 2p .build/score-tuning.txt)"
 	@echo "real corpus, held out: $$($(DEBUG_BIN) rules score fixtures/real/holdout/*.jsonl | sed -n 2p)"
-	@# A throwaway PostgreSQL on 127.0.0.1 for the database diagnosis tests (scripts/pg-test-server.sh).
+	@# A throwaway PostgreSQL on 127.0.0.1 for the database diagnosis and PostgreSQL store tests (scripts/pg-test-server.sh).
 	@set -e; pgenv=$$(bash scripts/pg-test-server.sh start); eval "$$pgenv"; trap 'bash scripts/pg-test-server.sh stop "$$PGTEST_DIR"' EXIT; \
 	  AUTHDOCTOR_PG_TEST_PORT=$$PGTEST_PORT AUTHDOCTOR_PG_TEST_LOADER_PASSWORD=$$PGTEST_LOADER_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_READER_PASSWORD=$$PGTEST_READER_PASSWORD AUTHDOCTOR_PG_TEST_BLOCKED_PASSWORD=$$PGTEST_BLOCKED_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_PLAINONLY_PASSWORD=$$PGTEST_PLAINONLY_PASSWORD AUTHDOCTOR_PG_TEST_TLSONLY_PASSWORD=$$PGTEST_TLSONLY_PASSWORD \
 	  AUTHDOCTOR_PG_TEST_CA_FILE=$$PGTEST_CA_FILE AUTHDOCTOR_PG_TEST_OTHER_CA_FILE=$$PGTEST_OTHER_CA_FILE \
+	  AUTHDOCTOR_PG_TEST_STORE_PASSWORD=$$PGTEST_STORE_PASSWORD AUTHDOCTOR_PG_TEST_DIR=$$PGTEST_DIR \
 	  $(SWIFT) test --disable-swift-testing
 	@# Every command of the README, verbatim, from a copy of the repository root (loopback only; the
 	@# ones that need the internet or a running server are listed as skipped, with the reason).

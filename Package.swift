@@ -54,8 +54,8 @@ let package = Package(
             name: "Sandbox",
             dependencies: ["EvidenceModel", "EmbeddedResources", "COpenSSL", "YAMLSupport", .product(name: "Yams", package: "Yams")]
         ),
-        // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB).
-        .target(name: "Links", dependencies: ["EvidenceModel", "Probe", .product(name: "GRDB", package: "GRDB.swift"),
+        // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB, PostgreSQL via libpq).
+        .target(name: "Links", dependencies: ["EvidenceModel", "Probe", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
         // `authdoctor serve`: the link pages and the OAuth 2.0 authorization-code flow (Hummingbird).
         .target(name: "LinkServer", dependencies: ["Links", "RuleEngine", "EvidenceModel", "Probe",

@@ -209,7 +209,12 @@ struct CheckCommand: ParsableCommand {
             throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
         }
         let linkStore = store.databasePath == nil ? nil : try store.open()
-        let notifyConfiguration = try notify.configuration(store: linkStore, noHistory: noHistory)
+        // Notifications keep their URLs and claims in the SQLite store's settings (not yet on PostgreSQL).
+        let notifyStore = linkStore as? SQLiteStore
+        if linkStore != nil, notifyStore == nil, !notify.urls.isEmpty {
+            throw InputError(.usage, "--notify needs a SQLite store for now (its URLs and announcement claims are not kept on PostgreSQL yet)")
+        }
+        let notifyConfiguration = try notify.configuration(store: notifyStore, noHistory: noHistory)
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {
@@ -258,7 +263,7 @@ struct CheckCommand: ParsableCommand {
         sinks.append(writer)
         let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }
-        let notifier = notifyConfiguration.flatMap { c in linkStore.map { CheckNotifier(configuration: c, store: $0, claims: $0, transport: transport) } }
+        let notifier = notifyConfiguration.flatMap { c in notifyStore.map { CheckNotifier(configuration: c, store: $0, claims: $0, transport: transport) } }
         if let notifier { sinks.append(notifier) }
         let (all, outputs) = (entries, sinks)
         let run = Blocking.await { await runner.run(all, sinks: outputs) }
@@ -273,7 +278,7 @@ struct CheckCommand: ParsableCommand {
         }
         if let history, let failure = history.failure, let linkStore {
             // The verdicts stand; only their record is missing.
-            let reason = StoreLocation.inputError(for: failure, path: linkStore.path)?.description ?? Redactor.redact("\(failure)")
+            let reason = StoreLocation.inputError(for: failure, path: linkStore.location)?.description ?? Redactor.redact("\(failure)")
             SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
         }
         NotifyOptions.settle(notifier, deadline: effectiveDeadline, elapsed: run.seconds)

@@ -56,7 +56,7 @@ struct HistoryCommand: ParsableCommand {
         guard let connection else { return try overview(store) }
         let verdicts = try StoreCall.run(store) { try store.verdicts(connection: connection, limit: Self.analysisDepth) }
         guard !verdicts.isEmpty else {
-            throw InputError(.noInput, "no check history for connection '\(Redactor.redact(connection))' (run authdoctor check --db first)", place: store.path)
+            throw InputError(.noInput, "no check history for connection '\(Redactor.redact(connection))' (run authdoctor check --db first)", place: store.location)
         }
         let history = ConnectionHistory(connection: connection, verdicts: verdicts)
         let shown = Array(verdicts.prefix(limit))
@@ -85,7 +85,7 @@ struct HistoryCommand: ParsableCommand {
         }
     }
 
-    func overview(_ store: SQLiteStore) throws {
+    func overview(_ store: any AuthDoctorStore) throws {
         let recent = try StoreCall.run(store) { try store.recentVerdicts(perConnection: ConnectionHistory.flapWindow) }
         let histories = recent.keys.sorted().map { ConnectionHistory(connection: $0, verdicts: recent[$0] ?? []) }
         switch format {

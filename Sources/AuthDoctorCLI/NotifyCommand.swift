@@ -92,7 +92,7 @@ struct NotifyCommand: ParsableCommand {
         func validate() throws { do { try NotifyURL.validate(url, option: "notify add") } catch { throw ValidationError(error.message) } }
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openSQLite(for: "authdoctor notify")
             let urls = try StoreCall.run(store) { try store.addNotifyURL(url, now: Date()) }
             Terminal.write("notifying \(urls.count) URL\(urls.count == 1 ? "" : "s") on a state change (added \(NotifyURL.display(url)))\n")
         }
@@ -104,7 +104,7 @@ struct NotifyCommand: ParsableCommand {
         @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openSQLite(for: "authdoctor notify")
             let urls = try StoreCall.run(store) { try store.notifyURLs() }
             switch format {
             case .json:
@@ -124,7 +124,7 @@ struct NotifyCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let store = try store.open()
+            let store = try store.openSQLite(for: "authdoctor notify")
             let urls = try StoreCall.run(store) { try store.notifyURLs() }
             let target: String
             if let number = Int(which) {

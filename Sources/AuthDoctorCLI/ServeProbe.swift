@@ -11,7 +11,7 @@ import RuleEngine
 /// `probe_duration_seconds` as blackbox_exporter names them. A probe never exchanges a refresh
 /// token (a rotated token would be lost: `--dry-run`'s behaviour) and records nothing in the history.
 struct ServeProbe: Sendable {
-    let store: SQLiteStore
+    let store: any AuthDoctorStore
     let definitions: [String: ProviderDefinition]
     let engine: ClassifyEngine
     let oauthClients: [String: StoredConnections.OAuthClient]

@@ -3,21 +3,38 @@ import EvidenceModel
 import Foundation
 import Links
 
-/// `--db PATH`, shared by every command that uses the link store (links, connections, serve).
+/// `--db PATH|URL` and `--db-password-env NAME`, shared by every command that uses the link store
+/// (links, connections, serve, check, history, store).
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
-        "The link store (SQLite), made on first use. Default: $AUTHDOCTOR_DB, else $XDG_DATA_HOME/authdoctor/authdoctor.sqlite, else ~/.local/share/authdoctor/authdoctor.sqlite. Provider tokens in it are encrypted with $AUTHDOCTOR_KEY, else with authdoctor.key beside it (made on first use, mode 0600).",
-        valueName: "PATH"))
+        "The link store: a SQLite file (made on first use) or a PostgreSQL URL postgres://USER@HOST:PORT/DB?sslmode=... shared by a team. Default: $AUTHDOCTOR_DB, else $XDG_DATA_HOME/authdoctor/authdoctor.sqlite, else ~/.local/share/authdoctor/authdoctor.sqlite. Provider tokens in it are encrypted with $AUTHDOCTOR_KEY (required for PostgreSQL), else with authdoctor.key beside the SQLite file (made on first use, mode 0600).",
+        valueName: "PATH|URL"))
     var databasePath: String?
 
-    func open() throws(InputError) -> SQLiteStore {
-        try StoreLocation.open(path: databasePath)
+    @Option(name: .customLong("db-password-env"), help: ArgumentHelp(
+        "PostgreSQL: the variable holding the password (else libpq reads PGPASSWORD or ~/.pgpass). Never put it in the URL.",
+        valueName: "NAME"))
+    var passwordVariable: String?
+
+    /// The store, when it is a SQLite one: what only the SQLite store keeps yet (notification URLs).
+    func openSQLite(for command: String) throws -> SQLiteStore {
+        guard let sqlite = try open() as? SQLiteStore else {
+            throw InputError(.usage, "\(command) needs a SQLite store for now (not kept on PostgreSQL yet)")
+        }
+        return sqlite
+    }
+
+    func open() throws(InputError) -> any AuthDoctorStore {
+        try StoreLocation.open(path: databasePath, passwordVariable: passwordVariable)
     }
 
     /// For commands that only read: never creates anything, needs no key; a missing store is 66.
-    func openReadOnly() throws(InputError) -> SQLiteStore {
-        try StoreLocation.openReadOnly(path: databasePath)
+    func openReadOnly() throws(InputError) -> any AuthDoctorStore {
+        try StoreLocation.openReadOnly(path: databasePath, passwordVariable: passwordVariable)
     }
+
+    /// Whether a store was named (flag or AUTHDOCTOR_DB is not consulted here).
+    var isGiven: Bool { databasePath != nil }
 }
 
 /// text or json: what the store commands print.
@@ -27,11 +44,11 @@ enum StoreOutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Store calls with their failures as one-line errors (SQLite's name the file).
 enum StoreCall {
-    static func run<T>(_ store: SQLiteStore, _ body: () throws -> T) throws -> T {
+    static func run<T>(_ store: any AuthDoctorStore, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
-            if let input = StoreLocation.inputError(for: error, path: store.path) { throw input }
+            if let input = StoreLocation.inputError(for: error, path: store.location) { throw input }
             throw error
         }
     }

@@ -380,7 +380,19 @@ struct LinkHandlers: Sendable {
         }
     }
 
+    /// Seconds a client is asked to wait when the store's database is unreachable (a restart).
+    static let storeRetryAfter = 5
+
     static func internalError(_ context: BasicRequestContext, _ error: any Error) -> Response {
+        if let failure = error as? PostgresStoreError, failure.isUnavailable {
+            // The shared database is restarting or unreachable: nothing was committed; say when to retry.
+            context.logger.warning("store unavailable", metadata: ["error": .string(Redactor.redact(failure.description))])
+            var response = page(LinkPages.refusal(status: 503, title: "Please try again in a moment",
+                                                  message: "The server cannot reach its database right now. Nothing was changed.",
+                                                  next: "Reload this page in a few seconds."))
+            response.headers[.retryAfter] = String(storeRetryAfter)
+            return response
+        }
         context.logger.error("request failed", metadata: ["error": .string(Redactor.redact(String(describing: type(of: error))))])
         return page(LinkPages.refusal(status: 500, title: "Something went wrong",
                                       message: "The server could not complete this request. Nothing was changed.",

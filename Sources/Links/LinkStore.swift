@@ -230,8 +230,13 @@ public struct CheckVerdict: Sendable, Equatable, Codable {
 }
 
 /// The storage of links, sessions, connections and check history. Implementations: `SQLiteStore`
-/// (GRDB; file or in-memory). Every method is atomic; the clock is a parameter so tests pin it.
+/// (GRDB; file or in-memory) and `PostgresStore` (libpq; a team's shared server). Every method is
+/// atomic (one transaction); the clock is a parameter so tests pin it. `StoreConformanceTests`
+/// runs one suite against both.
 public protocol AuthDoctorStore: Sendable {
+    /// Where the store is, for messages: the file path, or the PostgreSQL URL without any secret.
+    var location: String { get }
+
     // MARK: links
     func issueLink(client: String, sources: [String], maxSources: Int?, ttl: TimeInterval, now: Date) throws -> IssuedLink
     func link(id: String) throws -> AuthorizationLink?
@@ -274,4 +279,119 @@ public protocol AuthDoctorStore: Sendable {
     /// Rotated tokens of a connection that comes from a connections file, keyed by its name.
     func renewedTokens(connectionName: String) throws -> ProviderTokens?
     func storeRenewedTokens(connectionName: String, tokens: ProviderTokens, now: Date) throws
+
+    // MARK: listings and upkeep
+    /// Every connection made through one link (any status), oldest first.
+    func connections(linkID: String) throws -> [StoredConnection]
+    /// The session a link's first open started, if it was opened.
+    func session(linkID: String) throws -> LinkSession?
+    /// Pending (unconsumed) OAuth attempts of a session.
+    func pendingAuthorizations(sessionID: String) throws -> Int
+    /// The newest `perConnection` verdicts of every connection with a history, each newest first.
+    func recentVerdicts(perConnection: Int) throws -> [String: [CheckVerdict]]
+    /// Removes what can never be used again, in one transaction.
+    func prune(now: Date) throws -> PruneReport
+    /// Re-encrypts every sealed value under `newBox`, in one transaction; returns how many.
+    func rotateKey(to newBox: SecretBox) throws -> Int
+    func recordConnectableProviders(_ providers: [String], now: Date) throws
+    func connectableProviders() throws -> [String]?
+
+    // MARK: schema and moves (`authdoctor store migrate|status|copy`)
+    /// Migrations applied to this store, in order, and the ones this build knows.
+    func schemaStatus() throws -> SchemaStatus
+    /// Applies the migrations this build knows and the store lacks; returns their names.
+    func migrate() throws -> [String]
+    /// Every row of one table, in `StoreTables` column order (sealed values as they are stored).
+    func exportRows(_ table: StoreTable) throws -> [[StoreValue]]
+    /// Rows written as they are, all tables in one transaction (the store must hold no data).
+    func importRows(_ tables: [(StoreTable, [[StoreValue]])]) throws
+}
+
+/// What `store status` shows.
+public struct SchemaStatus: Sendable, Equatable {
+    public var backend: String
+    public var applied: [String]
+    public var known: [String]
+    /// Rows per table, in `StoreTables.all` order.
+    public var rows: [(String, Int)]
+
+    public init(backend: String, applied: [String], known: [String], rows: [(String, Int)]) {
+        self.backend = backend
+        self.applied = applied
+        self.known = known
+        self.rows = rows
+    }
+
+    public var pending: [String] { known.filter { !applied.contains($0) } }
+    /// Migrations in the store this build does not know (a newer authdoctor wrote them).
+    public var unknown: [String] { applied.filter { !known.contains($0) } }
+
+    public static func == (a: SchemaStatus, b: SchemaStatus) -> Bool {
+        a.backend == b.backend && a.applied == b.applied && a.known == b.known
+            && a.rows.map(\.0) == b.rows.map(\.0) && a.rows.map(\.1) == b.rows.map(\.1)
+    }
+}
+
+/// A stored value, as `store copy` moves it between backends.
+public enum StoreValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob(Data)
+}
+
+/// A table's column types (the same in both backends).
+public enum StoreColumnType: Sendable { case integer, real, text, blob }
+
+public struct StoreTable: Sendable, Equatable {
+    public var name: String
+    public var columns: [String]
+    public var types: [StoreColumnType]
+
+    init(_ name: String, _ columns: [(String, StoreColumnType)]) {
+        self.name = name
+        self.columns = columns.map(\.0)
+        self.types = columns.map(\.1)
+    }
+
+    public static func == (a: StoreTable, b: StoreTable) -> Bool { a.name == b.name }
+}
+
+/// The tables `store copy` moves, parents before children.
+public enum StoreTables {
+    public static let all: [StoreTable] = [
+        StoreTable("key_check", [("id", .integer), ("sealed", .blob)]),
+        StoreTable("links", [("id", .text), ("token_hash", .blob), ("client", .text), ("sources", .text), ("max_sources", .integer),
+                             ("created_at", .real), ("expires_at", .real), ("opened_at", .real), ("finished_at", .real), ("revoked_at", .real)]),
+        StoreTable("sessions", [("id", .text), ("link_id", .text), ("cookie_hash", .blob), ("created_at", .real), ("expires_at", .real),
+                                ("finished_at", .real)]),
+        StoreTable("authorizations", [("state_hash", .blob), ("session_id", .text), ("link_id", .text), ("provider", .text),
+                                      ("verifier_sealed", .blob), ("redirect_uri", .text), ("created_at", .real), ("consumed_at", .real)]),
+        StoreTable("connections", [("id", .text), ("link_id", .text), ("session_id", .text), ("client", .text), ("provider", .text),
+                                   ("account", .text), ("scopes", .text), ("status", .text), ("tokens_sealed", .blob), ("created_at", .real),
+                                   ("activated_at", .real), ("removed_at", .real), ("access_token_expires_at", .real), ("renewed_at", .real)]),
+        StoreTable("verdicts", [("id", .integer), ("connection", .text), ("checked_at", .real), ("status", .text), ("failure", .text),
+                                ("summary", .text), ("provider", .text), ("seconds", .real), ("token_expires_at", .integer)]),
+        StoreTable("renewed_tokens", [("connection_name", .text), ("tokens_sealed", .blob), ("renewed_at", .real)]),
+        StoreTable("settings", [("name", .text), ("value", .text), ("updated_at", .real)]),
+    ]
+}
+
+/// What `prune` removed.
+public struct PruneReport: Sendable, Equatable {
+    /// OAuth attempts consumed, or older than `SQLiteStore.authorizationLifetime`.
+    public var authorizations: Int
+    /// Sessions past their expiry (or of a revoked link) that were never finished, deleted.
+    public var sessions: Int
+    /// Connections of those sessions never activated: their tokens erased (the record stays).
+    public var pendingConnectionsErased: Int
+
+    public init(authorizations: Int = 0, sessions: Int = 0, pendingConnectionsErased: Int = 0) {
+        self.authorizations = authorizations
+        self.sessions = sessions
+        self.pendingConnectionsErased = pendingConnectionsErased
+    }
+
+    public var isEmpty: Bool { authorizations == 0 && sessions == 0 && pendingConnectionsErased == 0 }
 }

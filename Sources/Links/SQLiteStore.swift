@@ -20,7 +20,9 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
 
     /// Opens (creating on first use) the database at `path`, or an in-memory one for `:memory:`.
     /// Throws GRDB's `DatabaseError` as is; `StoreLocation.open` turns failures into one-line errors.
-    public init(path: String, secretBox: SecretBox) throws {
+    /// `checkingKey: false` (only `store copy`, which moves sealed values without opening them)
+    /// skips the key check, so an empty destination takes the source's key check row.
+    public init(path: String, secretBox: SecretBox, checkingKey: Bool = true, migrating: Bool = true) throws {
         var configuration = Configuration()
         // Another process (a second `authdoctor serve`, a `links revoke`) may hold the write lock briefly.
         configuration.busyMode = .timeout(10)
@@ -36,9 +38,11 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
         try writer.write { db in
             if try Self.migrator.hasBeenSuperseded(db) { throw StoreOpeningError.newerSchema }
         }
-        try Self.migrator.migrate(writer)
-        try checkKey()
+        if migrating { try Self.migrator.migrate(writer) }
+        if checkingKey { try checkKey() }
     }
+
+    public var location: String { path }
 
     /// Opens an existing database for reading only: nothing is created or migrated, and no key is
     /// needed (listing reads no sealed value; opening one fails with `cannotDecrypt`). A file that
@@ -628,25 +632,71 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     }
 }
 
-/// What `prune` removed.
-public struct PruneReport: Sendable, Equatable {
-    /// OAuth attempts consumed, or older than `SQLiteStore.authorizationLifetime`.
-    public var authorizations: Int
-    /// Sessions past their expiry (or of a revoked link) that were never finished, deleted.
-    public var sessions: Int
-    /// Connections of those sessions never activated: their tokens erased (the record stays).
-    public var pendingConnectionsErased: Int
+extension SQLiteStore {
+    // MARK: schema and moves
 
-    public init(authorizations: Int = 0, sessions: Int = 0, pendingConnectionsErased: Int = 0) {
-        self.authorizations = authorizations
-        self.sessions = sessions
-        self.pendingConnectionsErased = pendingConnectionsErased
+    public func schemaStatus() throws -> SchemaStatus {
+        try read { db in
+            let applied = try Self.migrator.appliedIdentifiers(db)
+            let known = Self.migrator.migrations
+            var rows: [(String, Int)] = []
+            for table in StoreTables.all where try db.tableExists(table.name) {
+                rows.append((table.name, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.name)") ?? 0))
+            }
+            // GRDB returns a set: order the applied ones as registered, unknown ones after.
+            let ordered = known.filter(applied.contains) + applied.filter { !known.contains($0) }.sorted()
+            return SchemaStatus(backend: "sqlite", applied: ordered, known: known, rows: rows)
+        }
     }
 
-    public var isEmpty: Bool { authorizations == 0 && sessions == 0 && pendingConnectionsErased == 0 }
-}
+    public func migrate() throws -> [String] {
+        let before = try read { db in try Self.migrator.appliedIdentifiers(db) }
+        try Self.migrator.migrate(writer)
+        return Self.migrator.migrations.filter { !before.contains($0) }
+    }
 
-extension SQLiteStore {
+    public func exportRows(_ table: StoreTable) throws -> [[StoreValue]] {
+        try read { db in
+            let order = table.columns.first == "id" || table.name == "key_check" ? "1" : table.columns[0]
+            let rows = try Row.fetchAll(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)")
+            return rows.map { row in
+                (0..<table.columns.count).map { index -> StoreValue in
+                    switch row[index] as DatabaseValue? {
+                    case nil: return .null
+                    case let value?:
+                        switch value.storage {
+                        case .null: return .null
+                        case let .int64(n): return table.types[index] == .real ? .real(Double(n)) : .integer(n)
+                        case let .double(d): return .real(d)
+                        case let .string(s): return .text(s)
+                        case let .blob(b): return .blob(b)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public func importRows(_ tables: [(StoreTable, [[StoreValue]])]) throws {
+        try write { db in
+            for (table, rows) in tables where !rows.isEmpty {
+                let marks = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
+                let insert = try db.makeStatement(sql: "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES (\(marks))")
+                for row in rows {
+                    try insert.execute(arguments: StatementArguments(row.map { value -> (any DatabaseValueConvertible)? in
+                        switch value {
+                        case .null: return nil
+                        case let .integer(n): return n
+                        case let .real(d): return d
+                        case let .text(s): return s
+                        case let .blob(b): return b
+                        }
+                    }))
+                }
+            }
+        }
+    }
+
     /// Removes what can never be used again, in one transaction: spent and stale OAuth attempts;
     /// the tokens of connections granted in sessions that expired (or whose link was revoked)
     /// without Finish (they can never be activated; the record of who connected what stays); and

@@ -32,11 +32,75 @@ public enum StoreLocation {
         return parent.isEmpty ? "." : parent
     }
 
-    /// Opens the store at `path` (nil: the default path), creating its directory (0700), the
+    /// Opens the store `value` names (nil: the default): a SQLite file path, or a PostgreSQL URL
+    /// (`postgres://USER@HOST:PORT/DB?sslmode=...`; the password from the variable
+    /// `passwordVariable` names, else PGPASSWORD or ~/.pgpass, read by libpq). Anything else that
+    /// looks like a URL is refused (64).
+    public static func open(path value: String?, passwordVariable: String? = nil,
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> any AuthDoctorStore {
+        switch try StoreTarget.parse(value ?? defaultPath(environment: environment), passwordVariable: passwordVariable, environment: environment) {
+        case let .sqlite(path): return try openSQLite(path: path, environment: environment, warn: warn)
+        case let .postgres(location): return try openPostgres(location, environment: environment, readOnly: false)
+        }
+    }
+
+    /// For commands that only read: nothing is created or migrated, no key is needed.
+    public static func openReadOnly(path value: String?, passwordVariable: String? = nil,
+                                    environment: [String: String] = ProcessInfo.processInfo.environment,
+                                    warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> any AuthDoctorStore {
+        switch try StoreTarget.parse(value ?? defaultPath(environment: environment), passwordVariable: passwordVariable, environment: environment) {
+        case let .sqlite(path): return try openSQLiteReadOnly(path: path, environment: environment, warn: warn)
+        case let .postgres(location): return try openPostgres(location, environment: environment, readOnly: true)
+        }
+    }
+
+    /// `store copy|migrate|status`: a store opened without the key (sealed values move as they
+    /// are; migrations read none). `mustExist`: a SQLite file is not made (66 when missing).
+    /// `migrating: false` applies nothing (status, and migrate itself, which reports what it applied).
+    public static func openWithoutKey(_ value: String?, passwordVariable: String? = nil, mustExist: Bool, migrating: Bool,
+                                      environment: [String: String] = ProcessInfo.processInfo.environment,
+                                      warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> any AuthDoctorStore {
+        switch try StoreTarget.parse(value ?? defaultPath(environment: environment), passwordVariable: passwordVariable, environment: environment) {
+        case let .sqlite(path):
+            if path == ":memory:" { throw InputError(.usage, "give a file or a postgres:// URL, not :memory:") }
+            if mustExist {
+                guard FileManager.default.fileExists(atPath: path) else { throw InputError(.noInput, "no authdoctor store here", place: path) }
+            } else {
+                try prepareDirectory(directory(of: path))
+                try prepareFile(path)
+            }
+            let store = try opened(path) { try SQLiteStore(path: path, secretBox: .ephemeral(), checkingKey: false, migrating: migrating) }
+            try restrictPermissions(path, warn: warn)
+            return store
+        case let .postgres(location):
+            return try opened(location.display) {
+                try PostgresStore(location: location, secretBox: .ephemeral(), migrating: migrating, checkingKey: false, allowEmpty: true,
+                                  maxConnections: 2)
+            }
+        }
+    }
+
+    /// A PostgreSQL store: the key must come from AUTHDOCTOR_KEY (every instance shares it; there is
+    /// no directory beside the database for a key file).
+    static func openPostgres(_ location: PostgresLocation, environment: [String: String], readOnly: Bool) throws(InputError) -> PostgresStore {
+        if readOnly {
+            return try opened(location.display) {
+                try PostgresStore(location: location, secretBox: .ephemeral(), migrating: false, checkingKey: false)
+            }
+        }
+        guard environment[SecretBox.environmentVariable] != nil else {
+            throw InputError(.config, "a PostgreSQL store needs \(SecretBox.environmentVariable): the key every instance shares (make one with: openssl rand -base64 32)")
+        }
+        let box = try SecretBox.load(environment: environment, keyFile: "")
+        return try opened(location.display) { try PostgresStore(location: location, secretBox: box) }
+    }
+
+    /// Opens the SQLite store at `path` (nil: the default path), creating its directory (0700), the
     /// database file (0600) and the key file on first use.
     /// A database file group or others can read is set to 0600 first, with a warning (`warn`).
-    public static func open(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
+    public static func openSQLite(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
         let path = path ?? defaultPath(environment: environment)
         guard !path.isEmpty else { throw InputError(.usage, "--db needs a file path") }
         if path == ":memory:" {
@@ -55,8 +119,8 @@ public enum StoreLocation {
     /// Opens an existing store for reading only (listings: `links list/show`, `connections list`,
     /// `history`): creates no directory, database or key, needs no key, migrates nothing. A
     /// missing database is a one-line error (66) that says where it was looked for.
-    public static func openReadOnly(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                                    warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
+    public static func openSQLiteReadOnly(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                          warn: (String) -> Void = StoreLocation.warnOnStandardError) throws(InputError) -> SQLiteStore {
         let path = path ?? defaultPath(environment: environment)
         guard !path.isEmpty else { throw InputError(.usage, "--db needs a file path") }
         if path == ":memory:" { return try opened(path) { try SQLiteStore.inMemory() } }
@@ -101,17 +165,19 @@ public enum StoreLocation {
         }
     }
 
-    static func opened(_ path: String, _ make: () throws -> SQLiteStore) throws(InputError) -> SQLiteStore {
+    static func opened<Store>(_ path: String, _ make: () throws -> Store) throws(InputError) -> Store {
         do {
             return try make()
         } catch let error as InputError {
             throw error
+        } catch let error as PostgresStoreError {
+            throw describe(error, location: path)
         } catch let error as DatabaseError {
             throw describe(error, path: path)
         } catch StoreOpeningError.newerSchema {
             throw InputError(.data, "the database was written by a newer authdoctor (unknown schema migrations)", place: path)
         } catch StoreOpeningError.notAStore {
-            throw InputError(.data, "not an authdoctor database (SQLite, but without the store's tables)", place: path)
+            throw InputError(.data, "not an authdoctor database (no store tables; `authdoctor store migrate` makes them)", place: path)
         } catch let error as StoreError {
             throw InputError(.config, error.description, place: path)
         } catch {
@@ -126,6 +192,7 @@ public enum StoreLocation {
         switch error {
         case let error as InputError: return error
         case let error as DatabaseError: return describe(error, path: path)
+        case let error as PostgresStoreError: return describe(error, location: path)
         case let error as StoreError:
             switch error {
             case .unknownConnection: return InputError(.noInput, error.description)
@@ -134,6 +201,11 @@ public enum StoreLocation {
             }
         default: return nil
         }
+    }
+
+    /// PostgreSQL's answer in one line: unreachable, refused login or lost (74), a refused statement (74).
+    public static func describe(_ error: PostgresStoreError, location: String) -> InputError {
+        InputError(.io, Redactor.redact(error.description), place: location)
     }
 
     /// SQLite's answer in one line: not a database (65), cannot open or create (74), busy (74).

@@ -19,7 +19,7 @@ final class CheckStoreCommandTests: XCTestCase {
         return try CLI.run(arguments, environment: env, file: file, line: line)
     }
 
-    func store() throws -> SQLiteStore { try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": Self.key]) }
+    func store() throws -> SQLiteStore { try StoreLocation.openSQLite(path: database, environment: ["AUTHDOCTOR_KEY": Self.key]) }
 
     func connectionsFile() throws -> String {
         try write("""

@@ -26,7 +26,7 @@ final class LinkPairingTests: XCTestCase {
     }
 
     func store() throws -> SQLiteStore {
-        try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": key])
+        try StoreLocation.openSQLite(path: database, environment: ["AUTHDOCTOR_KEY": key])
     }
 
     func testClassifyAttachesAFreshLinkScopedToTheProvider() throws {

@@ -25,7 +25,7 @@ final class LinksCommandTests: XCTestCase {
     }
 
     func store() throws -> SQLiteStore {
-        try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": Self.key])
+        try StoreLocation.openSQLite(path: database, environment: ["AUTHDOCTOR_KEY": Self.key])
     }
 
     func json(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {

@@ -13,7 +13,7 @@ final class ServeMetricsTests: XCTestCase {
         let directory = try makeTemporaryDirectory(self)
         let database = directory.appendingPathComponent("authdoctor.sqlite").path
         let key = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
-        let store = try StoreLocation.open(path: database, environment: ["AUTHDOCTOR_KEY": key])
+        let store = try StoreLocation.openSQLite(path: database, environment: ["AUTHDOCTOR_KEY": key])
         let now = Date()
         var verdicts: [CheckVerdict] = []
         // shop-ads flips ok/critical: flapping; crm-hubspot failed long ago, passes now.

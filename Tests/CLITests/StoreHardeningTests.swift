@@ -25,7 +25,7 @@ final class StoreHardeningTests: XCTestCase {
     }
 
     func store(key: String = StoreHardeningTests.key, path: String? = nil) throws -> SQLiteStore {
-        try StoreLocation.open(path: path ?? database, environment: ["AUTHDOCTOR_KEY": key])
+        try StoreLocation.openSQLite(path: path ?? database, environment: ["AUTHDOCTOR_KEY": key])
     }
 
     /// A link opened, with one connection granted (pending) and one finished session's connection.
@@ -189,7 +189,7 @@ final class StoreHardeningTests: XCTestCase {
     func testRotateKeyWithTheKeyFileReencryptsEverything() throws {
         let path = directory.appendingPathComponent("kf/authdoctor.sqlite").path
         let keyFile = directory.appendingPathComponent("kf/authdoctor.key").path
-        let first = try StoreLocation.open(path: path, environment: [:])
+        let first = try StoreLocation.openSQLite(path: path, environment: [:])
         let connection = try connect(first)
         let before = try first.connectionCredentials(id: connection.id)
         try first.storeRenewedTokens(connectionName: "shop-ads", tokens: ProviderTokens(accessToken: "EAAB-renewed-secret"), now: Date())
@@ -204,11 +204,11 @@ final class StoreHardeningTests: XCTestCase {
         XCTAssertEqual(mode(keyFile), 0o600)
         XCTAssertFalse(FileManager.default.fileExists(atPath: keyFile + ".new"))
         // The store opens with the new key file and every token reads back the same.
-        let reopened = try StoreLocation.open(path: path, environment: [:])
+        let reopened = try StoreLocation.openSQLite(path: path, environment: [:])
         XCTAssertEqual(try reopened.connectionCredentials(id: connection.id), before)
         XCTAssertEqual(try reopened.renewedTokens(connectionName: "shop-ads")?.accessToken, "EAAB-renewed-secret")
         // The old key opens nothing any more.
-        XCTAssertThrowsError(try StoreLocation.open(path: path, environment: ["AUTHDOCTOR_KEY": oldKey]))
+        XCTAssertThrowsError(try StoreLocation.openSQLite(path: path, environment: ["AUTHDOCTOR_KEY": oldKey]))
     }
 
     func testRotateKeyFromTheVariableNeedsTheNewKeyInAnother() throws {

@@ -189,7 +189,7 @@ final class SecretsAtRestTests: XCTestCase {
         let directory = try temporaryDirectory(self)
         let path = directory.appendingPathComponent("authdoctor.sqlite").path
         do {
-            let store = try StoreLocation.open(path: path, environment: [SecretBox.environmentVariable: Self.key])
+            let store = try StoreLocation.openSQLite(path: path, environment: [SecretBox.environmentVariable: Self.key])
             try store.writer.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')") }
         }
         _ = assertInputError(.data, mentions: [path, "newer"], try StoreLocation.open(path: path, environment: [SecretBox.environmentVariable: Self.key]))

@@ -4,14 +4,29 @@ import GRDB
 @testable import Links
 import XCTest
 
-final class SQLiteStoreTests: XCTestCase {
+/// One suite for every `AuthDoctorStore`: this class runs it on SQLite (in memory; a file where
+/// several connections must share one database), `PostgresStoreConformanceTests` runs the same
+/// methods on the real PostgreSQL that `make test` starts (scripts/pg-test-server.sh).
+class StoreConformanceTests: XCTestCase {
+    /// A fresh, empty store.
+    func makeStore(box: SecretBox = .ephemeral()) throws -> any AuthDoctorStore {
+        try SQLiteStore.inMemory(secretBox: box)
+    }
+
+    /// `count` stores on one database, each with its own connections (as separate processes would be).
+    func makeSharedStores(_ count: Int, box: SecretBox = .ephemeral()) throws -> [any AuthDoctorStore] {
+        let (first, directory) = try fileStore(self, box: box)
+        let path = directory.appendingPathComponent("authdoctor.sqlite").path
+        return [first] + (try (1..<max(1, count)).map { _ in try SQLiteStore(path: path, secretBox: box) })
+    }
+
     let tokens = ProviderTokens(accessToken: "EAAB-access-token-value", refreshToken: "refresh-token-value",
                                 expiresAt: at(3600), scopes: ["ads_read", "business_management"])
 
     // MARK: links
 
     func testIssuedLinkHasAStrongTokenAndAPublicID() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let issued = try store.issueLink(client: "Acme", sources: ["facebook", "google-ads"], maxSources: 3, ttl: 86_400, now: t0)
         XCTAssertTrue(issued.link.id.hasPrefix("lnk_"))
         XCTAssertEqual(issued.link.id.count, 16)
@@ -30,13 +45,13 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testNonPositiveTTLIsAUsageError() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         _ = assertInputError(.usage, try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 0, now: t0))
         _ = assertInputError(.usage, try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: -5, now: t0))
     }
 
     func testAllLinksNewestFirst() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let a = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 60, now: at(0))
         let b = try store.issueLink(client: "B", sources: [], maxSources: nil, ttl: 60, now: at(10))
         let c = try store.issueLink(client: "C", sources: [], maxSources: nil, ttl: 60, now: at(5))
@@ -44,7 +59,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testStateFollowsTheLifecycle() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 100, now: t0)
         XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(1)), .issued)
         XCTAssertEqual(try store.link(id: issued.link.id)?.state(at: at(100)), .expired, "expiry is inclusive of the instant")
@@ -60,7 +75,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testOpenIsSingleUse() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 100, now: t0)
         let opened = try store.openLink(token: issued.token, now: at(1))
         XCTAssertTrue(opened.session.id.hasPrefix("ses_"))
@@ -76,7 +91,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testOpenRefusesExpiredRevokedAndFinishedLinks() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let expiring = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
         assertRefusal(.expired(expiring.link), try store.openLink(token: expiring.token, now: at(100)))
         XCTAssertNil(try store.link(id: expiring.link.id)?.openedAt, "a refused open changes nothing")
@@ -94,7 +109,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testRevokeIsIdempotentAndUnknownIDIsRefused() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let issued = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
         let first = try store.revokeLink(id: issued.link.id, now: at(1))
         let second = try store.revokeLink(id: issued.link.id, now: at(2))
@@ -104,7 +119,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testSessionNeedsTheRightCookieAndALiveLink() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let issued = try store.issueLink(client: "A", sources: [], maxSources: nil, ttl: 100, now: t0)
         assertRefusal(.noSession, try store.session(token: issued.token, cookieSecret: "anything", now: at(1)))
         let opened = try store.openLink(token: issued.token, now: at(1))
@@ -130,7 +145,7 @@ final class SQLiteStoreTests: XCTestCase {
 
     // MARK: OAuth flow
 
-    func opened(_ store: SQLiteStore, sources: [String] = [], maxSources: Int? = nil, ttl: TimeInterval = 1000) throws -> OpenedSession {
+    func opened(_ store: any AuthDoctorStore, sources: [String] = [], maxSources: Int? = nil, ttl: TimeInterval = 1000) throws -> OpenedSession {
         let issued = try store.issueLink(client: "Acme", sources: sources, maxSources: maxSources, ttl: ttl, now: t0)
         return try store.openLink(token: issued.token, now: at(1))
     }
@@ -142,7 +157,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testAuthorizationStateIsConsumedOnce() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, sources: ["facebook"])
         let attempt = pending(session, "facebook")
         let state = try store.beginAuthorization(attempt)
@@ -153,7 +168,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testStaleStateIsSpentAndRefused() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, ttl: 100_000)
         let state = try store.beginAuthorization(pending(session, "google"))
         assertRefusal(.badState, try store.consumeAuthorization(state: state, now: at(2 + SQLiteStore.authorizationLifetime + 1)))
@@ -162,7 +177,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testBeginAuthorizationChecksTheSessionProviderAndLimit() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, sources: ["facebook"], maxSources: 1)
         assertRefusal(.providerNotAllowed("hubspot"), try store.beginAuthorization(pending(session, "hubspot")))
         var foreign = pending(session, "facebook")
@@ -179,7 +194,7 @@ final class SQLiteStoreTests: XCTestCase {
     // MARK: connections in a session
 
     func testAddConnectionIsPendingUntilFinish() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, sources: ["facebook", "google-ads"])
         let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: "ads@acme.example",
                                                  tokens: tokens, now: at(5))
@@ -201,14 +216,14 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testEmptySourcesAllowAnyProvider() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store)
         XCTAssertEqual(try store.addConnection(sessionID: session.session.id, provider: "hubspot", account: nil, tokens: tokens, now: at(2)).provider,
                        "hubspot")
     }
 
     func testPlanLimitCountsTheSessionsLiveConnections() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, maxSources: 2)
         let first = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
         _ = try store.addConnection(sessionID: session.session.id, provider: "google-ads", account: nil, tokens: tokens, now: at(3))
@@ -220,7 +235,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testFinishActivatesOnlyThatSessionsPendingConnections() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let mine = try opened(store)
         let other = try opened(store)
         let a = try store.addConnection(sessionID: mine.session.id, provider: "facebook", account: "a", tokens: tokens, now: at(2))
@@ -242,7 +257,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testSessionFinishedAfterExpiryActivatesNothing() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, ttl: 100)
         let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(50))
         assertRefusal(.expired(session.link), try store.finishSession(id: session.session.id, now: at(100)))
@@ -252,14 +267,14 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testUnfinishedSessionActivatesNothing() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store, ttl: 100)
         _ = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(50))
         XCTAssertEqual(try store.allConnections().map(\.status), [.pending])
     }
 
     func testRevokedLinkCannotFinish() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store)
         let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
         let revoked = try store.revokeLink(id: session.link.id, now: at(3))
@@ -270,7 +285,7 @@ final class SQLiteStoreTests: XCTestCase {
     // MARK: stored connections
 
     func testRemoveConnectionKeepsTheRecordAndErasesTheTokens() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store)
         let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: "a", tokens: tokens, now: at(2))
         _ = try store.finishSession(id: session.session.id, now: at(3))
@@ -292,7 +307,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testAllConnectionsNewestFirst() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store)
         let a = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
         let b = try store.addConnection(sessionID: session.session.id, provider: "google", account: nil, tokens: tokens, now: at(3))
@@ -302,7 +317,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testRenewedTokensOfAStoredConnection() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         let session = try opened(store)
         let connection = try store.addConnection(sessionID: session.session.id, provider: "google", account: nil, tokens: tokens, now: at(2))
         try store.storeRenewedTokens(connectionID: connection.id, tokens: ProviderTokens(accessToken: "new-access", expiresAt: at(7200)), now: at(100))
@@ -324,7 +339,7 @@ final class SQLiteStoreTests: XCTestCase {
     // MARK: check history
 
     func testVerdictsNewestFirstWithLimit() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         try store.recordVerdicts([
             CheckVerdict(connection: "fb-main", checkedAt: at(1), status: "ok", failure: "none", summary: "healthy"),
             CheckVerdict(connection: "fb-main", checkedAt: at(3), status: "critical", failure: "expiry", summary: "expired"),
@@ -357,7 +372,7 @@ final class SQLiteStoreTests: XCTestCase {
     }
 
     func testRenewedTokensByConnectionName() throws {
-        let store = try SQLiteStore.inMemory()
+        let store = try makeStore()
         XCTAssertNil(try store.renewedTokens(connectionName: "fb-main"))
         try store.storeRenewedTokens(connectionName: "fb-main", tokens: tokens, now: at(1))
         XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"), tokens)
@@ -369,13 +384,11 @@ final class SQLiteStoreTests: XCTestCase {
 
     // MARK: concurrency
 
-    /// Fifty browsers open one link at the same moment, through five separate connection pools on
-    /// one file (so SQLite's own locks arbitrate, as between processes): exactly one session.
+    /// Fifty browsers open one link at the same moment, through five stores on one database, each
+    /// with its own connections (so the database arbitrates, as between processes): exactly one session.
     func testFiftyConcurrentOpensMakeExactlyOneSession() throws {
-        let (first, directory) = try fileStore(self)
-        let path = directory.appendingPathComponent("authdoctor.sqlite").path
-        let box = first.box
-        let stores = [first] + (try (1..<5).map { _ in try SQLiteStore(path: path, secretBox: box) })
+        let stores = try makeSharedStores(5)
+        let first = stores[0]
         for round in 0..<3 {
             let issued = try first.issueLink(client: "Acme \(round)", sources: [], maxSources: nil, ttl: 1000, now: t0)
             let results = Locked<[Result<OpenedSession, Error>]>([])
@@ -402,26 +415,129 @@ final class SQLiteStoreTests: XCTestCase {
             }
             XCTAssertEqual(refusals.count, 49)
             XCTAssertTrue(refusals.allSatisfy { if case .alreadyUsed = $0 { return true } else { return false } }, "\(refusals)")
-            let sessions = try first.writer.read { db in
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions WHERE link_id = ?", arguments: [issued.link.id])
-            }
-            XCTAssertEqual(sessions, 1)
+            XCTAssertEqual(try first.session(linkID: issued.link.id)?.id, winners.first?.session.id, "the one session is the winner's")
         }
     }
 
     func testConcurrentConnectionsRespectThePlanLimit() throws {
-        let (store, _) = try fileStore(self)
-        let session = try opened(store, maxSources: 3)
+        let stores = try makeSharedStores(2)
+        let session = try opened(stores[0], maxSources: 3)
         let added = Locked(0)
         let tokens = self.tokens
         DispatchQueue.concurrentPerform(iterations: 20) { index in
-            if (try? store.addConnection(sessionID: session.session.id, provider: "p\(index)", account: nil, tokens: tokens, now: at(2))) != nil {
+            if (try? stores[index % 2].addConnection(sessionID: session.session.id, provider: "p\(index)", account: nil, tokens: tokens, now: at(2))) != nil {
                 added.withLock { $0 += 1 }
             }
         }
         XCTAssertEqual(added.withLock { $0 }, 3)
-        XCTAssertEqual(try store.connections(sessionID: session.session.id).count, 3)
+        XCTAssertEqual(try stores[0].connections(sessionID: session.session.id).count, 3)
     }
+
+    /// Concurrent Finish presses of one session (two instances): one activates, the other is refused.
+    func testConcurrentFinishesActivateOnce() throws {
+        let stores = try makeSharedStores(2)
+        let session = try opened(stores[0])
+        _ = try stores[0].addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        let outcomes = Locked<[Bool]>([])
+        DispatchQueue.concurrentPerform(iterations: 10) { index in
+            let won = (try? stores[index % 2].finishSession(id: session.session.id, now: at(3))) != nil
+            outcomes.withLock { $0.append(won) }
+        }
+        XCTAssertEqual(outcomes.withLock { $0.filter { $0 }.count }, 1)
+        XCTAssertEqual(try stores[1].connections(sessionID: session.session.id).map(\.status), [.active])
+    }
+
+    // MARK: upkeep, listings, schema (the rest of the protocol)
+
+    func testPruneRemovesSpentAttemptsAndDeadSessions() throws {
+        let store = try makeStore()
+        let live = try opened(store, ttl: 10_000)
+        let spent = try store.beginAuthorization(pending(live, "facebook"))
+        _ = try store.beginAuthorization(pending(live, "google", at: 4))
+        _ = try store.consumeAuthorization(state: spent, now: at(5))
+        let dying = try opened(store, ttl: 100)
+        let orphan = try store.addConnection(sessionID: dying.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(5))
+        let emptyDying = try opened(store, ttl: 100)
+        let report = try store.prune(now: at(200))
+        XCTAssertEqual(report, PruneReport(authorizations: 1, sessions: 1, pendingConnectionsErased: 1))
+        XCTAssertEqual(try store.pendingAuthorizations(sessionID: live.session.id), 1, "the live attempt stays")
+        XCTAssertNil(try store.session(linkID: emptyDying.link.id), "an expired session without records goes")
+        XCTAssertNotNil(try store.session(linkID: dying.link.id), "a session a connection record points at stays")
+        XCTAssertThrowsError(try store.connectionCredentials(id: orphan.id)) {
+            XCTAssertEqual($0 as? StoreError, .connectionRemoved(orphan.id))
+        }
+        XCTAssertTrue(try store.prune(now: at(200)).isEmpty, "a second prune finds nothing")
+    }
+
+    func testRotateKeyReencryptsEverySealedValue() throws {
+        let store = try makeStore()
+        let session = try opened(store)
+        let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
+        try store.storeRenewedTokens(connectionName: "file-conn", tokens: tokens, now: at(2))
+        _ = try store.beginAuthorization(pending(session, "google", at: 3))
+        let newBox = SecretBox.ephemeral()
+        XCTAssertEqual(try store.rotateKey(to: newBox), 3)
+        XCTAssertThrowsError(try store.connectionCredentials(id: connection.id), "the old key no longer opens them") {
+            XCTAssertEqual($0 as? StoreError, .cannotDecrypt)
+        }
+    }
+
+    func testConnectableProvidersAndRecentVerdicts() throws {
+        let store = try makeStore()
+        XCTAssertNil(try store.connectableProviders())
+        try store.recordConnectableProviders(["hubspot", "facebook"], now: t0)
+        try store.recordConnectableProviders(["google", "facebook"], now: at(1))
+        XCTAssertEqual(try store.connectableProviders(), ["facebook", "google"])
+        try store.recordVerdicts((0..<5).map { CheckVerdict(connection: "a", checkedAt: at(Double($0)), status: "ok", failure: "none", summary: "s\($0)") }
+                                 + [CheckVerdict(connection: "b", checkedAt: at(1), status: "critical", failure: "expiry", summary: "x")])
+        let recent = try store.recentVerdicts(perConnection: 2)
+        XCTAssertEqual(recent["a"]?.map(\.summary), ["s4", "s3"])
+        XCTAssertEqual(recent["b"]?.map(\.status), ["critical"])
+        XCTAssertEqual(recent.count, 2)
+    }
+
+    /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table), issue 15
+    /// v3 (each verdict's provider, duration and token expiry).
+    func testMigrationsAreAppliedOnceAndListed() throws {
+        let store = try makeStore()
+        let status = try store.schemaStatus()
+        XCTAssertEqual(status.applied, ["v1", "v2", "v3"])
+        XCTAssertEqual(status.known, ["v1", "v2", "v3"])
+        XCTAssertEqual(status.pending, [])
+        XCTAssertEqual(status.rows.map(\.0).sorted(),
+                       ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "settings", "verdicts"])
+        XCTAssertEqual(try store.migrate(), [], "nothing left to apply")
+    }
+
+    /// Every row out and back in: a copy opens with the same key and holds the same links,
+    /// connections (tokens still sealed, still opening), history and renewed tokens.
+    func testExportedRowsImportIntoAnEmptyStore() throws {
+        let box = SecretBox.ephemeral()
+        let source = try makeStore(box: box)
+        let session = try opened(source, maxSources: 5)
+        let connection = try source.addConnection(sessionID: session.session.id, provider: "facebook", account: "a", tokens: tokens, now: at(2))
+        _ = try source.finishSession(id: session.session.id, now: at(3))
+        try source.recordVerdicts([CheckVerdict(connection: connection.id, checkedAt: at(4), status: "ok", failure: "none", summary: "fine")])
+        try source.storeRenewedTokens(connectionName: "file-conn", tokens: tokens, now: at(5))
+        try source.recordConnectableProviders(["facebook"], now: at(5))
+        let destination = try SQLiteStore(path: try temporaryDirectory(self).appendingPathComponent("copy.sqlite").path,
+                                          secretBox: .ephemeral(), checkingKey: false)
+        try destination.importRows(try StoreTables.all.map { ($0, try source.exportRows($0)) })
+        let reopened = try SQLiteStore(path: destination.path, secretBox: box)
+        XCTAssertEqual(try reopened.allLinks(), try source.allLinks())
+        XCTAssertEqual(try reopened.allConnections(), try source.allConnections())
+        XCTAssertEqual(try reopened.connectionCredentials(id: connection.id), tokens)
+        XCTAssertEqual(try reopened.renewedTokens(connectionName: "file-conn"), tokens)
+        XCTAssertEqual(try reopened.verdicts(connection: connection.id, limit: 5), try source.verdicts(connection: connection.id, limit: 5))
+        XCTAssertEqual(try reopened.connectableProviders(), ["facebook"])
+        XCTAssertThrowsError(try SQLiteStore(path: destination.path, secretBox: .ephemeral()), "another key is refused at open")
+    }
+}
+
+/// The SQLite-only parts: the file, GRDB's migration table.
+final class SQLiteStoreTests: XCTestCase {
+    let tokens = ProviderTokens(accessToken: "EAAB-access-token-value", refreshToken: "refresh-token-value",
+                                expiresAt: at(3600), scopes: ["ads_read", "business_management"])
 
     // MARK: schema
 
@@ -440,7 +556,8 @@ final class SQLiteStoreTests: XCTestCase {
     func testReopeningAFileKeepsEverything() throws {
         let box = SecretBox.ephemeral()
         let (store, directory) = try fileStore(self, box: box)
-        let session = try opened(store)
+        let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 1000, now: t0)
+        let session = try store.openLink(token: issued.token, now: at(1))
         let connection = try store.addConnection(sessionID: session.session.id, provider: "facebook", account: nil, tokens: tokens, now: at(2))
         let reopened = try SQLiteStore(path: directory.appendingPathComponent("authdoctor.sqlite").path, secretBox: box)
         XCTAssertEqual(try reopened.link(id: session.link.id)?.openedAt, at(1))
