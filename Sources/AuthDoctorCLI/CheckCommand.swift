@@ -218,7 +218,8 @@ struct CheckCommand: ParsableCommand {
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         if let connections {
-            entries += try ConnectionsFile.load(path: connections, defaults: defaults).connections()
+            // Assigned, not appended: `+=` onto the empty list would copy every entry once more.
+            entries = try ConnectionsFile.load(path: connections, defaults: defaults).connections()
         }
         if let linkStore {
             let source = StoredConnections(store: linkStore, definitions: definitions, engine: engine, defaults: defaults,
@@ -247,6 +248,7 @@ struct CheckCommand: ParsableCommand {
         var options = CheckOptions(concurrency: concurrency, deadline: effectiveDeadline, retries: retries, backoff: 0.5,
                                    retryAfterCap: retryAfterMax, keepReports: format.needsReports || notifyConfiguration != nil)
         options.renewal = renew ? .renew : dryRun ? .dryRun : .diagnose
+        options.retention = Self.retention(format: format, maxOutput: maxOutput ?? Self.nagiosMaxOutput, metricsFile: metricsFile != nil)
         let runner = CheckRunner(engine: engine, definitions: definitions, options: options, transport: transport,
                                  sandboxURL: server.map(SandboxRouting.baseURL(server:)), store: linkStore)
 
@@ -284,6 +286,19 @@ struct CheckCommand: ParsableCommand {
         NotifyOptions.settle(notifier, deadline: effectiveDeadline, elapsed: run.seconds)
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }
         if run.exitStatus != 0 { throw ExitCode(run.exitStatus) }
+    }
+
+    /// What the run keeps of its verdicts once the writers have had them: only what the output
+    /// still prints at the end. json and jsonl wrote each verdict as it came; nagios prints the
+    /// worst that fit its budget and counts the rest; the text table and Prometheus (the format, or
+    /// --metrics-file) list every connection.
+    static func retention(format: CheckFormat, maxOutput: Int, metricsFile: Bool) -> VerdictRetention {
+        if metricsFile { return .all }
+        switch format {
+        case .json, .jsonl: return .none
+        case .nagios: return NagiosOutput.retention(maxBytes: maxOutput)
+        case .text, .prometheus: return .all
+        }
     }
 
     /// `--oauth-client PROVIDER=CLIENT_ID` flags with their secrets from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET

@@ -174,6 +174,16 @@ public enum CheckText {
 /// (Nagios Core keeps 8 KB): the status line always, then the worst connections first, and a last
 /// line "... and N more" counting the ones left out.
 public enum NagiosOutput {
+    /// The shortest line a connection that is not OK can take ("WARNING: a (-): b - c"): a budget
+    /// of B bytes never prints more than B / this many of them.
+    public static let shortestLine = 16
+
+    /// The verdicts a run must keep for `render(_:maxBytes:)` to print what it would print with
+    /// every verdict kept: the worst not-OK ones that can fit in the budget (all when unlimited).
+    public static func retention(maxBytes: Int) -> VerdictRetention {
+        .worstNotOK(limit: maxBytes > 0 ? maxBytes / shortestLine + 1 : nil)
+    }
+
     public static func render(_ run: CheckRun, maxBytes: Int = 0) -> String {
         let state = run.worst.name.uppercased()
         var counts = ["\(run.count(.critical)) critical"]
@@ -184,23 +194,26 @@ public enum NagiosOutput {
         if run.localNetwork != nil { out += " - this machine cannot reach the network" }
         out += " | ok=\(run.count(.ok));;; warning=\(run.count(.warning));;; critical=\(run.count(.critical));;; "
             + "unknown=\(run.count(.unknown));;; duration=\(String(format: "%.3f", run.seconds))s;;;\n"
-        let entries = run.verdicts.sorted(by: { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index })
-            .filter { $0.status != .ok }
+        let entries = run.verdicts.sorted(by: VerdictRetention.precedes).filter { $0.status != .ok }
+        // A run may keep only the worst of its verdicts (`VerdictRetention.worstNotOK`): the counts
+        // say how many were not OK.
+        let notOK = max(entries.count, run.total - run.count(.ok))
         var used = out.utf8.count
         for (i, v) in entries.enumerated() {
             let line = "\(v.status.name.uppercased()): \(clean(v.connection)) (\(v.provider ?? "-")): \(v.failure) - \(clean(v.summary))\n"
             if maxBytes > 0 {
-                let left = entries.count - i - 1
+                let left = notOK - i - 1
                 // Room for this line and, when more follow, the closing count.
                 let tail = left > 0 ? "... and \(left) more\n".utf8.count : 0
                 if used + line.utf8.count + tail > maxBytes {
-                    out += "... and \(entries.count - i) more\n"
+                    out += "... and \(notOK - i) more\n"
                     return out
                 }
             }
             out += line
             used += line.utf8.count
         }
+        if notOK > entries.count { out += "... and \(notOK - entries.count) more\n" }
         return out
     }
 

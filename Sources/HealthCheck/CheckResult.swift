@@ -116,7 +116,8 @@ public struct CheckRun: Sendable {
     public var startedAt: Date
     public var seconds: Double
     public var counts: [CheckStatus: Int]
-    /// Sorted by source position.
+    /// Sorted by source position, without their reports; only those `CheckOptions.retention` keeps
+    /// (every one by default; the counts are always complete).
     public var verdicts: [ConnectionVerdict]
     /// Probes performed (every attempt counted).
     public var probes: Int

@@ -24,6 +24,10 @@ public struct CheckOptions: Sendable {
     /// What to do with refresh tokens: exchange them as the diagnosis does (`.diagnose`), also store
     /// what the exchange gave (`.renew`, needs a store), or never exchange them (`.dryRun`).
     public var renewal: RenewalMode = .diagnose
+    /// Which verdicts the returned run keeps (reports never): every one (`.all`, the default), only
+    /// the worst not-OK ones (`--format nagios`), or none (formats that wrote each verdict as it came).
+    /// Counts and probes are always complete.
+    public var retention: VerdictRetention = .all
 
     public init(concurrency: Int = 32, deadline: Double? = nil, retries: Int = 2, backoff: Double = 0.5,
                 retryAfterCap: Double = 60, keepReports: Bool = true) {
@@ -33,6 +37,23 @@ public struct CheckOptions: Sendable {
         self.backoff = backoff
         self.retryAfterCap = retryAfterCap
         self.keepReports = keepReports
+    }
+}
+
+/// Which verdicts a run keeps once the sinks have had them: the memory of a run of many connections
+/// is what is kept here, so a format keeps only what it prints at the end.
+public enum VerdictRetention: Sendable, Equatable {
+    /// Every verdict, in source order (text table, Prometheus, history readers).
+    case all
+    /// The not-OK verdicts, at most `limit` of them (nil: all), the worst first, then in source order;
+    /// the run's counts still say how many there were (`--format nagios`).
+    case worstNotOK(limit: Int?)
+    /// None: every verdict went to the sinks as it came (`--format json`, `jsonl`).
+    case none
+
+    /// The ordering `worstNotOK` keeps and Nagios prints: worst status first, then source position.
+    public static func precedes(_ a: ConnectionVerdict, _ b: ConnectionVerdict) -> Bool {
+        a.status != b.status ? a.status > b.status : a.index < b.index
     }
 }
 
@@ -89,7 +110,6 @@ public final class CheckRunner: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         for sink in sinks { sink.begin(total: entries.count) }
         var run = CheckRun(startedAt: startedAt)
-        run.verdicts.reserveCapacity(entries.count)
         let deadlineFlag = DeadlineFlag()
         let localMessage = LockedValue<String>()
         let limit = max(1, options.concurrency)
@@ -97,9 +117,10 @@ public final class CheckRunner: Sendable {
         let deadlineSeconds = options.deadline.map { min(max(0, $0), 1e9) }
         let deadlineAt = deadlineSeconds.map { started + UInt64($0 * 1e9) }
 
-        let work = Task { [self] () -> [ConnectionVerdict] in
-            var verdicts: [ConnectionVerdict] = []
-            verdicts.reserveCapacity(entries.count)
+        let retention = options.retention
+        let work = Task { [self] () -> RetainedVerdicts in
+            var kept = RetainedVerdicts()
+            if retention == .all { kept.verdicts.reserveCapacity(entries.count) }
             await withTaskGroup(of: ConnectionVerdict.self) { group in
                 var next = 0
                 func addNext() {
@@ -115,10 +136,11 @@ public final class CheckRunner: Sendable {
                 var held: [ConnectionVerdict] = []
                 var networkWorks = false
                 func deliver(_ verdict: ConnectionVerdict) {
+                    // One diagnosis that saw several hosts fail the same way says so itself.
+                    if verdict.failure == "local-network", localMessage.value == nil { localMessage.set(verdict.summary) }
                     for sink in sinks { sink.receive(verdict) }
-                    var kept = verdict
-                    kept.report = nil
-                    verdicts.append(kept)
+                    // The sinks have had the full verdict; the run keeps only what its output needs.
+                    kept.add(verdict, retention)
                 }
                 while let verdict = await group.next() {
                     if stopRequest.isSet {
@@ -144,7 +166,7 @@ public final class CheckRunner: Sendable {
                 }
                 held.forEach(deliver)
             }
-            return verdicts
+            return kept
         }
         var watcher: Task<Void, Never>?
         if let deadline = deadlineSeconds {
@@ -155,17 +177,14 @@ public final class CheckRunner: Sendable {
                 work.cancel()
             }
         }
-        var verdicts = await work.value
+        var kept = await work.value
         watcher?.cancel()
-        verdicts.sort { $0.index < $1.index }
-        for verdict in verdicts {
-            run.counts[verdict.status, default: 0] += 1
-        }
-        run.probes = verdicts.reduce(0) { $0 + $1.probeCount }
-        run.verdicts = verdicts
+        kept.verdicts.sort { $0.index < $1.index }
+        run.counts = kept.counts
+        run.probes = kept.probes
+        run.verdicts = kept.verdicts
         run.deadlineReached = deadlineFlag.isSet
-        // Or one diagnosis saw several hosts fail the same way and said so itself.
-        run.localNetwork = localMessage.value ?? verdicts.first { $0.failure == "local-network" }?.summary
+        run.localNetwork = localMessage.value
         run.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         for sink in sinks { sink.finish(run) }
         return run
@@ -447,6 +466,44 @@ public final class CheckRunner: Sendable {
 
 extension ConnectionVerdict {
     var probeCount: Int { probeSeconds.count * max(1, attempts) }
+}
+
+/// What a run keeps of its verdicts as they come: counts always, verdicts (without their
+/// reports) as the retention says.
+struct RetainedVerdicts: Sendable {
+    var counts: [CheckStatus: Int] = [:]
+    var probes = 0
+    var verdicts: [ConnectionVerdict] = []
+
+    mutating func add(_ verdict: ConnectionVerdict, _ retention: VerdictRetention) {
+        counts[verdict.status, default: 0] += 1
+        probes += verdict.probeCount
+        switch retention {
+        case .none:
+            return
+        case .all:
+            var slim = verdict
+            slim.report = nil
+            verdicts.append(slim)
+        case let .worstNotOK(limit):
+            guard verdict.status != .ok else { return }
+            if let limit {
+                guard limit > 0 else { return }
+                // Full and this one is no worse than the last kept: it would be cut anyway.
+                if verdicts.count >= limit, let last = verdicts.last, !VerdictRetention.precedes(verdict, last) { return }
+            }
+            var slim = verdict
+            slim.report = nil
+            // Kept in print order (worst first) so the cut is always at the end.
+            var low = 0, high = verdicts.count
+            while low < high {
+                let mid = (low + high) / 2
+                if VerdictRetention.precedes(verdicts[mid], slim) { low = mid + 1 } else { high = mid }
+            }
+            verdicts.insert(slim, at: low)
+            if let limit, verdicts.count > limit { verdicts.removeLast() }
+        }
+    }
 }
 
 /// Set once the total deadline has passed.

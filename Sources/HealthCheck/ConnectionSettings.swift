@@ -11,42 +11,63 @@ import RuleEngine
 /// Secrets are never values here: only the names of the environment variables or files that hold
 /// them.
 public struct ConnectionSettings: Sendable, Equatable {
-    public var provider: String?
-    public var tokenEnv: String?
-    public var tokenFile: String?
-    public var refreshTokenEnv: String?
-    public var clientID: String?
-    public var clientSecretEnv: String?
-    public var developerTokenEnv: String?
-    public var accountID: String?
-    public var serviceAccountFile: String?
-    public var privateKeyFile: String?
-    public var passwordEnv: String?
-    public var passwordFile: String?
-    public var apiKeyEnv: String?
-    public var apiKeyFile: String?
-    public var user: String?
-    public var account: String?
-    public var url: String?
-    public var har: String?
-    public var project: String?
-    public var dataset: String?
-    public var spreadsheetID: String?
-    public var expectAccount: String?
-    public var expectScopes: String?
+    /// The text values given, by field. An entry names five or six of the thirty, so they are kept
+    /// sparse: thirty optional slots made every entry of a large connections file about 500 bytes.
+    private var texts: [(field: TextField, value: String)] = []
+
+    enum TextField: UInt8, Sendable {
+        case provider, tokenEnv, tokenFile, refreshTokenEnv, clientID, clientSecretEnv, developerTokenEnv, accountID, serviceAccountFile, privateKeyFile, passwordEnv, passwordFile, apiKeyEnv, apiKeyFile, user, account, url, har, project, dataset, spreadsheetID, expectAccount, expectScopes, caBundle, host, database, schema, table, tls, tlsCAFile
+    }
+
+    private func text(_ field: TextField) -> String? {
+        for item in texts where item.field == field { return item.value }
+        return nil
+    }
+
+    private mutating func setText(_ field: TextField, _ value: String?) {
+        if let i = texts.firstIndex(where: { $0.field == field }) {
+            if let value { texts[i].value = value } else { texts.remove(at: i) }
+        } else if let value {
+            texts.append((field, value))
+        }
+    }
+
+    public var provider: String? { get { text(.provider) } set { setText(.provider, newValue) } }
+    public var tokenEnv: String? { get { text(.tokenEnv) } set { setText(.tokenEnv, newValue) } }
+    public var tokenFile: String? { get { text(.tokenFile) } set { setText(.tokenFile, newValue) } }
+    public var refreshTokenEnv: String? { get { text(.refreshTokenEnv) } set { setText(.refreshTokenEnv, newValue) } }
+    public var clientID: String? { get { text(.clientID) } set { setText(.clientID, newValue) } }
+    public var clientSecretEnv: String? { get { text(.clientSecretEnv) } set { setText(.clientSecretEnv, newValue) } }
+    public var developerTokenEnv: String? { get { text(.developerTokenEnv) } set { setText(.developerTokenEnv, newValue) } }
+    public var accountID: String? { get { text(.accountID) } set { setText(.accountID, newValue) } }
+    public var serviceAccountFile: String? { get { text(.serviceAccountFile) } set { setText(.serviceAccountFile, newValue) } }
+    public var privateKeyFile: String? { get { text(.privateKeyFile) } set { setText(.privateKeyFile, newValue) } }
+    public var passwordEnv: String? { get { text(.passwordEnv) } set { setText(.passwordEnv, newValue) } }
+    public var passwordFile: String? { get { text(.passwordFile) } set { setText(.passwordFile, newValue) } }
+    public var apiKeyEnv: String? { get { text(.apiKeyEnv) } set { setText(.apiKeyEnv, newValue) } }
+    public var apiKeyFile: String? { get { text(.apiKeyFile) } set { setText(.apiKeyFile, newValue) } }
+    public var user: String? { get { text(.user) } set { setText(.user, newValue) } }
+    public var account: String? { get { text(.account) } set { setText(.account, newValue) } }
+    public var url: String? { get { text(.url) } set { setText(.url, newValue) } }
+    public var har: String? { get { text(.har) } set { setText(.har, newValue) } }
+    public var project: String? { get { text(.project) } set { setText(.project, newValue) } }
+    public var dataset: String? { get { text(.dataset) } set { setText(.dataset, newValue) } }
+    public var spreadsheetID: String? { get { text(.spreadsheetID) } set { setText(.spreadsheetID, newValue) } }
+    public var expectAccount: String? { get { text(.expectAccount) } set { setText(.expectAccount, newValue) } }
+    public var expectScopes: String? { get { text(.expectScopes) } set { setText(.expectScopes, newValue) } }
     public var warnExpiry: String = "7d"
     public var timeout: Double = 10
     /// `--base-url NAME=URL`, in the order given.
     public var baseURLs: [(name: String, url: String)] = []
-    public var caBundle: String?
+    public var caBundle: String? { get { text(.caBundle) } set { setText(.caBundle, newValue) } }
     // PostgreSQL / Redshift
-    public var host: String?
+    public var host: String? { get { text(.host) } set { setText(.host, newValue) } }
     public var port: Int?
-    public var database: String?
-    public var schema: String?
-    public var table: String?
-    public var tls: String?
-    public var tlsCAFile: String?
+    public var database: String? { get { text(.database) } set { setText(.database, newValue) } }
+    public var schema: String? { get { text(.schema) } set { setText(.schema, newValue) } }
+    public var table: String? { get { text(.table) } set { setText(.table, newValue) } }
+    public var tls: String? { get { text(.tls) } set { setText(.tls, newValue) } }
+    public var tlsCAFile: String? { get { text(.tlsCAFile) } set { setText(.tlsCAFile, newValue) } }
 
     public init() {}
 

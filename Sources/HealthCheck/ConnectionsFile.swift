@@ -86,8 +86,12 @@ public struct ConnectionsFile: ConnectionSource {
     public func connections() throws(InputError) -> [ConnectionEntry] {
         // Most files are plain lists of `key: value` lines; those are read without building a YAML
         // node tree (a tenth of the time and memory for 50,000 entries). Anything else goes to Yams.
-        if fastReader, let raws = FastConnectionsReader.read(text) {
-            return entries(raws.enumerated().lazy.map { ($0.offset, $0.element) })
+        // Each entry is checked as the reader finishes it: the file is never held as a list of
+        // raw entries besides the checked ones.
+        if fastReader {
+            var builder = EntryList(defaults: defaults)
+            builder.entries.reserveCapacity(FastConnectionsReader.itemCount(text))
+            if FastConnectionsReader.read(text, each: { builder.add($0) }) { return builder.entries }
         }
         let root: Node?
         do {
@@ -116,17 +120,39 @@ public struct ConnectionsFile: ConnectionSource {
 
     /// Checks every entry; a name used twice makes the later entry bad.
     func entries<S: Sequence>(_ raws: S) -> [ConnectionEntry] where S.Element == (Int, RawEntry) {
+        var builder = EntryList(defaults: defaults)
+        for (_, raw) in raws { builder.add(raw) }
+        return builder.entries
+    }
+
+    /// The checked entries, one raw entry at a time, in file order.
+    struct EntryList {
+        let defaults: ConnectionSettings
         var entries: [ConnectionEntry] = []
         var seen: [String: Int] = [:]
-        for (index, raw) in raws {
-            var entry = Self.entry(raw, index: index, defaults: defaults)
+        /// Base-URL maps already seen, so entries pointing at the same servers share one copy (a
+        /// file of many connections against one stand-in repeats the same map in every entry).
+        var baseURLMaps: [String: [(name: String, url: String)]] = [:]
+        static let baseURLMapsKept = 1024
+
+        init(defaults: ConnectionSettings) { self.defaults = defaults }
+
+        mutating func add(_ raw: RawEntry) {
+            var entry = ConnectionsFile.entry(raw, index: entries.count, defaults: defaults)
+            if !entry.settings.baseURLs.isEmpty {
+                let key = entry.settings.baseURLs.map { $0.name + "\u{0}" + $0.url }.joined(separator: "\u{0}\u{0}")
+                if let shared = baseURLMaps[key] {
+                    entry.settings.baseURLs = shared
+                } else if baseURLMaps.count < Self.baseURLMapsKept {
+                    baseURLMaps[key] = entry.settings.baseURLs
+                }
+            }
             if entry.problem == nil, let first = seen[entry.name] {
                 entry.problem = "\(entry.label): field 'name': '\(entry.name)' is already the name of the entry at line \(first)"
             }
             if seen[entry.name] == nil { seen[entry.name] = entry.line }
             entries.append(entry)
         }
-        return entries
     }
 
     private func line(_ node: Node) -> Int { Self.line(node) }

@@ -24,12 +24,40 @@ enum FastConnectionsReader {
     static let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt8 = 0x5B, closeBracket: UInt8 = 0x5D
 
     static func read(_ text: String) -> [RawEntry]? {
+        var entries: [RawEntry] = []
+        return read(text, each: { entries.append($0) }) ? entries : nil
+    }
+
+    /// Hands each entry to `each` as soon as it is complete, so a large file is never held as a
+    /// second tree of entries; false (after some entries, maybe) when the file is not of the plain
+    /// shape: the caller then drops what it got and reads the file with Yams.
+    static func read(_ text: String, each: (RawEntry) -> Void) -> Bool {
         var text = text
-        return text.withUTF8 { read(bytes: $0) }
+        return text.withUTF8 { read(bytes: $0, each: each) }
+    }
+
+    /// Lines that start a list item ("  - "): the entries of a plain file, counted before reading
+    /// so their list is made once at its size (growing it by doubling holds two copies at a time).
+    static func itemCount(_ text: String) -> Int {
+        var text = text
+        return text.withUTF8 { b in
+            var n = 0
+            var i = 0
+            let count = b.count
+            while i + 4 < count {
+                if b[i] == newline && b[i + 1] == space && b[i + 2] == space && b[i + 3] == dash && b[i + 4] == space { n += 1 }
+                i += 1
+            }
+            return n
+        }
     }
 
     static func read(bytes buffer: Bytes) -> [RawEntry]? {
         var entries: [RawEntry] = []
+        return read(bytes: buffer, each: { entries.append($0) }) ? entries : nil
+    }
+
+    static func read(bytes buffer: Bytes, each: (RawEntry) -> Void) -> Bool {
         var current: RawEntry?
         var sawHeader = false
         var lineNumber = 0
@@ -49,35 +77,35 @@ enum FastConnectionsReader {
                 if end == count { break }
                 continue
             }
-            for i in start..<last where buffer[i] == tab { return nil }
+            for i in start..<last where buffer[i] == tab { return false }
             if !sawHeader {
                 var trimmed = last
                 while trimmed > start && buffer[trimmed - 1] == space { trimmed -= 1 }
-                guard equals(buffer, start, trimmed, "connections:") else { return nil }
+                guard equals(buffer, start, trimmed, "connections:") else { return false }
                 sawHeader = true
                 if end == count { break }
                 continue
             }
             let indent = firstContent - start
             if indent == 2 && firstContent + 1 < last && buffer[firstContent] == dash && buffer[firstContent + 1] == space {
-                if let current { entries.append(current) }
+                if let current { each(current) }
                 current = RawEntry(line: lineNumber, fields: [])
-                guard firstContent + 2 < last, buffer[firstContent + 2] != space else { return nil }
-                guard let field = parseField(buffer, firstContent + 2, last, line: lineNumber) else { return nil }
+                guard firstContent + 2 < last, buffer[firstContent + 2] != space else { return false }
+                guard let field = parseField(buffer, firstContent + 2, last, line: lineNumber) else { return false }
                 current!.fields!.append(field)
             } else if indent == 4 {
-                guard current != nil, let field = parseField(buffer, firstContent, last, line: lineNumber) else { return nil }
+                guard current != nil, let field = parseField(buffer, firstContent, last, line: lineNumber) else { return false }
                 // A key given twice: Yams says so for the whole file.
-                if current!.fields!.contains(where: { $0.key == field.key }) { return nil }
+                if current!.fields!.contains(where: { $0.key == field.key }) { return false }
                 current!.fields!.append(field)
             } else {
-                return nil
+                return false
             }
             if end == count { break }
         }
-        guard sawHeader else { return nil }
-        if let current { entries.append(current) }
-        return entries
+        guard sawHeader else { return false }
+        if let current { each(current) }
+        return true
     }
 
     static func equals(_ b: Bytes, _ from: Int, _ to: Int, _ literal: StaticString) -> Bool {

@@ -1,0 +1,88 @@
+import Foundation
+import HealthCheck
+import XCTest
+
+/// Issue 18: a run keeps only what its output still needs once the writers have had each verdict
+/// (memory of `check` over many connections). No network: every entry is a bad entry (UNKNOWN) or
+/// names a credential variable that is not set (CRITICAL, with a full report).
+final class VerdictRetentionTests: XCTestCase {
+    /// `n` connections: every third an unknown provider (UNKNOWN), the others a missing token (CRITICAL).
+    func connections(_ n: Int) -> String {
+        var yaml = "connections:\n"
+        for i in 0..<n {
+            yaml += "  - name: conn-\(i)\n    provider: \(i % 3 == 0 ? "nosuch" : "facebook")\n    token-env: UNSET_TOKEN_\(i)\n"
+        }
+        return yaml
+    }
+
+    /// Counts, at each verdict, the lines the writer had already emitted.
+    final class LineWatcher: CheckSink, @unchecked Sendable {
+        let collector: TextCollector
+        private(set) var linesSeen: [Int] = []
+        private(set) var reportsSeen = 0
+        init(_ collector: TextCollector) { self.collector = collector }
+        func begin(total: Int) {}
+        func receive(_ verdict: ConnectionVerdict) {
+            linesSeen.append(collector.text.split(separator: "\n").count)
+            if verdict.report != nil { reportsSeen += 1 }
+        }
+        func finish(_ run: CheckRun) {}
+    }
+
+    func testJSONLinesAreWrittenPerVerdictAndTheRunKeepsNone() async throws {
+        var harness = CheckHarness()
+        harness.options.retention = .none
+        let collector = TextCollector()
+        let writer = CheckWriter(format: .jsonl, emit: collector.append)
+        let watcher = LineWatcher(collector)
+        let run = try await harness.run(connections(30), sinks: [writer, watcher])
+
+        XCTAssertEqual(Array(watcher.linesSeen), Array(1...30), "each report is written as its verdict comes, not at the end")
+        XCTAssertEqual(watcher.reportsSeen, 20, "the writer had the full report of every diagnosed connection")
+        XCTAssertEqual(run.verdicts.count, 0, "nothing kept once written")
+        XCTAssertEqual(run.total, 30)
+        XCTAssertEqual(run.count(.critical), 20)
+        XCTAssertEqual(run.count(.unknown), 10)
+        XCTAssertEqual(run.exitStatus, 2)
+        XCTAssertEqual(collector.text.split(separator: "\n").count, 30)
+    }
+
+    func testEveryVerdictKeptHasDroppedItsReport() async throws {
+        let harness = CheckHarness()  // retention .all, keepReports true
+        let sink = RecordingSink()
+        let run = try await harness.run(connections(9), sinks: [sink])
+        XCTAssertEqual(sink.arrivals.filter { $0.verdict.report != nil }.count, 6, "the sinks got the reports")
+        XCTAssertEqual(run.verdicts.map(\.connection), (0..<9).map { "conn-\($0)" }, "every verdict, in file order")
+        XCTAssertEqual(run.verdicts.filter { $0.report != nil }.count, 0, "no full report retained")
+    }
+
+    func testNagiosKeepsOnlyTheWorstThatFitAndPrintsTheSame() async throws {
+        var all = CheckHarness()
+        all.options.concurrency = 4
+        var worst = all
+        for budget in [300, 1000, 0] {
+            worst.options.retention = NagiosOutput.retention(maxBytes: budget)
+            let full = try await all.run(connections(60))
+            let kept = try await worst.run(connections(60))
+            XCTAssertEqual(full.verdicts.count, 60)
+            if budget > 0 {
+                XCTAssertLessThanOrEqual(kept.verdicts.count, budget / NagiosOutput.shortestLine + 1, "budget \(budget)")
+            } else {
+                XCTAssertEqual(kept.verdicts.count, 60, "no budget: every verdict not OK")
+            }
+            if budget == 300 { XCTAssertTrue(kept.verdicts.allSatisfy { $0.status == .critical }, "CRITICAL before UNKNOWN") }
+            XCTAssertEqual(kept.counts, full.counts)
+            // Everything but the status line's duration is the same as with every verdict kept.
+            func body(_ text: String) -> [Substring] { Array(text.split(separator: "\n").dropFirst()) }
+            func head(_ text: String) -> Substring { text.split(separator: "|").first ?? "" }
+            let expected = NagiosOutput.render(full, maxBytes: budget)
+            let got = NagiosOutput.render(kept, maxBytes: budget)
+            XCTAssertEqual(body(got), body(expected), "budget \(budget)")
+            XCTAssertEqual(head(got), head(expected))
+            if budget > 0 {
+                XCTAssertLessThanOrEqual(got.utf8.count, budget)
+                XCTAssertTrue(got.hasSuffix(" more\n"), got)
+            }
+        }
+    }
+}
