@@ -62,6 +62,10 @@ def skip_reason(command):
         if any(h not in ("127.0.0.1", "localhost", "[::1]") for h in hosts):
             return "reaches the internet (curl to " + ", ".join(sorted(set(hosts))) + ")"
         return "needs `authdoctor sandbox --port 8080` running"
+    # A team's PostgreSQL server: never looked up from a test (loopback only).
+    pg_hosts = re.findall(r"postgres(?:ql)?://(?:[^@/\s'\"]*@)?([^:/?\s'\"]+)", text)
+    if any(h not in ("127.0.0.1", "localhost", "[::1]") for h in pg_hosts) or "$AUTHDOCTOR_DB" in text:
+        return "needs the team's PostgreSQL server (" + ", ".join(sorted(set(pg_hosts))or ["$AUTHDOCTOR_DB"]) + ")"
     if "$OLD" in text:
         return "needs the store's current key in $OLD"
     m = re.search(r"\bauthdoctor\s+(\S+)", text)
