@@ -190,11 +190,13 @@ public struct RuleLoader {
     }
 
     static func placeholders(in summary: String) -> [String] {
+        // On UTF-8 bytes: Character-by-Character search ran for every finding of a batch.
         var names: [String] = []
-        var rest = Substring(summary)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            names.append(String(rest[rest.index(after: open)..<close]))
-            rest = rest[rest.index(after: close)...]
+        let bytes = Array(summary.utf8)
+        var i = 0
+        while let open = bytes[i...].firstIndex(of: UInt8(ascii: "{")), let close = bytes[open...].firstIndex(of: UInt8(ascii: "}")) {
+            names.append(String(decoding: bytes[(open + 1)..<close], as: UTF8.self))
+            i = close + 1
         }
         return names
     }

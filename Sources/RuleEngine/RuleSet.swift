@@ -271,10 +271,12 @@ public final class RuleSet: Sendable {
     /// an item has spaces, as SQL statements do). A missing fact reads "(unknown)" (lint prevents it).
     public static func fill(_ template: String, facts: Facts) -> String {
         var out = ""
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            out += rest[..<open]
-            let name = String(rest[rest.index(after: open)..<close])
+        let bytes = Array(template.utf8)
+        var i = 0
+        while let open = bytes[i...].firstIndex(of: UInt8(ascii: "{")), let close = bytes[open...].firstIndex(of: UInt8(ascii: "}")) {
+            out += String(decoding: bytes[i..<open], as: UTF8.self)
+            let name = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
+            i = close + 1
             if let value = facts[name] {
                 let shown: String
                 if case let .list(items) = value {
@@ -287,9 +289,8 @@ public final class RuleSet: Sendable {
             } else {
                 out += "(unknown)"
             }
-            rest = rest[rest.index(after: close)...]
         }
-        return out + rest
+        return out + String(decoding: bytes[i...], as: UTF8.self)
     }
 }
 
