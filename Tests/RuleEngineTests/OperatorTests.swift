@@ -17,6 +17,15 @@ final class OperatorTests: XCTestCase {
         XCTAssertEqual(set.matches(f).map(\.rule.id), expected ? ["t.op"] : [], "index \(facts)", file: file, line: line)
     }
 
+    /// Word tests read a fact's first 64 KiB (Pattern.maxMatchBytes), the index and the plain scan alike:
+    /// a pasted megabyte costs what its start costs.
+    func testContainsAndTheIndexSeeOnlyAFactsStart() {
+        let set = ruleSet("  text: { contains: session expired }")
+        let pad = String(repeating: "x", count: Pattern.maxMatchBytes - 40)
+        check(set, ["text": .string(pad + " session expired")], true)
+        check(set, ["text": .string(pad + String(repeating: "y", count: 100) + " session expired")], false)
+    }
+
     func testEqualsIsLooseBetweenNumbersAndStrings() {
         let set = ruleSet("  body.error.code: 190")
         check(set, ["body.error.code": .int(190)], true)
