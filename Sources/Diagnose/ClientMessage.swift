@@ -54,26 +54,41 @@ public enum ClientMessage {
         // A machine that reached nothing has nothing to tell the client.
         guard report.localNetwork == nil else { return nil }
         let clientFindings = report.findings.filter { $0.actor == "client" && $0.explainedBy == nil }
-        guard let first = clientFindings.first else { return nil }
-        let name = report.provider.flatMap { providerNames[$0] } ?? "your account"
-        var evidence: [String: String] = [:]
+        guard !clientFindings.isEmpty else { return nil }
+        // Only the refused address is quoted from the evidence (the facts' value wins).
+        var refusedIP: String?
         for finding in clientFindings {
-            for (key, value) in finding.evidence { evidence[key] = value.stringValue }
+            for item in finding.evidence where item.name == "network.refused_ip" { refusedIP = item.value.stringValue }
         }
-        if let ip = report.facts?.string("network.refused_ip") { evidence["network.refused_ip"] = ip }
+        if let ip = report.facts?.string("network.refused_ip") { refusedIP = ip }
+        let link = clientFindings.compactMap(\.link).first ?? report.findings.compactMap(\.link).first
+        guard link == nil else { return message(report.provider, clientFindings, refusedIP: refusedIP, link: link) }
+        // Without a link the message is one of few (provider × failure classes): a batch of
+        // thousands of records composes each once.
+        var key = report.provider ?? ""
+        for finding in clientFindings { key += "\u{1}" + finding.failure + (finding.needsReauthorization ? "+" : "") }
+        if let refusedIP { key += "\u{2}" + refusedIP }
+        return composed.value(for: key) { message(report.provider, clientFindings, refusedIP: refusedIP, link: nil) }
+    }
+
+    static let composed = MessageCache()
+
+    static func message(_ provider: String?, _ clientFindings: [Finding], refusedIP: String?, link: FindingLink?) -> String {
+        let first = clientFindings[0]
+        let name = provider.flatMap { providerNames[$0] } ?? "your account"
+        var evidence: [String: String] = [:]
+        if let refusedIP { evidence["network.refused_ip"] = refusedIP }
         var lines = ["Hello,", ""]
-        var linkURL: String?
         let (happened, todo) = words(first, evidence: evidence)
         lines.append("Our connection to \(name) stopped working: \(happened). \(todo).")
         for other in clientFindings.dropFirst() where other.failure != first.failure {
             let (h, t) = words(other, evidence: evidence)
             lines.append("Also, \(h). \(t).")
         }
-        if let link = clientFindings.compactMap(\.link).first ?? report.findings.compactMap(\.link).first {
+        if let link {
             lines.append("")
             lines.append("You can do it with this link (it works once, until \(humanDate(link.expiresAt))):")
             lines.append(link.url)
-            linkURL = link.url
         } else if clientFindings.contains(where: \.needsReauthorization) {
             lines.append("")
             lines.append("We will send you a link to sign in again.")
@@ -81,7 +96,24 @@ public enum ClientMessage {
         lines.append("")
         lines.append("Thank you.")
         // The link's URL carries its single-use token on purpose; everything else is redacted.
-        return lines.map { $0 == linkURL ? $0 : Redactor.redact($0) }.joined(separator: "\n") + "\n"
+        return lines.map { $0 == link?.url ? $0 : Redactor.redact($0) }.joined(separator: "\n") + "\n"
+    }
+
+    /// Composed messages by what they depend on, shared by the threads of a batch.
+    final class MessageCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var messages: [String: String] = [:]
+
+        func value(for key: String, make: () -> String) -> String {
+            lock.lock()
+            if let cached = messages[key] { lock.unlock(); return cached }
+            lock.unlock()
+            let made = make()
+            lock.lock()
+            if messages.count < 4096 { messages[key] = made }
+            lock.unlock()
+            return made
+        }
     }
 
     static func humanDate(_ date: Date) -> String {

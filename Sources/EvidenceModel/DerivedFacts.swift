@@ -9,6 +9,8 @@ enum DerivedFacts {
     static let deniedPermission = try! NSRegularExpression(
         pattern: #"(?i)(?:permission\s+['"`]?([a-z][a-z0-9]*\.[a-z][a-zA-Z0-9]*\.[a-z][a-zA-Z0-9]*)['"`]?\s+denied|does not have\s+['"`]?([a-z][a-z0-9]*\.[a-z][a-zA-Z0-9]*\.[a-z][a-zA-Z0-9]*)['"`]?\s+permission|permission\s+denied\s+for\s+['"`]?([a-z][a-z0-9]*\.[a-z][a-zA-Z0-9]*\.[a-z][a-zA-Z0-9]*))"#)
 
+    static let not = Array("not ".utf8), permission = Array("permission".utf8)
+
     static func add(into facts: inout Facts) {
         var texts: [String] = []
         for name in ["message", "text", "body.message", "body.error.message"] {
@@ -16,11 +18,14 @@ enum DerivedFacts {
         }
         guard !texts.isEmpty else { return }
         for text in texts {
-            let lowered = text.lowercased()
-            if facts["network.refused_ip"] == nil, lowered.contains("not "), let ip = first(refusedIP, in: text) {
+            // Byte searches on ASCII-lowered bytes: Foundation's String.contains bridged every
+            // message to UTF-16 (a twentieth of `classify --batch`).
+            let lowered = ByteSearch.lowered(text)
+            let mentions = { (word: [UInt8]) in lowered.withUnsafeBufferPointer { ByteSearch.contains($0, word) } }
+            if facts["network.refused_ip"] == nil, mentions(Self.not), let ip = first(refusedIP, in: text) {
                 facts.set("network.refused_ip", ip)
             }
-            if facts["permissions.denied"] == nil, lowered.contains("permission"), let permission = first(deniedPermission, in: text) {
+            if facts["permissions.denied"] == nil, mentions(Self.permission), let permission = first(deniedPermission, in: text) {
                 facts.set("permissions.denied", permission)
             }
         }

@@ -19,13 +19,23 @@ public struct LiteralPrefilter: Sendable {
         if pattern.contains("(?x") { return nil }
         // Escapes that stand for characters by number or property (\x41, \u0041, \0, \cA, \p{L},
         // \N{…}, back-references) are not analysed: give up rather than guess.
+        // Inside a character class they are harmless: the analysis skips classes whole.
         let scalarsOfPattern = Array(pattern.unicodeScalars)
         var k = 0
+        var inClass = false
         while k + 1 < scalarsOfPattern.count {
             if scalarsOfPattern[k] == "\\" {
-                if "xuUcNpPkgoQE".unicodeScalars.contains(scalarsOfPattern[k + 1]) || ("0"..."9").contains(scalarsOfPattern[k + 1]) { return nil }
+                if !inClass, "xuUcNpPkgoQE".unicodeScalars.contains(scalarsOfPattern[k + 1]) || ("0"..."9").contains(scalarsOfPattern[k + 1]) { return nil }
                 k += 2
                 continue
+            }
+            if scalarsOfPattern[k] == "[" && !inClass {
+                inClass = true
+                // `[]…]` and `[^]…]`: a leading `]` is a member, not the end.
+                if k + 1 < scalarsOfPattern.count && scalarsOfPattern[k + 1] == "^" { k += 1 }
+                if k + 1 < scalarsOfPattern.count && scalarsOfPattern[k + 1] == "]" { k += 1 }
+            } else if scalarsOfPattern[k] == "]" && inClass {
+                inClass = false
             }
             k += 1
         }
@@ -151,6 +161,11 @@ public struct LiteralPrefilter: Sendable {
                 let q = quantifierFollows(i + 1)
                 if c.isASCII && !q.optional {
                     run.append(UInt8(ascii: c).asciiLowercased)
+                    if q.present { endRun() }
+                } else if !c.isASCII && !q.optional && !c.properties.changesWhenCaseMapped {
+                    // A caseless character (Japanese, Chinese, Korean, symbols): its UTF-8 bytes are
+                    // the same in the text whatever the flags, so it can be part of a needle.
+                    run.append(contentsOf: Array(String(Character(c)).utf8))
                     if q.present { endRun() }
                 } else {
                     endRun()

@@ -57,7 +57,9 @@ public enum ProviderDetector {
         let named = facts.string("text.provider")
         if let named, named != "google" { return named }
         if let hosts = facts["text.hosts"]?.elements.compactMap(\.stringValue) {
-            let byHosts = hosts.compactMap(providerForHost)
+            // A bare link to Google's home page is in every kind of HTML page (parking pages, login
+            // walls, error pages): it names no API.
+            let byHosts = hosts.filter { $0 != "www.google.com" && $0 != "google.com" }.compactMap(providerForHost)
             if let specific = byHosts.first(where: { $0 != "google" }) { return specific }
             if !byHosts.isEmpty { return "google" }
         }
@@ -65,7 +67,10 @@ public enum ProviderDetector {
         if let exceptions = facts["exception"]?.elements.compactMap(\.stringValue), let byClass = providerForException(exceptions) {
             return byClass
         }
+        // YouTube Data API errors carry `youtube.*` domains (youtube.header, youtube.quota, ...).
+        let domains = (facts["body.error.errors[].domain"]?.elements ?? []) + (facts["body.domain"]?.elements ?? [])
         if types.contains(where: { $0.hasPrefix("type.googleapis.com/") })
+            || domains.contains(where: { $0.stringValue?.hasPrefix("youtube.") == true })
             || facts.string("www-authenticate.realm")?.contains("accounts.google.com") == true
             || (facts["body.error.status"] != nil && facts["body.error.code"] != nil && facts["body.error.message"] != nil)
             || facts.string("http.header.server") == "ESF" {
@@ -90,7 +95,7 @@ public enum ProviderDetector {
         for name in names {
             let lower = name.lowercased()
             if lower.hasPrefix("google.ads") || lower.contains("googleads") { return "google-ads" }
-            if lower.hasPrefix("google.auth") || lower.hasPrefix("googleapiclient") || lower.hasPrefix("google.api_core")
+            if lower.hasPrefix("google.auth") || lower.hasPrefix("google.apis.") || lower.hasPrefix("googleapiclient") || lower.hasPrefix("google.api_core")
                 || lower.contains("gaxios") || lower.hasPrefix("com.google.api") || lower.contains("googlejsonresponse") { return "google" }
             if lower.contains("facebook") { return "facebook" }
             if lower.hasPrefix("snowflake") || lower.contains("snowflakesql") { return "snowflake" }

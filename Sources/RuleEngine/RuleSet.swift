@@ -1,4 +1,5 @@
 import EvidenceModel
+import Foundation
 
 /// A rule that held, with the facts it looked at.
 public struct RuleMatch: Sendable {
@@ -28,6 +29,10 @@ public final class RuleSet: Sendable {
     /// Rules out most fact names that anchor nothing before `byName` hashes them.
     let nameFilter: NameFilter
     let indexByID: [String: Int]
+    /// The remediations each (catalog id, rule, provider family) can show; filled on first use.
+    let fittedRemediations = FittedRemediationCache()
+    /// Per rule, the providers it can hold for (ProviderMask bits; 0: any).
+    let providerMasks: [UInt32]
 
     public init(rules: [Rule], remediations: [Remediation], variants: [RemediationVariant] = [], version: String = "local") {
         self.rules = rules
@@ -70,6 +75,7 @@ public final class RuleSet: Sendable {
         var indexByID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
         self.indexByID = indexByID
+        providerMasks = rules.map { ProviderMask.required(by: $0.when) }
     }
 
     /// How many leading bytes of a rule's literal word key the needle index.
@@ -168,6 +174,10 @@ public final class RuleSet: Sendable {
             }
             if case let .list(items) = value { items.forEach(scan) } else { scan(value) }
         }
+        // A rule for another provider is out before any of its conditions is read: most of a
+        // record's text-anchored candidates belong to providers it is not from.
+        let recordProviders = ProviderMask.of(facts)
+        candidates.removeAll { providerMasks[$0] != 0 && providerMasks[$0] & recordProviders == 0 }
         candidates.sort()
         var unique: [Int] = []
         unique.reserveCapacity(candidates.count)
@@ -224,17 +234,17 @@ public final class RuleSet: Sendable {
     /// The catalog entry with the best-fitting variant's steps (if one fits and its required facts
     /// are present), `{fact}` placeholders filled from the facts and redacted. nil: unknown id.
     public func remediation(_ id: String, for rule: Rule, facts: Facts) -> Remediation? {
-        guard let base = remediations[id] else { return nil }
         var family = facts["provider"]?.elements.compactMap(\.stringValue) ?? []
         if family.isEmpty, let implied = rule.impliedProviders, implied.count == 1 { family = ProviderDetector.family(of: implied[0]) }
-        var r = base
-        if let variant = fittingVariants(id, rule: rule, providerFamily: family).first(where: { v in v.requires.allSatisfy { facts[$0]?.isPresent ?? false } }) {
-            r = Self.apply(variant, to: base)
-        }
-        if r.steps.contains(where: { $0.utf8.contains(UInt8(ascii: "{")) }) {
-            r.quotedFacts = r.steps.flatMap(RuleLoader.placeholders).uniqued()
+        // Which variants fit depends on the rule and the provider family only: worked out once per
+        // pair (per finding it was an eighth of `classify --batch`), the facts then pick among them.
+        guard let fit = fittedRemediations.entry(id: id, rule: rule.id, family: family, make: {
+            guard let base = remediations[id] else { return nil }
+            return FittedRemediation(base: base, variants: fittingVariants(id, rule: rule, providerFamily: family))
+        }) else { return nil }
+        var r = fit.choose(facts: facts)
+        if r.filled {
             r.steps = r.steps.map { Self.fill($0, facts: facts) }
-            r.filled = true
         }
         return r
     }
@@ -335,5 +345,98 @@ struct NameFilter: Sendable {
             h ^= h >> 31
             return Int(truncatingIfNeeded: h & 4095)
         }
+    }
+}
+
+/// A catalog entry as one rule shows it for one provider family: the fitting variants (best first)
+/// already applied to the entry, each with the facts it requires; placeholders still unfilled.
+struct FittedRemediation: Sendable {
+    var options: [(requires: [String], remediation: Remediation)]
+    var base: Remediation
+
+    init(base: Remediation, variants: [RemediationVariant]) {
+        self.base = Self.prepared(base)
+        options = variants.map { ($0.requires, Self.prepared(RuleSet.apply($0, to: base))) }
+    }
+
+    /// Marks steps with `{fact}` placeholders as to be filled (`filled`), with the facts they quote.
+    static func prepared(_ remediation: Remediation) -> Remediation {
+        var r = remediation
+        if r.steps.contains(where: { $0.utf8.contains(UInt8(ascii: "{")) }) {
+            r.quotedFacts = r.steps.flatMap(RuleLoader.placeholders).uniqued()
+            r.filled = true
+        }
+        return r
+    }
+
+    /// The best option whose required facts are present, else the catalog entry.
+    func choose(facts: Facts) -> Remediation {
+        for option in options where option.requires.allSatisfy({ facts[$0]?.isPresent ?? false }) {
+            return option.remediation
+        }
+        return base
+    }
+}
+
+/// (catalog id, rule, provider family) → FittedRemediation, shared by the threads of a batch.
+final class FittedRemediationCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: FittedRemediation?] = [:]
+
+    func entry(id: String, rule: String, family: [String], make: () -> FittedRemediation?) -> FittedRemediation? {
+        var key = id
+        key.append("\u{1}")
+        key.append(rule)
+        for member in family { key.append("\u{1}"); key.append(member) }
+        lock.lock()
+        if let cached = entries[key] { lock.unlock(); return cached }
+        lock.unlock()
+        let made = make()
+        lock.lock()
+        entries[key] = made
+        lock.unlock()
+        return made
+    }
+}
+
+/// Providers as bits, to rule out another provider's rules cheaply. A superset test only: names
+/// outside ProviderDetector.known share one bit, and the rule's own conditions still decide.
+enum ProviderMask {
+    static let other: UInt32 = 1 << 31
+
+    static func bit(_ name: String) -> UInt32 {
+        guard let index = ProviderDetector.known.firstIndex(of: name), index < 31 else { return other }
+        return 1 << UInt32(index)
+    }
+
+    /// The providers named by the rule's first `provider` condition in `when.all` (0: no such condition).
+    static func required(by when: When) -> UInt32 {
+        for condition in when.all where condition.fact == "provider" {
+            switch condition.op {
+            case let .equals(value):
+                guard let name = value.stringValue else { return 0 }
+                return bit(name)
+            case let .oneOf(values):
+                var mask: UInt32 = 0
+                for value in values {
+                    guard let name = value.stringValue else { return 0 }
+                    mask |= bit(name)
+                }
+                return mask
+            default:
+                continue
+            }
+        }
+        return 0
+    }
+
+    /// The record's providers (its `provider` fact: the family, e.g. bigquery and google).
+    static func of(_ facts: Facts) -> UInt32 {
+        guard let value = facts["provider"] else { return 0 }
+        var mask: UInt32 = 0
+        for element in value.elements {
+            if let name = element.stringValue { mask |= bit(name) }
+        }
+        return mask
     }
 }

@@ -40,6 +40,15 @@ final class ProviderDetectorTests: XCTestCase {
         XCTAssertEqual(detect(["text": .string("see https://lookerstudio.google.com/reporting/abc")]), "looker-studio")
     }
 
+    /// Round-7 reports: YouTube's error domains and .NET's Google.Apis exceptions are Google; a page
+    /// that only links to Google's home page (a parked domain) names no provider.
+    func testYouTubeDomainsDotNetExceptionsAndHomePageLinks() {
+        XCTAssertEqual(detect(["body.error.errors[].domain": .list([.string("youtube.header")])]), "google")
+        XCTAssertEqual(detect(["exception": .list([.string("Google.Apis.Auth.OAuth2.Responses.TokenResponseException")])]), "google")
+        XCTAssertNil(detect(["text.hosts": .list([.string("www.google.com")])]))
+        XCTAssertEqual(detect(["text.hosts": .list([.string("www.google.com"), .string("oauth2.googleapis.com")])]), "google")
+    }
+
     func testPostgresVersusRedshift() {
         XCTAssertEqual(detect(["sqlstate": .string("28P01"), "text": .string("connection to server at \"db\" port 5432 failed")]), "postgres")
         XCTAssertEqual(detect(["sqlstate": .string("28P01"), "text": .string("connection to cluster.example.com:5439 failed")]), "redshift")

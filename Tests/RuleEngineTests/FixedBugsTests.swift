@@ -67,6 +67,23 @@ final class RuleEngineFixedBugsTests: XCTestCase {
         XCTAssertTrue(try Pattern("\\u0041ccess denied").matches("Access denied"))
     }
 
+    /// Patterns in Japanese (or with `\x` escapes inside a character class) had no literal
+    /// prefilter, so ICU ran them on every record (a sixth of `classify --batch` after round 7).
+    /// Expected: a prefilter that keeps the matching text and turns the other away.
+    func testPrefilterForCaselessScriptsAndEscapesInClasses() throws {
+        let japanese = try Pattern("レポートにアクセスできません|このレポートは(あなたと)?共有されていません")
+        XCTAssertNotNil(japanese.prefilter)
+        XCTAssertTrue(japanese.matches("エラー: このレポートは共有されていません"))
+        XCTAssertFalse(japanese.matches("Request had invalid authentication credentials."))
+        let escaped = try Pattern("(?m)[^\\x00-\\x7F][^\\n:]{0,20}:\\s?(urlfetch|gmail)")
+        XCTAssertNotNil(escaped.prefilter)
+        XCTAssertTrue(escaped.matches("サービスの呼び出し回数:urlfetch"))
+        XCTAssertFalse(escaped.matches("Service invoked too many times"))
+        // Letters with case stay out of needles: (?i) lets ICU match either case.
+        XCTAssertTrue(try Pattern("(?i)aplicación bloqueada").matches("APLICACIÓN BLOQUEADA"))
+        XCTAssertNil(try Pattern("\\x41ccess denied").prefilter)
+    }
+
     /// A remediation step YAML reads as a mapping (an unquoted ": " inside it) is dropped silently
     /// (`compactMap(\.string)`), so the catalog loses a step without any lint issue — this is what
     /// happens to rules/remediations.yaml check-token-format today. Expected an issue naming line 6.

@@ -27,6 +27,33 @@ final class RealRuleSetTests: XCTestCase {
         XCTAssertGreaterThan(outcome.passed, 40)
     }
 
+    /// The literal prefilter may only ever rule a regex out when the regex cannot match: over every
+    /// rule's patterns and every text fixture, a text the prefilter turns away never matches.
+    func testPrefilterNeverRulesOutAMatch() throws {
+        let (set, _) = try Self.load()
+        func patterns(_ when: When) -> [Pattern] {
+            var out: [Pattern] = []
+            for condition in when.all { if case let .matches(p) = condition.op { out.append(p) } }
+            for branch in when.any + when.not { out += patterns(branch) }
+            return out
+        }
+        var seen = Set<String>()
+        let all = set.rules.flatMap { patterns($0.when) }.filter { $0.prefilter != nil && seen.insert($0.source).inserted }
+        let texts = try Self.fixtures().filter { $0.key.hasSuffix(".txt") }.map(\.value)
+        XCTAssertGreaterThan(all.count, 100)
+        XCTAssertGreaterThan(texts.count, 100)
+        var wrong: [String] = []
+        for text in texts {
+            let lowered = Pattern.visiblePrefix(text)
+            for pattern in all where !lowered.withUnsafeBufferPointer({ pattern.prefilter!.mayMatch($0) }) {
+                if pattern.regex.firstMatch(in: text, options: [], range: Pattern.searchRange(text)) != nil {
+                    wrong.append("\(pattern.source) on \(text.prefix(80))")
+                }
+            }
+        }
+        XCTAssertEqual(wrong, [], "the prefilter ruled out a pattern that matches")
+    }
+
     func testAtLeastFortyFixtures() throws {
         XCTAssertGreaterThanOrEqual(try Self.fixtures().count, 40)
     }
