@@ -15,7 +15,9 @@ import Logging
 /// - Every call, refused ones too, is written to the audit log before its answer is sent: the
 ///   operator (or `anonymous`), the method and route template, the time, the link or connection,
 ///   and the status. A call whose entry cannot be written answers 503 (its answer is withheld).
-/// - Answers are JSON; errors are `{"error": {"code": "...", "message": "..."}}`.
+/// - Answers are JSON; errors are `{"error": {"code": "...", "message": "..."}}`, also for odd
+///   paths under /api (400), paths it lacks (404) and methods a route does not answer (405 with
+///   `Allow`): `OddPathMiddleware` answers those before any route, without an audit entry.
 public struct OperatorAPI: Sendable {
     /// The providers a link may ask for (from the provider definitions `serve` loaded).
     public var catalog: LinkSourceCatalog
@@ -34,6 +36,12 @@ public struct OperatorAPI: Sendable {
 
         public var method: String { String(rawValue.prefix(while: { $0 != " " })) }
         public var path: String { String(rawValue.drop(while: { $0 != " " }).dropFirst()) }
+
+        /// Whether a request path fits a template (`{name}` matches any one segment).
+        public static func matches(_ path: String, _ template: String) -> Bool {
+            let a = path.split(separator: "/", omittingEmptySubsequences: false), b = template.split(separator: "/", omittingEmptySubsequences: false)
+            return a.count == b.count && zip(a, b).allSatisfy { $1.hasPrefix("{") || $0 == $1 }
+        }
     }
 
     public static let realm = "authdoctor operators"

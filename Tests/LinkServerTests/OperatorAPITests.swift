@@ -218,8 +218,35 @@ final class OperatorAPITests: XCTestCase {
     }
 
     static func matches(_ target: String, _ template: String) -> Bool {
-        let a = target.split(separator: "?")[0].split(separator: "/"), b = template.split(separator: "/")
-        return a.count == b.count && zip(a, b).allSatisfy { $1.hasPrefix("{") || $0 == $1 }
+        OperatorAPI.Route.matches(String(target.split(separator: "?")[0]), template)
+    }
+
+    /// Paths and methods the API does not have, and odd spellings of its paths: JSON errors too.
+    func testUnknownRoutesMethodsAndOddPathsUnderAPIAreJSON() async throws {
+        let api = try APIHarness()
+        let alice = try api.store.addOperator(name: "alice", now: api.harness.clock.now)
+        try await api.withAPI { call in
+            let missing = try await call("GET", "/api/nothing", alice.token, nil)
+            XCTAssertEqual(missing.status, 404)
+            XCTAssertEqual(missing.header("Content-Type"), "application/json; charset=utf-8")
+            XCTAssertEqual(try JSON.parse(missing.body)["error"]?["code"]?.stringValue, "not_found")
+            for (method, target, allow) in [("DELETE", "/api/links", "POST, GET"), ("GET", "/api/links/lnk_aaaaaaaaaaaa/revoke", "POST"),
+                                            ("POST", "/api/connections", "GET")] {
+                let reply = try await call(method, target, alice.token, nil)
+                XCTAssertEqual(reply.status, 405, "\(method) \(target)")
+                XCTAssertEqual(reply.header("Allow"), allow)
+                XCTAssertEqual(try JSON.parse(reply.body)["error"]?["code"]?.stringValue, "method_not_allowed")
+            }
+            for odd in ["/api/connections/%09%09/history", "/api/links/%C3%84/revoke", "/api//links", "/api/links/../links"] {
+                let reply = try await call("GET", odd, alice.token, nil)
+                XCTAssertEqual(reply.status, 400, odd)
+                let error = try OperatorAPITests.assertDocumented(reply, "GET", "/api/connections/{id}/history")
+                XCTAssertEqual(error["error"]?["code"]?.stringValue, "bad_request")
+            }
+            // The link pages keep their own answers.
+            let page = try await call("GET", "/l//x", nil, nil)
+            XCTAssertTrue(page.body.contains("<!doctype html>"))
+        }
     }
 
     // MARK: links
