@@ -86,6 +86,7 @@ let package = Package(
                                                            "AuthDoctorTestSupport",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                            .product(name: "Yams", package: "Yams"),
+                                                           .product(name: "GRDB", package: "GRDB.swift"),
                                                            .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "Links", "AuthDoctorTestSupport"]),

@@ -5,6 +5,7 @@
 import AuthDoctorTestSupport
 import EvidenceModel
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
@@ -355,6 +356,23 @@ final class OperatorAPITests: XCTestCase {
         XCTAssertEqual(try store.allLinks(), [], "nothing was issued")
         XCTAssertEqual(try store.auditEntries(since: nil, actor: "alice").map(\.status).filter { $0 == 201 }, [])
         XCTAssertEqual(Set(try store.auditEntries(since: nil, actor: "alice").map(\.status)), [400, 413, 415])
+    }
+
+    /// A call whose audit entry cannot be written is not answered: 503 with Retry-After, and the
+    /// link's URL is withheld.
+    func testACallThatCannotBeAuditedIsWithheld() async throws {
+        let api = try APIHarness()
+        let alice = try api.store.addOperator(name: "alice", now: api.harness.clock.now)
+        try await api.harness.store.writer.write { db in try db.execute(sql: "DROP TABLE audit") }
+        try await api.withAPI { call in
+            let reply = try await call("POST", "/api/links", alice.token, #"{"client": "Acme"}"#)
+            XCTAssertEqual(reply.status, 503)
+            XCTAssertEqual(reply.header("Retry-After"), "5")
+            let error = try OperatorAPITests.assertDocumented(reply, "POST", "/api/links")
+            XCTAssertEqual(error["error"]?["code"]?.stringValue, "unavailable")
+            XCTAssertFalse(reply.body.contains("/l/"), "no link URL without its audit entry")
+        }
+        XCTAssertTrue(api.harness.log.text.contains("audit entry not written"), api.harness.log.text)
     }
 
     // MARK: connections
