@@ -85,6 +85,8 @@ let package = Package(
         .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "RuleEngine", "EvidenceModel",
                                                            "AuthDoctorTestSupport",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                           .product(name: "Yams", package: "Yams"),
+                                                           .product(name: "GRDB", package: "GRDB.swift"),
                                                            .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "Links", "AuthDoctorTestSupport"]),

@@ -40,7 +40,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         version: Report.toolVersion,
         subcommands: [Classify.self, DiagnoseCommand.self, CheckCommand.self, DemoCommand.self, RulesCommand.self, SandboxCommand.self,
                       LinksCommand.self, ConnectionsCommand.self, ServeCommand.self, HistoryCommand.self, StoreCommand.self,
-                      NotifyCommand.self]
+                      NotifyCommand.self, OperatorsCommand.self, AuditCommand.self]
     )
 
     public init() {}

@@ -115,10 +115,7 @@ struct HistoryCommand: ParsableCommand {
         }
     }
 
-    static func json(_ v: CheckVerdict) -> JSONValue {
-        .object([("checkedAt", .string(LinkText.iso(v.checkedAt))), ("status", .string(v.status)), ("failure", .string(v.failure)),
-                 ("summary", .string(v.summary))])
-    }
+    static func json(_ v: CheckVerdict) -> JSONValue { LinkJSON.verdict(v) }
 }
 
 /// One character a verdict, oldest to newest: a connection's recent runs at a glance.

@@ -67,68 +67,39 @@ struct LinksCommand: ParsableCommand {
         var format: StoreOutputFormat = .text
 
         func validate() throws {
-            let name = client.trimmingCharacters(in: .whitespaces)
-            if name.isEmpty { throw ValidationError("--client needs a name") }
-            if name.count > 200 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-                throw ValidationError("--client must be one line of at most 200 characters")
+            for problem in [LinkIssuing.clientProblem(client, label: "--client"), LinkIssuing.ttlProblem(ttl, label: "--ttl"),
+                            LinkIssuing.maxSourcesProblem(maxSources, label: "--max-sources")] {
+                if let problem { throw ValidationError(problem) }
             }
-            if LinkText.parseTTL(ttl) == nil {
-                throw ValidationError("--ttl must be a positive whole number with a unit s, m, h or d, at most 365d (e.g. 24h, 90m, 7d), not '\(ttl)'")
-            }
-            if let maxSources, maxSources < 1 { throw ValidationError("--max-sources must be 1 or more, not \(maxSources)") }
         }
 
-        /// The requested provider ids, each one a provider a link can connect: known, signed in
-        /// through OAuth (an `oauth:` section), and, once `serve` has run on this store, one it has
-        /// an OAuth client for. Anything else is refused, naming the providers that can be connected.
-        func requestedSources(connectableOnServer: [String]?) throws -> [String] {
+        /// The provider ids of --sources (split at commas), refused when empty.
+        func requestedSources() throws(InputError) -> [String] {
             guard let sources else { return [] }
             let ids = sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if ids.isEmpty { throw InputError(.usage, "--sources needs at least one provider id (e.g. facebook,google-ads)") }
-            let (definitions, _) = try ProviderLibrary.load()
-            let withOAuth = Set(definitions.values.filter { $0.oauth != nil }.map(\.id))
-            let connectable = connectableOnServer.map { withOAuth.intersection($0) } ?? withOAuth
-            let canText = connectable.isEmpty ? "none: start authdoctor serve with --oauth-client PROVIDER=CLIENT_ID"
-                : connectable.sorted().joined(separator: ", ")
-            var refused: [String] = []
-            for id in ids {
-                if definitions[id] == nil {
-                    refused.append("\(LinkText.safe(id)) (unknown provider)")
-                } else if !withOAuth.contains(id) {
-                    refused.append("\(id) (not connected through an OAuth sign-in)")
-                } else if !connectable.contains(id) {
-                    refused.append("\(id) (authdoctor serve has no OAuth client for it: --oauth-client \(id)=CLIENT_ID)")
-                }
-            }
-            if !refused.isEmpty {
-                throw InputError(.usage, "--sources: a link cannot connect \(refused.joined(separator: ", ")); providers that can be connected: \(canText)")
-            }
-            var seen = Set<String>()
-            return ids.filter { seen.insert($0).inserted }
+            return ids
         }
 
         func run() throws {
             let base = try LinkText.publicURL(flag: publicURL)
-            let duration = LinkText.parseTTL(ttl)!
+            let request = LinkRequest(client: client, sources: try requestedSources(), ttl: LinkText.parseTTL(ttl)!, maxSources: maxSources)
+            let catalog = try LinkText.sourceCatalog()
+            let labels = (client: "--client", sources: "--sources", maxSources: "--max-sources")
             // What no server can connect is refused before the store is touched; then what this
             // store's `serve` said it can connect.
-            _ = try requestedSources(connectableOnServer: nil)
+            _ = try LinkIssuing.resolveSources(request.sources, catalog: catalog, connectable: nil, label: labels.sources)
             let store = try store.open()
-            let sources = try requestedSources(connectableOnServer: try StoreCall.run(store) { try store.connectableProviders() })
             let issued = try StoreCall.run(store) {
-                try store.issueLink(client: client.trimmingCharacters(in: .whitespaces), sources: sources, maxSources: maxSources, ttl: duration, now: Date())
+                try LinkIssuing.issue(request, store: store, catalog: catalog, connectable: try store.connectableProviders(), labels: labels, now: Date())
             }
             let url = LinkText.url(base: base, token: issued.token)
             let link = issued.link
             switch format {
             case .json:
-                Terminal.write(LinkText.json(.object([
-                    ("id", .string(link.id)), ("url", .string(url)), ("expiresAt", .string(LinkText.iso(link.expiresAt))),
-                    ("client", .string(link.client)), ("sources", .array(link.sources.map { .string($0) })),
-                    ("maxSources", link.maxSources.map { .int($0) } ?? .null), ("createdAt", .string(LinkText.iso(link.createdAt))),
-                ])))
+                Terminal.write(LinkText.json(LinkJSON.issued(link, url: url)))
             case .text:
-                var details = "\(link.id) for \(LinkText.safe(link.client)), single use, expires \(LinkText.iso(link.expiresAt)) (in \(LinkText.describeTTL(duration)))"
+                var details = "\(link.id) for \(LinkText.safe(link.client)), single use, expires \(LinkText.iso(link.expiresAt)) (in \(LinkText.describeTTL(request.ttl)))"
                 details += "; sources: " + (link.sources.isEmpty ? "any" : link.sources.joined(separator: ", "))
                 if let limit = link.maxSources { details += "; at most \(limit)" }
                 Terminal.write(url + "\n" + details + "\n")
@@ -227,12 +198,7 @@ struct LinksCommand: ParsableCommand {
 
         func run() throws {
             let store = try store.open()
-            let link: AuthorizationLink
-            do {
-                link = try StoreCall.run(store) { try store.revokeLink(id: id, now: Date()) }
-            } catch LinkRefusal.unknownLink {
-                throw LinksCommand.unknownLink(id)
-            }
+            let link = try StoreCall.run(store) { try LinkIssuing.revoke(id: id, store: store, now: Date()) }
             switch format {
             case .json: Terminal.write(LinkText.json(LinkText.linkJSON(link, now: Date(), connections: nil)))
             case .text: Terminal.write("Revoked \(link.id) for \(LinkText.safe(link.client)) (at \(LinkText.iso(link.revokedAt ?? Date()))).\n")
@@ -240,9 +206,7 @@ struct LinksCommand: ParsableCommand {
         }
     }
 
-    static func unknownLink(_ id: String) -> InputError {
-        InputError(.noInput, "no link has the id '\(id)' (see: authdoctor links list)")
-    }
+    static func unknownLink(_ id: String) -> InputError { LinkIssuing.unknownLink(id) }
 }
 
 /// `authdoctor connections list|remove`: the accounts clients connected through links.

@@ -41,6 +41,13 @@ struct ServeCommand: ParsableCommand {
         connection now and answers its metrics with probe_success; it never exchanges a refresh \
         token and records nothing.
 
+        Operator API (JSON, documented in schema/openapi.yaml): `POST /api/links` issues a link \
+        (body as `links issue` takes: {"client": "Acme", "sources": ["google"], "ttl": "24h", \
+        "maxSources": 2}; the answer holds its URL, once), `GET /api/links`, `POST \
+        /api/links/{id}/revoke`, `GET /api/connections`, `GET /api/connections/{id}/history`. Every \
+        call needs `Authorization: Bearer <token>` of an operator (`authdoctor operators add NAME`) \
+        and is written to the audit log, refused ones too (`authdoctor audit`).
+
         Slow and idle clients: a connection must complete a request head within --idle-timeout \
         seconds (15) of opening or of its previous answer, and the body within --body-timeout (10); \
         at most --max-connections (512, lowered to fit the descriptor limit) are open at once: a new \
@@ -49,6 +56,8 @@ struct ServeCommand: ParsableCommand {
         Examples:
           authdoctor serve --sandbox --port 8080
           authdoctor serve --sandbox --port 0 --db /tmp/links.sqlite
+          curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+              -d '{"client": "Acme"}' http://127.0.0.1:8080/api/links
           export AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_HUBSPOT_SECRET=...
           authdoctor serve --public-url https://links.example.com \\
               --oauth-client google=123-abc.apps.googleusercontent.com \\
@@ -173,6 +182,7 @@ struct ServeCommand: ParsableCommand {
             configuration: configuration, store: store,
             logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
             metrics: metricsEndpoint,
+            operatorAPI: OperatorAPI(catalog: LinkText.sourceCatalog(definitions)),
             onServerRunning: { url in
                 let metricsNote = !metricsOn ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
                 FileHandle.standardError.write(Data((metricsNote + "authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n").utf8))

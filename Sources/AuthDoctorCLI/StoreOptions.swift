@@ -2,6 +2,7 @@ import ArgumentParser
 import EvidenceModel
 import Foundation
 import Links
+import RuleEngine
 
 /// `--db PATH|URL` and `--db-password-env NAME`, shared by every command that uses the link store
 /// (links, connections, serve, check, history, store).
@@ -56,22 +57,17 @@ enum StoreCall {
 
 /// The bits of the link commands that are not argument parsing.
 enum LinkText {
-    /// `24h`, `90m`, `3600s`, `7d`: a positive whole number and one unit, at most 365 days.
-    static func parseTTL(_ text: String) -> TimeInterval? {
-        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last, let scale = units[unit] else { return nil }
-        let digits = text.dropLast()
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let n = Int(digits), n > 0 else { return nil }
-        let seconds = TimeInterval(n) * scale
-        return seconds <= 365 * 86_400 ? seconds : nil
+    static func parseTTL(_ text: String) -> TimeInterval? { LinkIssuing.parseTTL(text) }
+
+    static func describeTTL(_ seconds: TimeInterval) -> String { LinkIssuing.describeTTL(seconds) }
+
+    /// The providers a link may ask for, from the provider definitions (built in).
+    static func sourceCatalog() throws(InputError) -> LinkSourceCatalog {
+        sourceCatalog(try ProviderLibrary.load().0)
     }
 
-    static func describeTTL(_ seconds: TimeInterval) -> String {
-        let s = Int(seconds)
-        if s % 86_400 == 0 { return "\(s / 86_400)d" }
-        if s % 3600 == 0 { return "\(s / 3600)h" }
-        if s % 60 == 0 { return "\(s / 60)m" }
-        return "\(s)s"
+    static func sourceCatalog(_ definitions: [String: ProviderDefinition]) -> LinkSourceCatalog {
+        LinkSourceCatalog(known: Set(definitions.keys), withOAuth: Set(definitions.values.filter { $0.oauth != nil }.map(\.id)))
     }
 
     static let defaultPublicURL = "http://127.0.0.1:8080"
@@ -99,11 +95,11 @@ enum LinkText {
         return base
     }
 
-    static func url(base: String, token: String) -> String { base + "/l/" + token }
+    static func url(base: String, token: String) -> String { LinkIssuing.url(base: base, token: token) }
 
-    static func iso(_ date: Date) -> String { RFC3339.string(date) }
+    static func iso(_ date: Date) -> String { LinkJSON.iso(date) }
 
-    static func iso(_ date: Date?) -> JSONValue { date.map { .string(iso($0)) } ?? .null }
+    static func iso(_ date: Date?) -> JSONValue { LinkJSON.iso(date) }
 
     /// `2026-11-24 12:00Z` for tables.
     static func short(_ date: Date?) -> String {
@@ -123,23 +119,8 @@ enum LinkText {
         s.count >= width ? s + " " : s.padding(toLength: width + 1, withPad: " ", startingAt: 0)
     }
 
-    /// Text safe for a terminal: control characters (C0, DEL, C1: terminal escapes such as
-    /// `\u{1B}[2J`, carriage returns, backspaces) and bidirectional overrides become `?`, so a
-    /// value that came from the network cannot rewrite the screen or hide what is around it.
-    static func safe(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: isUnsafe) else { return s }
-        var out = String.UnicodeScalarView()
-        for scalar in s.unicodeScalars { out.append(isUnsafe(scalar) ? "?" : scalar) }
-        return String(out)
-    }
-
-    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true  // bidi marks, embeddings, overrides, isolates
-        default: return false
-        }
-    }
+    /// Text safe for a terminal (control characters and bidirectional overrides become `?`).
+    static func safe(_ s: String) -> String { DisplayText.safe(s) }
 
     /// Rows as aligned columns (the last column is not padded); every cell made `safe`.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
@@ -151,24 +132,10 @@ enum LinkText {
     }
 
     static func linkJSON(_ link: AuthorizationLink, now: Date, connections: [StoredConnection]?) -> JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("id", .string(link.id)), ("client", .string(link.client)), ("state", .string(link.state(at: now).rawValue)),
-            ("sources", .array(link.sources.map { .string($0) })), ("maxSources", link.maxSources.map { .int($0) } ?? .null),
-            ("createdAt", .string(iso(link.createdAt))), ("expiresAt", .string(iso(link.expiresAt))),
-            ("openedAt", iso(link.openedAt)), ("finishedAt", iso(link.finishedAt)), ("revokedAt", iso(link.revokedAt)),
-        ]
-        if let connections { members.append(("connections", .array(connections.map(connectionJSON)))) }
-        return .object(members)
+        LinkJSON.link(link, now: now, connections: connections)
     }
 
-    static func connectionJSON(_ c: StoredConnection) -> JSONValue {
-        .object([
-            ("id", .string(c.id)), ("linkId", .string(c.linkID)), ("client", .string(c.client)), ("provider", .string(c.provider)),
-            ("account", c.account.map { .string($0) } ?? .null), ("status", .string(c.status.rawValue)),
-            ("scopes", .array(c.scopes.map { .string($0) })), ("createdAt", .string(iso(c.createdAt))),
-            ("activatedAt", iso(c.activatedAt)), ("accessTokenExpiresAt", iso(c.accessTokenExpiresAt)), ("renewedAt", iso(c.renewedAt)),
-        ])
-    }
+    static func connectionJSON(_ c: StoredConnection) -> JSONValue { LinkJSON.connection(c) }
 
     /// The sources a link connected: active ones by name, pending ones marked, removed ones left out.
     static func connectedSources(_ connections: [StoredConnection]) -> String {

@@ -17,6 +17,8 @@ import Logging
 ///   exchanges the code through libcurl and records the connection (pending).
 /// - `POST /l/{token}/finish`: activates the session's connections.
 /// - `GET /healthz`.
+/// - `/api/...`: the operator API (`operatorAPI`; bearer tokens of operators, every call audited;
+///   OperatorAPI.swift, schema/openapi.yaml).
 ///
 /// `configureRouter` adds routes of other features (issue 6's `/metrics`); `onServerRunning`
 /// receives the public URL once the server listens (with `port: 0`, the port it got).
@@ -26,26 +28,13 @@ public func buildApplication(
     logger: Logger? = nil,
     configureRouter: (Router<BasicRequestContext>) -> Void = { _ in },
     metrics: MetricsEndpoint? = nil,
+    operatorAPI: OperatorAPI? = nil,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let logger = logger ?? Logger(label: "authdoctor.serve")
     let origin = PublicOrigin(configuration.publicURL)
-    let handlers = LinkHandlers(configuration: configuration, store: store, origin: origin,
-                                exchanger: TokenExchanger(timeout: configuration.exchangeTimeout, caBundlePath: configuration.caBundlePath))
-    let router = Router(context: BasicRequestContext.self)
-    router.addMiddleware { RedactedRequestLogMiddleware<BasicRequestContext>() }
-    router.addMiddleware { OddPathMiddleware<BasicRequestContext>() }
-    router.get("/healthz") { _, _ in
-        LinkHandlers.response(status: 200, body: "ok\n", contentType: "text/plain; charset=utf-8")
-    }
-    router.get("/l/:token") { request, context in await handlers.open(request, context) }
-    router.post("/l/:token/open") { request, context in await handlers.start(request, context) }
-    router.post("/l/:token/connect/:provider") { request, context in await handlers.connect(request, context) }
-    router.post("/l/:token/finish") { request, context in await handlers.finish(request, context) }
-    router.get("/oauth/callback") { request, context in await handlers.callback(request, context) }
-    configureRouter(router)
-    // /metrics is an operator surface: on the client-facing listener only behind a bearer token.
-    if let metrics, metrics.bearerToken != nil { metrics.addRoute(to: router) }
+    let router = makeRouter(configuration: configuration, store: store, origin: origin, configureRouter: configureRouter,
+                            metrics: metrics, operatorAPI: operatorAPI)
     let metricsApplication = metrics.flatMap { endpoint in endpoint.listen.map { endpoint.application(address: $0, logger: logger) } }
 
     let host = configuration.host
@@ -65,6 +54,30 @@ public func buildApplication(
         },
         logger: logger
     )
+}
+
+/// Every route of the client-facing listener (`buildApplication` serves it; tests list its routes).
+func makeRouter(configuration: LinkServerConfiguration, store: any AuthDoctorStore, origin: PublicOrigin,
+                configureRouter: (Router<BasicRequestContext>) -> Void = { _ in }, metrics: MetricsEndpoint? = nil,
+                operatorAPI: OperatorAPI? = nil) -> Router<BasicRequestContext> {
+    let handlers = LinkHandlers(configuration: configuration, store: store, origin: origin,
+                                exchanger: TokenExchanger(timeout: configuration.exchangeTimeout, caBundlePath: configuration.caBundlePath))
+    let router = Router(context: BasicRequestContext.self)
+    router.addMiddleware { RedactedRequestLogMiddleware<BasicRequestContext>() }
+    router.addMiddleware { OddPathMiddleware<BasicRequestContext>() }
+    router.get("/healthz") { _, _ in
+        LinkHandlers.response(status: 200, body: "ok\n", contentType: "text/plain; charset=utf-8")
+    }
+    router.get("/l/:token") { request, context in await handlers.open(request, context) }
+    router.post("/l/:token/open") { request, context in await handlers.start(request, context) }
+    router.post("/l/:token/connect/:provider") { request, context in await handlers.connect(request, context) }
+    router.post("/l/:token/finish") { request, context in await handlers.finish(request, context) }
+    router.get("/oauth/callback") { request, context in await handlers.callback(request, context) }
+    operatorAPI?.addRoutes(to: router, store: store, configuration: configuration, origin: origin)
+    configureRouter(router)
+    // /metrics is an operator surface: on the client-facing listener only behind a bearer token.
+    if let metrics, metrics.bearerToken != nil { metrics.addRoute(to: router) }
+    return router
 }
 
 /// The public URL; when none is configured, the running server's own address (known once it listens).

@@ -83,12 +83,33 @@ public enum RequestRedaction {
     }
 }
 
-/// Refuses odd paths (see `RequestRedaction.oddPath`) with a plain 400 page before any route sees them.
+/// Refuses odd paths (see `RequestRedaction.oddPath`) with a plain 400 page before any route sees
+/// them; under /api/ the operator API's JSON error instead, and JSON for paths and methods it lacks
+/// (404, 405 with Allow).
 struct OddPathMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if RequestRedaction.oddPath(request.uri.path) != nil {
+        let path = request.uri.path
+        let underAPI = path.hasPrefix("/api/") || path == "/api"
+        if let problem = RequestRedaction.oddPath(path) {
+            if underAPI { return OperatorHandlers.response(.error(400, "bad_request", "the path is not written the way the API writes it (\(problem))")) }
             return LinkHandlers.page(LinkHandlers.oddPathPage)
         }
-        return try await next(request, context)
+        guard underAPI else { return try await next(request, context) }
+        do {
+            let response = try await next(request, context)
+            guard response.status == .notFound, response.headers[.contentType] == nil else { return response }
+            return Self.missing(request)
+        } catch let error as any HTTPResponseError where error.status == .notFound || error.status == .methodNotAllowed {
+            return Self.missing(request)
+        }
+    }
+
+    /// A path the API does not have (404), or one it has for other methods (405 with Allow).
+    static func missing(_ request: Request) -> Response {
+        let allowed = OperatorAPI.Route.allCases.filter { OperatorAPI.Route.matches(request.uri.path, $0.path) }.map(\.method)
+        if allowed.isEmpty { return OperatorHandlers.response(.error(404, "not_found", "the operator API has no such route (see schema/openapi.yaml)")) }
+        var response = OperatorHandlers.response(.error(405, "method_not_allowed", "this route answers \(allowed.joined(separator: ", ")) only"))
+        response.headers[.allow] = allowed.joined(separator: ", ")
+        return response
     }
 }

@@ -296,6 +296,21 @@ public protocol AuthDoctorStore: Sendable {
     func recordConnectableProviders(_ providers: [String], now: Date) throws
     func connectableProviders() throws -> [String]?
 
+    // MARK: operators and the audit log (the operator API of `serve`; schema v4)
+    /// A new operator with a fresh token (returned here only; the store keeps its SHA-256). A bad
+    /// name is refused (64), a name in use too (65): a token is never replaced in place.
+    func addOperator(name: String, now: Date) throws -> NewOperator
+    /// Every operator, by name; never a token.
+    func operatorAccounts() throws -> [OperatorAccount]
+    /// Removes the operator: its token stops working at once; its audit entries stay. Unknown: 66.
+    func removeOperator(name: String, now: Date) throws -> OperatorAccount
+    /// The operator whose token this is (its last use set to `now`), or nil. Looked up by the
+    /// token's SHA-256 and compared in constant time.
+    func authenticateOperator(token: String, now: Date) throws -> OperatorAccount?
+    func recordAudit(_ entry: AuditEntry) throws
+    /// Entries at or after `since` (all when nil) of one actor (all when nil), oldest first.
+    func auditEntries(since: Date?, actor: String?) throws -> [AuditEntry]
+
     // MARK: schema and moves (`authdoctor store migrate|status|copy`)
     /// Migrations applied to this store, in order, and the ones this build knows.
     func schemaStatus() throws -> SchemaStatus
@@ -375,6 +390,9 @@ public enum StoreTables {
                                 ("summary", .text), ("provider", .text), ("seconds", .real), ("token_expires_at", .integer)]),
         StoreTable("renewed_tokens", [("connection_name", .text), ("tokens_sealed", .blob), ("renewed_at", .real)]),
         StoreTable("settings", [("name", .text), ("value", .text), ("updated_at", .real)]),
+        StoreTable("operators", [("name", .text), ("token_hash", .blob), ("created_at", .real), ("last_used_at", .real)]),
+        StoreTable("audit", [("id", .integer), ("happened_at", .real), ("actor", .text), ("method", .text), ("route", .text),
+                             ("target", .text), ("status", .integer)]),
     ]
 }
 

@@ -43,7 +43,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     /// pg_advisory_xact_lock key for migrations ("authdoct" in ASCII, as a bigint).
     static let migrationLock: Int64 = 0x6175_7468_646f_6374
 
-    /// FROZEN once shipped: "v1", "v2" and "v3" mirror SQLite's migrations of the same names. Never edit
+    /// FROZEN once shipped: "v1" to "v4" mirror SQLite's migrations of the same names. Never edit
     /// one; a schema change is a new entry at the end (in both backends).
     static let migrations: [(String, [String])] = [
         ("v1", [
@@ -131,6 +131,29 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
             "ALTER TABLE verdicts ADD COLUMN provider text",
             "ALTER TABLE verdicts ADD COLUMN seconds double precision",
             "ALTER TABLE verdicts ADD COLUMN token_expires_at bigint",
+        ]),
+        // v4 mirrors SQLite's v4 (issue 16, item 5): operators of the API (token SHA-256 only) and its audit log.
+        ("v4", [
+            """
+            CREATE TABLE operators (
+                name text PRIMARY KEY,
+                token_hash bytea NOT NULL UNIQUE,
+                created_at double precision NOT NULL,
+                last_used_at double precision
+            )
+            """,
+            """
+            CREATE TABLE audit (
+                id bigserial PRIMARY KEY,
+                happened_at double precision NOT NULL,
+                actor text NOT NULL,
+                method text NOT NULL,
+                route text NOT NULL,
+                target text,
+                status integer NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_by_time ON audit(happened_at)",
         ]),
     ]
 
@@ -670,8 +693,82 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                                values)
                 }
             }
-            // Explicit ids leave the sequence behind: the next verdict must not collide.
+            // Explicit ids leave the sequences behind: the next verdict (audit entry) must not collide.
             try c.exec("SELECT setval(pg_get_serial_sequence('verdicts', 'id'), GREATEST((SELECT MAX(id) FROM verdicts), 1))")
+            try c.exec("SELECT setval(pg_get_serial_sequence('audit', 'id'), GREATEST((SELECT MAX(id) FROM audit), 1))")
+        }
+    }
+}
+
+extension PostgresStore {
+    // MARK: operators and the audit log
+
+    public func addOperator(name: String, now: Date) throws -> NewOperator {
+        try OperatorTokens.requireValidName(name)
+        let token = OperatorTokens.newToken()
+        let inserted = try read { c in
+            try c.exec("INSERT INTO operators (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                       [.text(name), .blob(LinkSecrets.digest(token)), Self.seconds(now)]).affected
+        }
+        if inserted != 1 { throw OperatorTokens.taken(name) }
+        return NewOperator(account: OperatorAccount(name: name, createdAt: now), token: token)
+    }
+
+    /// Whether a table exists (a store opened read-only may predate the migration that makes it).
+    func tableExists(_ c: PGConnection, _ name: String) throws -> Bool {
+        try c.exec("SELECT to_regclass($1) IS NOT NULL", [.text(name)]).first?.string(0) == "t"
+    }
+
+    static func operatorAccount(_ row: PGRow) -> OperatorAccount {
+        OperatorAccount(name: row.string(0), createdAt: row.date(1), lastUsedAt: row.optionalDate(2))
+    }
+
+    public func operatorAccounts() throws -> [OperatorAccount] {
+        try read { c in
+            guard try tableExists(c, "operators") else { return [] }
+            return try c.exec("SELECT name, created_at, last_used_at FROM operators ORDER BY name").all.map(Self.operatorAccount)
+        }
+    }
+
+    public func removeOperator(name: String, now: Date) throws -> OperatorAccount {
+        let removed = try read { c in
+            try c.exec("DELETE FROM operators WHERE name = $1 RETURNING name, created_at, last_used_at", [.text(name)]).first.map(Self.operatorAccount)
+        }
+        guard let removed else { throw OperatorTokens.unknown(name) }
+        return removed
+    }
+
+    public func authenticateOperator(token: String, now: Date) throws -> OperatorAccount? {
+        guard OperatorTokens.isTokenShaped(token) else { return nil }
+        let hash = LinkSecrets.digest(token)
+        return try read { c in
+            guard let row = try c.exec("SELECT name, created_at, last_used_at, token_hash FROM operators WHERE token_hash = $1", [.blob(hash)]).first,
+                  let stored = row.data(3), LinkSecrets.constantTimeEquals(stored, hash) else { return nil }
+            var account = Self.operatorAccount(row)
+            try c.exec("UPDATE operators SET last_used_at = $1 WHERE name = $2 AND token_hash = $3", [Self.seconds(now), .text(account.name), .blob(hash)])
+            account.lastUsedAt = now
+            return account
+        }
+    }
+
+    public func recordAudit(_ entry: AuditEntry) throws {
+        try read { c in
+            try c.exec("INSERT INTO audit (happened_at, actor, method, route, target, status) VALUES ($1, $2, $3, $4, $5, $6)",
+                       [Self.seconds(entry.at), .text(entry.actor), .text(entry.method), .text(entry.route), Self.text(entry.target),
+                        .integer(Int64(entry.status))])
+        }
+    }
+
+    public func auditEntries(since: Date?, actor: String?) throws -> [AuditEntry] {
+        try read { c in
+            guard try tableExists(c, "audit") else { return [] }
+            return try c.exec("""
+                SELECT happened_at, actor, method, route, target, status FROM audit
+                WHERE ($1::double precision IS NULL OR happened_at >= $1) AND ($2::text IS NULL OR actor = $2) ORDER BY happened_at, id
+                """, [Self.seconds(since), Self.text(actor)]).all.map { row in
+                AuditEntry(at: row.date(0), actor: row.string(1), method: row.string(2), route: row.string(3), target: row.optionalString(4),
+                           status: row.optionalInt(5) ?? 0)
+            }
         }
     }
 }

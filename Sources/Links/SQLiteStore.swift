@@ -170,6 +170,29 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                 ALTER TABLE verdicts ADD COLUMN token_expires_at INTEGER;
                 """)
         }
+        // v4 (issue 16, item 5): operators of the API under /api (tokens kept as SHA-256 only) and
+        // the audit log of every call to it.
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                CREATE TABLE operators (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    token_hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the operator token; the token itself is never stored
+                    created_at REAL NOT NULL,
+                    last_used_at REAL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    happened_at REAL NOT NULL,
+                    actor TEXT NOT NULL,                  -- operator name, or 'anonymous'
+                    method TEXT NOT NULL,
+                    route TEXT NOT NULL,                  -- the route template, e.g. /api/links/{id}/revoke
+                    target TEXT,                          -- the link or connection id the call named or made
+                    status INTEGER NOT NULL
+                );
+                CREATE INDEX audit_by_time ON audit(happened_at);
+                """)
+        }
         return migrator
     }()
 
@@ -774,6 +797,78 @@ extension SQLiteStore {
         try read { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"), arguments: [Self.connectableSetting])
                 .map(Self.list)
+        }
+    }
+}
+
+extension SQLiteStore {
+    // MARK: operators and the audit log
+
+    public func addOperator(name: String, now: Date) throws -> NewOperator {
+        try OperatorTokens.requireValidName(name)
+        let token = OperatorTokens.newToken()
+        try write { db in
+            try Self.execute(db, "INSERT INTO operators (name, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                             [name, LinkSecrets.digest(token), Self.seconds(now)])
+            if db.changesCount != 1 { throw OperatorTokens.taken(name) }
+        }
+        return NewOperator(account: OperatorAccount(name: name, createdAt: now), token: token)
+    }
+
+    public func operatorAccounts() throws -> [OperatorAccount] {
+        try read { db in
+            // A store opened read-only before v4 has no such table: no operators.
+            guard try db.tableExists("operators") else { return [] }
+            return try Self.fetchAll(db, "SELECT name, created_at, last_used_at FROM operators ORDER BY name").map(Self.operatorAccount)
+        }
+    }
+
+    static func operatorAccount(_ row: Row) -> OperatorAccount {
+        OperatorAccount(name: row[0], createdAt: date(row[1] as Double), lastUsedAt: date(row[2] as Double?))
+    }
+
+    public func removeOperator(name: String, now: Date) throws -> OperatorAccount {
+        try write { db in
+            guard let row = try Self.fetchOne(db, "SELECT name, created_at, last_used_at FROM operators WHERE name = ?", [name]) else {
+                throw OperatorTokens.unknown(name)
+            }
+            try Self.execute(db, "DELETE FROM operators WHERE name = ?", [name])
+            return Self.operatorAccount(row)
+        }
+    }
+
+    public func authenticateOperator(token: String, now: Date) throws -> OperatorAccount? {
+        guard OperatorTokens.isTokenShaped(token) else { return nil }
+        let hash = LinkSecrets.digest(token)
+        let found: OperatorAccount? = try read { db in
+            guard let row = try Self.fetchOne(db, "SELECT name, created_at, last_used_at, token_hash FROM operators WHERE token_hash = ?", [hash]),
+                  LinkSecrets.constantTimeEquals(row[3] as Data, hash) else { return nil }
+            return Self.operatorAccount(row)
+        }
+        guard var account = found else { return nil }
+        try write { db in
+            try Self.execute(db, "UPDATE operators SET last_used_at = ? WHERE name = ? AND token_hash = ?", [Self.seconds(now), account.name, hash])
+        }
+        account.lastUsedAt = now
+        return account
+    }
+
+    public func recordAudit(_ entry: AuditEntry) throws {
+        try write { db in
+            try Self.execute(db, "INSERT INTO audit (happened_at, actor, method, route, target, status) VALUES (?, ?, ?, ?, ?, ?)",
+                             [Self.seconds(entry.at), entry.actor, entry.method, entry.route, entry.target, entry.status])
+        }
+    }
+
+    public func auditEntries(since: Date?, actor: String?) throws -> [AuditEntry] {
+        try read { db in
+            guard try db.tableExists("audit") else { return [] }
+            return try Self.fetchAll(db, """
+                SELECT happened_at, actor, method, route, target, status FROM audit
+                WHERE (?1 IS NULL OR happened_at >= ?1) AND (?2 IS NULL OR actor = ?2) ORDER BY happened_at, id
+                """, [Self.seconds(since), actor]).map { row in
+                AuditEntry(at: Self.date(row[0] as Double), actor: row[1], method: row[2], route: row[3], target: row[4], status: row[5])
+            }
         }
     }
 }

@@ -83,6 +83,11 @@ final class PostgresStoreConformanceTests: StoreConformanceTests {
     override func testMigrationsAreAppliedOnceAndListed() throws { try super.testMigrationsAreAppliedOnceAndListed() }
     override func testExportedRowsImportIntoAnEmptyStore() throws { try super.testExportedRowsImportIntoAnEmptyStore() }
     override func testConstantTimeEquality() { super.testConstantTimeEquality() }
+    override func testOperatorTokenIsShownOnceAndKeptAsItsDigest() throws { try super.testOperatorTokenIsShownOnceAndKeptAsItsDigest() }
+    override func testOperatorTokensAuthenticateAndRecordTheirLastUse() throws { try super.testOperatorTokensAuthenticateAndRecordTheirLastUse() }
+    override func testOperatorNamesAreCheckedAndNeverReused() throws { try super.testOperatorNamesAreCheckedAndNeverReused() }
+    override func testRemovedOperatorsTokenStopsWorkingAndItsAuditStays() throws { try super.testRemovedOperatorsTokenStopsWorkingAndItsAuditStays() }
+    override func testAuditEntriesOldestFirstFilteredByTimeAndOperator() throws { try super.testAuditEntriesOldestFirstFilteredByTimeAndOperator() }
 }
 
 /// What only PostgreSQL has: URLs, passwords, migrations under a lock, the key check across instances.
@@ -147,7 +152,7 @@ final class PostgresStoreTests: XCTestCase {
         }
         XCTAssertEqual(outcomes.withLock { $0.compactMap { $0.map { "\($0)" } } }, [])
         let store = try PostgresStore(location: location, secretBox: box, migrating: false)
-        XCTAssertEqual(try store.schemaStatus().applied, ["v1", "v2", "v3"])
+        XCTAssertEqual(try store.schemaStatus().applied, ["v1", "v2", "v3", "v4"])
     }
 
     func testAnotherKeyIsRefusedAtOpen() throws {
@@ -167,7 +172,7 @@ final class PostgresStoreTests: XCTestCase {
         }
     }
 
-    /// The frozen schema: what v1 and v2 made, table by table and column by column.
+    /// The frozen schema: what v1 to v4 made, table by table and column by column.
     func testFrozenMigrationsMirrorSQLite() throws {
         let store = try PostgresStore(location: try PostgresTestServer.freshDatabase(self), secretBox: .ephemeral())
         for table in StoreTables.all {
@@ -189,6 +194,8 @@ final class PostgresStoreTests: XCTestCase {
         let connection = try sqlite.addConnection(sessionID: session.session.id, provider: "google", account: "x", tokens: tokens, now: at(2))
         _ = try sqlite.finishSession(id: session.session.id, now: at(3))
         try sqlite.recordVerdicts((0..<3).map { CheckVerdict(connection: "c", checkedAt: at(Double($0) + 0.125), status: "ok", failure: "none", summary: "\($0)") })
+        let alice = try sqlite.addOperator(name: "alice", now: at(4))
+        for n in 0..<2 { try sqlite.recordAudit(AuditEntry(at: at(5 + Double(n)), actor: "alice", method: "GET", route: "/api/links", status: 200)) }
 
         let location = try PostgresTestServer.freshDatabase(self)
         let postgres = try PostgresStore(location: location, secretBox: .ephemeral(), checkingKey: false)
@@ -198,8 +205,12 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try opened.allLinks(), try sqlite.allLinks())
         XCTAssertEqual(try opened.verdicts(connection: "c", limit: 9), try sqlite.verdicts(connection: "c", limit: 9))
         try opened.recordVerdicts([CheckVerdict(connection: "c", checkedAt: at(9), status: "ok", failure: "none", summary: "after the copy")])
+        XCTAssertEqual(try opened.authenticateOperator(token: alice.token, now: at(9))?.name, "alice")
+        // The audit sequence follows the copied ids: the next entry does not collide.
+        try opened.recordAudit(AuditEntry(at: at(10), actor: "alice", method: "GET", route: "/api/connections", status: 200))
         for table in StoreTables.all {
-            XCTAssertEqual(try opened.exportRows(table).count, try sqlite.exportRows(table).count + (table.name == "verdicts" ? 1 : 0), table.name)
+            XCTAssertEqual(try opened.exportRows(table).count,
+                           try sqlite.exportRows(table).count + (table.name == "verdicts" || table.name == "audit" ? 1 : 0), table.name)
         }
     }
 }

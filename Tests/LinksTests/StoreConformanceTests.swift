@@ -497,15 +497,16 @@ class StoreConformanceTests: XCTestCase {
     }
 
     /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table), issue 15
-    /// v3 (each verdict's provider, duration and token expiry).
+    /// v3 (each verdict's provider, duration and token expiry), issue 16 v4 (operators, the audit log).
     func testMigrationsAreAppliedOnceAndListed() throws {
         let store = try makeStore()
         let status = try store.schemaStatus()
-        XCTAssertEqual(status.applied, ["v1", "v2", "v3"])
-        XCTAssertEqual(status.known, ["v1", "v2", "v3"])
+        XCTAssertEqual(status.applied, ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(status.known, ["v1", "v2", "v3", "v4"])
         XCTAssertEqual(status.pending, [])
         XCTAssertEqual(status.rows.map(\.0).sorted(),
-                       ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "settings", "verdicts"])
+                       ["audit", "authorizations", "connections", "key_check", "links", "operators", "renewed_tokens", "sessions", "settings",
+                        "verdicts"])
         XCTAssertEqual(try store.migrate(), [], "nothing left to apply")
     }
 
@@ -520,6 +521,8 @@ class StoreConformanceTests: XCTestCase {
         try source.recordVerdicts([CheckVerdict(connection: connection.id, checkedAt: at(4), status: "ok", failure: "none", summary: "fine")])
         try source.storeRenewedTokens(connectionName: "file-conn", tokens: tokens, now: at(5))
         try source.recordConnectableProviders(["facebook"], now: at(5))
+        let alice = try source.addOperator(name: "alice", now: at(6))
+        try source.recordAudit(AuditEntry(at: at(7), actor: "alice", method: "GET", route: "/api/links", status: 200))
         let destination = try SQLiteStore(path: try temporaryDirectory(self).appendingPathComponent("copy.sqlite").path,
                                           secretBox: .ephemeral(), checkingKey: false)
         try destination.importRows(try StoreTables.all.map { ($0, try source.exportRows($0)) })
@@ -530,7 +533,90 @@ class StoreConformanceTests: XCTestCase {
         XCTAssertEqual(try reopened.renewedTokens(connectionName: "file-conn"), tokens)
         XCTAssertEqual(try reopened.verdicts(connection: connection.id, limit: 5), try source.verdicts(connection: connection.id, limit: 5))
         XCTAssertEqual(try reopened.connectableProviders(), ["facebook"])
+        XCTAssertEqual(try reopened.operatorAccounts(), [alice.account])
+        XCTAssertEqual(try reopened.authenticateOperator(token: alice.token, now: at(8))?.name, "alice", "the token hash moved as it was")
+        XCTAssertEqual(try reopened.auditEntries(since: nil, actor: nil), try source.auditEntries(since: nil, actor: nil))
         XCTAssertThrowsError(try SQLiteStore(path: destination.path, secretBox: .ephemeral()), "another key is refused at open")
+    }
+
+    // MARK: operators and the audit log (issue 16, item 5)
+
+    func testOperatorTokenIsShownOnceAndKeptAsItsDigest() throws {
+        let store = try makeStore()
+        let added = try store.addOperator(name: "alice", now: at(1))
+        XCTAssertTrue(added.token.hasPrefix("ado_"), added.token)
+        XCTAssertEqual(added.token.count, 47, "ado_ + 32 random bytes, base64url")
+        XCTAssertTrue(OperatorTokens.isTokenShaped(added.token))
+        XCTAssertEqual(added.account, OperatorAccount(name: "alice", createdAt: at(1)))
+        XCTAssertEqual(try store.operatorAccounts(), [OperatorAccount(name: "alice", createdAt: at(1), lastUsedAt: nil)])
+        XCTAssertNotEqual(try store.addOperator(name: "bob", now: at(2)).token, added.token)
+        XCTAssertEqual(try store.operatorAccounts().map(\.name), ["alice", "bob"], "by name")
+
+        // The store holds the token's SHA-256 and never the token.
+        let rows = try store.exportRows(try XCTUnwrap(StoreTables.all.first { $0.name == "operators" }))
+        let values = rows.flatMap { $0 }
+        XCTAssertTrue(values.contains(.blob(LinkSecrets.digest(added.token))))
+        for value in values {
+            if case let .text(text) = value { XCTAssertFalse(text.contains(added.token.dropFirst(4)), "no token in clear") }
+            if case let .blob(bytes) = value { XCTAssertFalse(contains(bytes, String(added.token.dropFirst(4))), "no token in clear") }
+        }
+    }
+
+    func testOperatorTokensAuthenticateAndRecordTheirLastUse() throws {
+        let store = try makeStore()
+        let added = try store.addOperator(name: "alice", now: at(1))
+        XCTAssertEqual(try store.authenticateOperator(token: added.token, now: at(5)), OperatorAccount(name: "alice", createdAt: at(1), lastUsedAt: at(5)))
+        XCTAssertEqual(try store.operatorAccounts().first?.lastUsedAt, at(5))
+        var flipped = Array(added.token)
+        flipped[10] = flipped[10] == "A" ? "B" : "A"
+        for wrong in [String(flipped), added.token + "x", String(added.token.dropLast()), "ado_", "", added.token.uppercased(),
+                      String(added.token.dropFirst(4)), "Bearer " + added.token, OperatorTokens.newToken()] {
+            XCTAssertNil(try store.authenticateOperator(token: wrong, now: at(6)), wrong)
+        }
+        XCTAssertEqual(try store.operatorAccounts().first?.lastUsedAt, at(5), "a refused token changes nothing")
+    }
+
+    func testOperatorNamesAreCheckedAndNeverReused() throws {
+        let store = try makeStore()
+        let first = try store.addOperator(name: "alice@example.com", now: at(1))
+        _ = assertInputError(.data, mentions: ["alice@example.com", "exists"], try store.addOperator(name: "alice@example.com", now: at(2)))
+        XCTAssertEqual(try store.authenticateOperator(token: first.token, now: at(3))?.name, "alice@example.com", "the first token still works")
+        for bad in ["", "anonymous", "Anonymous", "has space", "tab\there", "x\u{1B}[2J", String(repeating: "a", count: 65), "ünï"] {
+            _ = assertInputError(.usage, try store.addOperator(name: bad, now: at(4)))
+        }
+        XCTAssertEqual(try store.operatorAccounts().map(\.name), ["alice@example.com"])
+    }
+
+    func testRemovedOperatorsTokenStopsWorkingAndItsAuditStays() throws {
+        let store = try makeStore()
+        let added = try store.addOperator(name: "alice", now: at(1))
+        try store.recordAudit(AuditEntry(at: at(2), actor: "alice", method: "GET", route: "/api/links", status: 200))
+        XCTAssertEqual(try store.removeOperator(name: "alice", now: at(3)).name, "alice")
+        XCTAssertNil(try store.authenticateOperator(token: added.token, now: at(4)))
+        XCTAssertEqual(try store.operatorAccounts(), [])
+        _ = assertInputError(.noInput, mentions: ["alice"], try store.removeOperator(name: "alice", now: at(5)))
+        XCTAssertEqual(try store.auditEntries(since: nil, actor: "alice").count, 1)
+        let again = try store.addOperator(name: "alice", now: at(6))
+        XCTAssertNotEqual(again.token, added.token)
+        XCTAssertNil(try store.authenticateOperator(token: added.token, now: at(7)), "the old token stays dead")
+    }
+
+    func testAuditEntriesOldestFirstFilteredByTimeAndOperator() throws {
+        let store = try makeStore()
+        XCTAssertEqual(try store.auditEntries(since: nil, actor: nil), [])
+        let entries = [
+            AuditEntry(at: at(30), actor: "alice", method: "POST", route: "/api/links/{id}/revoke", target: "lnk_aaaaaaaaaaaa", status: 200),
+            AuditEntry(at: at(10), actor: "anonymous", method: "GET", route: "/api/links", status: 401),
+            AuditEntry(at: at(20), actor: "alice", method: "POST", route: "/api/links", target: "lnk_bbbbbbbbbbbb", status: 201),
+            AuditEntry(at: at(40), actor: "bob", method: "GET", route: "/api/connections/{id}/history", target: "con_cccccccccccc", status: 404),
+        ]
+        for entry in entries { try store.recordAudit(entry) }
+        XCTAssertEqual(try store.auditEntries(since: nil, actor: nil), [entries[1], entries[2], entries[0], entries[3]])
+        XCTAssertEqual(try store.auditEntries(since: at(20), actor: nil), [entries[2], entries[0], entries[3]], "since is inclusive")
+        XCTAssertEqual(try store.auditEntries(since: nil, actor: "alice"), [entries[2], entries[0]])
+        XCTAssertEqual(try store.auditEntries(since: at(25), actor: "alice"), [entries[0]])
+        XCTAssertEqual(try store.auditEntries(since: nil, actor: "anonymous"), [entries[1]])
+        XCTAssertEqual(try store.auditEntries(since: at(41), actor: nil), [])
     }
 }
 
@@ -542,15 +628,16 @@ final class SQLiteStoreTests: XCTestCase {
     // MARK: schema
 
     /// v1 is frozen; issue 12 added v2 (the attempts-by-session index, the settings table); issue 15
-    /// v3 (a verdict's provider, duration and token expiry, for serve's /metrics).
+    /// v3 (a verdict's provider, duration and token expiry, for serve's /metrics); issue 16 v4 (operators, audit).
     func testFrozenMigrationsHoldEveryTable() throws {
         let store = try SQLiteStore.inMemory()
         let (applied, tables) = try store.writer.read { db in
             (try SQLiteStore.migrator.appliedMigrations(db),
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"))
         }
-        XCTAssertEqual(applied, ["v1", "v2", "v3"])
-        XCTAssertEqual(tables, ["authorizations", "connections", "key_check", "links", "renewed_tokens", "sessions", "settings", "verdicts"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(tables, ["audit", "authorizations", "connections", "key_check", "links", "operators", "renewed_tokens", "sessions",
+                                "settings", "verdicts"])
     }
 
     func testReopeningAFileKeepsEverything() throws {
