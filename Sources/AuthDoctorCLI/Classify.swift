@@ -106,7 +106,9 @@ struct Classify: ParsableCommand {
             }
             let summary: BatchClassifier.Summary
             do {
-                summary = try BatchClassifier(engine: engine, keepFacts: showFacts).run(input: input, output: FileHandle.standardOutput,
+                let ruleOptions = ruleOptions
+                let worker: @Sendable () -> ClassifyEngine? = { (try? ruleOptions.load()).map { ClassifyEngine(ruleSet: $0) } }
+                summary = try BatchClassifier(engine: engine, keepFacts: showFacts, makeWorkerEngine: worker).run(input: input, output: FileHandle.standardOutput,
                                                                   jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
             } catch let error as BatchClassifier.OutputError {
                 // A reader that stopped early (`| head`) is not an error; anything else is EX_IOERR.

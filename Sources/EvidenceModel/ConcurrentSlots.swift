@@ -14,6 +14,12 @@ public final class ConcurrentSlots<T>: @unchecked Sendable {
         lock.unlock()
     }
 
+    public func get(_ index: Int) -> T? {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots[index]
+    }
+
     public var values: [T] {
         lock.lock()
         defer { lock.unlock() }

@@ -111,7 +111,7 @@ case "batch":
         let reader = try FileHandle(forReadingFrom: input)
         let sink = FileHandle(forWritingAtPath: "/dev/null")!
         let start = now()
-        let summary = try BatchClassifier(engine: engine).run(input: reader, output: sink, jobs: jobs)
+        let summary = try BatchClassifier(engine: engine, makeWorkerEngine: { ClassifyEngine(ruleSet: loadRules()) }).run(input: reader, output: sink, jobs: jobs)
         let elapsed = now() - start
         precondition(summary.records == count && summary.errors == 0, "unexpected batch summary \(summary)")
         best = min(best, elapsed)

@@ -129,7 +129,7 @@ final class BatchClassifierTests: XCTestCase {
     }
 
     /// Runs the batch classifier over `text` and returns what it wrote.
-    func runBatch(_ text: String, jobs: Int) throws -> (output: String, summary: BatchClassifier.Summary) {
+    func runBatch(_ text: String, jobs: Int, ownEngines: Bool = false) throws -> (output: String, summary: BatchClassifier.Summary) {
         let input = try temporaryFile(text, name: "in.jsonl")
         let outputURL = input.deletingLastPathComponent().appendingPathComponent("out.jsonl")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
@@ -137,7 +137,15 @@ final class BatchClassifierTests: XCTestCase {
         // One fixed time of making for every run compared (issue 14: every report carries generatedAt).
         var engine = try Repo.engine()
         engine.generatedAt = Date(timeIntervalSince1970: 1_800_000_000)
-        let summary = try BatchClassifier(engine: engine).run(input: FileHandle(forReadingFrom: input), output: writer, jobs: jobs)
+        // With ownEngines every extra worker loads its own rule set, as `classify --batch` does.
+        var made: (@Sendable () -> ClassifyEngine?)? = nil
+        if ownEngines {
+            let rules = TestPaths.rulesDirectory
+            made = { @Sendable in
+                (try? RuleLibrary.load(includeBuiltin: false, directories: [rules])).map { ClassifyEngine(ruleSet: $0.0) }
+            }
+        }
+        let summary = try BatchClassifier(engine: engine, makeWorkerEngine: made).run(input: FileHandle(forReadingFrom: input), output: writer, jobs: jobs)
         try writer.close()
         return (try String(contentsOf: outputURL, encoding: .utf8), summary)
     }
@@ -152,8 +160,8 @@ final class BatchClassifierTests: XCTestCase {
         let text = lines.joined(separator: "\n")
         let (serial, serialSummary) = try runBatch(text, jobs: 1)
         XCTAssertEqual(serial.split(separator: "\n").count, 400)
-        for jobs in [2, 3, 8] {
-            let (parallel, summary) = try runBatch(text, jobs: jobs)
+        for (jobs, own) in [(2, false), (3, false), (8, false), (2, true), (3, true)] {
+            let (parallel, summary) = try runBatch(text, jobs: jobs, ownEngines: own)
             XCTAssertEqual(parallel, serial, "jobs \(jobs): same bytes, same order")
             XCTAssertEqual(summary.records, serialSummary.records)
             XCTAssertEqual(summary.errors, serialSummary.errors)
