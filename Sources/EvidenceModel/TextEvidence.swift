@@ -65,6 +65,15 @@ enum TextEvidence {
             facts.set("text.http.status", status)
         }
 
+        // 2b. Go's google-api-go-client: `googleapi: Error 403: <message>, <reason>`.
+        if let go = Prose.googleAPIError(in: text) {
+            if facts["http.status"] == nil { facts.set("http.status", go.status); facts.set("text.http.status", go.status) }
+            facts.setIfAbsent("message", .string(go.message))
+            if !hasBody, let reason = go.reason, facts["body.error.errors[].reason"] == nil {
+                facts.set("body.error.errors[].reason", .list([.string(reason)]))
+            }
+        }
+
         // 3. OAuth error codes (RFC 6749/6750 and Google's own) wherever they stand.
         if let code = Prose.oauthError(in: lowerText) {
             facts.setIfAbsent("oauth.error", .string(code))
@@ -244,6 +253,21 @@ enum Prose {
         // Segment's delivery outcome codes: `errors.discarded.401`.
         #"\berrors\.(?:discarded|awaiting-retry|retried|failed)\.([45]\d\d)\b"#,
     ].map { try! NSRegularExpression(pattern: $0) }
+
+    static let googleAPIErrorPattern = try! NSRegularExpression(
+        pattern: #"googleapi: Error ([45]\d\d): ([^\n]*?)(?:, ([a-z][A-Za-z]+))?[ \t]*(?:\n|$)"#)
+
+    /// `googleapi: Error 403: Request had insufficient authentication scopes., insufficientPermissions`:
+    /// the status, the message and (last, camelCase) Google's error reason.
+    static func googleAPIError(in text: String) -> (status: Int, message: String, reason: String?)? {
+        guard text.has("googleapi: Error ") else { return nil }
+        let range = NSRange(text.startIndex..., in: text)
+        guard let match = googleAPIErrorPattern.firstMatch(in: text, range: range),
+              let s = Range(match.range(at: 1), in: text), let status = Int(text[s]),
+              let m = Range(match.range(at: 2), in: text) else { return nil }
+        let reason = Range(match.range(at: 3), in: text).map { String(text[$0]) }
+        return (status, String(text[m]), reason)
+    }
 
     static func httpStatus(in text: String) -> Int? {
         let range = NSRange(text.startIndex..., in: text)
@@ -474,7 +498,7 @@ enum Prose {
         if any(["google analytics", "analyticsdata", "analyticsreporting", "analytics.readonly", "ga4", "universal analytics", "google-analytics", "google_analytics", "analyticsadmin"]) { return "google-analytics" }
         if any(["google sheets", "sheets.googleapis", "gspread", "google-sheets", "google_sheets", "spreadsheets"]) { return "google-sheets" }
         if any(["psycopg", "postgres", "pg_hba", "libpq", "psqlexception", "pgjdbc", "asyncpg"]) { return "postgres" }
-        if any(["google.auth", "googleapis", "google-auth", "accounts.google", "gaxios", "googleapiclient", "google.oauth2", "google api", "gcloud", "ya29."]) { return "google" }
+        if any(["google.auth", "googleapis", "google-auth", "accounts.google", "gaxios", "googleapiclient", "google.oauth2", "google api", "gcloud", "ya29.", "googleapi: error"]) { return "google" }
         return nil
     }
 }

@@ -20,6 +20,27 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(f.string("oauth.error"), "unauthorized_client")
     }
 
+    /// Go's google-api-go-client prints `googleapi: Error NNN: <message>, <reason>` (round-8 reports):
+    /// the status, the message and Google's reason, and the provider.
+    func testGoGoogleAPIError() {
+        let f = facts("main.go:42: googleapi: Error 403: Request had insufficient authentication scopes., insufficientPermissions\nexit status 1")
+        XCTAssertEqual(f.int("http.status"), 403)
+        XCTAssertEqual(f.string("message"), "Request had insufficient authentication scopes.")
+        XCTAssertEqual(f["body.error.errors[].reason"]?.elements.first?.stringValue, "insufficientPermissions")
+        XCTAssertEqual(f["provider"]?.elements.first?.stringValue, "google")
+        let bare = facts("googleapi: Error 404: Requested entity was not found.")
+        XCTAssertEqual(bare.int("http.status"), 404)
+        XCTAssertNil(bare["body.error.errors[].reason"])
+        XCTAssertNil(facts("the googleapi package returned an Error of its own")["http.status"])
+    }
+
+    /// Resolver and TLS failures in Go's and Java's words are transport errors.
+    func testGoAndJavaTransportWords() {
+        XCTAssertEqual(facts("dial tcp: lookup db.internal on 10.0.0.2:53: server misbehaving").string("transport.error"), "dns")
+        XCTAssertEqual(facts("java.net.UnknownHostException: acme.snowflakecomputing.com").string("transport.error"), "dns")
+        XCTAssertEqual(facts("javax.net.ssl.SSLHandshakeException: PKIX path building failed").string("transport.error"), "tls")
+    }
+
     func testCutOffJSONKeepsWhatCame() {
         let f = facts(#"resulted in a `400 Bad Request` response: {"error":"invalid_request","error_description":"Unable to retrieve access token: appid/redirect uri/code verifier does n (truncated...)"#)
         XCTAssertEqual(f.string("body.error"), "invalid_request")
