@@ -43,7 +43,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     /// pg_advisory_xact_lock key for migrations ("authdoct" in ASCII, as a bigint).
     static let migrationLock: Int64 = 0x6175_7468_646f_6374
 
-    /// FROZEN once shipped: "v1", "v2" and "v3" mirror SQLite's migrations of the same names. Never edit
+    /// FROZEN once shipped: "v1", "v2", "v3" and "v5" mirror SQLite's migrations of the same names. Never edit
     /// one; a schema change is a new entry at the end (in both backends).
     static let migrations: [(String, [String])] = [
         ("v1", [
@@ -131,6 +131,30 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
             "ALTER TABLE verdicts ADD COLUMN provider text",
             "ALTER TABLE verdicts ADD COLUMN seconds double precision",
             "ALTER TABLE verdicts ADD COLUMN token_expires_at bigint",
+        ]),
+        // v5 (issue 16, checks across machines): rounds of `check --claim` and each connection's
+        // claim in a round (its worker, lease and completion). "v4" is the operators/audit
+        // migration of a parallel branch; both runners apply any missing name, so the gap is fine.
+        ("v5", [
+            """
+            CREATE TABLE check_rounds (
+                id text PRIMARY KEY,
+                started_at double precision NOT NULL,
+                finished_at double precision
+            )
+            """,
+            """
+            CREATE TABLE check_claims (
+                round text NOT NULL REFERENCES check_rounds(id),
+                connection text NOT NULL,
+                worker text,
+                claimed_at double precision,
+                lease_until double precision,
+                done_at double precision,
+                PRIMARY KEY (round, connection)
+            )
+            """,
+            "CREATE INDEX check_claims_open ON check_claims(round, connection) WHERE done_at IS NULL",
         ]),
     ]
 
@@ -500,7 +524,11 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
 
     public func recordVerdicts(_ verdicts: [CheckVerdict]) throws {
         guard !verdicts.isEmpty else { return }
-        try transaction { c in
+        try transaction { c in try insertVerdicts(c, verdicts) }
+    }
+
+    /// Verdicts inserted in statements of 1,000 rows, inside the caller's transaction.
+    func insertVerdicts(_ c: PGConnection, _ verdicts: [CheckVerdict]) throws {
             for batch in stride(from: 0, to: verdicts.count, by: 1000) {
                 let part = verdicts[batch..<min(batch + 1000, verdicts.count)]
                 var values: [StoreValue] = []
@@ -515,7 +543,6 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                 try c.exec("INSERT INTO verdicts (connection, checked_at, status, failure, summary, provider, seconds, token_expires_at) VALUES "
                            + tuples.joined(separator: ", "), values)
             }
-        }
     }
 
     static func verdict(_ row: PGRow) -> CheckVerdict {

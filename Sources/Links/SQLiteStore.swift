@@ -170,6 +170,29 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                 ALTER TABLE verdicts ADD COLUMN token_expires_at INTEGER;
                 """)
         }
+        // v5 (issue 16): the tables of `check --claim` rounds, mirroring PostgreSQL's v5 so the two
+        // schemas stay one. Claims with leases run on PostgreSQL only (one SQLite file is one
+        // machine: `check --shard K/N` splits it); `store copy` does not move them (leases are
+        // momentary). "v4" belongs to a parallel branch (operators, audit); GRDB applies any
+        // registered migration the file lacks, so the gap is harmless.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE check_rounds (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL
+                );
+                CREATE TABLE check_claims (
+                    round TEXT NOT NULL REFERENCES check_rounds(id),
+                    connection TEXT NOT NULL,
+                    worker TEXT,
+                    claimed_at REAL,
+                    lease_until REAL,
+                    done_at REAL,
+                    PRIMARY KEY (round, connection)
+                );
+                """)
+        }
         return migrator
     }()
 
