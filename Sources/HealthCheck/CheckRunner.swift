@@ -222,12 +222,12 @@ public final class CheckRunner: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         let provider = entry.settings.provider
+        if let reason = entry.storeUnavailable {
+            return Self.storeUnavailable(entry, reason, seconds: elapsed())
+        }
         if let problem = entry.problem {
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                      failure: "bad-entry", summary: Redactor.redact(problem), seconds: elapsed())
-        }
-        if let reason = entry.storeUnavailable {
-            return Self.storeUnavailable(entry, reason, seconds: elapsed())
         }
         if Task.isCancelled || deadline.isSet {
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
