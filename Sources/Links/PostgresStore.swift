@@ -267,10 +267,15 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     }
 
     /// The session (row locked until the transaction ends) and its link, when it may still change.
+    /// One statement (a round trip less per Finish and per connection added).
     func liveSession(_ c: PGConnection, id: String, now: Date) throws -> (LinkSession, AuthorizationLink) {
-        guard let row = try c.exec("SELECT \(Self.sessionColumns) FROM sessions WHERE id = $1 FOR UPDATE", [.text(id)]).first,
-              let link = try fetchLink(c, id: row.string(1)) else { throw LinkRefusal.noSession }
+        let linkColumns = Self.linkColumns.split(separator: ",").map { "l." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        guard let row = try c.exec("""
+            SELECT s.id, s.link_id, s.created_at, s.expires_at, s.finished_at, \(linkColumns)
+            FROM sessions s JOIN links l ON l.id = s.link_id WHERE s.id = $1 FOR UPDATE OF s
+            """, [.text(id)]).first else { throw LinkRefusal.noSession }
         let session = Self.session(row)
+        let link = Self.link(PGRow(Array(row.values.dropFirst(5))))
         try SQLiteStore.requireLive(session, link, now: now)
         return (session, link)
     }
@@ -323,19 +328,23 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         let tokenHash = LinkSecrets.digest(token)
         let cookieSecret = LinkSecrets.newSecret()
         let sessionID = LinkSecrets.newID(prefix: "ses_")
-        return try transaction { c in
+        return try read { c in
             // Single use, across every process on this database: a concurrent open waits on the
-            // row lock, then finds opened_at set and updates nothing.
+            // row lock, then finds opened_at set and updates nothing. The open and the session it
+            // starts are one statement, so one transaction (and one round trip).
             let won = try c.exec("""
-                UPDATE links SET opened_at = $1
-                WHERE token_hash = $2 AND opened_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-                RETURNING \(Self.linkColumns)
-                """, [Self.seconds(now), .blob(tokenHash)]).first.map(Self.link)
+                WITH won AS (
+                    UPDATE links SET opened_at = $1
+                    WHERE token_hash = $2 AND opened_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+                    RETURNING \(Self.linkColumns)
+                ), started AS (
+                    INSERT INTO sessions (id, link_id, cookie_hash, created_at, expires_at)
+                    SELECT $3, id, $4, $1, expires_at FROM won RETURNING id
+                )
+                SELECT \(Self.linkColumns) FROM won WHERE EXISTS (SELECT 1 FROM started)
+                """, [Self.seconds(now), .blob(tokenHash), .text(sessionID), .blob(LinkSecrets.digest(cookieSecret))]).first.map(Self.link)
             guard let link = won else { throw SQLiteStore.openRefusal(try fetchLink(c, tokenHash: tokenHash), now: now) }
             let session = LinkSession(id: sessionID, linkID: link.id, createdAt: now, expiresAt: link.expiresAt)
-            try c.exec("INSERT INTO sessions (id, link_id, cookie_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-                       [.text(session.id), .text(link.id), .blob(LinkSecrets.digest(cookieSecret)), Self.seconds(now),
-                        Self.seconds(session.expiresAt)])
             return OpenedSession(session: session, link: link, cookieSecret: cookieSecret)
         }
     }
@@ -437,14 +446,20 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     public func finishSession(id: String, now: Date) throws -> [StoredConnection] {
         try transaction { c in
             let (session, link) = try liveSession(c, id: id, now: now)
-            let at = Self.seconds(now)
-            try c.exec("UPDATE sessions SET finished_at = $1 WHERE id = $2", [at, .text(session.id)])
-            try c.exec("UPDATE links SET finished_at = $1 WHERE id = $2", [at, .text(link.id)])
-            try c.exec("UPDATE connections SET status = 'active', activated_at = $1 WHERE session_id = $2 AND status = 'pending'",
-                       [at, .text(session.id)])
+            // One statement: the session and link finished, the pending connections activated, and
+            // every active connection of the session returned (those just activated come from the
+            // UPDATE: the statement's own reads do not see its changes).
             return try c.exec("""
-                SELECT \(Self.connectionColumns) FROM connections WHERE session_id = $1 AND status = 'active' ORDER BY created_at, id
-                """, [.text(session.id)]).all.map(Self.connection)
+                WITH finished AS (UPDATE sessions SET finished_at = $1 WHERE id = $2),
+                     linked AS (UPDATE links SET finished_at = $1 WHERE id = $3),
+                     activated AS (UPDATE connections SET status = 'active', activated_at = $1
+                                   WHERE session_id = $2 AND status = 'pending' RETURNING \(Self.connectionColumns))
+                SELECT * FROM (
+                    SELECT \(Self.connectionColumns) FROM activated
+                    UNION ALL
+                    SELECT \(Self.connectionColumns) FROM connections WHERE session_id = $2 AND status = 'active'
+                ) AS active ORDER BY created_at, id
+                """, [Self.seconds(now), .text(session.id), .text(link.id)]).all.map(Self.connection)
         }
     }
 
