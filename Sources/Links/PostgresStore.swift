@@ -429,16 +429,23 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         let sealed = try box.seal(SealedTokens(tokens).encoded(), context: "connection:" + id)
         return try transaction { c in
             let (session, link) = try liveSession(c, id: sessionID, now: now)
-            try requireRoom(c, session: session, link: link, provider: provider)
+            if !link.sources.isEmpty && !link.sources.contains(provider) { throw LinkRefusal.providerNotAllowed(provider) }
             let connection = StoredConnection(id: id, linkID: link.id, client: link.client, provider: provider, account: account,
                                               scopes: tokens.scopes, status: .pending, createdAt: now,
                                               accessTokenExpiresAt: tokens.expiresAt)
-            try c.exec("""
+            // The plan limit is counted by the INSERT itself (the session row is locked, and each
+            // statement reads what is committed when it starts): one round trip, not two.
+            let inserted = try c.exec("""
                 INSERT INTO connections (id, link_id, session_id, client, provider, account, scopes, status, tokens_sealed,
                                          created_at, access_token_expires_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)
+                SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', $8::bytea, $9::double precision, $10::double precision
+                WHERE $11::integer IS NULL
+                   OR (SELECT COUNT(*) FROM connections WHERE session_id = $3 AND status != 'removed') < $11::integer
+                RETURNING id
                 """, [.text(id), .text(link.id), .text(session.id), .text(link.client), .text(provider), Self.text(account),
-                      Self.lines(tokens.scopes), .blob(sealed), Self.seconds(now), Self.seconds(tokens.expiresAt)])
+                      Self.lines(tokens.scopes), .blob(sealed), Self.seconds(now), Self.seconds(tokens.expiresAt),
+                      link.maxSources.map { .integer(Int64($0)) } ?? .null])
+            if inserted.first == nil, let limit = link.maxSources { throw LinkRefusal.planLimit(limit) }
             return connection
         }
     }
