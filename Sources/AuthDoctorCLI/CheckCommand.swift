@@ -324,7 +324,7 @@ struct CheckCommand: ParsableCommand {
         var claimed: ClaimedCheck?
         if claim, let claims = linkStore as? any CheckClaims {
             claimed = try StoreCall.run(linkStore!) {
-                try ClaimedCheck(claims: claims, entries: entries, label: round, lease: lease, batch: min(1000, max(16, concurrency * 2)),
+                try ClaimedCheck(claims: claims, entries: entries, label: round, lease: lease, batch: min(1000, max(16, concurrency * 4)),
                                  record: !noHistory)
             }
         }

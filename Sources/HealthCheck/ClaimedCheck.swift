@@ -26,6 +26,8 @@ public final class ClaimedCheck: CheckFeed, CheckSink, @unchecked Sendable {
     private var unclaimed: [String]
     private var queue: ArraySlice<ConnectionEntry> = []
     private var exhausted = false
+    /// Whether each claim names the connections this worker may take (set when the round holds others').
+    private var filtering = false
     private var mine: Set<String> = []
     private var pending: [CheckVerdict] = []
     private var released: [String] = []
@@ -49,6 +51,7 @@ public final class ClaimedCheck: CheckFeed, CheckSink, @unchecked Sendable {
         self.batch = max(1, batch)
         self.record = record
         self.round = try claims.joinRound(label: label, connections: unclaimed, now: now)
+        self.filtering = round.total != byName.count
         startTimer()
     }
 
@@ -86,18 +89,30 @@ public final class ClaimedCheck: CheckFeed, CheckSink, @unchecked Sendable {
 
     public func next(stopping: Bool) -> ConnectionEntry? {
         lock.withLock {
+          while true {
             if let entry = queue.popFirst() { return entry }
             guard !stopping, !exhausted, !unclaimed.isEmpty else { return nil }
             do {
-                let names = try claims.claim(round: round.id, worker: worker, among: unclaimed, limit: batch, lease: lease, now: Date())
+                // When the round holds exactly this worker's connections (the usual case: every
+                // worker reads the same file or store) no list is sent with each claim.
+                let among = filtering ? unclaimed : nil
+                let names = try claims.claim(round: round.id, worker: worker, among: among, limit: batch, lease: lease, now: Date())
                 guard !names.isEmpty else {
                     exhausted = true
                     return nil
                 }
-                let got = Set(names)
+                let got = Set(names.filter { byName[$0] != nil })
+                if got.count < names.count {
+                    // Another worker added connections this one does not know: give them back, and
+                    // from now on claim among this worker's own.
+                    filtering = true
+                    let foreign = names.filter { byName[$0] == nil }
+                    released += foreign
+                    mine.formUnion(foreign)
+                }
                 unclaimed.removeAll { got.contains($0) }
                 mine.formUnion(got)
-                claimedCount += names.count
+                claimedCount += got.count
                 queue = ArraySlice(names.compactMap { byName[$0] })
             } catch {
                 claimError = error
@@ -114,13 +129,16 @@ public final class ClaimedCheck: CheckFeed, CheckSink, @unchecked Sendable {
                 })
                 unclaimed = []
             }
-            return queue.popFirst()
+          }
         }
     }
 
     // MARK: sink
 
     public func begin(total: Int) {}
+
+    /// Completions run here, one at a time, off the runner's loop.
+    private let writer = DispatchQueue(label: "authdoctor.claims.complete")
 
     public func receive(_ verdict: ConnectionVerdict) {
         let full: Bool = lock.withLock {
@@ -133,13 +151,13 @@ public final class ClaimedCheck: CheckFeed, CheckSink, @unchecked Sendable {
             }
             return pending.count + released.count >= batch
         }
-        if full { flush(attempts: 1) }
+        if full { writer.async { [self] in flush(attempts: 1) } }
     }
 
     public func finish(_ run: CheckRun) {
         timer?.cancel()
         timer = nil
-        flush(attempts: 3)
+        writer.sync { flush(attempts: 3) }
     }
 
     /// Completes the pending claims in one transaction; on failure they stay pending (a store that

@@ -43,10 +43,10 @@ public protocol CheckClaims: Sendable {
     /// new one when every round is finished), and adds `connections` to it (those already in it
     /// stay as they are). One transaction.
     func joinRound(label: String?, connections: [String], now: Date) throws -> ClaimRound
-    /// Claims at most `limit` of `among` that are not done this round and not leased (or whose
-    /// lease ran out), skipping rows another worker is claiming right now; leases them to
-    /// `worker` until `now + lease`. Returns their names (in name order).
-    func claim(round: String, worker: String, among: [String], limit: Int, lease: TimeInterval, now: Date) throws -> [String]
+    /// Claims at most `limit` of `among` (nil: any in the round) that are not done this round and
+    /// not leased (or whose lease ran out), skipping rows another worker is claiming right now;
+    /// leases them to `worker` until `now + lease`. Returns their names (in name order).
+    func claim(round: String, worker: String, among: [String]?, limit: Int, lease: TimeInterval, now: Date) throws -> [String]
     /// Extends the leases of the worker's claims that are not done yet; returns how many.
     @discardableResult
     func extendLeases(round: String, worker: String, lease: TimeInterval, now: Date) throws -> Int
@@ -115,19 +115,21 @@ extension PostgresStore: CheckClaims {
         try read { c in try progress(c, id: id) }
     }
 
-    public func claim(round: String, worker: String, among: [String], limit: Int, lease: TimeInterval, now: Date) throws -> [String] {
-        guard limit > 0, !among.isEmpty else { return [] }
+    public func claim(round: String, worker: String, among: [String]?, limit: Int, lease: TimeInterval, now: Date) throws -> [String] {
+        guard limit > 0, among?.isEmpty != true else { return [] }
         let at = now.timeIntervalSince1970
-        return try transaction { c in
+        // One statement (its own transaction): the rows picked are locked, skipped by every other
+        // claimer meanwhile, and leased before the statement ends.
+        return try read { c in
             try c.exec("""
                 UPDATE check_claims AS claim SET worker = $2, claimed_at = $3, lease_until = $4
                 FROM (SELECT connection FROM check_claims
                       WHERE round = $1 AND done_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-                        AND connection = ANY($5::text[])
+                        AND ($5::text[] IS NULL OR connection = ANY($5::text[]))
                       ORDER BY connection LIMIT $6 FOR UPDATE SKIP LOCKED) AS picked
                 WHERE claim.round = $1 AND claim.connection = picked.connection
                 RETURNING claim.connection
-                """, [.text(round), .text(worker), .real(at), .real(at + lease), Self.textArray(among), .integer(Int64(limit))])
+                """, [.text(round), .text(worker), .real(at), .real(at + lease), among.map(Self.textArray) ?? .null, .integer(Int64(limit))])
                 .all.map { $0.string(0) }.sorted()
         }
     }

@@ -25,10 +25,10 @@ final class ClaimedCheckTests: XCTestCase {
             return ClaimRound(id: label ?? "rnd_fake", total: connections.count, done: 0)
         }
 
-        func claim(round: String, worker: String, among: [String], limit: Int, lease: TimeInterval, now: Date) throws -> [String] {
+        func claim(round: String, worker: String, among: [String]?, limit: Int, lease: TimeInterval, now: Date) throws -> [String] {
             try failIfDown()
             return lock.withLock {
-                let free = among.filter { owner[$0] == nil && !done.contains($0) }.sorted().prefix(limit)
+                let free = (among ?? names).filter { owner[$0] == nil && !done.contains($0) }.sorted().prefix(limit)
                 for name in free { owner[name] = worker }
                 return Array(free)
             }
@@ -90,6 +90,20 @@ final class ClaimedCheckTests: XCTestCase {
         worker.flush(attempts: 1)
         XCTAssertEqual(fake.recorded.map(\.connection).sorted(), ["c00", "c01", "c02", "c03"])
         XCTAssertEqual(worker.unwritten, 0)
+    }
+
+    /// Another worker adds a connection this one does not know after it joined: claimed by chance,
+    /// it is given back (released), and this worker still checks all of its own.
+    func testAConnectionOnlyAnotherWorkerKnowsIsGivenBack() async throws {
+        let fake = FakeClaims()
+        let worker = try ClaimedCheck(claims: fake, entries: entries(6), label: "r", worker: "w", lease: 60, batch: 2)
+        fake.lock.withLock { fake.names = (["a-foreign", "b-foreign"] + fake.names).sorted() }
+        let run = try await CheckHarness().run(feed: worker, sinks: [worker])
+        XCTAssertEqual(run.total, 6)
+        XCTAssertEqual(worker.claimedCount, 6)
+        XCTAssertEqual(Set(fake.recorded.map(\.connection)), Set(entries(6).map(\.name)))
+        XCTAssertEqual(fake.released.sorted(), ["a-foreign", "b-foreign"])
+        XCTAssertNil(fake.owner["a-foreign"], "claimable again by the worker that knows it")
     }
 
     func testNothingLeftToClaim() throws {
