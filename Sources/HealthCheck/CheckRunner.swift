@@ -114,6 +114,9 @@ public final class CheckRunner: Sendable {
         let startedAt = Date()
         let started = DispatchTime.now().uptimeNanoseconds
         let total = feed.total
+        // Which file connections have renewed tokens, asked once (else once per connection, a
+        // round trip each on PostgreSQL); nil (the store cannot say, or is down): ask each.
+        let renewedNames = (try? store?.renewedConnectionNames()) ?? nil
         for sink in sinks { sink.begin(total: total) }
         var run = CheckRun(startedAt: startedAt)
         let deadlineFlag = DeadlineFlag()
@@ -130,7 +133,7 @@ public final class CheckRunner: Sendable {
             await withTaskGroup(of: ConnectionVerdict.self) { group in
                 func addNext() {
                     guard let entry = feed.next(stopping: deadlineFlag.isSet || stopRequest.isSet) else { return }
-                    group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag) }
+                    group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag, renewedNames: renewedNames) }
                 }
                 for _ in 0..<limit { addNext() }
                 // Connections that reached nothing are held back until one connection reaches its
@@ -218,7 +221,7 @@ public final class CheckRunner: Sendable {
 
     /// One connection: bad entry → UNKNOWN; missing credential variable → `token-missing`;
     /// else diagnose, retrying transient failures.
-    func check(_ entry: ConnectionEntry, deadlineAt: UInt64?, deadline: DeadlineFlag) async -> ConnectionVerdict {
+    func check(_ entry: ConnectionEntry, deadlineAt: UInt64?, deadline: DeadlineFlag, renewedNames: Set<String>? = nil) async -> ConnectionVerdict {
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         let provider = entry.settings.provider
@@ -235,7 +238,7 @@ public final class CheckRunner: Sendable {
         }
         // A file connection renewed by an earlier run: its tokens in the store are newer than its variables'.
         var renewedTokens: ProviderTokens?
-        if entry.storedConnectionID == nil, let store {
+        if entry.storedConnectionID == nil, let store, renewedNames?.contains(entry.name) ?? true {
             do { renewedTokens = try store.renewedTokens(connectionName: entry.name) } catch {
                 if let outage = error as? PostgresStoreError, outage.isUnavailable {
                     return Self.storeUnavailable(entry, Redactor.redact(outage.description) + " (at \(store.location))", seconds: elapsed())

@@ -597,6 +597,10 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         }
     }
 
+    public func renewedConnectionNames() throws -> Set<String>? {
+        try read { c in Set(try c.exec("SELECT connection_name FROM renewed_tokens").all.map { $0.string(0) }) }
+    }
+
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {
         let sealed = try read { c in
             try c.exec("SELECT tokens_sealed FROM renewed_tokens WHERE connection_name = $1", [.text(connectionName)]).first?.data(0)

@@ -630,6 +630,10 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                      provider: row[5], seconds: row[6], tokenExpiresAt: row[7])
     }
 
+    public func renewedConnectionNames() throws -> Set<String>? {
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT connection_name FROM renewed_tokens")) }
+    }
+
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {
         let sealed: Data? = try read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT tokens_sealed FROM renewed_tokens WHERE connection_name = ?"),

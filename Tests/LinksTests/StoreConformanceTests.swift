@@ -374,7 +374,9 @@ class StoreConformanceTests: XCTestCase {
     func testRenewedTokensByConnectionName() throws {
         let store = try makeStore()
         XCTAssertNil(try store.renewedTokens(connectionName: "fb-main"))
+        XCTAssertEqual(try store.renewedConnectionNames(), [])
         try store.storeRenewedTokens(connectionName: "fb-main", tokens: tokens, now: at(1))
+        XCTAssertEqual(try store.renewedConnectionNames(), ["fb-main"], "check asks only these for their tokens")
         XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"), tokens)
         try store.storeRenewedTokens(connectionName: "fb-main", tokens: ProviderTokens(accessToken: "second"), now: at(2))
         XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"),
