@@ -119,16 +119,18 @@ extension PostgresStore: CheckClaims {
         guard limit > 0, among?.isEmpty != true else { return [] }
         let at = now.timeIntervalSince1970
         // One statement (its own transaction): the rows picked are locked, skipped by every other
-        // claimer meanwhile, and leased before the statement ends.
+        // claimer meanwhile, and leased before the statement ends. Picked by row address (a TID
+        // scan): a join back on (round, connection) let the planner scan the table once per row
+        // on a table with no statistics yet (35 s instead of 4 for 10,000 connections).
         return try read { c in
             try c.exec("""
-                UPDATE check_claims AS claim SET worker = $2, claimed_at = $3, lease_until = $4
-                FROM (SELECT connection FROM check_claims
-                      WHERE round = $1 AND done_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-                        AND ($5::text[] IS NULL OR connection = ANY($5::text[]))
-                      ORDER BY connection LIMIT $6 FOR UPDATE SKIP LOCKED) AS picked
-                WHERE claim.round = $1 AND claim.connection = picked.connection
-                RETURNING claim.connection
+                UPDATE check_claims SET worker = $2, claimed_at = $3, lease_until = $4
+                WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM check_claims
+                    WHERE round = $1 AND done_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
+                      AND ($5::text[] IS NULL OR connection = ANY($5::text[]))
+                    ORDER BY connection LIMIT $6 FOR UPDATE SKIP LOCKED))
+                RETURNING connection
                 """, [.text(round), .text(worker), .real(at), .real(at + lease), among.map(Self.textArray) ?? .null, .integer(Int64(limit))])
                 .all.map { $0.string(0) }.sorted()
         }
