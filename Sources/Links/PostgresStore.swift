@@ -273,7 +273,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         guard let row = try c.exec("""
             SELECT s.id, s.link_id, s.created_at, s.expires_at, s.finished_at, \(linkColumns)
             FROM sessions s JOIN links l ON l.id = s.link_id WHERE s.id = $1 FOR UPDATE OF s
-            """, [.text(id)]).first else { throw LinkRefusal.noSession }
+            """, [.text(id)], prepared: true).first else { throw LinkRefusal.noSession }
         let session = Self.session(row)
         let link = Self.link(PGRow(Array(row.values.dropFirst(5))))
         try SQLiteStore.requireLive(session, link, now: now)
@@ -301,7 +301,8 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                 INSERT INTO links (id, token_hash, client, sources, max_sources, created_at, expires_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                 """, [.text(link.id), .blob(LinkSecrets.digest(token)), .text(client), Self.lines(sources),
-                      maxSources.map { .integer(Int64($0)) } ?? .null, Self.seconds(link.createdAt), Self.seconds(link.expiresAt)])
+                      maxSources.map { .integer(Int64($0)) } ?? .null, Self.seconds(link.createdAt), Self.seconds(link.expiresAt)],
+                prepared: true)
         }
         return IssuedLink(link: link, token: token)
     }
@@ -342,7 +343,8 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                     SELECT $3, id, $4, $1, expires_at FROM won RETURNING id
                 )
                 SELECT \(Self.linkColumns) FROM won WHERE EXISTS (SELECT 1 FROM started)
-                """, [Self.seconds(now), .blob(tokenHash), .text(sessionID), .blob(LinkSecrets.digest(cookieSecret))]).first.map(Self.link)
+                """, [Self.seconds(now), .blob(tokenHash), .text(sessionID), .blob(LinkSecrets.digest(cookieSecret))], prepared: true)
+                .first.map(Self.link)
             guard let link = won else { throw SQLiteStore.openRefusal(try fetchLink(c, tokenHash: tokenHash), now: now) }
             let session = LinkSession(id: sessionID, linkID: link.id, createdAt: now, expiresAt: link.expiresAt)
             return OpenedSession(session: session, link: link, cookieSecret: cookieSecret)
@@ -444,7 +446,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                 RETURNING id
                 """, [.text(id), .text(link.id), .text(session.id), .text(link.client), .text(provider), Self.text(account),
                       Self.lines(tokens.scopes), .blob(sealed), Self.seconds(now), Self.seconds(tokens.expiresAt),
-                      link.maxSources.map { .integer(Int64($0)) } ?? .null])
+                      link.maxSources.map { .integer(Int64($0)) } ?? .null], prepared: true)
             if inserted.first == nil, let limit = link.maxSources { throw LinkRefusal.planLimit(limit) }
             return connection
         }
@@ -466,7 +468,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                     UNION ALL
                     SELECT \(Self.connectionColumns) FROM connections WHERE session_id = $2 AND status = 'active'
                 ) AS active ORDER BY created_at, id
-                """, [Self.seconds(now), .text(session.id), .text(link.id)]).all.map(Self.connection)
+                """, [Self.seconds(now), .text(session.id), .text(link.id)], prepared: true).all.map(Self.connection)
         }
     }
 
