@@ -72,6 +72,15 @@ struct CheckCommand: ParsableCommand {
         line on stderr and never changes the exit status. With several workers on one store a \
         change is announced once.
 
+        Across machines: --shard K/N keeps the connections whose name (or stored id) hashes to \
+        shard K of N (64-bit FNV-1a, the same everywhere), so N workers check each connection once. \
+        With a PostgreSQL --db, --claim makes workers that may come and go: each joins a round \
+        (--round LABEL, else the newest unfinished one), claims batches of connections not yet \
+        checked in it (FOR UPDATE SKIP LOCKED) under a lease (--lease, renewed while it runs), and \
+        records each verdict with its claim's completion: each connection once per round, every \
+        worker's verdicts in one history. A PostgreSQL store that is down or restarting makes the \
+        connections that need it UNKNOWN (failure store-unavailable), writing nothing for them.
+
         Examples (the first needs no internet: the demo connections against the Sandbox):
           authdoctor check --sandbox
           authdoctor check --connections conns.yaml
@@ -80,11 +89,14 @@ struct CheckCommand: ParsableCommand {
           authdoctor check --connections conns.yaml --format json --retries 0
           authdoctor check --db authdoctor.sqlite --renew
           authdoctor check --connections conns.yaml --db authdoctor.sqlite --dry-run
+          authdoctor check --connections conns.yaml --shard 2/3
+          authdoctor check --db postgres://authdoctor@db.internal/authdoctor --claim --round nightly-42
           authdoctor check --connections conns.yaml --format prometheus \\
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
         Exit status (monitoring plugins): 0 every connection OK; 1 the worst is WARNING; 2 some \
-        connection is CRITICAL; 3 UNKNOWN, or nothing was checked (an empty file or store), and \
+        connection is CRITICAL; 3 UNKNOWN, or nothing was checked (an empty file or store, a PostgreSQL \
+        store that is down), and \
         with --format nagios every usage or input error. Otherwise bad usage exits 64, a malformed \
         connections file 65, a missing one (or a --db with no store, a --connection naming none) \
         66, a store that cannot be opened 74 (78 for a bad AUTHDOCTOR_KEY).
@@ -131,6 +143,18 @@ struct CheckCommand: ParsableCommand {
     var maxOutput: Int?
 
     @OptionGroup var store: StoreOptions
+
+    @Option(name: .customLong("shard"), help: ArgumentHelp("Check only shard K of N: the connections whose name (or stored id) hashes to it (64-bit FNV-1a, the same on every machine). N workers given 1/N ... N/N check each connection once between them.", valueName: "K/N"))
+    var shard: String?
+
+    @Flag(name: .customLong("claim"), help: "With a PostgreSQL --db: join the current round and claim connections not yet checked in it, a batch at a time, under a lease (workers may come and go; each connection is checked once per round).")
+    var claim = false
+
+    @Option(name: .customLong("round"), help: ArgumentHelp("--claim: the round to join (made if new), e.g. the scheduler's run id. Default: the newest unfinished round, or a new one when all are finished.", valueName: "LABEL"))
+    var round: String?
+
+    @Option(name: .customLong("lease"), parsing: .unconditional, help: ArgumentHelp("--claim: seconds a claim is held without renewal (renewed every third of it while this worker runs; a worker that dies loses its claims after this).", valueName: "SECONDS"))
+    var lease: Double = 120
 
     @Flag(name: .customLong("renew"), help: "Store the tokens a refresh-token exchange gives (encrypted, in the --db store); later runs use them.")
     var renew = false
@@ -183,6 +207,19 @@ struct CheckCommand: ParsableCommand {
         if !oauthClients.isEmpty && store.databasePath == nil { throw ValidationError("--oauth-client is for stored connections: give --db PATH") }
         if maxOutput != nil && checkFormat != .nagios { throw ValidationError("--max-output is for --format nagios") }
         if let empty = onlyConnections.first(where: { $0.isEmpty }) { throw ValidationError("--connection needs a name, not '\(empty)'") }
+        if let shard { do { _ = try CheckShard(parsing: shard) } catch { throw ValidationError(error.message) } }
+        if claim {
+            if shard != nil { throw ValidationError("give only one of --shard, --claim: claims already split the connections between workers") }
+            if store.databasePath == nil { throw ValidationError("--claim needs --db postgres://...: the claims are kept in the shared store") }
+            do { try NumberInput.check(lease, what: "--lease", bounds: NumberInput.Bounds(5, 86_400)) } catch { throw ValidationError(error.message) }
+        } else if round != nil {
+            throw ValidationError("--round is for --claim")
+        } else if lease != 120 {
+            throw ValidationError("--lease is for --claim")
+        }
+        if let round, round.isEmpty || round.count > 100 || round.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--round needs a label of 1 to 100 printable characters")
+        }
         try notify.validate(database: store.databasePath, noHistory: noHistory)
     }
 
@@ -205,10 +242,26 @@ struct CheckCommand: ParsableCommand {
         var entries: [ConnectionEntry] = []
         let clients = try Self.oauthClients(oauthClients, definitions: definitions, sandbox: sandbox)
         // A --db that names no store, with nothing else to check, is a mistyped path: never made here.
-        if let path = store.databasePath, connections == nil, !sandbox, path != ":memory:", !FileManager.default.fileExists(atPath: path) {
+        if let path = store.databasePath, connections == nil, !sandbox, path != ":memory:",
+           case .sqlite = try StoreTarget.parse(path, passwordVariable: store.passwordVariable), !FileManager.default.fileExists(atPath: path) {
             throw InputError(.noInput, "no store there: nothing to check (a mistyped --db?)", place: path)
         }
-        let linkStore = store.databasePath == nil ? nil : try store.open()
+        // A PostgreSQL store that is down or restarting: the connections that need it are UNKNOWN
+        // (the file's, each with the reason); with only the store to list them, the run is.
+        var linkStore: (any AuthDoctorStore)?
+        var storeDown: String?
+        if store.databasePath != nil {
+            do { linkStore = try store.open() } catch {
+                guard StoreLocation.isUnavailable(error) else { throw error }
+                guard connections != nil else {
+                    AuthDoctorCommand.fail(error.description + "; nothing was checked", code: 3, nagios: format == .nagios)
+                }
+                storeDown = error.description
+            }
+        }
+        if claim, let linkStore, !(linkStore is any CheckClaims) {
+            throw InputError(.usage, "--claim needs a PostgreSQL store (one SQLite file is one machine: split it with --shard K/N)")
+        }
         // Notifications keep their URLs and claims in the SQLite store's settings (not yet on PostgreSQL).
         let notifyStore = linkStore as? SQLiteStore
         if linkStore != nil, notifyStore == nil, !notify.urls.isEmpty {
@@ -233,6 +286,10 @@ struct CheckCommand: ParsableCommand {
         }
 
         if !onlyConnections.isEmpty { entries = try Self.select(onlyConnections, from: entries) }
+        if let shard { entries = try CheckShard(parsing: shard).select(entries) }
+        if let storeDown {
+            for i in entries.indices { entries[i].storeUnavailable = storeDown }
+        }
         if entries.isEmpty && format == .nagios {
             let source = connections != nil ? "the connections file lists none" : "the store has no active connection"
             throw InputError(.noInput, "nothing to check: \(source)")
@@ -263,12 +320,30 @@ struct CheckCommand: ParsableCommand {
         // The progress line is on stderr: it is cleared (its finish) before the table is written.
         if isatty(STDERR_FILENO) != 0 && format != .nagios { sinks.append(ProgressLine()) }
         sinks.append(writer)
-        let history = linkStore.flatMap { noHistory ? nil : CheckHistory(store: $0) }
+        // --claim: this worker's share of the round, claimed as it goes; its sink records the verdicts.
+        var claimed: ClaimedCheck?
+        if claim, let claims = linkStore as? any CheckClaims {
+            claimed = try StoreCall.run(linkStore!) {
+                try ClaimedCheck(claims: claims, entries: entries, label: round, lease: lease, batch: min(1000, max(16, concurrency * 4)),
+                                 record: !noHistory)
+            }
+        }
+        if let claimed, !claimed.prime() {
+            // Not a run with nothing checked (UNKNOWN): this worker's share of the round is empty.
+            let note = "round \(claimed.round.id): nothing left to claim (\(claimed.round.total) connections, checked or claimed by other workers)"
+            if format == .nagios { Terminal.write("AUTHDOCTOR OK - \(Redactor.redact(note))\n") }
+            SystemIO.writeStandardError("authdoctor: \(note)\n")
+            return
+        }
+        let history = linkStore.flatMap { noHistory || claimed != nil ? nil : CheckHistory(store: $0) }
         if let history { sinks.append(history) }
+        if let claimed { sinks.append(claimed) }
         let notifier = notifyConfiguration.flatMap { c in notifyStore.map { CheckNotifier(configuration: c, store: $0, claims: $0, transport: transport) } }
         if let notifier { sinks.append(notifier) }
-        let (all, outputs) = (entries, sinks)
-        let run = Blocking.await { await runner.run(all, sinks: outputs) }
+        let feed: any CheckFeed = claimed ?? EntryList(entries)
+        entries = []
+        let outputs = sinks
+        let run = Blocking.await { await runner.run(feed: feed, sinks: outputs) }
         output.flush()
         if let code = output.failure {
             transport.shutdown()
@@ -282,6 +357,14 @@ struct CheckCommand: ParsableCommand {
             // The verdicts stand; only their record is missing.
             let reason = StoreLocation.inputError(for: failure, path: linkStore.location)?.description ?? Redactor.redact("\(failure)")
             SystemIO.writeStandardError("authdoctor: warning: this run's verdicts were not recorded in the history: \(reason)\n")
+        }
+        if let claimed, let linkStore {
+            if let failure = claimed.failure {
+                let reason = StoreLocation.inputError(for: failure, path: linkStore.location)?.description ?? Redactor.redact("\(failure)")
+                let lost = claimed.unwritten
+                SystemIO.writeStandardError("authdoctor: warning: round \(claimed.round.id): \(reason)"
+                    + (lost > 0 ? " (\(lost) verdicts not recorded: their claims lapse and another worker checks them again)" : "") + "\n")
+            }
         }
         NotifyOptions.settle(notifier, deadline: effectiveDeadline, elapsed: run.seconds)
         if let metricsFile { try PrometheusExposition.writeAtomically(PrometheusExposition.render(run), to: metricsFile) }

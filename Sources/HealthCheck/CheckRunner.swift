@@ -106,9 +106,18 @@ public final class CheckRunner: Sendable {
 
     /// Checks every entry; returns the run with its verdicts (reports dropped) sorted by source position.
     public func run(_ entries: [ConnectionEntry], sinks: [any CheckSink]) async -> CheckRun {
+        await run(feed: EntryList(entries), sinks: sinks)
+    }
+
+    /// Checks the entries a feed gives (a list, or `check --claim`'s claims), as they are asked for.
+    public func run(feed: any CheckFeed, sinks: [any CheckSink]) async -> CheckRun {
         let startedAt = Date()
         let started = DispatchTime.now().uptimeNanoseconds
-        for sink in sinks { sink.begin(total: entries.count) }
+        let total = feed.total
+        // Which file connections have renewed tokens, asked once (else once per connection, a
+        // round trip each on PostgreSQL); nil (the store cannot say, or is down): ask each.
+        let renewedNames = (try? store?.renewedConnectionNames()) ?? nil
+        for sink in sinks { sink.begin(total: total) }
         var run = CheckRun(startedAt: startedAt)
         let deadlineFlag = DeadlineFlag()
         let localMessage = LockedValue<String>()
@@ -120,16 +129,13 @@ public final class CheckRunner: Sendable {
         let retention = options.retention
         let work = Task { [self] () -> RetainedVerdicts in
             var kept = RetainedVerdicts()
-            if retention == .all { kept.verdicts.reserveCapacity(entries.count) }
+            if retention == .all { kept.verdicts.reserveCapacity(total) }
             await withTaskGroup(of: ConnectionVerdict.self) { group in
-                var next = 0
                 func addNext() {
-                    guard next < entries.count else { return }
-                    let entry = entries[next]
-                    next += 1
-                    group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag) }
+                    guard let entry = feed.next(stopping: deadlineFlag.isSet || stopRequest.isSet) else { return }
+                    group.addTask { await self.check(entry, deadlineAt: deadlineAt, deadline: deadlineFlag, renewedNames: renewedNames) }
                 }
-                for _ in 0..<min(limit, entries.count) { addNext() }
+                for _ in 0..<limit { addNext() }
                 // Connections that reached nothing are held back until one connection reaches its
                 // provider (then the network works: they are delivered as they are) or the run
                 // ends (then, on two or more hosts, this machine is cut off: see below).
@@ -215,10 +221,13 @@ public final class CheckRunner: Sendable {
 
     /// One connection: bad entry → UNKNOWN; missing credential variable → `token-missing`;
     /// else diagnose, retrying transient failures.
-    func check(_ entry: ConnectionEntry, deadlineAt: UInt64?, deadline: DeadlineFlag) async -> ConnectionVerdict {
+    func check(_ entry: ConnectionEntry, deadlineAt: UInt64?, deadline: DeadlineFlag, renewedNames: Set<String>? = nil) async -> ConnectionVerdict {
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         let provider = entry.settings.provider
+        if let reason = entry.storeUnavailable {
+            return Self.storeUnavailable(entry, reason, seconds: elapsed())
+        }
         if let problem = entry.problem {
             return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                      failure: "bad-entry", summary: Redactor.redact(problem), seconds: elapsed())
@@ -229,8 +238,11 @@ public final class CheckRunner: Sendable {
         }
         // A file connection renewed by an earlier run: its tokens in the store are newer than its variables'.
         var renewedTokens: ProviderTokens?
-        if entry.storedConnectionID == nil, let store {
+        if entry.storedConnectionID == nil, let store, renewedNames?.contains(entry.name) ?? true {
             do { renewedTokens = try store.renewedTokens(connectionName: entry.name) } catch {
+                if let outage = error as? PostgresStoreError, outage.isUnavailable {
+                    return Self.storeUnavailable(entry, Redactor.redact(outage.description) + " (at \(store.location))", seconds: elapsed())
+                }
                 return ConnectionVerdict(index: entry.index, connection: entry.name, provider: provider, status: .unknown,
                                          failure: "bad-entry", summary: "\(entry.label): cannot read its renewed tokens from the store",
                                          seconds: elapsed())
@@ -364,6 +376,17 @@ public final class CheckRunner: Sendable {
         return verdict
     }
 
+    /// A connection not diagnosed because the store it needs (its renewed tokens, its claim) could
+    /// not be reached: UNKNOWN, the store's reason, nothing written for it.
+    static func storeUnavailable(_ entry: ConnectionEntry, _ reason: String, seconds: Double) -> ConnectionVerdict {
+        ConnectionVerdict(index: entry.index, connection: entry.name, provider: entry.settings.provider, status: .unknown,
+                          failure: Self.storeUnavailableFailure,
+                          summary: "not checked: the store is unavailable: \(reason)", seconds: seconds)
+    }
+
+    /// The failure of a connection the store's outage kept from being checked.
+    public static let storeUnavailableFailure = "store-unavailable"
+
     /// `--renew`: stores what a refresh-token exchange gave, atomically (a stored connection's
     /// record, or a file connection's renewed tokens under its name). `--dry-run`: says the
     /// exchange was skipped. A failed exchange stores nothing; its finding is the verdict.
@@ -466,6 +489,34 @@ public final class CheckRunner: Sendable {
 
 extension ConnectionVerdict {
     var probeCount: Int { probeSeconds.count * max(1, attempts) }
+}
+
+/// Where a run's entries come from, one at a time as a slot frees up.
+public protocol CheckFeed: AnyObject, Sendable {
+    /// How many entries there are at most (for progress and capacity).
+    var total: Int { get }
+    /// The next entry, or nil when there is none. `stopping`: the deadline passed or the output went
+    /// away (a list still gives its entries, to be reported UNKNOWN; a claimer claims no more).
+    func next(stopping: Bool) -> ConnectionEntry?
+}
+
+/// A fixed list of entries, in order.
+public final class EntryList: CheckFeed, @unchecked Sendable {
+    private let entries: [ConnectionEntry]
+    private var position = 0
+    private let lock = NSLock()
+
+    public init(_ entries: [ConnectionEntry]) { self.entries = entries }
+
+    public var total: Int { entries.count }
+
+    public func next(stopping: Bool) -> ConnectionEntry? {
+        lock.withLock {
+            guard position < entries.count else { return nil }
+            position += 1
+            return entries[position - 1]
+        }
+    }
 }
 
 /// What a run keeps of its verdicts as they come: counts always, verdicts (without their

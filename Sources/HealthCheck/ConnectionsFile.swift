@@ -21,6 +21,9 @@ public struct ConnectionEntry: Sendable {
     /// Renewed tokens of a stored connection go back to its record, a file connection's to
     /// the store's renewed tokens under its name.
     public var storedConnectionID: String?
+    /// Set when the store this entry needs (PostgreSQL, down or restarting) could not be reached:
+    /// the entry is reported UNKNOWN with this reason and not diagnosed.
+    public var storeUnavailable: String?
 
     public init(index: Int, name: String, line: Int = 0, settings: ConnectionSettings, problem: String? = nil,
                 prepared: ConnectionSettings.Plan? = nil) {

@@ -278,6 +278,9 @@ public protocol AuthDoctorStore: Sendable {
     func verdicts(connection: String, limit: Int) throws -> [CheckVerdict]
     /// Rotated tokens of a connection that comes from a connections file, keyed by its name.
     func renewedTokens(connectionName: String) throws -> ProviderTokens?
+    /// The names that have renewed tokens (one query, so a run over many file connections asks
+    /// `renewedTokens` only for those); nil when the store cannot tell cheaply.
+    func renewedConnectionNames() throws -> Set<String>?
     func storeRenewedTokens(connectionName: String, tokens: ProviderTokens, now: Date) throws
 
     // MARK: listings and upkeep
@@ -320,6 +323,10 @@ public protocol AuthDoctorStore: Sendable {
     func exportRows(_ table: StoreTable) throws -> [[StoreValue]]
     /// Rows written as they are, all tables in one transaction (the store must hold no data).
     func importRows(_ tables: [(StoreTable, [[StoreValue]])]) throws
+}
+
+extension AuthDoctorStore {
+    public func renewedConnectionNames() throws -> Set<String>? { nil }
 }
 
 /// What `store status` shows.

@@ -70,10 +70,39 @@ final class PGConnection {
         return String(cString: text).trimmedWhitespace().split(whereSeparator: \.isNewline).map { $0.trimmedWhitespace() }.joined(separator: "; ")
     }
 
+    /// Statements prepared on this connection (server-side), by SQL text: `exec(..., prepared: true)`.
+    private var preparedNames: [String: String] = [:]
+
+    /// `prepared`: parse and plan the statement once per connection (PQprepare) and execute it by
+    /// name afterwards: for the hot statements of the link lifecycle, where the server's parsing and
+    /// planning are a large part of the work. Only for fixed SQL texts.
+    @discardableResult
+    func exec(_ sql: String, _ parameters: [StoreValue] = [], prepared: Bool) throws -> PGRows {
+        guard prepared else { return try exec(sql, parameters) }
+        let name: String
+        if let known = preparedNames[sql] {
+            name = known
+        } else {
+            name = "authdoctor_\(preparedNames.count)"
+            guard let result = PQprepare(raw, name, sql, Int32(parameters.count), nil) else { throw PostgresStoreError.unavailable(errorMessage) }
+            defer { PQclear(result) }
+            if PQresultStatus(result) != PGRES_COMMAND_OK {
+                statements += 1
+                _ = try rows(result)
+            }
+            preparedNames[sql] = name
+        }
+        return try exec(sql, parameters, preparedName: name)
+    }
+
     /// Runs one statement. Rows come back as text (nil = NULL); `affected` is the row count of an
     /// INSERT/UPDATE/DELETE.
     @discardableResult
     func exec(_ sql: String, _ parameters: [StoreValue] = []) throws -> PGRows {
+        try exec(sql, parameters, preparedName: nil)
+    }
+
+    private func exec(_ sql: String, _ parameters: [StoreValue], preparedName: String?) throws -> PGRows {
         statements += 1
         let texts: [UnsafeMutablePointer<CChar>?] = parameters.map { value in
             switch value {
@@ -87,10 +116,18 @@ final class PGConnection {
         defer { for p in texts { free(p) } }
         var pointers: [UnsafePointer<CChar>?] = texts.map { $0.map { UnsafePointer($0) } }
         let result = pointers.withUnsafeMutableBufferPointer { v in
-            PQexecParams(raw, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
+            if let preparedName {
+                return PQexecPrepared(raw, preparedName, Int32(parameters.count), v.baseAddress, nil, nil, 0)
+            }
+            return PQexecParams(raw, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
         }
         guard let result else { throw PostgresStoreError.unavailable(errorMessage) }
         defer { PQclear(result) }
+        return try rows(result)
+    }
+
+    /// A result's rows, or the error it holds (unavailable when the connection is gone).
+    private func rows(_ result: OpaquePointer) throws -> PGRows {
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             if PQstatus(raw) != CONNECTION_OK || status == PGRES_FATAL_ERROR && authdoctor_pq_sqlstate(result) == nil {

@@ -43,7 +43,7 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     /// pg_advisory_xact_lock key for migrations ("authdoct" in ASCII, as a bigint).
     static let migrationLock: Int64 = 0x6175_7468_646f_6374
 
-    /// FROZEN once shipped: "v1" to "v4" mirror SQLite's migrations of the same names. Never edit
+    /// FROZEN once shipped: "v1" to "v5" mirror SQLite's migrations of the same names. Never edit
     /// one; a schema change is a new entry at the end (in both backends).
     static let migrations: [(String, [String])] = [
         ("v1", [
@@ -154,6 +154,29 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
             )
             """,
             "CREATE INDEX audit_by_time ON audit(happened_at)",
+        ]),
+        // v5 (issue 16, checks across machines): rounds of `check --claim` and each connection's
+        // claim in a round (its worker, lease and completion).
+        ("v5", [
+            """
+            CREATE TABLE check_rounds (
+                id text PRIMARY KEY,
+                started_at double precision NOT NULL,
+                finished_at double precision
+            )
+            """,
+            """
+            CREATE TABLE check_claims (
+                round text NOT NULL REFERENCES check_rounds(id),
+                connection text NOT NULL,
+                worker text,
+                claimed_at double precision,
+                lease_until double precision,
+                done_at double precision,
+                PRIMARY KEY (round, connection)
+            )
+            """,
+            "CREATE INDEX check_claims_open ON check_claims(round, connection) WHERE done_at IS NULL",
         ]),
     ]
 
@@ -266,10 +289,15 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     }
 
     /// The session (row locked until the transaction ends) and its link, when it may still change.
+    /// One statement (a round trip less per Finish and per connection added).
     func liveSession(_ c: PGConnection, id: String, now: Date) throws -> (LinkSession, AuthorizationLink) {
-        guard let row = try c.exec("SELECT \(Self.sessionColumns) FROM sessions WHERE id = $1 FOR UPDATE", [.text(id)]).first,
-              let link = try fetchLink(c, id: row.string(1)) else { throw LinkRefusal.noSession }
+        let linkColumns = Self.linkColumns.split(separator: ",").map { "l." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        guard let row = try c.exec("""
+            SELECT s.id, s.link_id, s.created_at, s.expires_at, s.finished_at, \(linkColumns)
+            FROM sessions s JOIN links l ON l.id = s.link_id WHERE s.id = $1 FOR UPDATE OF s
+            """, [.text(id)], prepared: true).first else { throw LinkRefusal.noSession }
         let session = Self.session(row)
+        let link = Self.link(PGRow(Array(row.values.dropFirst(5))))
         try SQLiteStore.requireLive(session, link, now: now)
         return (session, link)
     }
@@ -295,7 +323,8 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                 INSERT INTO links (id, token_hash, client, sources, max_sources, created_at, expires_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                 """, [.text(link.id), .blob(LinkSecrets.digest(token)), .text(client), Self.lines(sources),
-                      maxSources.map { .integer(Int64($0)) } ?? .null, Self.seconds(link.createdAt), Self.seconds(link.expiresAt)])
+                      maxSources.map { .integer(Int64($0)) } ?? .null, Self.seconds(link.createdAt), Self.seconds(link.expiresAt)],
+                prepared: true)
         }
         return IssuedLink(link: link, token: token)
     }
@@ -322,19 +351,24 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         let tokenHash = LinkSecrets.digest(token)
         let cookieSecret = LinkSecrets.newSecret()
         let sessionID = LinkSecrets.newID(prefix: "ses_")
-        return try transaction { c in
+        return try read { c in
             // Single use, across every process on this database: a concurrent open waits on the
-            // row lock, then finds opened_at set and updates nothing.
+            // row lock, then finds opened_at set and updates nothing. The open and the session it
+            // starts are one statement, so one transaction (and one round trip).
             let won = try c.exec("""
-                UPDATE links SET opened_at = $1
-                WHERE token_hash = $2 AND opened_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-                RETURNING \(Self.linkColumns)
-                """, [Self.seconds(now), .blob(tokenHash)]).first.map(Self.link)
+                WITH won AS (
+                    UPDATE links SET opened_at = $1
+                    WHERE token_hash = $2 AND opened_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+                    RETURNING \(Self.linkColumns)
+                ), started AS (
+                    INSERT INTO sessions (id, link_id, cookie_hash, created_at, expires_at)
+                    SELECT $3, id, $4, $1, expires_at FROM won RETURNING id
+                )
+                SELECT \(Self.linkColumns) FROM won WHERE EXISTS (SELECT 1 FROM started)
+                """, [Self.seconds(now), .blob(tokenHash), .text(sessionID), .blob(LinkSecrets.digest(cookieSecret))], prepared: true)
+                .first.map(Self.link)
             guard let link = won else { throw SQLiteStore.openRefusal(try fetchLink(c, tokenHash: tokenHash), now: now) }
             let session = LinkSession(id: sessionID, linkID: link.id, createdAt: now, expiresAt: link.expiresAt)
-            try c.exec("INSERT INTO sessions (id, link_id, cookie_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-                       [.text(session.id), .text(link.id), .blob(LinkSecrets.digest(cookieSecret)), Self.seconds(now),
-                        Self.seconds(session.expiresAt)])
             return OpenedSession(session: session, link: link, cookieSecret: cookieSecret)
         }
     }
@@ -419,16 +453,23 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         let sealed = try box.seal(SealedTokens(tokens).encoded(), context: "connection:" + id)
         return try transaction { c in
             let (session, link) = try liveSession(c, id: sessionID, now: now)
-            try requireRoom(c, session: session, link: link, provider: provider)
+            if !link.sources.isEmpty && !link.sources.contains(provider) { throw LinkRefusal.providerNotAllowed(provider) }
             let connection = StoredConnection(id: id, linkID: link.id, client: link.client, provider: provider, account: account,
                                               scopes: tokens.scopes, status: .pending, createdAt: now,
                                               accessTokenExpiresAt: tokens.expiresAt)
-            try c.exec("""
+            // The plan limit is counted by the INSERT itself (the session row is locked, and each
+            // statement reads what is committed when it starts): one round trip, not two.
+            let inserted = try c.exec("""
                 INSERT INTO connections (id, link_id, session_id, client, provider, account, scopes, status, tokens_sealed,
                                          created_at, access_token_expires_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)
+                SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', $8::bytea, $9::double precision, $10::double precision
+                WHERE $11::integer IS NULL
+                   OR (SELECT COUNT(*) FROM connections WHERE session_id = $3 AND status != 'removed') < $11::integer
+                RETURNING id
                 """, [.text(id), .text(link.id), .text(session.id), .text(link.client), .text(provider), Self.text(account),
-                      Self.lines(tokens.scopes), .blob(sealed), Self.seconds(now), Self.seconds(tokens.expiresAt)])
+                      Self.lines(tokens.scopes), .blob(sealed), Self.seconds(now), Self.seconds(tokens.expiresAt),
+                      link.maxSources.map { .integer(Int64($0)) } ?? .null], prepared: true)
+            if inserted.first == nil, let limit = link.maxSources { throw LinkRefusal.planLimit(limit) }
             return connection
         }
     }
@@ -436,14 +477,20 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
     public func finishSession(id: String, now: Date) throws -> [StoredConnection] {
         try transaction { c in
             let (session, link) = try liveSession(c, id: id, now: now)
-            let at = Self.seconds(now)
-            try c.exec("UPDATE sessions SET finished_at = $1 WHERE id = $2", [at, .text(session.id)])
-            try c.exec("UPDATE links SET finished_at = $1 WHERE id = $2", [at, .text(link.id)])
-            try c.exec("UPDATE connections SET status = 'active', activated_at = $1 WHERE session_id = $2 AND status = 'pending'",
-                       [at, .text(session.id)])
+            // One statement: the session and link finished, the pending connections activated, and
+            // every active connection of the session returned (those just activated come from the
+            // UPDATE: the statement's own reads do not see its changes).
             return try c.exec("""
-                SELECT \(Self.connectionColumns) FROM connections WHERE session_id = $1 AND status = 'active' ORDER BY created_at, id
-                """, [.text(session.id)]).all.map(Self.connection)
+                WITH finished AS (UPDATE sessions SET finished_at = $1 WHERE id = $2),
+                     linked AS (UPDATE links SET finished_at = $1 WHERE id = $3),
+                     activated AS (UPDATE connections SET status = 'active', activated_at = $1
+                                   WHERE session_id = $2 AND status = 'pending' RETURNING \(Self.connectionColumns))
+                SELECT * FROM (
+                    SELECT \(Self.connectionColumns) FROM activated
+                    UNION ALL
+                    SELECT \(Self.connectionColumns) FROM connections WHERE session_id = $2 AND status = 'active'
+                ) AS active ORDER BY created_at, id
+                """, [Self.seconds(now), .text(session.id), .text(link.id)], prepared: true).all.map(Self.connection)
         }
     }
 
@@ -523,7 +570,11 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
 
     public func recordVerdicts(_ verdicts: [CheckVerdict]) throws {
         guard !verdicts.isEmpty else { return }
-        try transaction { c in
+        try transaction { c in try insertVerdicts(c, verdicts) }
+    }
+
+    /// Verdicts inserted in statements of 1,000 rows, inside the caller's transaction.
+    func insertVerdicts(_ c: PGConnection, _ verdicts: [CheckVerdict]) throws {
             for batch in stride(from: 0, to: verdicts.count, by: 1000) {
                 let part = verdicts[batch..<min(batch + 1000, verdicts.count)]
                 var values: [StoreValue] = []
@@ -538,7 +589,6 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
                 try c.exec("INSERT INTO verdicts (connection, checked_at, status, failure, summary, provider, seconds, token_expires_at) VALUES "
                            + tuples.joined(separator: ", "), values)
             }
-        }
     }
 
     static func verdict(_ row: PGRow) -> CheckVerdict {
@@ -569,6 +619,10 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
             }
             return out
         }
+    }
+
+    public func renewedConnectionNames() throws -> Set<String>? {
+        try read { c in Set(try c.exec("SELECT connection_name FROM renewed_tokens").all.map { $0.string(0) }) }
     }
 
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {

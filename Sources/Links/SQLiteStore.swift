@@ -193,6 +193,28 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
                 CREATE INDEX audit_by_time ON audit(happened_at);
                 """)
         }
+        // v5 (issue 16): the tables of `check --claim` rounds, mirroring PostgreSQL's v5 so the two
+        // schemas stay one. Claims with leases run on PostgreSQL only (one SQLite file is one
+        // machine: `check --shard K/N` splits it); `store copy` does not move them (leases are
+        // momentary).
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE check_rounds (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL
+                );
+                CREATE TABLE check_claims (
+                    round TEXT NOT NULL REFERENCES check_rounds(id),
+                    connection TEXT NOT NULL,
+                    worker TEXT,
+                    claimed_at REAL,
+                    lease_until REAL,
+                    done_at REAL,
+                    PRIMARY KEY (round, connection)
+                );
+                """)
+        }
         return migrator
     }()
 
@@ -628,6 +650,10 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     static func verdict(_ row: Row) -> CheckVerdict {
         CheckVerdict(connection: row[0], checkedAt: date(row[1] as Double), status: row[2], failure: row[3], summary: row[4],
                      provider: row[5], seconds: row[6], tokenExpiresAt: row[7])
+    }
+
+    public func renewedConnectionNames() throws -> Set<String>? {
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT connection_name FROM renewed_tokens")) }
     }
 
     public func renewedTokens(connectionName: String) throws -> ProviderTokens? {

@@ -254,3 +254,11 @@ public enum StoreLocation {
         }
     }
 }
+
+extension StoreLocation {
+    /// Whether a store error says PostgreSQL could not be reached (down, restarting, connection
+    /// lost), as `describe` words it: `check` reports the connections that need it UNKNOWN.
+    public static func isUnavailable(_ error: InputError) -> Bool {
+        error.message.hasPrefix("PostgreSQL is unavailable")
+    }
+}

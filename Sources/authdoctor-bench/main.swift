@@ -22,11 +22,18 @@ import Sandbox
 //                                                      fails on a crash, a hang past 10 s or a leaked secret
 //   authdoctor-bench links [LIFECYCLES=10000]           issue + open + add a connection + finish, one after
 //                                                      another, against a SQLite file store (WAL)
+//   authdoctor-bench links-pg URL [LIFECYCLES=10000] [THREADS=8]
+//                                                      the same lifecycles against a PostgreSQL store (a
+//                                                      new empty database; password from PGPASSWORD),
+//                                                      THREADS at once, as several serve instances would
+//   authdoctor-bench store-fill PATH [CONNECTIONS=100000]
+//                                                      a SQLite store holding CONNECTIONS active connections
+//                                                      (sealed tokens) and a verdict each, for `store copy`
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | serve [CLIENTS] [REQUESTS] | fuzz SECONDS [BINARY]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | links-pg URL [LIFECYCLES] [THREADS] | store-fill PATH [CONNECTIONS] | serve [CLIENTS] [REQUESTS] | fuzz SECONDS [BINARY]\n".utf8))
     exit(64)
 }
 
@@ -244,6 +251,77 @@ case "links":
     print(String(format: "links: %d lifecycles (issue + open + connect + finish) against a SQLite file in %.2f s = %.0f lifecycles/s (%@ per call); CPU time %.2f s = %.0f lifecycles per CPU-second",
                  count, elapsed, Double(count) / elapsed, perPhase.joined(separator: ", "), cpu, Double(count) / cpu))
 
+case "links-pg":
+    guard arguments.count > 1 else { usage() }
+    let count = intArgument(2, default: 10_000)
+    let threads = intArgument(3, default: 8)
+    let location = try PostgresLocation(url: arguments[1])
+    let store = try PostgresStore(location: location, secretBox: .ephemeral(), maxConnections: threads)
+    let tokens = ProviderTokens(accessToken: "EAAB-bench-access-token", refreshToken: "bench-refresh-token",
+                                expiresAt: Date().addingTimeInterval(3600), scopes: ["ads_read", "business_management"])
+    let sources = ["facebook", "google-ads"]
+    let before = try store.allLinks().count
+    let failures = ManagedAtomicCounter()
+    let start = now()
+    DispatchQueue.concurrentPerform(iterations: threads) { thread in
+        var i = thread
+        while i < count {
+            do {
+                let clock = Date()
+                let issued = try store.issueLink(client: "client \(i)", sources: sources, maxSources: 5, ttl: 86_400, now: clock)
+                let opened = try store.openLink(token: issued.token, now: clock)
+                _ = try store.addConnection(sessionID: opened.session.id, provider: sources[i % 2], account: "acct-\(i)", tokens: tokens, now: clock)
+                if try store.finishSession(id: opened.session.id, now: clock).count != 1 { failures.add() }
+            } catch {
+                failures.add()
+            }
+            i += threads
+        }
+    }
+    let elapsed = now() - start
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let finished = try store.allLinks().filter { $0.state(at: Date()) == .finished }.count - before
+    precondition(failures.value == 0 && finished == count, "\(failures.value) lifecycles failed, \(finished) of \(count) finished")
+    print(String(format: "links-pg: %d lifecycles (issue + open + connect + finish) on PostgreSQL, %d at once, in %.2f s = %.0f lifecycles/s; this process's CPU %.2f s",
+                 count, threads, elapsed, Double(count) / elapsed, cpu))
+
+case "store-fill":
+    guard arguments.count > 1 else { usage() }
+    let count = intArgument(2, default: 100_000)
+    // The key from AUTHDOCTOR_KEY, checked in (key_check) as a real store's is.
+    let box = try SecretBox.load(environment: ProcessInfo.processInfo.environment, keyFile: "")
+    let store = try SQLiteStore(path: arguments[1], secretBox: box)
+    let start = now()
+    let at = Date().timeIntervalSince1970
+    var links: [[StoreValue]] = [], sessions: [[StoreValue]] = [], connections: [[StoreValue]] = [], verdicts: [[StoreValue]] = []
+    for i in 0..<count {
+        let link = String(format: "lnk_%08d", i), session = String(format: "ses_%08d", i), id = String(format: "con_%08d", i)
+        links.append([.text(link), .blob(LinkSecrets.digest("token-\(i)")), .text("client \(i)"), .text("google"), .null,
+                      .real(at), .real(at + 86_400), .real(at), .real(at), .null])
+        sessions.append([.text(session), .text(link), .blob(LinkSecrets.digest("cookie-\(i)")), .real(at), .real(at + 86_400), .real(at)])
+        let sealed = try box.seal(Data("{\"accessToken\":\"ya29.bench-\(i)\",\"refreshToken\":\"1//bench-\(i)\",\"scopes\":[]}".utf8),
+                                  context: "connection:" + id)
+        connections.append([.text(id), .text(link), .text(session), .text("client \(i)"), .text("google"), .text("acct-\(i)@example.com"),
+                            .text("openid"), .text("active"), .blob(sealed), .real(at), .real(at), .null, .real(at + 3600), .null])
+        verdicts.append([.integer(Int64(i + 1)), .text(id), .real(at), .text("ok"), .text("none"), .text("healthy"), .text("google"),
+                         .real(0.05), .null])
+    }
+    let tables = StoreTables.all
+    func table(_ name: String) -> StoreTable { tables.first { $0.name == name }! }
+    try store.importRows([(table("links"), links), (table("sessions"), sessions), (table("connections"), connections),
+                          (table("verdicts"), verdicts)])
+    print(String(format: "store-fill: %d connections (and their links, sessions, a verdict each) in %@ in %.1f s", count, arguments[1], now() - start))
+
 default:
     usage()
+}
+
+/// A counter several threads add to.
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

@@ -94,7 +94,7 @@ final class PostgresStoreCommandTests: XCTestCase {
         assertSuccess(before)
         let status = try JSON.parse(before.stdoutText)
         XCTAssertEqual(status["backend"]?.stringValue, "postgres")
-        XCTAssertEqual(status["pending"]?.arrayValue?.compactMap(\.stringValue), ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(status["pending"]?.arrayValue?.compactMap(\.stringValue), ["v1", "v2", "v3", "v4", "v5"])
         let migrated = try run(["store", "migrate", "--db", url], environment: env)
         assertSuccess(migrated)
         XCTAssertTrue(migrated.stdoutText.contains("applied v1, v2"), migrated.stdoutText)
@@ -102,7 +102,7 @@ final class PostgresStoreCommandTests: XCTestCase {
         assertSuccess(again)
         XCTAssertTrue(again.stdoutText.contains("already up to date"), again.stdoutText)
         let after = try JSON.parse(try run(["store", "status", "--db", url, "--format", "json"], environment: env).stdoutText)
-        XCTAssertEqual(after["applied"]?.arrayValue?.compactMap(\.stringValue), ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(after["applied"]?.arrayValue?.compactMap(\.stringValue), ["v1", "v2", "v3", "v4", "v5"])
         XCTAssertEqual(after["pending"]?.arrayValue?.count, 0)
     }
 

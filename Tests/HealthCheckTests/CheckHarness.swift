@@ -66,11 +66,15 @@ struct CheckHarness {
     }
 
     func run(entries: [ConnectionEntry], sinks: [any CheckSink] = []) async throws -> CheckRun {
+        try await run(feed: EntryList(entries), sinks: sinks)
+    }
+
+    func run(feed: any CheckFeed, sinks: [any CheckSink] = []) async throws -> CheckRun {
         let transport = try XCTUnwrap(ProbeEngine(connections: 64))
         defer { transport.shutdown() }
         let runner = CheckRunner(engine: try CheckRepo.engine.get(), definitions: try CheckRepo.definitions.get(), options: options,
                                  transport: transport, sandboxURL: sandboxURL, environment: environment, store: store)
-        return await runner.run(entries, sinks: sinks)
+        return await runner.run(feed: feed, sinks: sinks)
     }
 }
 

@@ -152,7 +152,7 @@ final class PostgresStoreTests: XCTestCase {
         }
         XCTAssertEqual(outcomes.withLock { $0.compactMap { $0.map { "\($0)" } } }, [])
         let store = try PostgresStore(location: location, secretBox: box, migrating: false)
-        XCTAssertEqual(try store.schemaStatus().applied, ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(try store.schemaStatus().applied, ["v1", "v2", "v3", "v4", "v5"])
     }
 
     func testAnotherKeyIsRefusedAtOpen() throws {

@@ -374,7 +374,9 @@ class StoreConformanceTests: XCTestCase {
     func testRenewedTokensByConnectionName() throws {
         let store = try makeStore()
         XCTAssertNil(try store.renewedTokens(connectionName: "fb-main"))
+        XCTAssertEqual(try store.renewedConnectionNames(), [])
         try store.storeRenewedTokens(connectionName: "fb-main", tokens: tokens, now: at(1))
+        XCTAssertEqual(try store.renewedConnectionNames(), ["fb-main"], "check asks only these for their tokens")
         XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"), tokens)
         try store.storeRenewedTokens(connectionName: "fb-main", tokens: ProviderTokens(accessToken: "second"), now: at(2))
         XCTAssertEqual(try store.renewedTokens(connectionName: "fb-main"),
@@ -501,8 +503,8 @@ class StoreConformanceTests: XCTestCase {
     func testMigrationsAreAppliedOnceAndListed() throws {
         let store = try makeStore()
         let status = try store.schemaStatus()
-        XCTAssertEqual(status.applied, ["v1", "v2", "v3", "v4"])
-        XCTAssertEqual(status.known, ["v1", "v2", "v3", "v4"])
+        XCTAssertEqual(status.applied, ["v1", "v2", "v3", "v4", "v5"])
+        XCTAssertEqual(status.known, ["v1", "v2", "v3", "v4", "v5"])
         XCTAssertEqual(status.pending, [])
         XCTAssertEqual(status.rows.map(\.0).sorted(),
                        ["audit", "authorizations", "connections", "key_check", "links", "operators", "renewed_tokens", "sessions", "settings",
@@ -635,9 +637,9 @@ final class SQLiteStoreTests: XCTestCase {
             (try SQLiteStore.migrator.appliedMigrations(db),
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"))
         }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4"])
-        XCTAssertEqual(tables, ["audit", "authorizations", "connections", "key_check", "links", "operators", "renewed_tokens", "sessions",
-                                "settings", "verdicts"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5"])
+        XCTAssertEqual(tables, ["audit", "authorizations", "check_claims", "check_rounds", "connections", "key_check", "links", "operators",
+                                "renewed_tokens", "sessions", "settings", "verdicts"])
     }
 
     func testReopeningAFileKeepsEverything() throws {
