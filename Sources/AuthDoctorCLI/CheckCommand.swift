@@ -90,7 +90,8 @@ struct CheckCommand: ParsableCommand {
           authdoctor check --db authdoctor.sqlite --renew
           authdoctor check --connections conns.yaml --db authdoctor.sqlite --dry-run
           authdoctor check --connections conns.yaml --shard 2/3
-          authdoctor check --db postgres://authdoctor@db.internal/authdoctor --claim --round nightly-42
+          authdoctor check --db postgres://authdoctor@db.internal/authdoctor \\
+              --claim --round nightly-42
           authdoctor check --connections conns.yaml --format prometheus \\
               --metrics-file /var/lib/node_exporter/textfile/authdoctor.prom
 
