@@ -309,8 +309,10 @@ enum Prose {
         let n = Array(needle.utf8)
         return text.withUTF8 { hay -> Int? in
             guard let base = hay.baseAddress, !n.isEmpty, n.count <= hay.count else { return nil }
+            // Only ASCII letters, digits and `_` make a word: a code right after a non-ASCII
+            // character (Google's localized pages write `錯誤 401：invalid_client`) stands alone.
             func isWord(_ c: UInt8) -> Bool {
-                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c >= 0x80
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
             }
             var start = 0
             let last = hay.count - n.count

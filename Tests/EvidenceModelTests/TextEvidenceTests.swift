@@ -34,6 +34,13 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertNil(facts("the googleapi package returned an Error of its own")["http.status"])
     }
 
+    /// Google's localized error pages put a fullwidth colon before the code.
+    func testOAuthCodeAfterAFullwidthColon() {
+        XCTAssertEqual(facts("錯誤 401：invalid_client").string("oauth.error"), "invalid_client")
+        XCTAssertEqual(facts("エラー 400: unauthorized_client").string("oauth.error"), "unauthorized_client")
+        XCTAssertNil(facts("the invalid_grant_type setting").string("oauth.error"))
+    }
+
     /// Resolver and TLS failures in Go's and Java's words are transport errors.
     func testGoAndJavaTransportWords() {
         XCTAssertEqual(facts("dial tcp: lookup db.internal on 10.0.0.2:53: server misbehaving").string("transport.error"), "dns")
