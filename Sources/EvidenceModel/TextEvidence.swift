@@ -190,6 +190,8 @@ enum TextEvidence {
         "errorUserTitle": "error_user_title", "errorUserMsg": "error_user_msg", "errorUserMessage": "error_user_msg",
         "errorDescription": "error_description", "ErrorDescription": "error_description",
         "Code": "code", "Type": "type", "Status": "status", "Error": "error", "Reason": "reason",
+        // WeChat and other Chinese platforms' APIs: {"errcode": 40001, "errmsg": "invalid credential"}.
+        "errcode": "code", "errmsg": "message",
         "fbtraceId": "fbtrace_id", "FbtraceId": "fbtrace_id",
     ]
 

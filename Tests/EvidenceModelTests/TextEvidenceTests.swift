@@ -41,6 +41,13 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertNil(facts("the invalid_grant_type setting").string("oauth.error"))
     }
 
+    /// WeChat-style APIs answer {"errcode": N, "errmsg": "…"}: read as the code and message they are.
+    func testErrcodeAndErrmsg() {
+        let f = facts(#"{"errcode":42001,"errmsg":"access_token expired rid: 6a1b"}"#)
+        XCTAssertEqual(f.int("body.code"), 42001)
+        XCTAssertEqual(f.string("message"), "access_token expired rid: 6a1b")
+    }
+
     /// Resolver and TLS failures in Go's and Java's words are transport errors.
     func testGoAndJavaTransportWords() {
         XCTAssertEqual(facts("dial tcp: lookup db.internal on 10.0.0.2:53: server misbehaving").string("transport.error"), "dns")
