@@ -10,6 +10,7 @@ import Glibc
 public struct LiteralPrefilter: Sendable {
     /// ASCII-lowercased literals; the text must contain at least one (compared ASCII-case-insensitively).
     /// Used to index rules by word.
+    /// Empty when some alternative has only the non-ASCII marker (it cannot index the rule then).
     public let needles: [[UInt8]]
     /// The finer test: for some top-level alternative, every one of its required word sets has a
     /// word in the text ("link" and "expired", not just one of them).
@@ -46,19 +47,27 @@ public struct LiteralPrefilter: Sendable {
         while true {
             guard let candidates = Self.sequenceCandidates(scalars, &index), let best = Self.best(candidates) else { return nil }
             needles += best
-            requirements.append(candidates.filter { $0.allSatisfy { $0.count >= 2 } })
+            requirements.append(candidates.filter { $0.allSatisfy { $0.count >= 2 || $0 == Self.nonASCII } })
             if index < scalars.count && scalars[index] == "|" { index += 1; continue }
             break
         }
-        guard index == scalars.count, !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 }) else { return nil }
-        self.needles = needles
+        guard index == scalars.count, !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 || $0 == Self.nonASCII }) else { return nil }
+        self.needles = needles.contains(Self.nonASCII) ? [] : needles
         self.requirements = requirements
     }
 
+    /// A pseudo-needle (0xFF never occurs in UTF-8): "some non-ASCII character". A letter with case
+    /// outside ASCII (é, Ж, Σ) matches only non-ASCII text under (?i) (the two that fold to ASCII,
+    /// K and ſ, end the analysis), so a Russian alternative still rules out an all-ASCII text.
+    static let nonASCII: [UInt8] = [0xFF]
+
     public func mayMatch(_ lowered: UnsafeBufferPointer<UInt8>) -> Bool {
+        func has(_ needle: [UInt8]) -> Bool {
+            needle == Self.nonASCII ? lowered.contains(where: { $0 >= 0x80 }) : ByteSearch.contains(lowered, needle)
+        }
         for alternative in requirements {
             var all = true
-            for set in alternative where !set.contains(where: { ByteSearch.contains(lowered, $0) }) {
+            for set in alternative where !set.contains(where: has) {
                 all = false
                 break
             }
@@ -88,7 +97,8 @@ public struct LiteralPrefilter: Sendable {
 
     /// The best set is the one whose shortest needle is longest (fewest false candidates).
     static func best(_ candidates: [[[UInt8]]]) -> [[UInt8]]? {
-        candidates.filter { !$0.isEmpty }.max { a, b in
+        // A one-byte needle (a lone space between two non-ASCII words) rules nothing out.
+        candidates.filter { !$0.isEmpty && $0.allSatisfy { $0.count >= 2 || $0 == nonASCII } }.max { a, b in
             let ma = a.map(\.count).min() ?? 0, mb = b.map(\.count).min() ?? 0
             return ma != mb ? ma < mb : a.count > b.count
         }
@@ -167,6 +177,10 @@ public struct LiteralPrefilter: Sendable {
                     // the same in the text whatever the flags, so it can be part of a needle.
                     run.append(contentsOf: Array(String(Character(c)).utf8))
                     if q.present { endRun() }
+                } else if !c.isASCII && !q.optional && c != "\u{212A}" && c != "\u{17F}" {
+                    // A letter with case: the text must hold some non-ASCII character.
+                    endRun()
+                    candidates.append([Self.nonASCII])
                 } else {
                     endRun()
                 }

@@ -146,9 +146,15 @@ public final class Pattern: @unchecked Sendable {
     }
 }
 
-/// Per-evaluation memo: the lowered bytes of fact strings that text conditions look at.
+/// Per-evaluation memo: the lowered bytes of fact strings that text conditions look at, and which
+/// fact names the record may have.
 final class MatchContext {
     private var lowered: [String: [UInt8]] = [:]
+    let presence: FactPresence
+
+    init(_ facts: Facts? = nil) {
+        presence = facts.map(FactPresence.init) ?? .everything
+    }
 
     func loweredBytes(of fact: String, _ text: String) -> [UInt8] {
         if let cached = lowered[fact] { return cached }
@@ -170,16 +176,26 @@ public enum Operator: Sendable {
 
 /// One test of one fact: `http.status: { gte: 400 }`.
 public struct Condition: Sendable {
-    public var fact: String
+    public var fact: String { didSet { factBit = FactPresence.bit(fact) } }
     public var op: Operator
     public var line: Int
+    /// The fact name's bit in a record's FactPresence: most conditions read facts a record does not
+    /// have, and the bit says so without hashing the name.
+    private(set) var factBit: UInt64
+
+    public init(fact: String, op: Operator, line: Int) {
+        self.fact = fact
+        self.op = op
+        self.line = line
+        factBit = FactPresence.bit(fact)
+    }
 
     public func holds(in facts: Facts) -> Bool {
         holds(in: facts, context: MatchContext())
     }
 
     func holds(in facts: Facts, context: MatchContext) -> Bool {
-        let value = facts[fact]
+        let value = context.presence.mayHave(factBit) ? facts[fact] : nil
         if case let .exists(expected) = op {
             return (value?.isPresent ?? false) == expected
         }
@@ -479,5 +495,30 @@ public struct RemediationVariant: Sendable {
         if !failures.isEmpty { guard failures.contains(failure) else { return nil }; score += 40 }
         if !categories.isEmpty { guard categories.contains(category) else { return nil }; score += 20 }
         return score + requires.count
+    }
+}
+
+/// A 64-bit summary of a record's fact names: a name whose bit is clear is certainly absent (a bit
+/// that is set may be another name's: the dictionary then decides).
+struct FactPresence {
+    var bits: UInt64
+
+    static let everything = FactPresence(bits: ~0)
+
+    init(bits: UInt64) { self.bits = bits }
+
+    init(_ facts: Facts) {
+        var bits: UInt64 = 0
+        for name in facts.values.keys { bits |= Self.bit(name) }
+        self.bits = bits
+    }
+
+    @inline(__always) func mayHave(_ bit: UInt64) -> Bool { bits & bit != 0 }
+
+    /// FNV-1a of the name's UTF-8 bytes, folded to one of 64 bits.
+    static func bit(_ name: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return 1 << ((hash ^ (hash >> 32)) & 63)
     }
 }

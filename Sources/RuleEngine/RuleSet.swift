@@ -129,7 +129,7 @@ public final class RuleSet: Sendable {
                     let keys = vs.compactMap(\.indexKey)
                     if keys.count == vs.count { options.append((1, keys.map { .value(c.fact, $0) })) }
                 case let .matches(pattern):
-                    if let prefilter = pattern.prefilter { options.append((2, prefilter.needles.map { .needle(c.fact, $0) })) }
+                    if let prefilter = pattern.prefilter, !prefilter.needles.isEmpty { options.append((2, prefilter.needles.map { .needle(c.fact, $0) })) }
                 case let .contains(_, needle?):
                     if needle.count >= 2 { options.append((2, [.needle(c.fact, needle)])) }
                 default: break
@@ -201,7 +201,7 @@ public final class RuleSet: Sendable {
     /// specific rules first, fallbacks when none held).
     func matches(_ facts: Facts, candidates: [Int], fallback: Bool?) -> [RuleMatch] {
         var results: [RuleMatch] = []
-        let context = MatchContext()
+        let context = MatchContext(facts)
         for index in candidates {
             let rule = rules[index]
             if let fallback, rule.fallback != fallback { continue }

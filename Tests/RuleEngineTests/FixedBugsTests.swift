@@ -82,6 +82,14 @@ final class RuleEngineFixedBugsTests: XCTestCase {
         // Letters with case stay out of needles: (?i) lets ICU match either case.
         XCTAssertTrue(try Pattern("(?i)aplicación bloqueada").matches("APLICACIÓN BLOQUEADA"))
         XCTAssertNil(try Pattern("\\x41ccess denied").prefilter)
+        // An alternative of cased non-ASCII letters only (Russian) still rules out an ASCII text, and
+        // still lets any case of it through.
+        let russian = try Pattern("(?i)\\bpassword authentication failed\\b|В соединении отказано")
+        XCTAssertNotNil(russian.prefilter)
+        XCTAssertTrue(russian.matches("psql: ошибка: в соединении отказано"))
+        XCTAssertTrue(russian.matches("FATAL: password authentication failed for user"))
+        XCTAssertFalse(russian.matches("Request had invalid authentication credentials."))
+        XCTAssertTrue(try Pattern("(?i)\u{212A}elvin").matches("kelvin"), "K (Kelvin sign) folds to ASCII k")
     }
 
     /// A remediation step YAML reads as a mapping (an unquoted ": " inside it) is dropped silently
