@@ -10,7 +10,8 @@ import Glibc
 public struct LiteralPrefilter: Sendable {
     /// ASCII-lowercased literals; the text must contain at least one (compared ASCII-case-insensitively).
     /// Used to index rules by word.
-    /// Empty when some alternative has only the non-ASCII marker (it cannot index the rule then).
+    /// May hold `nonASCII` (an alternative of cased non-ASCII letters only): the rule index then
+    /// looks for any non-ASCII byte in the fact instead.
     public let needles: [[UInt8]]
     /// The finer test: for some top-level alternative, every one of its required word sets has a
     /// word in the text ("link" and "expired", not just one of them).
@@ -52,18 +53,23 @@ public struct LiteralPrefilter: Sendable {
             break
         }
         guard index == scalars.count, !needles.isEmpty, needles.allSatisfy({ $0.count >= 2 || $0 == Self.nonASCII }) else { return nil }
-        self.needles = needles.contains(Self.nonASCII) ? [] : needles
+        self.needles = needles
         self.requirements = requirements
     }
 
     /// A pseudo-needle (0xFF never occurs in UTF-8): "some non-ASCII character". A letter with case
     /// outside ASCII (é, Ж, Σ) matches only non-ASCII text under (?i) (the two that fold to ASCII,
     /// K and ſ, end the analysis), so a Russian alternative still rules out an all-ASCII text.
-    static let nonASCII: [UInt8] = [0xFF]
+    public static let nonASCII: [UInt8] = [0xFF]
 
     public func mayMatch(_ lowered: UnsafeBufferPointer<UInt8>) -> Bool {
+        var anyNonASCII: Bool?
         func has(_ needle: [UInt8]) -> Bool {
-            needle == Self.nonASCII ? lowered.contains(where: { $0 >= 0x80 }) : ByteSearch.contains(lowered, needle)
+            guard needle == Self.nonASCII else { return ByteSearch.contains(lowered, needle) }
+            if let known = anyNonASCII { return known }
+            let found = Self.hasNonASCII(lowered)
+            anyNonASCII = found
+            return found
         }
         for alternative in requirements {
             var all = true
@@ -189,6 +195,21 @@ public struct LiteralPrefilter: Sendable {
         }
         endRun()
         return candidates.filter { !$0.isEmpty }
+    }
+}
+
+extension LiteralPrefilter {
+    /// Whether any byte is outside ASCII (eight bytes at a time).
+    public static func hasNonASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= bytes.count {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return true }
+            i += 8
+        }
+        while i < bytes.count { if bytes[i] >= 0x80 { return true }; i += 1 }
+        return false
     }
 }
 

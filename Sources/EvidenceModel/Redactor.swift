@@ -192,7 +192,7 @@ public enum Redactor {
         var owners: [Int] = []
         var always: UInt64 = 0
         for (index, pattern) in patterns.enumerated() {
-            if let prefilter = pattern.prefilter, !prefilter.needles.isEmpty {
+            if let prefilter = pattern.prefilter, !prefilter.needles.contains(LiteralPrefilter.nonASCII) {
                 for needle in prefilter.needles { needles.append(needle); owners.append(index) }
             } else {
                 always |= 1 << UInt64(index)

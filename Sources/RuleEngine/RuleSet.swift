@@ -21,6 +21,9 @@ public final class RuleSet: Sendable {
 
     /// Rules anchored on literal words of a text fact.
     let byNeedle: [NeedleIndex]
+    /// Rules one of whose alternatives is cased non-ASCII words only (a translated message): worth
+    /// evaluating when the fact's text holds a non-ASCII byte.
+    let byNonASCII: [(fact: String, rules: [Int])]
     /// Rules with no usable anchor; checked every time.
     let always: [Int]
     /// fact name → the rules anchored on it (by a required value, or by its presence when there is
@@ -47,12 +50,15 @@ public final class RuleSet: Sendable {
         var byName: [String: FactAnchors] = [:]
         var needles: [String: (list: [[UInt8]], ids: [String: Int], rules: [[Int]])] = [:]
         var always: [Int] = []
+        var byNonASCII: [String: [Int]] = [:]
         for (index, rule) in rules.enumerated() {
             guard let keys = Anchor.best(for: rule.when) else { always.append(index); continue }
             for key in keys {
                 switch key {
                 case let .value(fact, value): byName[fact, default: FactAnchors()].values[value, default: []].append(index)
                 case let .exists(fact): byName[fact, default: FactAnchors()].exists.append(index)
+                case let .needle(fact, full) where full == LiteralPrefilter.nonASCII:
+                    byNonASCII[fact, default: []].append(index)
                 case let .needle(fact, full):
                     // The index only has to be a superset: a needle's first bytes occur wherever it
                     // does, and the rule's own test checks the whole. Short keys keep the automaton
@@ -66,6 +72,7 @@ public final class RuleSet: Sendable {
             }
         }
         self.always = always
+        self.byNonASCII = byNonASCII.keys.sorted().map { ($0, byNonASCII[$0]!) }
         byNeedle = needles.keys.sorted().map { fact in
             let entry = needles[fact]!
             return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
@@ -129,7 +136,7 @@ public final class RuleSet: Sendable {
                     let keys = vs.compactMap(\.indexKey)
                     if keys.count == vs.count { options.append((1, keys.map { .value(c.fact, $0) })) }
                 case let .matches(pattern):
-                    if let prefilter = pattern.prefilter, !prefilter.needles.isEmpty { options.append((2, prefilter.needles.map { .needle(c.fact, $0) })) }
+                    if let prefilter = pattern.prefilter { options.append((2, prefilter.needles.map { .needle(c.fact, $0) })) }
                 case let .contains(_, needle?):
                     if needle.count >= 2 { options.append((2, [.needle(c.fact, needle)])) }
                 default: break
@@ -173,6 +180,14 @@ public final class RuleSet: Sendable {
                 }
             }
             if case let .list(items) = value { items.forEach(scan) } else { scan(value) }
+        }
+        for entry in byNonASCII {
+            guard let value = facts[entry.fact] else { continue }
+            let nonASCII = value.elements.contains { element in
+                guard var text = element.stringValue else { return false }
+                return text.withUTF8 { LiteralPrefilter.hasNonASCII(UnsafeBufferPointer(rebasing: $0.prefix(Pattern.maxMatchBytes))) }
+            }
+            if nonASCII { candidates.append(contentsOf: entry.rules) }
         }
         // A rule for another provider is out before any of its conditions is read: most of a
         // record's text-anchored candidates belong to providers it is not from.
