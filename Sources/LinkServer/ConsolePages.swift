@@ -110,7 +110,7 @@ enum ConsolePages {
         <form class="stack" method="post" action="/console/login">
         <input type="hidden" name="csrf" value="\(escape(csrf))">\(nextField)
         <div><label for="token">Operator token</label>
-        <input id="token" name="token" type="password" autocomplete="current-password" required size="50" autofocus></div>
+        <input id="token" name="token" type="password" autocomplete="current-password" required size="50"></div>
         <div><button type="submit">Sign in</button></div>
         </form>
         """

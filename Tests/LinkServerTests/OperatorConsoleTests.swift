@@ -167,9 +167,11 @@ final class OperatorConsoleTests: XCTestCase {
                                           origin: "https://links.example.com")
             XCTAssertEqual(signed.status, 303)
             XCTAssertTrue(signed.headerValues("Set-Cookie").allSatisfy { $0.contains("; Secure") })
-            XCTAssertEqual(try await b.get("/console").status, 200)
+            let before = try await b.get("/console")
+            XCTAssertEqual(before.status, 200)
             _ = try h.store.removeOperator(name: "bob", now: h.harness.clock.now)
-            XCTAssertEqual(try await b.get("/console").status, 303)
+            let after = try await b.get("/console")
+            XCTAssertEqual(after.status, 303)
         }
     }
 
@@ -205,7 +207,8 @@ final class OperatorConsoleTests: XCTestCase {
             }
             XCTAssertEqual(try h.store.allLinks().map(\.client).sorted(), ["Acme Ltd", "Keep"], "no link issued")
             XCTAssertNil(try h.store.link(id: link.link.id)?.revokedAt, "nothing revoked")
-            XCTAssertEqual(try await b.get("/console").status, 200, "still signed in")
+            let still = try await b.get("/console")
+            XCTAssertEqual(still.status, 200, "still signed in")
         }
         let refused = try h.store.auditEntries(since: nil, actor: "alice").filter { $0.status == 403 }
         XCTAssertEqual(refused.count, 7)
@@ -237,14 +240,16 @@ final class OperatorConsoleTests: XCTestCase {
             XCTAssertTrue(body.contains("/console/connections/warehouse%20prod"))
 
             let critical = try await b.get("/console?status=critical")
-            XCTAssertTrue(critical.body.contains("2 of 123 connections"))
+            XCTAssertTrue(critical.body.contains("1 of 123 connections") && critical.body.contains(acme.id), "globex's newest check is ok")
+            let failing = try await b.get("/console?status=failing")
+            XCTAssertTrue(failing.body.contains("2 of 123 connections"), "critical and warning")
             let facebook = try await b.get("/console?provider=facebook")
             XCTAssertTrue(facebook.body.contains("1 of 123 connections") && facebook.body.contains(globex.id))
             let search = try await b.get("/console?q=NETWORK-POLICY")
             XCTAssertTrue(search.body.contains("1 of 123 connections") && search.body.contains("warehouse prod"))
             let last = try await b.get("/console?status=ok&page=3")
-            XCTAssertTrue(last.body.contains("120 of 123 connections") && last.body.contains("Page 3 of 3"))
-            XCTAssertEqual(last.body.components(separatedBy: "<tr><td>").count - 1, 20)
+            XCTAssertTrue(last.body.contains("121 of 123 connections") && last.body.contains("Page 3 of 3"))
+            XCTAssertEqual(last.body.components(separatedBy: "<tr><td>").count - 1, 21)
             XCTAssertTrue(last.body.contains("href=\"/console?status=ok&amp;page=2\""))
             let odd = try await b.get("/console?status=%3Cb%3E&page=-4")
             XCTAssertEqual(odd.status, 200)
