@@ -64,7 +64,8 @@ struct ServeCommand: ParsableCommand {
         Examples:
           authdoctor serve --sandbox --port 8080
           authdoctor serve --sandbox --port 0 --db /tmp/links.sqlite
-          authdoctor operators add alice --db /tmp/links.sqlite   # then open http://127.0.0.1:8080/console
+          authdoctor operators add alice --db /tmp/links.sqlite
+          # sign in at http://127.0.0.1:8080/console with the token it printed
           curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
               -d '{"client": "Acme"}' http://127.0.0.1:8080/api/links
           export AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_HUBSPOT_SECRET=...

@@ -72,20 +72,66 @@ struct ConsoleOverview: Sendable {
         var counts: [String: Int]
     }
 
-    /// Every connection, worst first (then the longest failing, then by id).
-    static func rows(store: any AuthDoctorStore) throws -> [Row] {
+    /// What the overview shows of one connection's history (the newest `ConnectionHistory.flapWindow` verdicts).
+    struct Summary: Sendable {
+        var latest: CheckVerdict
+        var failingSince: Date?
+        var flapping: Bool
+
+        init(_ verdicts: [CheckVerdict]) {
+            let history = ConnectionHistory(connection: verdicts[0].connection, verdicts: verdicts)
+            latest = verdicts[0]
+            failingSince = history.failingSince
+            flapping = history.flapping
+        }
+    }
+
+    /// The summaries derived from the check history, kept until the history changes
+    /// (`checkHistoryVersion`): reading every connection's recent verdicts is the costly part of
+    /// the overview, and the history changes once per `check` run.
+    final class Cache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var version: String?
+        private var summaries: [String: Summary] = [:]
+
+        private var rowsKey: String?
+        private var rows: [Row] = []
+
+        func get(_ version: String) -> [String: Summary]? { lock.withLock { self.version == version ? summaries : nil } }
+        func set(_ version: String, _ summaries: [String: Summary]) { lock.withLock { self.version = version; self.summaries = summaries } }
+        func rows(_ key: String) -> [Row]? { lock.withLock { rowsKey == key ? rows : nil } }
+        func setRows(_ key: String, _ rows: [Row]) { lock.withLock { rowsKey = key; self.rows = rows } }
+    }
+
+    static func summaries(store: any AuthDoctorStore, cache: Cache?, version: String?) throws -> [String: Summary] {
+        if let cache, let version, let kept = cache.get(version) { return kept }
+        var out: [String: Summary] = [:]
         let histories = try store.recentVerdicts(perConnection: ConnectionHistory.flapWindow)
+        out.reserveCapacity(histories.count)
+        for (name, verdicts) in histories where !verdicts.isEmpty { out[name] = Summary(verdicts) }
+        if let cache, let version { cache.set(version, out) }
+        return out
+    }
+
+    /// Every connection, worst first (then the longest failing, then by id).
+    /// With a cache, the sorted rows are kept until the history or the connections change (two small queries a request).
+    static func rows(store: any AuthDoctorStore, cache: Cache? = nil) throws -> [Row] {
+        let historyVersion = try cache == nil ? nil : store.checkHistoryVersion()
+        let connectionsVersion = try cache == nil ? nil : store.connectionsVersion()
+        let key = historyVersion.flatMap { h in connectionsVersion.map { h + "|" + $0 } }
+        if let cache, let key, let kept = cache.rows(key) { return kept }
+        let summaries = try summaries(store: store, cache: cache, version: historyVersion)
         let connections = try store.allConnections()
         var rows: [Row] = []
-        rows.reserveCapacity(max(connections.count, histories.count))
+        rows.reserveCapacity(max(connections.count, summaries.count))
         var seen = Set<String>()
         seen.reserveCapacity(connections.count)
         for c in connections where c.status != .removed {
             seen.insert(c.id)
-            rows.append(row(id: c.id, verdicts: histories[c.id], connection: c))
+            rows.append(row(id: c.id, summary: summaries[c.id], connection: c))
         }
-        for (name, verdicts) in histories where !seen.contains(name) {
-            rows.append(row(id: name, verdicts: verdicts, connection: nil))
+        for (name, summary) in summaries where !seen.contains(name) {
+            rows.append(row(id: name, summary: summary, connection: nil))
         }
         let rank = Dictionary(uniqueKeysWithValues: statuses.enumerated().map { ($1, $0) })
         rows.sort { a, b in
@@ -98,19 +144,24 @@ struct ConsoleOverview: Sendable {
             default: return a.id < b.id
             }
         }
+        if let cache, let key { cache.setRows(key, rows) }
         return rows
     }
 
-    static func row(id: String, verdicts: [CheckVerdict]?, connection: StoredConnection?) -> Row {
-        guard let verdicts, let latest = verdicts.first else {
+    static func row(id: String, verdicts: [CheckVerdict], connection: StoredConnection?) -> Row {
+        row(id: id, summary: verdicts.isEmpty ? nil : Summary(verdicts), connection: connection)
+    }
+
+    static func row(id: String, summary: Summary?, connection: StoredConnection?) -> Row {
+        guard let summary else {
             return Row(id: id, provider: connection?.provider, client: connection?.client, account: connection?.account,
                        state: connection?.status.rawValue, status: "unchecked", failure: nil, summary: nil, failingSince: nil,
                        flapping: false, lastCheck: nil)
         }
-        let history = ConnectionHistory(connection: id, verdicts: verdicts)
+        let latest = summary.latest
         return Row(id: id, provider: connection?.provider ?? latest.provider, client: connection?.client, account: connection?.account,
                    state: connection?.status.rawValue, status: latest.status, failure: latest.failure == "none" ? nil : latest.failure,
-                   summary: latest.summary, failingSince: history.failingSince, flapping: history.flapping, lastCheck: latest.checkedAt)
+                   summary: latest.summary, failingSince: summary.failingSince, flapping: summary.flapping, lastCheck: latest.checkedAt)
     }
 
     /// The rows that pass the filter, cut to its page.

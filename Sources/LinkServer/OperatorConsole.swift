@@ -28,6 +28,7 @@ public struct OperatorConsole: Sendable {
     public var engine: ClassifyEngine
     public var sessionLifetime: TimeInterval
     let sessions = ConsoleSessions()
+    let overviewCache = ConsoleOverview.Cache()
 
     public init(catalog: LinkSourceCatalog, engine: ClassifyEngine, sessionLifetime: TimeInterval = 8 * 3600) {
         self.catalog = catalog
@@ -215,7 +216,7 @@ struct ConsoleHandlers: Sendable {
         switch route {
         case .overview:
             let filter = ConsoleOverview.Filter(query: FormEncoding.decode(Substring(request.uri.query ?? "")))
-            let page = ConsoleOverview.page(try ConsoleOverview.rows(store: store), filter: filter)
+            let page = ConsoleOverview.page(try ConsoleOverview.rows(store: store, cache: console.overviewCache), filter: filter)
             return Outcome(response: self.page(ConsolePages.overview(page, filter: filter, operatorName: signed.name, csrf: signed.session.csrf)))
         case .logout:
             console.sessions.end(signed.id)

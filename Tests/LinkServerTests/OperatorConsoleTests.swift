@@ -251,6 +251,11 @@ final class OperatorConsoleTests: XCTestCase {
             XCTAssertTrue(last.body.contains("121 of 123 connections") && last.body.contains("Page 3 of 3"))
             XCTAssertEqual(last.body.components(separatedBy: "<tr><td>").count - 1, 21)
             XCTAssertTrue(last.body.contains("href=\"/console?status=ok&amp;page=2\""))
+            // A check run records new verdicts: the next overview shows them (nothing stale is kept).
+            h.harness.clock.advance(3600)
+            try h.history(globex.id, ["critical"], provider: "facebook")
+            let afterRun = try await b.get("/console?status=critical")
+            XCTAssertTrue(afterRun.body.contains("2 of 123 connections") && afterRun.body.contains(globex.id), afterRun.body)
             let odd = try await b.get("/console?status=%3Cb%3E&page=-4")
             XCTAssertEqual(odd.status, 200)
             XCTAssertFalse(odd.body.contains("<b>"))
