@@ -287,7 +287,8 @@ final class OperatorConsoleTests: XCTestCase {
             let issued = try await b.post("/console/connections/\(acme.id)/link", form: [("csrf", try XCTUnwrap(page.csrf))])
             XCTAssertEqual(issued.status, 200, issued.body)
             let links = try h.store.allLinks()
-            let newest = try XCTUnwrap(links.first)
+            XCTAssertEqual(links.count, 2)
+            let newest = try XCTUnwrap(links.first { $0.id != acme.linkID })
             XCTAssertEqual(newest.client, "Acme Ltd")
             XCTAssertEqual(newest.sources, ["google"])
             XCTAssertTrue(issued.body.contains("value=\"\(Harness.publicURL)/l/"), "the URL is shown once")
@@ -305,7 +306,7 @@ final class OperatorConsoleTests: XCTestCase {
         let entries = try h.store.auditEntries(since: nil, actor: "alice")
         let issuedEntry = try XCTUnwrap(entries.first { $0.route == "/console/connections/{id}/link" })
         XCTAssertEqual(issuedEntry.status, 200)
-        XCTAssertEqual(issuedEntry.target, try h.store.allLinks().first?.id)
+        XCTAssertEqual(issuedEntry.target, try h.store.allLinks().first { $0.id != acme.linkID }?.id)
     }
 
     func testLinksAreIssuedShownOnceListedAndRevoked() async throws {
