@@ -378,6 +378,8 @@ enum ConsolePages {
         <h1>Paste evidence</h1>
         <p class="muted">Classify what a client sent, with the same rules as <code>authdoctor classify</code>. Nothing pasted or uploaded is stored or logged; secrets in it are redacted from the report.</p>
         \(problem.map { "<p class=\"refused\" role=\"alert\">\(escape($0))</p>" } ?? "")
+        \(result)
+        \(report == nil ? "" : "<h2>Classify other evidence</h2>")
         <form class="stack" method="post" action="/console/classify" enctype="multipart/form-data">
         <input type="hidden" name="csrf" value="\(escape(csrf))">
         <fieldset><legend>What it is</legend>\(kinds)</fieldset>
@@ -386,7 +388,6 @@ enum ConsolePages {
         <div><label for="c-provider">Provider</label><select id="c-provider" name="provider">\(providerOptions)</select></div>
         <div><button type="submit">Classify</button></div>
         </form>
-        \(result)
         """
         return Page(status: status, html: document(title: "Paste evidence", section: .classify, operatorName: operatorName, csrf: csrf, body: body))
     }

@@ -26,10 +26,11 @@ import sys
 import tempfile
 import time
 
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import link_flow_test as flow  # noqa: E402  (the same browser, server and screenshot helpers)
@@ -76,6 +77,30 @@ def audit_page(driver, pages, name):
     check(SECRET not in driver.page_source, "%s: the pasted secret is not on the page" % name)
 
 
+def wait_for(driver, condition, seconds=10):
+    """Whether the condition holds within the time (a key press navigates without selenium waiting)."""
+    try:
+        WebDriverWait(driver, seconds).until(condition)
+        return True
+    except TimeoutException:
+        return False
+
+
+def navigate(driver, element):
+    """Clicks something that loads a page, and waits for the new page."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def replaced(_):
+        try:
+            old.is_enabled()  # raises once the old page is gone (stale element, or a node Chromium dropped)
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 15).until(replaced)
+
+
 def seed_history(db, connection, provider, statuses, failure, summary):
     """Verdicts as `check --db` records them, one an hour ending now (oldest first)."""
     now = time.time()
@@ -111,9 +136,9 @@ def main():
         drivers.append(client)
         client.implicitly_wait(10)  # each click navigates; wait for the next page's elements
         client.get(issued["url"])
-        client.find_element(By.XPATH, "//button[normalize-space()='Start']").click()
-        client.find_element(By.CSS_SELECTOR, "form[action$='/connect/google'] button").click()
-        client.find_element(By.XPATH, "//button[normalize-space()='Finish']").click()
+        navigate(client, client.find_element(By.XPATH, "//button[normalize-space()='Start']"))
+        navigate(client, client.find_element(By.CSS_SELECTOR, "form[action$='/connect/google'] button"))
+        navigate(client, client.find_element(By.XPATH, "//button[normalize-space()='Finish']"))
         check("All set" in flow.body_text(client), "a client connected Google through a link")
         connection = json.loads(flow.run_cli("connections", "list", "--db", db, "--format", "json").stdout)[0]["id"]
         seed_history(db, connection, "google", ["ok", "ok", "ok", "warning", "critical", "critical"], "revoked",
@@ -136,7 +161,8 @@ def main():
         ActionChains(op).send_keys(Keys.TAB).perform()
         check(op.switch_to.active_element.get_attribute("id") == "token", "the next Tab reaches the token field")
         ActionChains(op).send_keys(token).send_keys(Keys.ENTER).perform()
-        check(op.current_url == base + "/console/connections/" + connection, "Enter signs in and goes on to the page asked for")
+        check(wait_for(op, lambda d: d.current_url == base + "/console/connections/" + connection),
+              "Enter signs in and goes on to the page asked for")
         session = [c for c in op.get_cookies() if c["name"] == "authdoctor_console"]
         check(session and session[0]["httpOnly"] and session[0].get("sameSite") == "Strict", "the session cookie is HttpOnly, SameSite=Strict")
         audit_page(op, pages, "connection")
@@ -152,48 +178,48 @@ def main():
         check(connection in rows[0].text and "CRITICAL" in rows[0].text, "worst first: the critical stored connection leads")
         check("warehouse prod" in text and "yes" in rows[1].text, "the flapping connection of the connections file follows")
         op.find_element(By.ID, "f-status").send_keys("crit")
-        op.find_element(By.XPATH, "//button[normalize-space()='Apply']").click()
+        navigate(op, op.find_element(By.XPATH, "//button[normalize-space()='Apply']"))
         check("2 of 62 connections" in flow.body_text(op), "the status filter keeps the two critical ones")
         pages.keep(op, "overview-critical")
-        op.find_element(By.LINK_TEXT, connection).click()
+        navigate(op, op.find_element(By.LINK_TEXT, connection))
 
-        op.find_element(By.XPATH, "//button[normalize-space()='Issue re-authorization link']").click()
+        navigate(op, op.find_element(By.XPATH, "//button[normalize-space()='Issue re-authorization link']"))
         audit_page(op, pages, "reauthorization-link")
         url = op.find_element(By.ID, "issued-url").get_attribute("value")
         check(url.startswith(base + "/l/"), "the re-authorization link's URL is shown")
         copy = op.find_element(By.XPATH, "//button[@data-copy='issued-url']")
         check(copy.is_displayed(), "the copy button is shown (its script ran under the CSP nonce)")
         copy.click()
-        check(copy.text == "Copied", "the copy button copies")
+        check(wait_for(op, lambda d: copy.text == "Copied"), "the copy button copies")
 
-        op.find_element(By.LINK_TEXT, "Links").click()
+        navigate(op, op.find_element(By.LINK_TEXT, "Links"))
         audit_page(op, pages, "links")
         check(url not in op.page_source, "the links page never shows a link's URL again")
         op.find_element(By.ID, "l-client").send_keys("Initech")
         op.find_element(By.CSS_SELECTOR, "input[name=sources][value=facebook]").click()
-        op.find_element(By.XPATH, "//button[normalize-space()='Issue link']").click()
+        navigate(op, op.find_element(By.XPATH, "//button[normalize-space()='Issue link']"))
         audit_page(op, pages, "link-issued")
         check("Link issued for Initech" in flow.body_text(op), "a link is issued from the form")
         new_id = json.loads(flow.run_cli("links", "list", "--db", db, "--format", "json").stdout)[0]["id"]
-        op.find_element(By.CSS_SELECTOR, "button[aria-label='Revoke link %s']" % new_id).click()
+        navigate(op, op.find_element(By.CSS_SELECTOR, "button[aria-label='Revoke link %s']" % new_id))
         audit_page(op, pages, "link-revoked")
         check("was revoked" in flow.body_text(op), "revoking says so")
         shown = json.loads(flow.run_cli("links", "show", new_id, "--db", db, "--format", "json").stdout)
         check(shown["state"] == "revoked", "the store holds the link as revoked")
 
-        op.find_element(By.LINK_TEXT, "Paste evidence").click()
+        navigate(op, op.find_element(By.LINK_TEXT, "Paste evidence"))
         audit_page(op, pages, "paste")
         op.find_element(By.ID, "c-evidence").send_keys(
             'Error: Couldn\'t get access token: {"error": "invalid_grant", "error_description": "Token has been expired or revoked."} '
             "client_secret=" + SECRET)
         op.find_element(By.ID, "c-provider").send_keys("google")
-        op.find_element(By.XPATH, "//button[normalize-space()='Classify']").click()
+        navigate(op, op.find_element(By.XPATH, "//button[normalize-space()='Classify']"))
         audit_page(op, pages, "paste-report")
         check(len(op.find_elements(By.CSS_SELECTOR, "article.finding")) >= 1, "the pasted evidence is classified")
         check("revoked" in flow.body_text(op) or "expiry" in flow.body_text(op), "as a revoked or expired grant")
 
-        op.find_element(By.XPATH, "//button[normalize-space()='Sign out']").click()
-        check(op.current_url.startswith(base + "/console/login"), "sign out returns to the sign-in page")
+        navigate(op, op.find_element(By.XPATH, "//button[normalize-space()='Sign out']"))
+        check(wait_for(op, lambda d: d.current_url.startswith(base + "/console/login")), "sign out returns to the sign-in page")
         op.get(base + "/console")
         check("/console/login" in op.current_url, "signed out, the console is closed again")
         audit = flow.run_cli("audit", "--db", db)
