@@ -86,10 +86,12 @@ test: deps embed
 	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)
 
 # The link flow in headless Chromium: issue, open, Start, Connect x2 (Sandbox OAuth), Finish, a second
-# browser refused; screenshots of every page under .build/browser-test/ (the folder is printed).
+# browser refused; then the operator console (sign in, overview, a connection, links, paste evidence);
+# screenshots of every page under .build/browser-test/ (the folders are printed).
 test-browser: deps-browser
 	@[ -x $(DEBUG_BIN) ] || { $(SWIFT) build || $(SWIFT) build; }
 	python3 Tests/browser/link_flow_test.py $(DEBUG_BIN)
+	python3 Tests/browser/console_test.py $(DEBUG_BIN)
 
 fuzz: build
 	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)

@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Links", dependencies: ["EvidenceModel", "Probe", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
         // `authdoctor serve`: the link pages and the OAuth 2.0 authorization-code flow (Hummingbird).
-        .target(name: "LinkServer", dependencies: ["Links", "RuleEngine", "EvidenceModel", "Probe",
+        .target(name: "LinkServer", dependencies: ["Links", "RuleEngine", "EvidenceModel", "Probe", "Diagnose", "HealthCheck",
                                                    .product(name: "Hummingbird", package: "hummingbird"),
                                                    .product(name: "Logging", package: "swift-log"),
                                                    .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "Sandbox", "AuthDoctorTestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Probe", "AuthDoctorTestSupport"]),
         .testTarget(name: "LinksTests", dependencies: ["Links", "AuthDoctorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "RuleEngine", "EvidenceModel",
+        .testTarget(name: "LinkServerTests", dependencies: ["LinkServer", "Links", "Sandbox", "Probe", "RuleEngine", "EvidenceModel", "Diagnose",
                                                            "AuthDoctorTestSupport",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                            .product(name: "Yams", package: "Yams"),

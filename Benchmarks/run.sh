@@ -14,6 +14,7 @@ echo "machine: $(nproc) cores, $(uname -srm)"
 "$bench" batch "$n" "$(nproc)"
 "$bench" links 10000
 "$bench" serve 32 20000
+"$bench" console 10000 10 30
 if [ -x ../shared/bench/batch-vs-jq.sh ] || [ -f ../shared/bench/batch-vs-jq.sh ]; then
   command -v jq >/dev/null || { echo "batch-vs-jq: needs jq (make deps-bench)"; exit 0; }
   bash ../shared/bench/batch-vs-jq.sh "$bin" "$n"

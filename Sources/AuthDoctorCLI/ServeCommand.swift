@@ -48,6 +48,14 @@ struct ServeCommand: ParsableCommand {
         call needs `Authorization: Bearer <token>` of an operator (`authdoctor operators add NAME`) \
         and is written to the audit log, refused ones too (`authdoctor audit`).
 
+        Operator console (HTML, for a browser): `<public-url>/console`. Sign in with an operator \
+        token; it lists every connection with its status, provider, client, failing since, flapping \
+        and last check (filter, search, 50 a page); a connection's page draws its check history and \
+        its latest report (steps, message for the client) and issues a re-authorization link; \
+        /console/links issues (URL shown once), lists and revokes links; /console/classify \
+        classifies pasted text, a `curl -i` output or a HAR (nothing pasted is stored). Sessions \
+        live in this process (a restart signs operators out); every action is in the audit log.
+
         Slow and idle clients: a connection must complete a request head within --idle-timeout \
         seconds (15) of opening or of its previous answer, and the body within --body-timeout (10); \
         at most --max-connections (512, lowered to fit the descriptor limit) are open at once: a new \
@@ -56,6 +64,8 @@ struct ServeCommand: ParsableCommand {
         Examples:
           authdoctor serve --sandbox --port 8080
           authdoctor serve --sandbox --port 0 --db /tmp/links.sqlite
+          authdoctor operators add alice --db /tmp/links.sqlite
+          # sign in at http://127.0.0.1:8080/console with the token it printed
           curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
               -d '{"client": "Acme"}' http://127.0.0.1:8080/api/links
           export AUTHDOCTOR_OAUTH_GOOGLE_SECRET=... AUTHDOCTOR_OAUTH_HUBSPOT_SECRET=...
@@ -164,10 +174,11 @@ struct ServeCommand: ParsableCommand {
             onRunning: { url in
                 FileHandle.standardError.write(Data("authdoctor serve: metrics on \(url)\(metricsToken == nil ? "" : " (bearer token required)")\n".utf8))
             })
+        // The built-in rules: the console's paste page and reports, and GET /probe.
+        let (ruleSet, ruleIssues) = try RuleLibrary.load(includeBuiltin: true, directories: [])
+        if let first = ruleIssues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
         if metrics != nil {
             // GET /probe?connection=NAME beside /metrics: one stored connection checked now.
-            let (ruleSet, ruleIssues) = try RuleLibrary.load(includeBuiltin: true, directories: [])
-            if let first = ruleIssues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
             let probe = ServeProbe(store: store, definitions: definitions, engine: ClassifyEngine(ruleSet: ruleSet),
                                    oauthClients: clients.mapValues { .init(clientID: $0.clientID, clientSecret: $0.clientSecret) },
                                    sandboxURL: sandboxServer.map(SandboxRouting.baseURL(server:)))
@@ -183,6 +194,7 @@ struct ServeCommand: ParsableCommand {
             logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
             metrics: metricsEndpoint,
             operatorAPI: OperatorAPI(catalog: LinkText.sourceCatalog(definitions)),
+            console: OperatorConsole(catalog: LinkText.sourceCatalog(definitions), engine: ClassifyEngine(ruleSet: ruleSet)),
             onServerRunning: { url in
                 let metricsNote = !metricsOn ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
                 FileHandle.standardError.write(Data((metricsNote + "authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n").utf8))

@@ -19,6 +19,7 @@ import Logging
 /// - `GET /healthz`.
 /// - `/api/...`: the operator API (`operatorAPI`; bearer tokens of operators, every call audited;
 ///   OperatorAPI.swift, schema/openapi.yaml).
+/// - `/console...`: the operator console (`console`; HTML behind an operator sign-in; OperatorConsole.swift).
 ///
 /// `configureRouter` adds routes of other features (issue 6's `/metrics`); `onServerRunning`
 /// receives the public URL once the server listens (with `port: 0`, the port it got).
@@ -29,12 +30,13 @@ public func buildApplication(
     configureRouter: (Router<BasicRequestContext>) -> Void = { _ in },
     metrics: MetricsEndpoint? = nil,
     operatorAPI: OperatorAPI? = nil,
+    console: OperatorConsole? = nil,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let logger = logger ?? Logger(label: "authdoctor.serve")
     let origin = PublicOrigin(configuration.publicURL)
     let router = makeRouter(configuration: configuration, store: store, origin: origin, configureRouter: configureRouter,
-                            metrics: metrics, operatorAPI: operatorAPI)
+                            metrics: metrics, operatorAPI: operatorAPI, console: console)
     let metricsApplication = metrics.flatMap { endpoint in endpoint.listen.map { endpoint.application(address: $0, logger: logger) } }
 
     let host = configuration.host
@@ -59,7 +61,7 @@ public func buildApplication(
 /// Every route of the client-facing listener (`buildApplication` serves it; tests list its routes).
 func makeRouter(configuration: LinkServerConfiguration, store: any AuthDoctorStore, origin: PublicOrigin,
                 configureRouter: (Router<BasicRequestContext>) -> Void = { _ in }, metrics: MetricsEndpoint? = nil,
-                operatorAPI: OperatorAPI? = nil) -> Router<BasicRequestContext> {
+                operatorAPI: OperatorAPI? = nil, console: OperatorConsole? = nil) -> Router<BasicRequestContext> {
     let handlers = LinkHandlers(configuration: configuration, store: store, origin: origin,
                                 exchanger: TokenExchanger(timeout: configuration.exchangeTimeout, caBundlePath: configuration.caBundlePath))
     let router = Router(context: BasicRequestContext.self)
@@ -74,6 +76,7 @@ func makeRouter(configuration: LinkServerConfiguration, store: any AuthDoctorSto
     router.post("/l/:token/finish") { request, context in await handlers.finish(request, context) }
     router.get("/oauth/callback") { request, context in await handlers.callback(request, context) }
     operatorAPI?.addRoutes(to: router, store: store, configuration: configuration, origin: origin)
+    console?.addRoutes(to: router, store: store, configuration: configuration, origin: origin)
     configureRouter(router)
     // /metrics is an operator surface: on the client-facing listener only behind a bearer token.
     if let metrics, metrics.bearerToken != nil { metrics.addRoute(to: router) }

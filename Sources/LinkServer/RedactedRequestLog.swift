@@ -90,7 +90,7 @@ struct OddPathMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         let underAPI = path.hasPrefix("/api/") || path == "/api"
-        if let problem = RequestRedaction.oddPath(path) {
+        if let problem = RequestRedaction.oddPath(path), !ConsoleHandlers.isEncodedConnectionPath(path) {
             if underAPI { return OperatorHandlers.response(.error(400, "bad_request", "the path is not written the way the API writes it (\(problem))")) }
             return LinkHandlers.page(LinkHandlers.oddPathPage)
         }

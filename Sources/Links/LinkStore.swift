@@ -292,6 +292,12 @@ public protocol AuthDoctorStore: Sendable {
     func pendingAuthorizations(sessionID: String) throws -> Int
     /// The newest `perConnection` verdicts of every connection with a history, each newest first.
     func recentVerdicts(perConnection: Int) throws -> [String: [CheckVerdict]]
+    /// A value that changes whenever a verdict is recorded or removed (the console keeps what it
+    /// derived from `recentVerdicts` until it does); nil when the backend cannot tell.
+    func checkHistoryVersion() throws -> String?
+    /// A value that changes whenever a connection is added, activated or removed (or erased by
+    /// `prune`); nil when the backend cannot tell.
+    func connectionsVersion() throws -> String?
     /// Removes what can never be used again, in one transaction.
     func prune(now: Date) throws -> PruneReport
     /// Re-encrypts every sealed value under `newBox`, in one transaction; returns how many.
@@ -327,6 +333,8 @@ public protocol AuthDoctorStore: Sendable {
 
 extension AuthDoctorStore {
     public func renewedConnectionNames() throws -> Set<String>? { nil }
+    public func checkHistoryVersion() throws -> String? { nil }
+    public func connectionsVersion() throws -> String? { nil }
 }
 
 /// What `store status` shows.

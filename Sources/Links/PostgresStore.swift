@@ -591,6 +591,22 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
             }
     }
 
+    /// How many connections, and the latest creation, activation and removal among them.
+    public func connectionsVersion() throws -> String? {
+        try read { c in
+            try c.exec("""
+                SELECT COUNT(*), COALESCE(MAX(created_at), 0), COALESCE(MAX(activated_at), 0), COALESCE(MAX(removed_at), 0) FROM connections
+                """).first.map { $0.values.map { $0 ?? "" }.joined(separator: ":") }
+        }
+    }
+
+    /// The newest verdict id and the number of verdicts (ids come from a sequence: they only grow).
+    public func checkHistoryVersion() throws -> String? {
+        try read { c in
+            try c.exec("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM verdicts").first.map { "\($0.int(0)):\($0.int(1))" }
+        }
+    }
+
     static func verdict(_ row: PGRow) -> CheckVerdict {
         CheckVerdict(connection: row.string(0), checkedAt: row.date(1), status: row.string(2), failure: row.string(3), summary: row.string(4),
                      provider: row.optionalString(5), seconds: row.values[6].flatMap(Double.init), tokenExpiresAt: row.optionalInt(7))

@@ -632,18 +632,44 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
     /// The newest `perConnection` verdicts of every connection with a history, by connection name,
     /// each newest first (`authdoctor history` without a connection).
     public func recentVerdicts(perConnection: Int) throws -> [String: [CheckVerdict]] {
-        try read { db in
-            let rows = try Self.fetchAll(db, """
-                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at FROM (
-                    SELECT *, ROW_NUMBER() OVER (PARTITION BY connection ORDER BY checked_at DESC, id DESC) AS position FROM verdicts
-                ) WHERE position <= ? ORDER BY connection, position
-                """, [max(1, perConnection)])
+        let limit = max(1, perConnection)
+        return try read { db in
+            // A backward scan of the (connection, checked_at) index gives each connection's verdicts
+            // newest first with no sort (a window function sorted every row: 2x slower at 100,000);
+            // rows past the limit are skipped before they are decoded.
+            let cursor = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at FROM verdicts
+                ORDER BY connection DESC, checked_at DESC, id DESC
+                """))
             var out: [String: [CheckVerdict]] = [:]
-            for row in rows {
-                let verdict = Self.verdict(row)
-                out[verdict.connection, default: []].append(verdict)
+            var current = "", taken = 0
+            while let row = try cursor.next() {
+                let connection: String = row[0]
+                if taken == 0 || connection != current { (current, taken) = (connection, 0) }
+                guard taken < limit else { continue }
+                taken += 1
+                out[connection, default: []].append(Self.verdict(row))
             }
             return out
+        }
+    }
+
+    /// How many connections, and the latest creation, activation and removal among them.
+    public func connectionsVersion() throws -> String? {
+        try read { db in
+            let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT COUNT(*), COALESCE(MAX(created_at), 0), COALESCE(MAX(activated_at), 0), COALESCE(MAX(removed_at), 0) FROM connections
+                """))
+            return row.map { "\($0[0] as Int64):\($0[1] as Double):\($0[2] as Double):\($0[3] as Double)" }
+        }
+    }
+
+    /// The newest verdict id and the number of verdicts: ids only grow (AUTOINCREMENT), so a
+    /// recorded verdict changes the first and a removed one the second.
+    public func checkHistoryVersion() throws -> String? {
+        try read { db in
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM verdicts"))
+            return row.map { "\($0[0] as Int64):\($0[1] as Int64)" }
         }
     }
 

@@ -33,7 +33,7 @@ import Sandbox
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | links-pg URL [LIFECYCLES] [THREADS] | store-fill PATH [CONNECTIONS] | serve [CLIENTS] [REQUESTS] | fuzz SECONDS [BINARY]\n".utf8))
+    FileHandle.standardError.write(Data("usage: authdoctor-bench batch [RECORDS] [JOBS] | rules [RUNS] | oneshot BINARY [RUNS] | diagnose BINARY [RUNS] [LATENCY_MS] | links [LIFECYCLES] | links-pg URL [LIFECYCLES] [THREADS] | store-fill PATH [CONNECTIONS] | serve [CLIENTS] [REQUESTS] | console [CONNECTIONS] [CHECKS] [RUNS] | fuzz SECONDS [BINARY]\n".utf8))
     exit(64)
 }
 
@@ -216,6 +216,9 @@ case "serve":
     let clients = intArgument(1, default: 32)
     let requests = intArgument(2, default: 20_000)
     try benchmarkLinkPage(clients: clients, requests: requests)
+
+case "console":
+    try benchmarkConsole(count: intArgument(1, default: 10_000), verdictsPerConnection: intArgument(2, default: 10), runs: intArgument(3, default: 30))
 
 case "links":
     let count = intArgument(1, default: 10_000)

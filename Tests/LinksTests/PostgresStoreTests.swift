@@ -72,6 +72,10 @@ final class PostgresStoreConformanceTests: StoreConformanceTests {
     override func testAllConnectionsNewestFirst() throws { try super.testAllConnectionsNewestFirst() }
     override func testRenewedTokensOfAStoredConnection() throws { try super.testRenewedTokensOfAStoredConnection() }
     override func testVerdictsNewestFirstWithLimit() throws { try super.testVerdictsNewestFirstWithLimit() }
+    override func testCheckHistoryVersionChangesWithEveryRecordedVerdict() throws { try super.testCheckHistoryVersionChangesWithEveryRecordedVerdict() }
+    override func testConnectionsVersionChangesWhenAConnectionIsAddedActivatedOrRemoved() throws {
+        try super.testConnectionsVersionChangesWhenAConnectionIsAddedActivatedOrRemoved()
+    }
     override func testRenewedTokensByConnectionName() throws { try super.testRenewedTokensByConnectionName() }
     override func testFiftyConcurrentOpensMakeExactlyOneSession() throws { try super.testFiftyConcurrentOpensMakeExactlyOneSession() }
     override func testVerdictsKeepProviderDurationAndExpiry() throws { try super.testVerdictsKeepProviderDurationAndExpiry() }

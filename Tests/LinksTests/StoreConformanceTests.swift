@@ -353,6 +353,38 @@ class StoreConformanceTests: XCTestCase {
         XCTAssertEqual(try store.verdicts(connection: "nobody", limit: 5), [])
     }
 
+    /// The console keeps what it derived from the history until this changes: every recorded verdict changes it.
+    func testCheckHistoryVersionChangesWithEveryRecordedVerdict() throws {
+        let store = try makeStore()
+        let empty = try XCTUnwrap(store.checkHistoryVersion())
+        XCTAssertEqual(try store.checkHistoryVersion(), empty)
+        try store.recordVerdicts([CheckVerdict(connection: "a", checkedAt: at(1), status: "ok", failure: "none", summary: "healthy")])
+        let one = try XCTUnwrap(store.checkHistoryVersion())
+        XCTAssertNotEqual(one, empty)
+        _ = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 60, now: at(1))
+        try store.recordVerdicts([])
+        XCTAssertEqual(try store.checkHistoryVersion(), one, "only verdicts change it")
+        try store.recordVerdicts([CheckVerdict(connection: "a", checkedAt: at(2), status: "critical", failure: "expiry", summary: "expired")])
+        XCTAssertNotEqual(try store.checkHistoryVersion(), one)
+    }
+
+    /// The console keeps its sorted overview until the history or the connections change.
+    func testConnectionsVersionChangesWhenAConnectionIsAddedActivatedOrRemoved() throws {
+        let store = try makeStore()
+        var seen = [try XCTUnwrap(store.connectionsVersion())]
+        let issued = try store.issueLink(client: "Acme", sources: [], maxSources: nil, ttl: 600, now: at(1))
+        XCTAssertEqual(try store.connectionsVersion(), seen.last, "a link is not a connection")
+        let opened = try store.openLink(token: issued.token, now: at(2))
+        let made = try store.addConnection(sessionID: opened.session.id, provider: "google", account: nil,
+                                           tokens: ProviderTokens(accessToken: "a"), now: at(3))
+        seen.append(try XCTUnwrap(store.connectionsVersion()))
+        _ = try store.finishSession(id: opened.session.id, now: at(4))
+        seen.append(try XCTUnwrap(store.connectionsVersion()))
+        _ = try store.removeConnection(id: made.id, now: at(5))
+        seen.append(try XCTUnwrap(store.connectionsVersion()))
+        XCTAssertEqual(Set(seen).count, 4, "\(seen)")
+    }
+
     /// Schema v3: provider, duration and token expiry come back as recorded; older verdicts have none.
     func testVerdictsKeepProviderDurationAndExpiry() throws {
         let store = try SQLiteStore.inMemory()
