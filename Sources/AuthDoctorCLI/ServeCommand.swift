@@ -95,6 +95,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Start the Sandbox on 127.0.0.1 and use its test OAuth servers for every provider (demos, tests).")
     var sandbox = false
 
+    @Option(name: .customLong("sandbox-url"), help: ArgumentHelp("Use the test OAuth servers of a Sandbox already running at URL (`authdoctor sandbox --port N`; loopback only) instead of starting one: several serve instances on one store then share one test provider.", valueName: "URL"))
+    var sandboxURL: String?
+
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
     var providerDirectories: [String] = []
 
@@ -122,6 +125,13 @@ struct ServeCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 (any free port) to 65535, not \(port)") }
         guard exchangeTimeout > 0, exchangeTimeout <= 120 else { throw ValidationError("--exchange-timeout must be more than 0 and at most 120 seconds") }
         if sandbox && !oauthClients.isEmpty { throw ValidationError("--sandbox uses the Sandbox's own OAuth clients; drop --oauth-client") }
+        if let sandboxURL {
+            if sandbox { throw ValidationError("give --sandbox (start one) or --sandbox-url (use a running one), not both") }
+            if !oauthClients.isEmpty { throw ValidationError("--sandbox-url uses the Sandbox's own OAuth clients; drop --oauth-client") }
+            guard let url = URL(string: sandboxURL), url.scheme == "http", let host = url.host, ProviderLoader.isLoopbackHost(host) else {
+                throw ValidationError("--sandbox-url takes the http:// URL of a Sandbox on loopback (e.g. http://127.0.0.1:8700), not '\(sandboxURL)'")
+            }
+        }
         if let metricsListen, MetricsEndpoint.parseListen(metricsListen) == nil {
             throw ValidationError("--metrics-listen takes ADDRESS:PORT (e.g. 127.0.0.1:9464), not '\(metricsListen)'")
         }
@@ -147,6 +157,8 @@ struct ServeCommand: ParsableCommand {
             let server = try InProcessSandbox.start()
             sandboxServer = server
             clients = LinkServerConfiguration.sandboxClients(definitions: definitions, sandboxBaseURL: server.baseURL)
+        } else if let sandboxURL {
+            clients = LinkServerConfiguration.sandboxClients(definitions: definitions, sandboxBaseURL: sandboxURL)
         } else {
             clients = try Self.clients(oauthClients, definitions: definitions, environment: environment)
         }
@@ -187,7 +199,7 @@ struct ServeCommand: ParsableCommand {
         let metricsEndpoint = metrics
         let metricsOn = metrics != nil
         let providers = clients.keys.sorted().joined(separator: ", ")
-        let sandboxNote = sandboxServer.map { " (OAuth servers of the Sandbox at \($0.baseURL))" } ?? ""
+        let sandboxNote = (sandboxServer?.baseURL ?? sandboxURL).map { " (OAuth servers of the Sandbox at \($0))" } ?? ""
         let host = self.host, port = self.port
         let application = buildApplication(
             configuration: configuration, store: store,

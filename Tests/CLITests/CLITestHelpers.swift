@@ -189,3 +189,35 @@ final class ServeProcess {
 
     deinit { if process.isRunning { process.terminate() } }
 }
+
+/// `authdoctor sandbox --port 0` as a process of its own (one test provider shared by several
+/// `serve` instances); its URL is read from the line it prints on start.
+final class SandboxProcess {
+    let process = Process()
+    let stdout = Pipe()
+    private(set) var url = ""
+
+    init(file: StaticString = #filePath, line: UInt = #line) throws {
+        process.executableURL = CLI.binary
+        process.arguments = ["sandbox", "--port", "0"]
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var printed = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !printed.contains("Ctrl-C stops it"), Date() < deadline {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        url = try XCTUnwrap(printed.range(of: #"on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            .map { String(printed[$0].dropFirst("on ".count)) }, printed, file: file, line: line)
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}

@@ -102,6 +102,60 @@ final class PostgresServeTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(list.stdoutText).arrayValue?.compactMap { $0["status"]?.stringValue }, ["active", "active"])
     }
 
+    /// Behind a load balancer every instance has the same public URL and the OAuth app one redirect
+    /// URI: a flow begun (Connect) on one instance comes back from the provider to another, and the
+    /// session is finished on a third. The three share one Sandbox as their provider.
+    func testOAuthFlowBegunOnOneInstanceCompletesOnAnotherAndFinishesOnAThird() throws {
+        let url = try freshDatabase()
+        assertSuccess(try cli(["store", "migrate", "--db", url]))
+        let sandbox = try SandboxProcess()
+        defer { sandbox.stop() }
+        let first = try ServeProcess(["--sandbox-url", sandbox.url, "--port", "0", "--db", url], environment: environment)
+        defer { first.stop() }
+        let publicURL = first.url
+        let others = try (0..<2).map { _ in
+            try ServeProcess(["--sandbox-url", sandbox.url, "--port", "0", "--db", url, "--public-url", publicURL], environment: environment)
+        }
+        defer { for instance in others { instance.stop() } }
+        let bases = [first.url] + others.map(\.url)
+
+        let issued = try cli(["links", "issue", "--db", url, "--client", "Acme", "--sources", "google", "--public-url", publicURL, "--format", "json"])
+        assertSuccess(issued)
+        let link = try XCTUnwrap(JSON.parse(issued.stdoutText)["url"]?.stringValue)
+        let token = String(link.dropFirst(publicURL.count + 3))
+
+        let open = Prober().perform(ProbeRequest(method: "POST", url: "\(bases[0])/l/\(token)/open", headers: Self.form(nil, origin: publicURL),
+                                                 body: Array("start=1".utf8)))
+        XCTAssertEqual(open.status, 303, open.bodyText)
+        let cookie = try XCTUnwrap(open.headerValues("Set-Cookie").first.map { String($0.prefix(while: { $0 != ";" })) })
+        let page = Prober().perform(ProbeRequest(url: "\(bases[1])/l/\(token)", headers: [HTTPHeader("Cookie", cookie)]))
+        XCTAssertEqual(page.status, 200, page.bodyText)
+        let csrf = try XCTUnwrap(page.bodyText.range(of: #"name="csrf" value=""#).map { String(page.bodyText[$0.upperBound...].prefix(while: { $0 != "\"" })) })
+
+        // Connect on the second instance: the provider sends the browser back to the public URL ...
+        let connect = Prober().perform(ProbeRequest(method: "POST", url: "\(bases[1])/l/\(token)/connect/google", headers: Self.form(cookie, origin: publicURL),
+                                                    body: Array("csrf=\(csrf)".utf8)))
+        XCTAssertEqual(connect.status, 303, connect.bodyText)
+        let approve = Prober().perform(ProbeRequest(url: try XCTUnwrap(connect.header("Location"))))
+        XCTAssertEqual(approve.status, 302)
+        let callback = try XCTUnwrap(approve.header("Location"))
+        XCTAssertTrue(callback.hasPrefix(publicURL + "/oauth/callback"), callback)
+        // ... which the load balancer hands to the third.
+        let landed = bases[2] + callback.dropFirst(publicURL.count)
+        let back = Prober().perform(ProbeRequest(url: landed, headers: [HTTPHeader("Cookie", cookie)]))
+        XCTAssertEqual(back.status, 303, back.bodyText)
+        let replay = Prober().perform(ProbeRequest(url: bases[1] + callback.dropFirst(publicURL.count), headers: [HTTPHeader("Cookie", cookie)]))
+        XCTAssertNotEqual(replay.status, 303, "the same callback on another instance completes nothing twice")
+
+        // Finish on the first.
+        let finish = Prober().perform(ProbeRequest(method: "POST", url: "\(bases[0])/l/\(token)/finish", headers: Self.form(cookie, origin: publicURL),
+                                                   body: Array("csrf=\(csrf)".utf8)))
+        XCTAssertEqual(finish.status, 200, finish.bodyText)
+        let list = try cli(["connections", "list", "--db", url, "--format", "json"])
+        assertSuccess(list)
+        XCTAssertEqual(try JSON.parse(list.stdoutText).arrayValue?.compactMap { $0["status"]?.stringValue }, ["active"])
+    }
+
     /// The database stops under a running `serve`: link pages answer 503 with Retry-After (nothing
     /// half-done), and once it is back the same server answers again without a restart.
     func testServeAnswers503WhilePostgresRestartsAndRecovers() throws {

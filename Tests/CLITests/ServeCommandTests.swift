@@ -17,6 +17,8 @@ final class ServeCommandTests: XCTestCase {
                                        environment: ["AUTHDOCTOR_OAUTH_GOOGLE_SECRET": "s3cr3t-value"]), status: 64, mentions: ["given twice"])
         assertOneLineError(try CLI.run(["serve", "--db", db]), status: 78, mentions: ["--oauth-client", "--sandbox"])
         assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--public-url", "https://links.example.com/x"]), status: 64, mentions: ["without a path"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox-url", "http://sandbox.example.com:8700"]), status: 64, mentions: ["loopback"])
+        assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--sandbox-url", "http://127.0.0.1:8700"]), status: 64, mentions: ["not both"])
         assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--host", "0.0.0.0"]), status: 64, mentions: ["--public-url is needed"])
         assertOneLineError(try CLI.run(["serve", "--db", db, "--sandbox", "--port", "70000"]), status: 64, mentions: ["--port"])
     }
