@@ -449,11 +449,20 @@ public enum SQLState {
         }
         guard hasMarker else { return nil }
         if let explicit = firstMatch(explicitPattern, in: text) { return explicit.uppercased() }
+        if lowered.withUnsafeBufferPointer({ ByteSearch.contains($0, npgsqlMarker) }), let npgsql = firstMatch(npgsqlPattern, in: text) {
+            return npgsql
+        }
         return implied(by: String(decoding: lowered, as: UTF8.self))
     }
 
+    static let npgsqlMarker = Array("postgresexception".utf8)
+    /// Npgsql prints the SQLSTATE before a colon, whatever language (or mis-decoding) the message is in:
+    /// `Npgsql.PostgresException (0x80004005): 28P01: …`, `PostgresException:“28P01: …”`.
+    nonisolated(unsafe) static let npgsqlPattern = try! NSRegularExpression(
+        pattern: #"PostgresException(?:\s*\(0x[0-9A-Fa-f]{8}\))?\s*:\s*["“']?([0-9A-Z]{5}):"#)
+
     /// Words without which no SQLSTATE can be found (keeps the regex off most texts).
-    static let markers: [[UInt8]] = ["sqlstate", "sql state", "error:", "fatal:", "panic:", "password authentication", "pg_hba",
+    static let markers: [[UInt8]] = ["sqlstate", "sql state", "error:", "fatal:", "panic:", "password authentication", "pg_hba", "postgresexception",
                                      "permission denied", "must be owner", "connection slots", "too many connections", "too many clients",
                                      "connection limit", "does not exist"].map { Array($0.utf8) }
 
@@ -483,11 +492,28 @@ public enum SQLState {
             func has(_ s: String) -> Bool { ByteSearch.contains(buffer, Array(s.utf8)) }
             for (phrase, state) in phrases where has(phrase) { return state }
             if has("does not exist") {
-                for (object, state) in missingObjects where has(object) { return state }
+                // Only PostgreSQL's own sentence `database "x" does not exist`: a `database "X"` in one
+                // sentence and Snowflake's "Object does not exist" in another imply nothing.
+                for (object, state) in missingObjects where namesMissing(object, in: buffer) { return state }
             }
             return nil
         }
         return nil
+    }
+
+    /// Whether `object` (`role "`) is followed by a quoted name and ` does not exist`.
+    static func namesMissing(_ object: String, in buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        let needle = Array(object.utf8)
+        let tail = Array("\" does not exist".utf8)
+        var from = 0
+        while let i = ByteSearch.firstIndex(of: needle, in: buffer, from: from) {
+            let nameStart = i + needle.count
+            var j = nameStart
+            while j < buffer.count, j - nameStart < 256, buffer[j] != UInt8(ascii: "\""), buffer[j] != 0x0A { j += 1 }
+            if j + tail.count <= buffer.count, memcmp(buffer.baseAddress! + j, tail, tail.count) == 0 { return true }
+            from = i + 1
+        }
+        return false
     }
 
     static func firstMatch(_ regex: NSRegularExpression, in text: String) -> String? {
@@ -522,8 +548,30 @@ enum TransportPhrases {
     static func classify(_ text: String) -> String? {
         let lowered = ByteSearch.lowered(text)
         return lowered.withUnsafeBufferPointer { buffer in
-            table.first { ByteSearch.contains(buffer, Array($0.0.utf8)) }?.1
+            table.first { phrase, kind in
+                let needle = Array(phrase.utf8)
+                guard ByteSearch.contains(buffer, needle) else { return false }
+                return kind != "refused" || phrase != "connection refused" || !onlySimbaWrapper(needle, in: buffer)
+            }?.1
         }
+    }
+
+    /// Simba-built drivers (Amazon Redshift, Simba Spark/BigQuery JDBC/ODBC) wrap every failure to
+    /// connect in `[Amazon][JDBC](10100) Connection Refused: [Amazon][JDBC](11640) Required Connection Key(s): PWD`:
+    /// the driver refused its own settings before any TCP connect. Refused only when the phrase stands elsewhere.
+    static func onlySimbaWrapper(_ needle: [UInt8], in buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        var from = 0
+        var wrapped = 0
+        while let i = ByteSearch.firstIndex(of: needle, in: buffer, from: from) {
+            var j = i + needle.count
+            guard j < buffer.count, buffer[j] == UInt8(ascii: ":") else { return false }
+            j += 1
+            while j < buffer.count, buffer[j] == 0x20 { j += 1 }
+            guard j < buffer.count, buffer[j] == UInt8(ascii: "[") else { return false }
+            wrapped += 1
+            from = i + 1
+        }
+        return wrapped > 0
     }
 }
 

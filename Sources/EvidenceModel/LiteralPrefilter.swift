@@ -233,6 +233,22 @@ public enum ByteSearch {
         }
     }
 
+    /// Where `needle` first starts in `haystack` at or after `from`.
+    public static func firstIndex(of needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard !needle.isEmpty, let base = haystack.baseAddress, from >= 0, needle.count <= haystack.count - from else { return nil }
+        return needle.withUnsafeBufferPointer { n in
+            var start = from
+            let last = haystack.count - n.count
+            while start <= last {
+                guard let hit = memchr(base + start, Int32(n[0]), last - start + 1) else { return nil }
+                let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + i, n.baseAddress!, n.count) == 0 { return i }
+                start = i + 1
+            }
+            return nil
+        }
+    }
+
     public static func lowered(_ s: String) -> [UInt8] {
         var out = Array(s.utf8)
         for i in out.indices { out[i] = out[i].asciiLowercased }

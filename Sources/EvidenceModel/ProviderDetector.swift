@@ -81,6 +81,9 @@ public enum ProviderDetector {
         if ByteSearch.contains(text, "lookerstudio.google.com") || ByteSearch.contains(text, "datastudio.google.com") || ByteSearch.contains(text, "looker studio") {
             return "looker-studio"
         }
+        // A Snowflake error number (`002043 (02000):`, libsnowflakeclient's `240009`) outweighs a SQLSTATE,
+        // which every SQL database speaks.
+        if facts["snowflake.code"] != nil { return "snowflake" }
         if facts["sqlstate"] != nil {
             return ByteSearch.contains(text, "redshift") || ByteSearch.contains(text, ":5439") || ByteSearch.contains(text, "port 5439") ? "redshift" : "postgres"
         }

@@ -59,8 +59,26 @@ enum TextEvidence {
         let lowered = ByteSearch.lowered(text)
         let lowerText = String(decoding: lowered, as: UTF8.self)
 
+        // 1b. Response header lines pasted into the ticket (`WWW-Authenticate: …`, `X-Mashery-Error-Code: …`).
+        PastedHeaders.add(from: text, into: &facts)
+
+        // 1c. .NET's TokenResponseException: `Error:"invalid_grant", Description:"Robot is disabled.", Uri:""`.
+        if !hasBody, let dotnet = Prose.dotnetTokenError(in: text) {
+            facts.setIfAbsent("body.error", .string(dotnet.error))
+            if !dotnet.description.isEmpty {
+                facts.setIfAbsent("body.error_description", .string(dotnet.description))
+                facts.setIfAbsent("message", .string(dotnet.description))
+            }
+            if !dotnet.uri.isEmpty { facts.setIfAbsent("body.error_uri", .string(dotnet.uri)) }
+        }
+
+        // Facebook's Graph envelope (`type: OAuthException`, `fbtrace_id`): its `code` is Graph's, not an HTTP status,
+        // and its WWW-Authenticate positional values (`"invalid_request"`) are Graph's, not RFC 6749's.
+        let graphEnvelope = facts.string("www-authenticate.realm") == "Facebook Platform" || lowerText.has("\"facebook platform\"")
+            || lowerText.has("fbtrace") || Prose.hasBareOAuthException(lowered)
+
         // 2. HTTP status in prose.
-        if facts["http.status"] == nil, let status = Prose.httpStatus(in: text) {
+        if facts["http.status"] == nil, let status = Prose.httpStatus(in: text, bareCodeIsStatus: !graphEnvelope) {
             facts.set("http.status", status)
             facts.set("text.http.status", status)
         }
@@ -75,7 +93,8 @@ enum TextEvidence {
         }
 
         // 3. OAuth error codes (RFC 6749/6750 and Google's own) wherever they stand.
-        if let code = Prose.oauthError(in: lowerText) {
+        let facebookChallenge = facts.string("www-authenticate.realm") == "Facebook Platform" || lowerText.has("\"facebook platform\"")
+        if !facebookChallenge, let code = Prose.oauthError(in: lowerText) {
             facts.setIfAbsent("oauth.error", .string(code))
             if !hasBody, facts["body.error"] == nil, facts["body.error.code"] == nil, facts["body.error.message"] == nil {
                 facts.set("body.error", code)
@@ -108,6 +127,10 @@ enum TextEvidence {
             if !hasBody { facts.setIfAbsent("body.code", .string(code)) }
         }
 
+        // 7b. Simba-built drivers' error numbers (Redshift, BigQuery, Spark JDBC/ODBC).
+        let driverCodes = Prose.driverCodes(in: text)
+        if !driverCodes.isEmpty { facts.setIfAbsent("driver.code", .list(driverCodes.map { .string($0) })) }
+
         // 8. URLs: every host, and the most telling URL as `url`.
         let urls = Prose.urls(in: text)
         if !urls.isEmpty {
@@ -123,6 +146,9 @@ enum TextEvidence {
         if let path = facts.string("url.path"), let endpoint = Prose.endpoint(host: facts.string("url.host") ?? "", path: path) {
             facts.setIfAbsent("url.endpoint", .string(endpoint))
         }
+
+        // 8b. A connector log's lines at WARN and above (docs/RULES.md: `text.error_lines`).
+        if let lines = LogLevels.errorLines(in: text) { facts.set("text.error_lines", lines) }
 
         // 9. What the text itself names: the provider's vocabulary (for detection without --provider).
         if let named = Prose.providerNamed(in: lowerText, exceptions: exceptions) { facts.setIfAbsent("text.provider", .string(named)) }
@@ -251,10 +277,13 @@ enum Prose {
         #"(?i)\b(?:status(?:[ _-]?code)?|http[ _-]?status(?:[ _-]?code)?|response[ _-]?code|http[ _-]?code|httperror|error code|returned(?: (?:http )?(?:status )?code)?|responded with|failed with|received|got a?)\s*[:=]?\s*\(?([45]\d\d)\b(?![.,]\d)"#,
         #"(?i)\b([45]\d\d)\s*[-:(]?\s*(?:Unauthori[sz]ed|Forbidden|Bad Request|Not Found|Too Many Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|Request Time-?out|Payment Required|Precondition Failed|Conflict)\b"#,
         #"(?<![#\w])\(([45]\d\d)\)"#,
-        #"(?i)\bcode[\"']?\s*[:=]\s*([45]\d\d)\b(?![.,]\d)"#,
+        #"(?i)\bcode[\"']?\s*[:=]\s*([45]\d\d)\b(?![.,]\d)"#,  // bareCodePattern
         // Segment's delivery outcome codes: `errors.discarded.401`.
         #"\berrors\.(?:discarded|awaiting-retry|retried|failed)\.([45]\d\d)\b"#,
     ].map { try! NSRegularExpression(pattern: $0) }
+
+    /// The index in `statusPatterns` of the bare `code: NNN` pattern.
+    static let bareCodePattern = 6
 
     static let googleAPIErrorPattern = try! NSRegularExpression(
         pattern: #"googleapi: Error ([45]\d\d): ([^\n]*?)(?:, ([a-z][A-Za-z]+))?[ \t]*(?:\n|$)"#)
@@ -271,10 +300,40 @@ enum Prose {
         return (status, String(text[m]), reason)
     }
 
-    static func httpStatus(in text: String) -> Int? {
+    /// `bareCodeIsStatus`: whether `code: 403` may be read as an HTTP status (not inside Graph's envelope,
+    /// whose `code` is Graph's own: 415 is "two-factor required", not Unsupported Media Type).
+    nonisolated(unsafe) static let dotnetTokenErrorPattern = try! NSRegularExpression(
+        pattern: #"\bError:\s?"([a-z_]{3,40})",\s*Description:\s?"([^"\n]{0,400})"(?:,\s*Uri:\s?"([^"\n]{0,400})")?"#)
+
+    static func dotnetTokenError(in text: String) -> (error: String, description: String, uri: String)? {
+        guard text.has("Description:") else { return nil }
+        let range = NSRange(text.startIndex..., in: text)
+        guard let match = dotnetTokenErrorPattern.firstMatch(in: text, range: range),
+              let e = Range(match.range(at: 1), in: text), let d = Range(match.range(at: 2), in: text) else { return nil }
+        let uri = Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? ""
+        return (String(text[e]), String(text[d]), uri)
+    }
+
+    /// Whether `OAuthException` appears on its own (Graph's error type), not only as the last part of a
+    /// package-qualified class of another library (`org.scribe.exceptions.OAuthException`,
+    /// `com.github.scribejava.core.exceptions.OAuthException`, `oauth.signpost.exception.OAuthException`).
+    static func hasBareOAuthException(_ lowered: [UInt8]) -> Bool {
+        let needle = Array("oauthexception".utf8)
+        return lowered.withUnsafeBufferPointer { hay in
+            var from = 0
+            while let i = ByteSearch.firstIndex(of: needle, in: hay, from: from) {
+                if i == 0 || (hay[i - 1] != UInt8(ascii: ".") && hay[i - 1] != UInt8(ascii: "\\")) { return true }
+                from = i + 1
+            }
+            return false
+        }
+    }
+
+    static func httpStatus(in text: String, bareCodeIsStatus: Bool = true) -> Int? {
         let range = NSRange(text.startIndex..., in: text)
         var best: (position: Int, status: Int)?
-        for regex in statusPatterns {
+        for (index, regex) in statusPatterns.enumerated() {
+            if index == bareCodePattern && !bareCodeIsStatus { continue }
             guard let match = regex.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text),
                   let status = Int(text[r]) else { continue }
             if best == nil || match.range.location < best!.position { best = (match.range.location, status) }
@@ -364,7 +423,7 @@ enum Prose {
     }
 
     nonisolated(unsafe) static let exceptionPattern = try! NSRegularExpression(
-        pattern: #"\b((?:[A-Za-z_][A-Za-z0-9_]*\.){0,8}[A-Z][A-Za-z0-9_]*(?:Error|Exception|Fault|Failure))\b"#)
+        pattern: #"\b((?:[A-Za-z_][A-Za-z0-9_]*[.\\]){0,8}[A-Z][A-Za-z0-9_]*(?:Error|Exception|Fault|Failure))\b"#)
 
     static func exceptionClasses(in text: String) -> [String] {
         var out: [String] = []
@@ -373,7 +432,8 @@ enum Prose {
             guard let r = Range(match.range(at: 1), in: text) else { continue }
             let full = String(text[r])
             if !out.contains(full) { out.append(full) }
-            if let dot = full.lastIndex(of: ".") {
+            // Dotted (Java, Python, .NET) or backslash-qualified (PHP namespaces) names: the short name too.
+            if let dot = full.lastIndex(where: { $0 == "." || $0 == "\\" }) {
                 let short = String(full[full.index(after: dot)...])
                 if !out.contains(short) { out.append(short) }
             }
@@ -422,6 +482,25 @@ enum Prose {
     nonisolated(unsafe) static let snowflakeLoosePattern = try! NSRegularExpression(
         pattern: #"(?i)\b(?:error code|code|errno|error)\W{0,3}(\d{6})\b"#)
 
+    nonisolated(unsafe) static let libsnowflakePattern = try! NSRegularExpression(
+        pattern: #"SQLSTATE\[[0-9A-Z]{5}\][^\n]{0,120}?(?<![\d.])(2400[0-2]\d)\b"#)
+
+    nonisolated(unsafe) static let simbaCodePattern = try! NSRegularExpression(
+        pattern: #"\[[A-Za-z][A-Za-z0-9 ._-]{0,30}\](?:\[[A-Za-z][A-Za-z0-9 ._-]{0,30}\]){1,3}\s?\((\d{3,6})\)"#)
+
+    /// Simba-built drivers' error numbers: `[Amazon][JDBC](11640)`, `[Simba][BigQueryJDBCDriver](100004)`.
+    static func driverCodes(in text: String) -> [String] {
+        guard text.has("][") else { return [] }
+        let range = NSRange(text.startIndex..., in: text)
+        var out: [String] = []
+        for match in simbaCodePattern.matches(in: text, range: range).prefix(8) {
+            guard let r = Range(match.range(at: 1), in: text) else { continue }
+            let code = String(text[r])
+            if !out.contains(code) { out.append(code) }
+        }
+        return out
+    }
+
     static func snowflakeCode(in text: String, lower: String, facts: Facts) -> String? {
         let mentioned = lower.has("snowflake")
         let range = NSRange(text.startIndex..., in: text)
@@ -432,6 +511,10 @@ enum Prose {
             if mentioned || hasState || code.hasPrefix("39") || code.hasPrefix("25") || code.hasPrefix("26") { return code }
         }
         if mentioned, let match = snowflakeLoosePattern.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text) {
+            return String(text[r])
+        }
+        // libsnowflakeclient's status codes (`SF_STATUS_ERROR_*`, 240000–240025) after PDO's `SQLSTATE[08001]: …:`.
+        if lower.has("sqlstate["), let match = libsnowflakePattern.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text) {
             return String(text[r])
         }
         return nil
@@ -492,10 +575,11 @@ enum Prose {
     static func providerNamed(in lower: String, exceptions: [String]) -> String? {
         func any(_ words: [String]) -> Bool { words.contains { lower.has($0) } }
         if any(["looker studio", "lookerstudio", "data studio", "datastudio", "community connector"]) { return "looker-studio" }
-        if any(["oauthexception", "fbtrace", "facebook", "graph api", "graph.facebook", "instagram", "facebookrequesterror", "facebook_business", "meta ads", "ads_management"]) { return "facebook" }
+        if hasBareOAuthException(Array(lower.utf8)) { return "facebook" }
+        if any(["fbtrace", "facebook", "graph api", "graph.facebook", "instagram", "facebookrequesterror", "facebook_business", "meta ads", "ads_management"]) { return "facebook" }
         if any(["linkedin", "serviceerrorcode", "r_ads_reporting", "rw_ads", "r_liteprofile"]) { return "linkedin" }
         if any(["hubspot", "hapikey", "hubapi"]) { return "hubspot" }
-        if any(["snowflake"]) { return "snowflake" }
+        if any(["snowflake", "private key provided is invalid or not supported", "libsnowflakeclient"]) { return "snowflake" }
         if any(["redshift"]) { return "redshift" }
         if any(["googleadsexception", "google ads", "google_ads", "googleads", "adwords", "developer token", "developer_token", "login-customer-id", "login_customer_id", "authorizationerror.", "authorization_error"]) { return "google-ads" }
         if any(["bigquery"]) { return "bigquery" }

@@ -276,4 +276,110 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(f.string("body.refresh_token"), Redactor.mask)
         XCTAssertEqual(f.string("body.client_secret"), Redactor.mask)
     }
+
+    // MARK: - Round-10 facts (fact requests filed by the rule writers)
+
+    /// A connector log mixes INFO noise with the failure: `text.error_lines` keeps only WARN and
+    /// above (and the traceback after them), colour codes removed, secrets still redacted.
+    func testErrorLinesOfAMixedLevelLog() {
+        let log = """
+        2024-03-01 10:00:01 e[32mINFOe[m i.a.v.j.JsonSchemaValidator(test):121 - $.client_id: is missing but it is required
+        2024-03-01 10:00:03 \u{1B}[1;31mERROR\u{1B}[m i.a.w.g.DefaultCheckConnectionWorker(run):120 - Check failed: invalid_grant
+        Traceback (most recent call last):
+        google.auth.exceptions.RefreshError: invalid_grant
+        2024-03-01 10:00:04 INFO done
+        """
+        let lines = facts(log).string("text.error_lines") ?? ""
+        XCTAssertTrue(lines.contains("Check failed: invalid_grant"), lines)
+        XCTAssertTrue(lines.contains("google.auth.exceptions.RefreshError"), lines)
+        XCTAssertFalse(lines.contains("is missing but it is required"), lines)
+        XCTAssertFalse(lines.contains("done"), lines)
+        XCTAssertFalse(lines.contains("\u{1B}"), lines)
+        XCTAssertFalse(lines.contains("[m"), lines)
+        // Structured levels too; a paste with one level only has no such fact.
+        let logfmt = "time=1 level=info msg=\"starting\"\ntime=2 level=error msg=\"token expired\""
+        XCTAssertEqual(facts(logfmt).string("text.error_lines"), "time=2 level=error msg=\"token expired\"")
+        XCTAssertNil(facts("ERROR first\nERROR second")["text.error_lines"])
+        XCTAssertNil(facts("INFO all is well\nINFO still well")["text.error_lines"])
+    }
+
+    /// Response header lines quoted in a ticket give the facts a response's headers give.
+    func testPastedHeaderLines() {
+        let f = facts("""
+        HTTP/1.1 401
+        X-Mashery-Error-Code: ERR_403_NOT_AUTHORIZED
+        WWW-Authenticate: Bearer error="invalid_token", error_description="The access token expired"
+        Retry-After: 30
+        Authorization: Bearer ya29.FAKEFAKEFAKE
+        Error: something went wrong
+        """)
+        XCTAssertEqual(f.string("http.header.x-mashery-error-code"), "ERR_403_NOT_AUTHORIZED")
+        XCTAssertEqual(f.string("www-authenticate.error"), "invalid_token")
+        XCTAssertEqual(f.string("www-authenticate.scheme"), "bearer")
+        XCTAssertEqual(f.int("retry_after"), 30)
+        XCTAssertNil(f["http.header.authorization"], "a request header is not a response's")
+        XCTAssertNil(f["http.header.error"], "prose is not a header")
+    }
+
+    /// Graph's positional challenge names Graph's codes, not RFC 6749's; Graph's `code: 415` is not a status.
+    func testGraphEnvelopeCodesAreGraphs() {
+        let challenge = facts(#"www-authenticate: OAuth "Facebook Platform" "invalid_request" "(#803) Some of the aliases you requested do not exist""#)
+        XCTAssertEqual(challenge.string("www-authenticate.realm"), "Facebook Platform")
+        XCTAssertNil(challenge["oauth.error"])
+        XCTAssertNotEqual(challenge.string("body.error"), "invalid_request")
+        XCTAssertEqual(challenge["provider"]?.elements.first?.stringValue, "facebook")
+        let twoFactor = facts(#"{"error": {"message": "Two factor authentication required.", "type": "OAuthException", "code": 415, "fbtrace_id": "AbCd"}}"#)
+        XCTAssertNil(twoFactor["http.status"])
+        XCTAssertEqual(twoFactor.int("body.error.code"), 415)
+        XCTAssertEqual(facts(#"{"message": "denied", "code": 403}"#).int("http.status"), 403, "outside Graph's envelope it stays a status")
+    }
+
+    /// .NET's TokenResponseException prints `Error:"…", Description:"…", Uri:""`.
+    func testDotNetTokenResponseException() {
+        let f = facts(#"Google.Apis.Auth.OAuth2.Responses.TokenResponseException: Error:"invalid_grant", Description:"Robot is disabled.", Uri:"""#)
+        XCTAssertEqual(f.string("body.error"), "invalid_grant")
+        XCTAssertEqual(f.string("body.error_description"), "Robot is disabled.")
+        XCTAssertEqual(f.string("message"), "Robot is disabled.")
+        XCTAssertEqual(f["provider"]?.elements.first?.stringValue, "google")
+    }
+
+    /// Npgsql's SQLSTATE before the colon, whatever the message's language or decoding.
+    func testNpgsqlSQLStateBeforeANonASCIIMessage() {
+        XCTAssertEqual(facts("Npgsql.PostgresException:“28P01: 用户 \"appuser\" Password 认证失败”").string("sqlstate"), "28P01")
+        XCTAssertEqual(facts("Npgsql.PostgresException (0x80004005): 3D000: база данных не существует").string("sqlstate"), "3D000")
+        XCTAssertNil(facts("System.Exception (0x80004005): Some failure happened").string("sqlstate"))
+    }
+
+    /// libsnowflakeclient's status after PDO's SQLSTATE, and a Snowflake number over a SQLSTATE.
+    func testSnowflakeNumbersDecideTheProvider() {
+        let pdo = facts("PDOException: SQLSTATE[08001]: Client unable to establish connection: 240009 Request returned as being unsuccessful")
+        XCTAssertEqual(pdo.string("snowflake.code"), "240009")
+        XCTAssertEqual(pdo["provider"]?.elements.first?.stringValue, "snowflake")
+        let dbt = facts("Database error while listing schemas in database \"ANALYTICS\"\nDatabase Error\n  002043 (02000): SQL compilation error:\n  Object does not exist, or operation cannot be performed.")
+        XCTAssertNil(dbt["sqlstate"], "a database name and a later 'does not exist' are two sentences")
+        XCTAssertEqual(dbt["provider"]?.elements.first?.stringValue, "snowflake")
+        XCTAssertEqual(facts("FATAL:  database \"analytics\" does not exist").string("sqlstate"), "3D000")
+        XCTAssertEqual(facts("PDOException: SQLSTATE[08006] [7] could not connect to server").string("sqlstate"), "08006")
+    }
+
+    /// Simba's `Connection Refused:` wrapper around the driver's own complaint is not a refused connection.
+    func testSimbaConnectionRefusedWrapper() {
+        let keys = facts("[Amazon][JDBC](10100) Connection Refused: [Amazon][JDBC](11640) Required Connection Key(s): PWD")
+        XCTAssertNil(keys["transport.error"])
+        XCTAssertEqual(keys["driver.code"]?.elements.compactMap(\.stringValue), ["10100", "11640"])
+        let real = facts("[Amazon](500150) Error setting/closing connection: Connection refused.")
+        XCTAssertEqual(real.string("transport.error"), "refused")
+        XCTAssertEqual(facts("java.net.ConnectException: Connection refused: connect").string("transport.error"), "refused")
+    }
+
+    /// Other libraries' OAuthException is not Facebook's; PHP namespaces are kept whole.
+    func testQualifiedExceptionClasses() {
+        let scribe = facts("org.scribe.exceptions.OAuthException: Response body is incorrect. oauth_problem=Invalid%20redirect")
+        XCTAssertNotEqual(scribe["provider"]?.elements.first?.stringValue, "facebook")
+        XCTAssertEqual(facts("OAuthException: (#200) Permissions error")["provider"]?.elements.first?.stringValue, "facebook")
+        let php = facts(#"PHP Fatal error:  Uncaught FacebookAds\Http\Exception\AuthorizationException: Error validating access token"#)
+        let names = php["exception"]?.elements.compactMap(\.stringValue) ?? []
+        XCTAssertTrue(names.contains(#"FacebookAds\Http\Exception\AuthorizationException"#), "\(names)")
+        XCTAssertTrue(names.contains("AuthorizationException"), "\(names)")
+    }
 }
