@@ -107,7 +107,13 @@ public enum Redactor {
     }()
 
     static func looksLikeOpaqueSecret(_ value: String) -> Bool {
-        value.count >= 8 && value.contains(where: { $0.isLowercase }) && !value.contains(" ")
+        guard value.count >= 8, value.contains(where: { $0.isLowercase }), !value.contains(" ") else { return false }
+        // An error name (`MissingAuthenticationToken`, `invalid_grant`, `auth.expired`) is letters and
+        // separators only; an authorization code or state carries digits or base64 punctuation.
+        let isErrorName = value.utf8.allSatisfy { c in
+            (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
+        }
+        return !isErrorName
     }
 
     /// One pattern and its replacement. The regex is compiled on first use: most runs redact

@@ -64,7 +64,7 @@ public enum Vocabulary {
         "redirect.loop", "url", "url.host", "url.path", "url.authuser", "url.authuser.distinct", "url.query.error",
         "url.query.error_description", "request.auth.scheme", "sqlstate", "retry_after", "link.state",
         // Pasted text (TextEvidence): what only prose carries.
-        "oauth.error", "exception", "grpc.status", "snowflake.code", "url.endpoint", "text.hosts", "text.provider",
+        "oauth.error", "exception", "grpc.status", "snowflake.code", "driver.code", "text.error_lines", "url.endpoint", "text.hosts", "text.provider",
         "text.structured", "text.http.status",
     ]
     public static let factPrefixes: [String] = [

@@ -104,6 +104,10 @@ final class RedactorTests: XCTestCase {
         assertKept(#"{"error": {"code": "INVALID_ACCESS_TOKEN", "message": "Token is invalid"}}"#)
         assertKept(#"{"error": {"code": 190, "error_subcode": 463, "type": "OAuthException"}}"#)
         assertKept(#"{"state": "ENABLED"}"#)
+        // API Gateway's and SP-API's error names are camelCase words, not authorization codes.
+        assertKept(#"{"errors":[{"message":"Access to requested resource is denied.","code":"MissingAuthenticationToken"}]}"#)
+        assertKept(#"{"code": "auth.expired_token"}"#)
+        assertRedacts(#"{"code": "SplxlOBeZQQYbYS6WxSbIA"}"#, #"{"code": "[REDACTED]"}"#, secrets: ["SplxlOBeZQQYbYS6WxSbIA"])
     }
 
     func testEscapedJSONInsideJSON() {
