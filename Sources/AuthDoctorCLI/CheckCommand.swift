@@ -264,10 +264,7 @@ struct CheckCommand: ParsableCommand {
             throw InputError(.usage, "--claim needs a PostgreSQL store (one SQLite file is one machine: split it with --shard K/N)")
         }
         // Notifications keep their URLs and claims in the SQLite store's settings (not yet on PostgreSQL).
-        let notifyStore = linkStore as? SQLiteStore
-        if linkStore != nil, notifyStore == nil, !notify.urls.isEmpty {
-            throw InputError(.usage, "--notify needs a SQLite store for now (its URLs and announcement claims are not kept on PostgreSQL yet)")
-        }
+        let notifyStore = linkStore as? any NotificationStore
         let notifyConfiguration = try notify.configuration(store: notifyStore, noHistory: noHistory)
         let server = sandbox ? try InProcessSandbox.start() : nil
         defer { server?.stop() }

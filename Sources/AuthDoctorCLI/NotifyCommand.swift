@@ -35,7 +35,7 @@ struct NotifyOptions: ParsableArguments {
 
     /// The run's notification settings: the flags' URLs and the store's; nil when there are none
     /// (or under --no-history, which would make every change news again next run).
-    func configuration(store: SQLiteStore?, noHistory: Bool,
+    func configuration(store: (any NotificationStore)?, noHistory: Bool,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NotifyConfiguration? {
         guard let store, !noHistory else { return nil }
         var all = urls
@@ -66,7 +66,8 @@ struct NotifyCommand: ParsableCommand {
         commandName: "notify",
         abstract: "Keep the webhook URLs that `check --db` notifies when a connection's state changes.",
         discussion: """
-        A URL added here is notified by every `authdoctor check --db PATH` on that store, besides \
+        A URL added here is notified by every `authdoctor check --db PATH-OR-URL` on that store (SQLite \
+        or a team's PostgreSQL store, where each change is announced once whichever worker saw it), besides \
         any `--notify URL` of the command line. URLs are kept encrypted in the store (a Slack or \
         Teams webhook URL is a credential) and listed without their path.
 
@@ -92,7 +93,7 @@ struct NotifyCommand: ParsableCommand {
         func validate() throws { do { try NotifyURL.validate(url, option: "notify add") } catch { throw ValidationError(error.message) } }
 
         func run() throws {
-            let store = try store.openSQLite(for: "authdoctor notify")
+            let store = try store.openNotificationStore()
             let urls = try StoreCall.run(store) { try store.addNotifyURL(url, now: Date()) }
             Terminal.write("notifying \(urls.count) URL\(urls.count == 1 ? "" : "s") on a state change (added \(NotifyURL.display(url)))\n")
         }
@@ -104,7 +105,7 @@ struct NotifyCommand: ParsableCommand {
         @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
 
         func run() throws {
-            let store = try store.openSQLite(for: "authdoctor notify")
+            let store = try store.openNotificationStore()
             let urls = try StoreCall.run(store) { try store.notifyURLs() }
             switch format {
             case .json:
@@ -124,7 +125,7 @@ struct NotifyCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let store = try store.openSQLite(for: "authdoctor notify")
+            let store = try store.openNotificationStore()
             let urls = try StoreCall.run(store) { try store.notifyURLs() }
             let target: String
             if let number = Int(which) {

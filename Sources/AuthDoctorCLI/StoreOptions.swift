@@ -17,12 +17,13 @@ struct StoreOptions: ParsableArguments {
         valueName: "NAME"))
     var passwordVariable: String?
 
-    /// The store, when it is a SQLite one: what only the SQLite store keeps yet (notification URLs).
-    func openSQLite(for command: String) throws -> SQLiteStore {
-        guard let sqlite = try open() as? SQLiteStore else {
-            throw InputError(.usage, "\(command) needs a SQLite store for now (not kept on PostgreSQL yet)")
+    /// Any backend: both keep the notification settings.
+    func openNotificationStore() throws -> any NotificationStore {
+        let store = try open()
+        guard let notifying = store as? any NotificationStore else {
+            throw InputError(.usage, "this store keeps no notification settings")
         }
-        return sqlite
+        return notifying
     }
 
     func open() throws(InputError) -> any AuthDoctorStore {

@@ -53,7 +53,15 @@ public protocol NotificationClaims: Sendable {
     func claimNotification(connection: String, change: String, now: Date) throws -> Bool
 }
 
-extension SQLiteStore: NotificationClaims {
+/// A store that keeps the webhook URLs `check` notifies and the claims that announce each change once.
+/// SQLite and PostgreSQL both: workers of a team store (`check --shard`, `--claim`) share both.
+public protocol NotificationStore: NotificationClaims, AuthDoctorStore {
+    func notifyURLs() throws -> [String]
+    @discardableResult func addNotifyURL(_ url: String, now: Date) throws -> [String]
+    @discardableResult func removeNotifyURL(_ url: String, now: Date) throws -> [String]
+}
+
+extension SQLiteStore: NotificationStore {
     static let notifyURLsSetting = "notify.urls"
     static let notifyClaimPrefix = "notify.announced:"
 

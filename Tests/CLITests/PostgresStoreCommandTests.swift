@@ -148,4 +148,57 @@ final class PostgresStoreCommandTests: XCTestCase {
         let same = try run(["store", "copy", "--from", source, "--to", source], environment: env)
         assertOneLineError(same, status: 64, mentions: ["same store"])
     }
+
+    // MARK: issue 17, notifications on a team store
+
+    /// `notify add|list` on PostgreSQL, and two `check` workers that both see one connection break:
+    /// the receiver hears of it once.
+    func testTwoCheckWorkersOnPostgresAnnounceAChangeOnce() throws {
+        let url = try freshDatabase()
+        let receiver = try LoopbackServer { _ in .respond(status: 200) }
+        defer { receiver.stop() }
+        let db = ["--db", url, "--db-password-env", Self.passwordVariable]
+        let added = try run(["notify", "add", receiver.baseURL + "/hook/PathSecret"] + db)
+        XCTAssertEqual(added.status, 0, added.summary)
+        let listed = try run(["notify", "list", "--format", "json"] + db)
+        XCTAssertEqual(listed.status, 0, listed.summary)
+        XCTAssertTrue(listed.stdoutText.contains("127.0.0.1") && !listed.stdoutText.contains("PathSecret"), listed.summary)
+
+        let conns = try write("""
+            connections:
+              - name: shop-fb
+                provider: facebook
+                token-env: FB_TOKEN
+                client-id: "5550001112223"
+                client-secret-env: FB_SECRET
+            """, to: directory, "conns.yaml").path
+        func check(_ token: String) throws -> ProcessResult {
+            try run(["check", "--connections", conns, "--sandbox"] + db,
+                    environment: ["AUTHDOCTOR_NOTIFY_SECRET": "pg-notify-secret", "FB_TOKEN": token, "FB_SECRET": "sbx-fb-app-secret"])
+        }
+        let healthy = try check("sbx-fb-healthy")
+        XCTAssertEqual(healthy.status, 0, healthy.summary)
+        XCTAssertEqual(receiver.receivedRequests.count, 0)
+
+        // Two workers at once, each a real process.
+        var environment: [String: String?] = ["AUTHDOCTOR_KEY": Self.key, "AUTHDOCTOR_PUBLIC_URL": nil, "AUTHDOCTOR_DB": nil, "PGPASSWORD": nil,
+                                              "AUTHDOCTOR_NOTIFY_SECRET": "pg-notify-secret", "FB_TOKEN": "sbx-fb-expired",
+                                              "FB_SECRET": "sbx-fb-app-secret"]
+        environment[Self.passwordVariable] = ProcessInfo.processInfo.environment[Self.passwordVariable]
+        let arguments = ["check", "--connections", conns, "--sandbox"] + db
+        let processEnvironment = environment
+        let folder: URL = directory
+        let collected = ResultsBox<ProcessResult>(2)
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            collected.set(index, try? CLI.run(arguments, environment: processEnvironment, in: folder))
+        }
+        let both = collected.values.compactMap { $0 }
+        XCTAssertEqual(both.count, 2)
+        for result in both {
+            XCTAssertEqual(result.status, 2, result.summary)
+            XCTAssertFalse(result.stdoutText.contains("sbx-fb-expired") || result.stderrText.contains("PathSecret"), result.summary)
+        }
+        XCTAssertEqual(receiver.receivedRequests.count, 1, "one change, one announcement: \(both.map { $0.summary })")
+    }
 }
+

@@ -652,6 +652,48 @@ class StoreConformanceTests: XCTestCase {
         XCTAssertEqual(try store.auditEntries(since: nil, actor: "anonymous"), [entries[1]])
         XCTAssertEqual(try store.auditEntries(since: at(41), actor: nil), [])
     }
+
+    // MARK: notifications
+
+    /// Webhook URLs are kept sealed, in the order added, once each; both backends.
+    func testNotifyURLsRoundTripInOrder() throws {
+        let store = try XCTUnwrap(try makeStore() as? any NotificationStore)
+        let slack = "https://hooks.slack.example/services/T000/B000/SlackPathSecret123"
+        XCTAssertEqual(try store.notifyURLs(), [])
+        try store.addNotifyURL(slack, now: t0)
+        try store.addNotifyURL("http://127.0.0.1:9/hook", now: t0)
+        try store.addNotifyURL(slack, now: t0)
+        XCTAssertEqual(try store.notifyURLs(), [slack, "http://127.0.0.1:9/hook"])
+        XCTAssertEqual(try store.removeNotifyURL(slack, now: t0), ["http://127.0.0.1:9/hook"])
+        XCTAssertEqual(try store.removeNotifyURL("http://127.0.0.1:9/nothing", now: t0), ["http://127.0.0.1:9/hook"])
+    }
+
+    /// Engineers adding URLs at the same moment through several handles: none is lost.
+    func testConcurrentAddsOfNotifyURLsAllLand() throws {
+        let stores = try makeSharedStores(3).map { try XCTUnwrap($0 as? any NotificationStore) }
+        DispatchQueue.concurrentPerform(iterations: 12) { index in
+            _ = try? stores[index % stores.count].addNotifyURL("http://127.0.0.1:9/hook\(index)", now: t0)
+        }
+        XCTAssertEqual(Set(try stores[0].notifyURLs()), Set((0..<12).map { "http://127.0.0.1:9/hook\($0)" }))
+    }
+
+    /// One change seen by many workers at once is claimed by exactly one; the same change again by
+    /// none; the next change by exactly one.
+    func testANotificationIsClaimedExactlyOncePerChange() throws {
+        let stores = try makeSharedStores(4).map { try XCTUnwrap($0 as? any NotificationStore) }
+        for (round, change) in ["ok>critical:revoked", "critical:revoked>ok", "ok>warning:rate-limit"].enumerated() {
+            let winners = Locked(0)
+            DispatchQueue.concurrentPerform(iterations: 16) { index in
+                if (try? stores[index % stores.count].claimNotification(connection: "con_1", change: change, now: at(Double(round)))) == true {
+                    winners.withLock { $0 += 1 }
+                }
+            }
+            XCTAssertEqual(winners.withLock { $0 }, 1, "change \(change): one announcement")
+            XCTAssertFalse(try stores[1].claimNotification(connection: "con_1", change: change, now: at(10)), "announced already")
+        }
+        XCTAssertTrue(try stores[2].claimNotification(connection: "con_2", change: "ok>critical:revoked", now: at(11)),
+                      "another connection's change is its own")
+    }
 }
 
 /// The SQLite-only parts: the file, GRDB's migration table.
