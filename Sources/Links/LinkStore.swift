@@ -295,6 +295,9 @@ public protocol AuthDoctorStore: Sendable {
     /// A value that changes whenever a verdict is recorded or removed (the console keeps what it
     /// derived from `recentVerdicts` until it does); nil when the backend cannot tell.
     func checkHistoryVersion() throws -> String?
+    /// Verdicts recorded after verdict id `afterID`, in id order, with their ids (at most `limit`);
+    /// nil when the backend cannot tell. The console reads only these after a check run.
+    func verdicts(afterID: Int64, limit: Int) throws -> [(id: Int64, verdict: CheckVerdict)]?
     /// A value that changes whenever a connection is added, activated or removed (or erased by
     /// `prune`); nil when the backend cannot tell.
     func connectionsVersion() throws -> String?
@@ -334,6 +337,7 @@ public protocol AuthDoctorStore: Sendable {
 extension AuthDoctorStore {
     public func renewedConnectionNames() throws -> Set<String>? { nil }
     public func checkHistoryVersion() throws -> String? { nil }
+    public func verdicts(afterID: Int64, limit: Int) throws -> [(id: Int64, verdict: CheckVerdict)]? { nil }
     public func connectionsVersion() throws -> String? { nil }
 }
 

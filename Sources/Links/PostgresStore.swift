@@ -607,6 +607,15 @@ public final class PostgresStore: AuthDoctorStore, Sendable {
         }
     }
 
+    public func verdicts(afterID: Int64, limit: Int) throws -> [(id: Int64, verdict: CheckVerdict)]? {
+        try read { c in
+            try c.exec("""
+                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at, id FROM verdicts
+                WHERE id > $1 ORDER BY id LIMIT $2
+                """, [.integer(afterID), .integer(Int64(max(0, limit)))]).all.map { (id: Int64($0.int(8)), verdict: Self.verdict($0)) }
+        }
+    }
+
     static func verdict(_ row: PGRow) -> CheckVerdict {
         CheckVerdict(connection: row.string(0), checkedAt: row.date(1), status: row.string(2), failure: row.string(3), summary: row.string(4),
                      provider: row.optionalString(5), seconds: row.values[6].flatMap(Double.init), tokenExpiresAt: row.optionalInt(7))

@@ -666,6 +666,15 @@ public final class SQLiteStore: AuthDoctorStore, Sendable {
 
     /// The newest verdict id and the number of verdicts: ids only grow (AUTOINCREMENT), so a
     /// recorded verdict changes the first and a removed one the second.
+    public func verdicts(afterID: Int64, limit: Int) throws -> [(id: Int64, verdict: CheckVerdict)]? {
+        try read { db in
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT connection, checked_at, status, failure, summary, provider, seconds, token_expires_at, id FROM verdicts
+                WHERE id > ? ORDER BY id LIMIT ?
+                """), arguments: [afterID, max(0, limit)]).map { (id: $0[8] as Int64, verdict: Self.verdict($0)) }
+        }
+    }
+
     public func checkHistoryVersion() throws -> String? {
         try read { db in
             let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM verdicts"))

@@ -435,4 +435,37 @@ final class OperatorConsoleTests: XCTestCase {
         XCTAssertNil(MultipartForm.parse(Array("--x\r\nno end".utf8), boundary: "x"))
         XCTAssertNil(MultipartForm.boundary(contentType: "application/x-www-form-urlencoded"))
     }
+
+    // MARK: overview after a check run
+
+    /// After each check run the overview reads only the verdicts the run added and merges them into
+    /// what it kept; whatever the order of check times, the rows equal a full read's. A history that
+    /// lost verdicts is read whole again.
+    func testTheOverviewMergesANewRunAndAgreesWithAFullRead() throws {
+        let store = try SQLiteStore.inMemory(secretBox: .ephemeral())
+        let cache = ConsoleOverview.Cache()
+        let statuses = ["ok", "critical", "warning", "ok", "unknown"]
+        func rowsText(_ rows: [ConsoleOverview.Row]) -> String { rows.map { String(describing: $0) }.joined(separator: "\n") }
+        for run in 0..<14 {
+            var verdicts: [CheckVerdict] = []
+            for i in 0..<25 {
+                let status = statuses[(i * run + i) % statuses.count]
+                // Run 9 records some check times older than the kept ones (a backfilled run).
+                let seconds = run == 9 && i % 2 == 0 ? Double(i) : Double(run * 600 + i)
+                verdicts.append(CheckVerdict(connection: "con_\(i)", checkedAt: Date(timeIntervalSince1970: 1_800_000_000 + seconds),
+                                             status: status, failure: status == "ok" ? "none" : "expiry", summary: "run \(run)"))
+            }
+            try store.recordVerdicts(verdicts)
+            let merged = try ConsoleOverview.rows(store: store, cache: cache)
+            let full = try ConsoleOverview.rows(store: store)
+            XCTAssertEqual(rowsText(merged), rowsText(full), "run \(run)")
+            let version = try XCTUnwrap(try store.checkHistoryVersion())
+            XCTAssertEqual(cache.incrementalBase().map { "\($0.maxID):\($0.count)" }, version, "run \(run): the kept base follows the history")
+        }
+        // Verdicts removed (retention): the counts no longer add up, so the history is read whole.
+        try store.write { db in try db.execute(sql: "DELETE FROM verdicts WHERE summary IN ('run 12', 'run 13')") }
+        try store.recordVerdicts([CheckVerdict(connection: "con_3", checkedAt: Date(timeIntervalSince1970: 1_800_100_000), status: "critical",
+                                               failure: "revoked", summary: "after pruning")])
+        XCTAssertEqual(rowsText(try ConsoleOverview.rows(store: store, cache: cache)), rowsText(try ConsoleOverview.rows(store: store)))
+    }
 }

@@ -653,6 +653,24 @@ class StoreConformanceTests: XCTestCase {
         XCTAssertEqual(try store.auditEntries(since: at(41), actor: nil), [])
     }
 
+    // MARK: history read after an id
+
+    /// What the console reads after a check run: the verdicts after an id, in id order, ids growing,
+    /// and the version's newest id is the last one read.
+    func testVerdictsAfterAnIDComeInIDOrder() throws {
+        let store = try makeStore()
+        try store.recordVerdicts((0..<5).map { CheckVerdict(connection: "con_\($0)", checkedAt: at(Double(100 - $0)), status: "ok", failure: "none", summary: "s\($0)") })
+        let all = try XCTUnwrap(try store.verdicts(afterID: 0, limit: 100))
+        XCTAssertEqual(all.map(\.verdict.summary), ["s0", "s1", "s2", "s3", "s4"])
+        XCTAssertEqual(all.map(\.id), all.map(\.id).sorted())
+        XCTAssertEqual(Set(all.map(\.id)).count, 5)
+        let version = try XCTUnwrap(try store.checkHistoryVersion())
+        XCTAssertEqual(version, "\(all.last!.id):5")
+        XCTAssertEqual(try store.verdicts(afterID: all[2].id, limit: 100)?.map(\.verdict.summary), ["s3", "s4"])
+        XCTAssertEqual(try store.verdicts(afterID: all[0].id, limit: 2)?.map(\.verdict.summary), ["s1", "s2"])
+        XCTAssertEqual(try store.verdicts(afterID: all[4].id, limit: 100)?.count, 0)
+    }
+
     // MARK: notifications
 
     /// Webhook URLs are kept sealed, in the order added, once each; both backends.
