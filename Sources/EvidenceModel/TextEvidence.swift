@@ -282,6 +282,12 @@ enum Prose {
         #"\berrors\.(?:discarded|awaiting-retry|retried|failed)\.([45]\d\d)\b"#,
     ].map { try! NSRegularExpression(pattern: $0) }
 
+    /// Error statuses HTTP defines (RFC 9110 and the registry) and the CDN ones people paste (Cloudflare's 520-527).
+    static func isHTTPErrorStatus(_ status: Int) -> Bool {
+        (400...418).contains(status) || (421...426).contains(status) || [428, 429, 431, 451].contains(status)
+            || (500...508).contains(status) || [510, 511].contains(status) || (520...527).contains(status)
+    }
+
     /// The index in `statusPatterns` of the bare `code: NNN` pattern.
     static let bareCodePattern = 6
 
@@ -336,6 +342,8 @@ enum Prose {
             if index == bareCodePattern && !bareCodeIsStatus { continue }
             guard let match = regex.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text),
                   let status = Int(text[r]) else { continue }
+            // A bare `code: 516` is a product's own error number (ClickHouse's 516 is a wrong password), not HTTP's.
+            if index == bareCodePattern && !isHTTPErrorStatus(status) { continue }
             if best == nil || match.range.location < best!.position { best = (match.range.location, status) }
         }
         return best?.status

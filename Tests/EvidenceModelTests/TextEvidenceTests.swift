@@ -332,6 +332,9 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertNil(twoFactor["http.status"])
         XCTAssertEqual(twoFactor.int("body.error.code"), 415)
         XCTAssertEqual(facts(#"{"message": "denied", "code": 403}"#).int("http.status"), 403, "outside Graph's envelope it stays a status")
+        // A product's own error number in the 4xx/5xx range is not an HTTP status (ClickHouse 516: wrong password).
+        XCTAssertNil(facts("Code: 516. DB::Exception: default: Authentication failed: password is incorrect").int("http.status"))
+        XCTAssertEqual(facts("upstream returned code: 502 while reading").int("http.status"), 502)
     }
 
     /// .NET's TokenResponseException prints `Error:"…", Description:"…", Uri:""`.
