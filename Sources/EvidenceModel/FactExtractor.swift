@@ -399,7 +399,7 @@ public struct FactExtractor: Sendable {
         var required: [String] = []
         if let scopes = facts["www-authenticate.scope"] { required += scopes.elements.compactMap(\.stringValue) }
         // Unsorted on purpose: this runs for every record, and order does not matter here.
-        for (name, value) in facts.values where Self.namesRequiredScopes(name) {
+        for (key, value) in facts.table where Self.namesRequiredScopes(key.name) {
             required += value.elements.compactMap(\.stringValue).flatMap { UTF8Scan.words($0, separatedBy: { $0 == 0x20 }) }
         }
         var granted: [String] = facts["token.scopes"]?.elements.compactMap(\.stringValue) ?? []

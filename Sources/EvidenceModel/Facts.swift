@@ -104,57 +104,75 @@ import Foundation
 
 /// The facts extracted from one piece of evidence: flat names (see docs/RULES.md) to values.
 public struct Facts: Sendable, Equatable {
-    public private(set) var values: [String: FactValue] = [:]
+    /// Keyed by `FactName`, whose hash is a cheap one over the name's bytes: every record's facts are
+    /// set and looked up by name hundreds of times, and SipHash of each name was a tenth of a batch.
+    public private(set) var table: [FactName: FactValue] = [:]
 
-    public init() {}
-    public init(_ values: [String: FactValue]) { self.values = values }
-    /// Room for a typical response's facts up front (growing the table rehashes every key).
-    public init(capacity: Int) { values.reserveCapacity(capacity) }
-
-    public subscript(name: String) -> FactValue? {
-        get { values[name] }
-        set { values[name] = newValue }
+    /// The facts by plain name (a copy: hot paths iterate `table`).
+    public var values: [String: FactValue] {
+        var out: [String: FactValue] = [:]
+        out.reserveCapacity(table.count)
+        for (name, value) in table { out[name.name] = value }
+        return out
     }
 
-    public mutating func set(_ name: String, _ value: FactValue) { values[name] = value }
-    public mutating func set(_ name: String, _ value: String) { values[name] = .string(value) }
-    public mutating func set(_ name: String, _ value: Int) { values[name] = .int(value) }
-    public mutating func set(_ name: String, _ value: Bool) { values[name] = .bool(value) }
+    public init() {}
+    public init(_ values: [String: FactValue]) {
+        table.reserveCapacity(values.count)
+        for (name, value) in values { table[FactName(name)] = value }
+    }
+    /// Room for a typical response's facts up front (growing the table rehashes every key).
+    public init(capacity: Int) { table.reserveCapacity(capacity) }
+
+    public subscript(name: String) -> FactValue? {
+        get { table[FactName(name)] }
+        set { table[FactName(name)] = newValue }
+    }
+
+    /// Lookup with a name whose hash is already known (rule conditions keep theirs).
+    @inlinable public subscript(key: FactName) -> FactValue? { table[key] }
+
+    public mutating func set(_ name: String, _ value: FactValue) { table[FactName(name)] = value }
+    public mutating func set(_ name: String, _ value: String) { table[FactName(name)] = .string(value) }
+    public mutating func set(_ name: String, _ value: Int) { table[FactName(name)] = .int(value) }
+    public mutating func set(_ name: String, _ value: Bool) { table[FactName(name)] = .bool(value) }
 
     /// Sets the value unless the fact is already known (the first, most direct source wins).
     public mutating func setIfAbsent(_ name: String, _ value: FactValue) {
-        if values[name] == nil { values[name] = value }
+        let key = FactName(name)
+        if table[key] == nil { table[key] = value }
     }
 
     /// Adds to a list fact (creating it), as values met inside JSON arrays do.
     public mutating func append(_ name: String, _ value: FactValue) {
         // One lookup, and the list is moved out and back so it grows in place (a JSON array of
         // n items used to cost n copies).
-        guard let index = values.index(forKey: name) else {
-            values[name] = .list([value])
+        let key = FactName(name)
+        guard let index = table.index(forKey: key) else {
+            table[key] = .list([value])
             return
         }
         var current = FactValue.null
-        swap(&current, &values.values[index])
+        swap(&current, &table.values[index])
         switch consume current {
         case var .list(items):
             items.append(value)
-            values.values[index] = .list(items)
+            table.values[index] = .list(items)
         case let existing:
-            values.values[index] = .list([existing, value])
+            table.values[index] = .list([existing, value])
         }
     }
 
     public mutating func merge(_ other: Facts, overwrite: Bool = false) {
-        for (k, v) in other.values where overwrite || values[k] == nil { values[k] = v }
+        for (k, v) in other.table where overwrite || table[k] == nil { table[k] = v }
     }
 
-    public var names: [String] { values.keys.sorted() }
-    public var count: Int { values.count }
+    public var names: [String] { table.keys.map(\.name).sorted() }
+    public var count: Int { table.count }
 
-    public func string(_ name: String) -> String? { values[name]?.stringValue }
+    public func string(_ name: String) -> String? { table[FactName(name)]?.stringValue }
     public func int(_ name: String) -> Int? {
-        guard let v = values[name] else { return nil }
+        guard let v = table[FactName(name)] else { return nil }
         return Self.wholeNumber(v)
     }
 
@@ -166,7 +184,46 @@ public struct Facts: Sendable, Equatable {
         return Int(d)
     }
     public func bool(_ name: String) -> Bool? {
-        if case let .bool(b)? = values[name] { return b }
+        if case let .bool(b)? = table[FactName(name)] { return b }
         return nil
+    }
+}
+
+/// A fact's name as a dictionary key: equal when the names are, hashed by FNV-1a over the UTF-8
+/// bytes mixed with the table's seed, without the standard library's SipHash (names are short and
+/// a record holds at most a few hundred, a hostile body's included: `FactExtractor.maxBodyFacts`).
+public struct FactName: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    /// FNV-1a of the name, worked out once: a rule's condition keeps its FactName and looks up with it.
+    public let bytesHash: UInt64
+
+    @inlinable public init(_ name: String) {
+        self.name = name
+        if let hash = name.utf8.withContiguousStorageIfAvailable(Self.fnv1a) {
+            bytesHash = hash
+        } else {
+            var copy = name
+            bytesHash = copy.withUTF8(Self.fnv1a)
+        }
+    }
+
+    public var description: String { name }
+
+    @inlinable public static func == (a: FactName, b: FactName) -> Bool { a.bytesHash == b.bytesHash && a.name == b.name }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytesHash) }
+
+    public func _rawHashValue(seed: Int) -> Int {
+        // A final avalanche (splitmix64's) so the table's low bits depend on every byte and on the seed.
+        var z = bytesHash &+ UInt64(bitPattern: Int64(seed)) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(bitPattern: UInt(truncatingIfNeeded: z ^ (z >> 31)))
+    }
+
+    @inlinable static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
     }
 }

@@ -153,7 +153,8 @@ public enum Redactor {
             // ... and one cut short or never closed: secret to the end of the text.
             re("(?i)(\"(?:\(jsonNames))\"\\s*:\\s*\")(?![^\"\\\\]*\\[REDACTED\\]\")(?:[^\"\\\\]|\\\\.)*\\\\?\\z", "$1\(mask)"),
             re("(?i)(\"(?:password|passwd|pwd|pin|passphrase|client_secret|clientSecret)\"\\s*:\\s*)-?[0-9][0-9.]*", "$1\"\(mask)\""),
-            re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
+            // An error name (letters, `_` and `.` only: "MissingAuthenticationToken") is kept, as in looksLikeOpaqueSecret.
+            re("(\"(?:code|state)\"\\s*:\\s*\")(?=[^\"\\s]*[a-z])(?=[^\"\\s]*[^A-Za-z_.\"\\s])[^\"\\s]{8,}(\")", "$1\(mask)$2"),
             // HAR / JSON header objects: {"name": "Cookie", "value": "…"}
             re("(?i)(\"name\"\\s*:\\s*\"(?:\(headerNames))\"\\s*,\\s*\"value\"\\s*:\\s*\")(?:[^\"\\\\]|\\\\.)*(\")", "$1\(mask)$2"),
             // Escaped JSON inside JSON strings: \"access_token\":\"…\"

@@ -176,18 +176,21 @@ public enum Operator: Sendable {
 
 /// One test of one fact: `http.status: { gte: 400 }`.
 public struct Condition: Sendable {
-    public var fact: String { didSet { factBit = FactPresence.bit(fact) } }
+    public var fact: String { didSet { factBit = FactPresence.bit(fact); factKey = FactName(fact) } }
     public var op: Operator
     public var line: Int
     /// The fact name's bit in a record's FactPresence: most conditions read facts a record does not
     /// have, and the bit says so without hashing the name.
     private(set) var factBit: UInt64
+    /// The fact name with its hash worked out once (a condition is tested for every candidate record).
+    private(set) var factKey: FactName
 
     public init(fact: String, op: Operator, line: Int) {
         self.fact = fact
         self.op = op
         self.line = line
         factBit = FactPresence.bit(fact)
+        factKey = FactName(fact)
     }
 
     public func holds(in facts: Facts) -> Bool {
@@ -195,7 +198,7 @@ public struct Condition: Sendable {
     }
 
     func holds(in facts: Facts, context: MatchContext) -> Bool {
-        let value = context.presence.mayHave(factBit) ? facts[fact] : nil
+        let value = context.presence.mayHave(factBit) ? facts[factKey] : nil
         if case let .exists(expected) = op {
             return (value?.isPresent ?? false) == expected
         }
@@ -509,7 +512,7 @@ struct FactPresence {
 
     init(_ facts: Facts) {
         var bits: UInt64 = 0
-        for name in facts.values.keys { bits |= Self.bit(name) }
+        for key in facts.table.keys { bits |= Self.bit(key.name) }
         self.bits = bits
     }
 

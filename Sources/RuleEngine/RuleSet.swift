@@ -160,8 +160,8 @@ public final class RuleSet: Sendable {
         var candidates: [Int] = always
         // Walk whichever side is smaller: the record's facts or the indexed fact names.
         if facts.count < byName.count {
-            for (fact, value) in facts.values where nameFilter.mayContain(fact) {
-                byName[fact]?.collect(value, into: &candidates)
+            for (key, value) in facts.table where nameFilter.mayContain(key.name) {
+                byName[key.name]?.collect(value, into: &candidates)
             }
         } else {
             for (fact, anchors) in byName {

@@ -92,6 +92,10 @@ final class PostgresStoreConformanceTests: StoreConformanceTests {
     override func testOperatorNamesAreCheckedAndNeverReused() throws { try super.testOperatorNamesAreCheckedAndNeverReused() }
     override func testRemovedOperatorsTokenStopsWorkingAndItsAuditStays() throws { try super.testRemovedOperatorsTokenStopsWorkingAndItsAuditStays() }
     override func testAuditEntriesOldestFirstFilteredByTimeAndOperator() throws { try super.testAuditEntriesOldestFirstFilteredByTimeAndOperator() }
+    override func testVerdictsAfterAnIDComeInIDOrder() throws { try super.testVerdictsAfterAnIDComeInIDOrder() }
+    override func testNotifyURLsRoundTripInOrder() throws { try super.testNotifyURLsRoundTripInOrder() }
+    override func testConcurrentAddsOfNotifyURLsAllLand() throws { try super.testConcurrentAddsOfNotifyURLsAllLand() }
+    override func testANotificationIsClaimedExactlyOncePerChange() throws { try super.testANotificationIsClaimedExactlyOncePerChange() }
 }
 
 /// What only PostgreSQL has: URLs, passwords, migrations under a lock, the key check across instances.
