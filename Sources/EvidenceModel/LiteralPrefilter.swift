@@ -15,7 +15,14 @@ public struct LiteralPrefilter: Sendable {
     public let needles: [[UInt8]]
     /// The finer test: for some top-level alternative, every one of its required word sets has a
     /// word in the text ("link" and "expired", not just one of them).
-    let requirements: [[[[UInt8]]]]
+    public let requirements: [[[[UInt8]]]]
+
+    /// A prefilter analysed earlier (the rule snapshot stores it: the analysis is a fifth of a
+    /// one-shot command's start-up).
+    public init(needles: [[UInt8]], requirements: [[[[UInt8]]]]) {
+        self.needles = needles
+        self.requirements = requirements
+    }
 
     public init?(pattern: String) {
         if pattern.contains("(?x") { return nil }

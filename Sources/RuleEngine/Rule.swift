@@ -19,6 +19,13 @@ public final class Pattern: @unchecked Sendable {
         }
     }
 
+    /// A built-in pattern with its prefilter already analysed (from the rule snapshot), compiled on
+    /// first use.
+    init(snapshotSource source: String, prefilter: LiteralPrefilter?) {
+        self.source = source
+        self.prefilter = prefilter
+    }
+
     var regex: NSRegularExpression {
         lock.lock()
         defer { lock.unlock() }

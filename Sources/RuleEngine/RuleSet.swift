@@ -75,7 +75,7 @@ public final class RuleSet: Sendable {
         self.byNonASCII = byNonASCII.keys.sorted().map { ($0, byNonASCII[$0]!) }
         byNeedle = needles.keys.sorted().map { fact in
             let entry = needles[fact]!
-            return NeedleIndex(fact: fact, automaton: NeedleAutomaton(needles: entry.list), rules: entry.rules)
+            return NeedleIndex(fact: fact, needles: entry.list, rules: entry.rules)
         }
         self.byName = byName
         nameFilter = NameFilter(byName.keys)
@@ -176,7 +176,7 @@ public final class RuleSet: Sendable {
                 text.withUTF8 { buffer in
                     // Rules see a text's start only (Pattern.maxMatchBytes): so does the index.
                     let visible = UnsafeBufferPointer(rebasing: buffer.prefix(Pattern.maxMatchBytes))
-                    index.automaton.scan(visible) { candidates.append(contentsOf: index.rules[$0]) }
+                    index.scan(visible) { candidates.append(contentsOf: index.rules[$0]) }
                 }
             }
             if case let .list(items) = value { items.forEach(scan) } else { scan(value) }
@@ -322,9 +322,50 @@ public final class RuleSet: Sendable {
 /// Rules anchored on literal words in one fact (usually `text` or `message`).
 struct NeedleIndex: Sendable {
     let fact: String
-    let automaton: NeedleAutomaton
+    /// ASCII-lowercased words; a needle's id is its place here.
+    let needles: [[UInt8]]
     /// needle id → rules
     let rules: [[Int]]
+    private let automaton = LazyAutomaton()
+
+    init(fact: String, needles: [[UInt8]], rules: [[Int]]) {
+        self.fact = fact
+        self.needles = needles
+        self.rules = rules
+    }
+
+    /// Calls `found` with the id of every needle in `text` (possibly more than once).
+    /// The first few texts are searched needle by needle: building the automaton costs as much as
+    /// a hundred such searches, and a one-shot command only ever classifies one record.
+    func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
+        if let built = automaton.get(needles) {
+            built.scan(text, found)
+            return
+        }
+        var lowered = Array(text)
+        for i in lowered.indices { lowered[i] = lowered[i].asciiLowercased }
+        lowered.withUnsafeBufferPointer { haystack in
+            for (id, needle) in needles.enumerated() where ByteSearch.contains(haystack, needle) { found(id) }
+        }
+    }
+
+    /// The Aho–Corasick automaton over the needles, once a set has searched enough texts to repay it.
+    final class LazyAutomaton: @unchecked Sendable {
+        static let searchesBeforeBuilding = 8
+        private let lock = NSLock()
+        private var searches = 0
+        private var built: NeedleAutomaton?
+
+        func get(_ needles: [[UInt8]]) -> NeedleAutomaton? {
+            lock.lock()
+            defer { lock.unlock() }
+            if let built { return built }
+            searches += 1
+            guard searches > Self.searchesBeforeBuilding else { return nil }
+            built = NeedleAutomaton(needles: needles)
+            return built
+        }
+    }
 }
 
 /// A bitset over a cheap fingerprint of names (length, first, middle and last bytes): a name whose

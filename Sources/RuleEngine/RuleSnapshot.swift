@@ -8,8 +8,8 @@ import Foundation
 /// YAML. `AUTHDOCTOR_CACHE_DIR` moves it, `AUTHDOCTOR_NO_CACHE=1` turns it off.
 public enum RuleSnapshot {
     /// /3: rule examples are left out (only `rules test` reads them, and it parses the YAML);
-    /// remediation variants are kept.
-    static let format = "authdoctor.rules-snapshot/3"
+    /// remediation variants are kept. /4: a pattern's literal prefilter is stored with it.
+    static let format = "authdoctor.rules-snapshot/4"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {
@@ -102,6 +102,22 @@ public enum RuleSnapshot {
         } catch {
             return
         }
+        prune(directory, keeping: path)
+    }
+
+    /// How many snapshots the cache folder keeps: every edit of a local rules folder makes a new
+    /// one, and nothing else ever removes the old.
+    static let kept = 8
+
+    /// Removes all but the `kept` most recently written snapshots (never `current`).
+    static func prune(_ directory: String, keeping current: String) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return }
+        let snapshots = names.filter { $0.hasPrefix("rules-") && $0.hasSuffix(".json") }.map { directory + "/" + $0 }
+        guard snapshots.count > kept else { return }
+        func written(_ path: String) -> Date { ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast }
+        let byAge = snapshots.map { ($0, written($0)) }.sorted { $0.1 > $1.1 }
+        for (path, _) in byAge.dropFirst(kept) where path != current { try? fm.removeItem(atPath: path) }
     }
 
     // MARK: - Encoding
@@ -129,7 +145,22 @@ public enum RuleSnapshot {
             switch c.op {
             case let .equals(v): return ("equals", json(v))
             case let .oneOf(vs): return ("in", .array(vs.map(json)))
-            case let .matches(p): return ("matches", .string(p.source))
+            case let .matches(p):
+                // A plain source has its prefilter analysed again when loaded: when there is none, or
+                // when a word would not survive the trip through a JSON string.
+                guard let prefilter = p.prefilter,
+                      (prefilter.needles + prefilter.requirements.joined().joined()).allSatisfy({
+                          $0 == LiteralPrefilter.nonASCII || Array(String(decoding: $0, as: UTF8.self).utf8) == $0
+                      })
+                else { return ("matches", .string(p.source)) }
+                func words(_ list: [[UInt8]]) -> JSONValue {
+                    .array(list.map { .string($0 == LiteralPrefilter.nonASCII ? "\u{FFFF}" : String(decoding: $0, as: UTF8.self)) })
+                }
+                return ("matches", .object([
+                    ("source", .string(p.source)),
+                    ("needles", words(prefilter.needles)),
+                    ("requirements", .array(prefilter.requirements.map { .array($0.map(words)) })),
+                ]))
             case let .contains(s, _): return ("contains", .string(s))
             case let .exists(b): return ("exists", .bool(b))
             case let .greaterThan(n): return ("gt", .double(n))
@@ -188,6 +219,12 @@ public enum RuleSnapshot {
         return out.count == items.count ? out : nil
     }
 
+    /// A prefilter's byte strings. The pseudo-needle 0xFF is not UTF-8, so it is stored as "\u{FFFF}".
+    static func words(_ v: JSONValue?) -> [[UInt8]]? {
+        guard let items = strings(v) else { return nil }
+        return items.map { $0 == "\u{FFFF}" ? LiteralPrefilter.nonASCII : Array($0.utf8) }
+    }
+
     static func number(_ v: JSONValue?) -> Double? {
         switch v {
         case let .int(i)?: return Double(i)
@@ -230,8 +267,20 @@ public enum RuleSnapshot {
             parsed = .oneOf(items.map(FactValue.init))
         case "matches":
             // Built-in patterns were checked when the snapshot was made (and by `rules lint`).
-            guard let source = value.stringValue, let pattern = try? Pattern(source, compileNow: false) else { return nil }
-            parsed = .matches(pattern)
+            if let source = value.stringValue {
+                parsed = .matches(Pattern(snapshotSource: source, prefilter: LiteralPrefilter(pattern: source)))
+            } else {
+                guard let source = value["source"]?.stringValue, let needles = words(value["needles"]),
+                      let requirementsJSON = value["requirements"]?.arrayValue else { return nil }
+                var requirements: [[[[UInt8]]]] = []
+                for alternative in requirementsJSON {
+                    guard let sets = alternative.arrayValue else { return nil }
+                    var decoded: [[[UInt8]]] = []
+                    for set in sets { guard let list = words(set) else { return nil }; decoded.append(list) }
+                    requirements.append(decoded)
+                }
+                parsed = .matches(Pattern(snapshotSource: source, prefilter: LiteralPrefilter(needles: needles, requirements: requirements)))
+            }
         case "contains":
             guard let s = value.stringValue else { return nil }
             parsed = .contains(s, s.utf8.allSatisfy { $0 < 0x80 } ? ByteSearch.lowered(s) : nil)

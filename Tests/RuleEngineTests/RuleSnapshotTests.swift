@@ -36,6 +36,17 @@ final class RuleSnapshotTests: XCTestCase {
         XCTAssertEqual(cached.rules.map(\.place), parsed.rules.map(\.place))
         XCTAssertEqual(cached.remediations.map(\.id), parsed.remediations.map(\.id))
         XCTAssertEqual(cached.remediations.map(\.steps), parsed.remediations.map(\.steps))
+        // The stored prefilters are the analysed ones, word for word (a lost word would hide a match).
+        func prefilters(_ rules: [Rule]) -> [String] {
+            rules.flatMap { Self.patterns(in: $0.when) }.map { pattern in
+                guard let p = pattern.prefilter else { return pattern.source + " -> none" }
+                return pattern.source + " -> \(p.needles) \(p.requirements)"
+            }
+        }
+        let parsedPrefilters = prefilters(parsed.rules)
+        XCTAssertGreaterThan(parsedPrefilters.filter { !$0.hasSuffix("-> none") }.count, 500)
+        XCTAssertTrue(parsedPrefilters.contains { $0.contains("\(LiteralPrefilter.nonASCII)") }, "a rule with a non-ASCII alternative is covered")
+        XCTAssertEqual(prefilters(cached.rules), parsedPrefilters)
 
         let fromYAML = RuleSet(rules: parsed.rules, remediations: parsed.remediations)
         let fromSnapshot = RuleSet(rules: cached.rules, remediations: cached.remediations)
@@ -49,6 +60,32 @@ final class RuleSnapshotTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(compared, 200)
+    }
+
+    static func patterns(in when: When) -> [Pattern] {
+        var out: [Pattern] = []
+        for condition in when.all { if case let .matches(p) = condition.op { out.append(p) } }
+        for branch in when.any + when.not { out += patterns(in: branch) }
+        return out
+    }
+
+    func testTheCacheKeepsOnlyTheNewestSnapshots() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        var variants: [[SourceFile]] = []
+        for n in 0..<(RuleSnapshot.kept + 3) {
+            var changed = files
+            changed[0].text += "\n# edit \(n)\n"
+            variants.append(changed)
+            RuleSnapshot.store(Array(parsed.rules.prefix(10)), parsed.remediations, for: changed)
+            // Distinct modification times, oldest first.
+            let path = try XCTUnwrap(RuleSnapshot.path(key: RuleSnapshot.key(changed)))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: Double(n - 100))], ofItemAtPath: path)
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).filter { $0.hasSuffix(".json") }
+        XCTAssertEqual(left.count, RuleSnapshot.kept)
+        XCTAssertNotNil(RuleSnapshot.load(for: variants.last!), "the newest is kept")
+        XCTAssertNil(RuleSnapshot.load(for: variants.first!), "the oldest is gone")
     }
 
     func testAnyChangeToTheRulesMissesTheSnapshot() throws {
