@@ -8,7 +8,7 @@ import Glibc
 import RuleEngine
 
 struct Classify: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "classify",
         abstract: "Classify evidence a customer sent, offline: what failed, why, and what to do.",
         discussion: """
         Give exactly one of --response, --har, --text or --batch (--curl-exit may stand alone or \

@@ -33,7 +33,7 @@ struct LinksCommand: ParsableCommand {
     )
 
     struct Issue: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "issue",
             abstract: "Make a new link and print its URL (the only time the URL is shown).",
             discussion: """
             The URL is <public-url>/l/<token>: the token is 256 random bits and the store keeps only its \
@@ -108,7 +108,7 @@ struct LinksCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "list",
             abstract: "Every link, newest first: id, client, state, created, expires, connected sources.",
             discussion: "Connected sources marked (pending) were granted in a session that was not finished, so they are not active.")
 
@@ -138,7 +138,7 @@ struct LinksCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "show",
             abstract: "One link: its state, times, session and the connections made through it.",
             discussion: "Example:\n  authdoctor links show lnk_7f3k9q2m4xab --format json")
 
@@ -188,7 +188,7 @@ struct LinksCommand: ParsableCommand {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "revoke",
             abstract: "Revoke a link: it can no longer be opened, and an open session can no longer connect or finish.",
             discussion: "Connections already active stay; remove them with `authdoctor connections remove ID`. Revoking twice changes nothing.\n\nExample:\n  authdoctor links revoke lnk_7f3k9q2m4xab")
 
@@ -231,7 +231,7 @@ struct ConnectionsCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every connection, newest first: id, client, provider, account, status, created, link.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every connection, newest first: id, client, provider, account, status, created, link.")
 
         @OptionGroup var store: StoreOptions
         @Option(help: "text (default) or json (an array).") var format: StoreOutputFormat = .text
@@ -255,7 +255,7 @@ struct ConnectionsCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "remove",
             abstract: "Remove a connection: its tokens are erased, the record of who connected it stays.",
             discussion: "The client can also revoke the platform's access on the provider's side (its permissions page).\n\nExample:\n  authdoctor connections remove con_4k2m9x7q3abc")
 

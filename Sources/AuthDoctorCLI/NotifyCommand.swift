@@ -86,7 +86,7 @@ struct NotifyCommand: ParsableCommand {
         subcommands: [Add.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a webhook URL.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a webhook URL.")
         @Argument(help: ArgumentHelp("An http:// or https:// URL.", valueName: "URL")) var url: String
         @OptionGroup var store: StoreOptions
 
@@ -100,7 +100,7 @@ struct NotifyCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the webhook URLs (numbered, without their path).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the webhook URLs (numbered, without their path).")
         @OptionGroup var store: StoreOptions
         @Option(help: "text (default) or json.") var format: StoreOutputFormat = .text
 
@@ -120,7 +120,7 @@ struct NotifyCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a webhook URL, by its number in `notify list` or in full.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a webhook URL, by its number in `notify list` or in full.")
         @Argument(help: ArgumentHelp("The number `notify list` shows, or the URL.", valueName: "N|URL")) var which: String
         @OptionGroup var store: StoreOptions
 

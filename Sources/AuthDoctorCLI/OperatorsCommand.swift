@@ -30,7 +30,7 @@ struct OperatorsCommand: ParsableCommand {
     )
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "add",
             abstract: "Add an operator and print its token (the only time it is shown).",
             discussion: """
             The token is `ado_` and 256 random bits (base64url). Keep it in a password manager or a \
@@ -71,7 +71,7 @@ struct OperatorsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "list",
             abstract: "Every operator, by name: when it was added and when its token was last used (never the token).",
             discussion: "Example:\n  authdoctor operators list --format json")
 
@@ -97,7 +97,7 @@ struct OperatorsCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "remove",
             abstract: "Remove an operator: its token stops working at once; its entries in the audit log stay.",
             discussion: "Example:\n  authdoctor operators remove alice")
 

@@ -13,7 +13,7 @@ struct RulesCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the rules: id, failure class, category, severity, where defined.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the rules: id, failure class, category, severity, where defined.")
         @OptionGroup var ruleOptions: RuleOptions
         @Option(help: "text (default), json (one array) or jsonl (one rule a line).") var format: ListFormat = .text
 
@@ -48,7 +48,7 @@ struct RulesCommand: ParsableCommand {
     }
 
     struct Lint: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "lint",
             abstract: "Check rule files: unknown keys, failure/category/remediation ids, facts, bad regular expressions.",
             discussion: "Prints one problem a line as FILE:LINE: message; exits 78 when there is any.")
         @OptionGroup var ruleOptions: RuleOptions
@@ -66,7 +66,7 @@ struct RulesCommand: ParsableCommand {
     }
 
     struct Test: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "test",
             abstract: "Run every rule's examples: `match` fixtures must satisfy it, `no-match` ones must not.",
             discussion: "Fixtures come from --fixtures DIR, else the fixtures/ folder beside the first --rules DIR, else the built-in set. Exits 1 on any mismatch.")
         @OptionGroup var ruleOptions: RuleOptions
@@ -101,7 +101,7 @@ struct RulesCommand: ParsableCommand {
     }
 
     struct Score: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "score",
             abstract: "Score the rules on a labelled corpus of real error reports: how often the top finding is right.",
             discussion: """
             Each FILE has one JSON record a line: the --batch members (id, provider, status, headers, body, text, \

@@ -30,7 +30,7 @@ struct StoreCommand: ParsableCommand {
     )
 
     struct Migrate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "migrate",
             abstract: "Apply the schema migrations this authdoctor knows and the store lacks (making the store when it is new).",
             discussion: """
             Migrations are numbered (v1, v2, ...) and never change once released; each runs once, in \
@@ -61,7 +61,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "status",
             abstract: "Show the store's backend, applied and pending migrations, and rows per table (reads only; needs no key).")
 
         @OptionGroup var store: StoreOptions
@@ -92,7 +92,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     struct Copy: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "copy",
             abstract: "Copy every row of one store into another, empty one (SQLite or PostgreSQL, either way), in one transaction.",
             discussion: """
             Sealed values (provider tokens, PKCE verifiers, the key check) are copied as they are: \
@@ -149,7 +149,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     struct Prune: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "prune",
             abstract: "Delete spent and stale OAuth attempts and expired unfinished sessions; erase the tokens of connections that can never be activated.",
             discussion: """
             An OAuth attempt (a Connect press) lives 30 minutes or until its callback; a session not \
