@@ -80,7 +80,19 @@ public enum RuleSnapshot {
               let remediations = json["remediations"]?.arrayValue?.map(decodeRemediation), !remediations.contains(where: { $0 == nil }),
               let variants = json["variants"]?.arrayValue?.map(decodeVariant), !variants.contains(where: { $0 == nil })
         else { return nil }
+        parsedKeptAlive.keep(json)
         return (rules.compactMap { $0 }, remediations.compactMap { $0 }, variants.compactMap { $0 })
+    }
+
+    /// The last snapshot's parsed tree stays referenced: freeing its hundred thousand nodes one by
+    /// one was a tenth of a one-shot command, and the process usually ends right after. Only the
+    /// latest is kept, so a process that reloads its rules holds one tree at most.
+    static let parsedKeptAlive = KeptAlive()
+
+    final class KeptAlive: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: JSONValue?
+        func keep(_ value: JSONValue) { lock.lock(); self.value = value; lock.unlock() }
     }
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
