@@ -119,6 +119,12 @@ struct Classify: ParsableCommand {
                 let top = summary.byFailure.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 SystemIO.writeStandardError("authdoctor: \(summary.records) records, \(summary.errors) invalid; \(top)\n")
             }
+            if RegexRuns.counting {
+                // Rule patterns only: no record text, so nothing secret.
+                for (pattern, runs) in RegexRuns.top(25) {
+                    SystemIO.writeStandardError("regex runs \(runs): \(pattern.prefix(160))\n")
+                }
+            }
             return
         }
 

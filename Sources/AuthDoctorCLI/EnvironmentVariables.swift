@@ -15,6 +15,7 @@ enum EnvironmentVariables {
         Variable(name: "AUTHDOCTOR_METRICS_TOKEN", meaning: "the bearer token serve's /metrics requires"),
         Variable(name: "AUTHDOCTOR_CACHE_DIR", meaning: "where the compiled built-in rules are cached"),
         Variable(name: "AUTHDOCTOR_NO_CACHE", meaning: "1: never use the rules cache"),
+        Variable(name: "AUTHDOCTOR_REGEX_RUNS", meaning: "1: classify --batch lists its most-run rule patterns"),
         Variable(name: "XDG_DATA_HOME", meaning: "the default store: $XDG_DATA_HOME/authdoctor/"),
         Variable(name: "XDG_CACHE_HOME", meaning: "the rules cache, without AUTHDOCTOR_CACHE_DIR"),
         Variable(name: "NO_COLOR", meaning: "set: no colour (as --color never)"),

@@ -1,6 +1,28 @@
 import EvidenceModel
 import Foundation
 
+/// How often each rule pattern reached ICU (its prefilter let it through), for finding the rules
+/// that make a batch slow: `AUTHDOCTOR_REGEX_RUNS=1 authdoctor classify --batch FILE` prints the
+/// most-run patterns on standard error at the end.
+public enum RegexRuns {
+    public static let counting = ProcessInfo.processInfo.environment["AUTHDOCTOR_REGEX_RUNS"].map { !$0.isEmpty && $0 != "0" } ?? false
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var counts: [String: Int] = [:]
+
+    static func count(_ source: String) {
+        lock.lock()
+        counts[source, default: 0] += 1
+        lock.unlock()
+    }
+
+    /// The `limit` most-run patterns, most first.
+    public static func top(_ limit: Int) -> [(pattern: String, runs: Int)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit).map { ($0.key, $0.value) }
+    }
+}
+
 /// A compiled ICU regular expression (NSRegularExpression is immutable once built).
 public final class Pattern: @unchecked Sendable {
     public let source: String
@@ -42,12 +64,14 @@ public final class Pattern: @unchecked Sendable {
             let lowered = Self.visiblePrefix(text)
             guard lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) else { return false }
         }
+        if RegexRuns.counting { RegexRuns.count(source) }
         return regex.firstMatch(in: text, options: [], range: Self.searchRange(text)) != nil
     }
 
     /// Like `matches`, with the text's ASCII-lowercased bytes already at hand.
     func matches(_ text: String, lowered: [UInt8]) -> Bool {
         if let prefilter, !lowered.withUnsafeBufferPointer({ prefilter.mayMatch($0) }) { return false }
+        if RegexRuns.counting { RegexRuns.count(source) }
         return regex.firstMatch(in: text, options: [], range: Self.searchRange(text)) != nil
     }
 
@@ -156,14 +180,15 @@ public final class Pattern: @unchecked Sendable {
 /// Per-evaluation memo: the lowered bytes of fact strings that text conditions look at, and which
 /// fact names the record may have.
 final class MatchContext {
-    private var lowered: [String: [UInt8]] = [:]
+    /// Keyed by the condition's FactName, whose hash is already worked out.
+    private var lowered: [FactName: [UInt8]] = [:]
     let presence: FactPresence
 
     init(_ facts: Facts? = nil) {
         presence = facts.map(FactPresence.init) ?? .everything
     }
 
-    func loweredBytes(of fact: String, _ text: String) -> [UInt8] {
+    func loweredBytes(of fact: FactName, _ text: String) -> [UInt8] {
         if let cached = lowered[fact] { return cached }
         let bytes = Pattern.visiblePrefix(text)
         lowered[fact] = bytes
@@ -212,9 +237,9 @@ public struct Condition: Sendable {
         guard let value else { return false }
         if case let .string(s) = value {
             switch op {
-            case let .matches(pattern): return pattern.matches(s, lowered: context.loweredBytes(of: fact, s))
+            case let .matches(pattern): return pattern.matches(s, lowered: context.loweredBytes(of: factKey, s))
             case let .contains(_, needle?):
-                return context.loweredBytes(of: fact, s).withUnsafeBufferPointer { ByteSearch.contains($0, needle) }
+                return context.loweredBytes(of: factKey, s).withUnsafeBufferPointer { ByteSearch.contains($0, needle) }
             default: break
             }
         }
@@ -288,9 +313,15 @@ public struct When: Sendable {
     }
 
     func holds(in facts: Facts, context: MatchContext) -> Bool {
-        for c in all where !c.holds(in: facts, context: context) { return false }
-        if !any.isEmpty && !any.contains(where: { $0.holds(in: facts, context: context) }) { return false }
-        for n in not where n.holds(in: facts, context: context) { return false }
+        // Indices, not `for c in all`: the iterator copies each condition out (retaining its
+        // strings and pattern), and this runs for every candidate rule of every record.
+        for i in all.indices where !all[i].holds(in: facts, context: context) { return false }
+        if !any.isEmpty {
+            var anyHolds = false
+            for i in any.indices where any[i].holds(in: facts, context: context) { anyHolds = true; break }
+            if !anyHolds { return false }
+        }
+        for i in not.indices where not[i].holds(in: facts, context: context) { return false }
         return true
     }
 

@@ -218,9 +218,11 @@ public final class RuleSet: Sendable {
         var results: [RuleMatch] = []
         let context = MatchContext(facts)
         for index in candidates {
+            // Tested in place: copying the rule out first retained every string it holds, for
+            // every candidate of every record, though most do not hold.
+            if let fallback, rules[index].fallback != fallback { continue }
+            guard rules[index].when.holds(in: facts, context: context) else { continue }
             let rule = rules[index]
-            if let fallback, rule.fallback != fallback { continue }
-            guard rule.when.holds(in: facts, context: context) else { continue }
             var seen = Set<String>()
             let names = rule.when.matchedFactNames(in: facts).filter { seen.insert($0).inserted }
             results.append(RuleMatch(rule: rule, evidence: names.compactMap { name in facts[name].map { (name, $0) } }))

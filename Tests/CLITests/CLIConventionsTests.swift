@@ -188,6 +188,20 @@ final class ScriptingAndTerminalTests: XCTestCase {
         assertOneLineError(try CLI.run(["classify", "--batch", "-", "--exit-code"], stdin: ""), status: 64, mentions: ["--exit-code"])
     }
 
+    /// AUTHDOCTOR_REGEX_RUNS=1 lists the rule patterns that reached ICU, most-run first, and never
+    /// the records' text.
+    func testRegexRunsNameThePatternsThatRan() throws {
+        let records = (0..<3).map { #"{"id": "r\#($0)", "text": "Error: invalid username or password for user acme-secret-\#($0)"}"# }.joined(separator: "\n")
+        let counted = try CLI.run(["classify", "--batch", "-", "--format", "jsonl"], stdin: records + "\n", environment: ["AUTHDOCTOR_REGEX_RUNS": "1"])
+        XCTAssertEqual(counted.status, 0, counted.summary)
+        let lines = counted.stderrText.split(separator: "\n").filter { $0.hasPrefix("regex runs ") }
+        XCTAssertFalse(lines.isEmpty, counted.stderrText)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("regex runs 3: ") }, "each record ran the password pattern: \(lines)")
+        XCTAssertFalse(counted.stderrText.contains("acme-secret"), "patterns only, no record text")
+        let quiet = try CLI.run(["classify", "--batch", "-", "--format", "jsonl"], stdin: records + "\n")
+        XCTAssertFalse(quiet.stderrText.contains("regex runs"), quiet.stderrText)
+    }
+
     /// `--color auto|always|never`; auto is off for TERM=dumb, NO_COLOR and pipes.
     func testColorModes() throws {
         let fixture = CLI.fixture("facebook/190-463-session-expired.http")
