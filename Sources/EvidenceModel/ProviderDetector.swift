@@ -81,6 +81,11 @@ public enum ProviderDetector {
         if ByteSearch.contains(text, "lookerstudio.google.com") || ByteSearch.contains(text, "datastudio.google.com") || ByteSearch.contains(text, "looker studio") {
             return "looker-studio"
         }
+        // Stack frames of Google's own Node auth libraries: the token request was Google's.
+        if ByteSearch.contains(text, "node_modules/gtoken/") || ByteSearch.contains(text, "node_modules/google-auth-library/")
+            || ByteSearch.contains(text, "oauth2client.client.") {
+            return "google"
+        }
         // A Snowflake error number (`002043 (02000):`, libsnowflakeclient's `240009`) outweighs a SQLSTATE,
         // which every SQL database speaks.
         if facts["snowflake.code"] != nil { return "snowflake" }
@@ -99,7 +104,9 @@ public enum ProviderDetector {
             let lower = name.lowercased()
             if lower.hasPrefix("google.ads") || lower.contains("googleads") { return "google-ads" }
             if lower.hasPrefix("google.auth") || lower.hasPrefix("google.apis.") || lower.hasPrefix("googleapiclient") || lower.hasPrefix("google.api_core")
-                || lower.contains("gaxios") || lower.hasPrefix("com.google.api") || lower.contains("googlejsonresponse") { return "google" }
+                || lower.contains("gaxios") || lower.hasPrefix("com.google.api") || lower.contains("googlejsonresponse")
+                // oauth2client (Python), PHP's `Google_Auth_Exception` / `Google\Auth\…`, .NET's Google.Apis.Auth.
+                || lower.hasPrefix("oauth2client.") || lower.hasPrefix("google_") || lower.hasPrefix("google\\") { return "google" }
             if lower.contains("facebook") { return "facebook" }
             if lower.hasPrefix("snowflake") || lower.contains("snowflakesql") { return "snowflake" }
             if lower.hasPrefix("psycopg") || lower.hasPrefix("asyncpg") || lower.contains("psqlexception") { return "postgres" }

@@ -184,6 +184,9 @@ final class TextEvidenceTests: XCTestCase {
             // Apps Script's UrlFetchApp and Segment's delivery codes.
             ("Exception: Request failed for https://graph.facebook.com returned code 500. Truncated server response", 500),
             ("Delivery failed: errors.discarded.403", 403),
+            // .NET's HttpRequestException, with and without the reason phrase.
+            ("System.Net.Http.HttpRequestException: Response status code does not indicate success: 401 (). Invalid access token.", 401),
+            ("Response status code does not indicate success: 403 (Forbidden).", 403),
         ]
         for (text, status) in cases {
             XCTAssertEqual(facts(text).int("http.status"), status, text)
@@ -192,6 +195,21 @@ final class TextEvidenceTests: XCTestCase {
         for text in ["Error 190 happened at 10:45", "retry 403 times", "version 4.0.401", "(#100) Invalid parameter"] {
             XCTAssertNil(facts(text).int("http.status"), text)
         }
+    }
+
+    /// Google's own auth libraries name the provider even when the OAuth error alone would say
+    /// "some OAuth2 server".
+    func testGoogleAuthLibrariesNameGoogle() {
+        let texts = [
+            "oauth2client.client.HttpAccessTokenRefreshError: invalid_grant",
+            "PHP Fatal error:  Uncaught exception 'Google_Auth_Exception' with message 'Error refreshing the OAuth2 token, message: '{ \"error\" : \"invalid_grant\" }''",
+            "Error: invalid_grant\n    at Gtoken.requestToken (/app/node_modules/gtoken/build/src/index.js:236:19)",
+        ]
+        for text in texts {
+            XCTAssertEqual(facts(text)["provider"]?.elements.first?.stringValue, "google", text)
+        }
+        // A plain OAuth2 error stays generic.
+        XCTAssertEqual(facts("Error: invalid_grant (Bad Request)")["provider"]?.elements.first?.stringValue, "oauth2")
     }
 
     func testFacebookCodesInProse() {
