@@ -487,7 +487,9 @@ enum Prose {
     }
 
     nonisolated(unsafe) static let snowflakePattern = try! NSRegularExpression(
-        pattern: #"(?<![\d.])(\d{6})(?:\s*\(([0-9A-Z]{5})\))?\s*:"#)
+        // `250001 (08001): Failed to connect…`, or the code and its SQLSTATE closing the text
+        // (`DatabaseError) 250001 (08001)`, a wrapper that dropped the message).
+        pattern: #"(?<![\d.])(\d{6})(?:\s*\(([0-9A-Z]{5})\))?\s*:|(?<![\d.])(\d{6})\s*\(([0-9A-Z]{5})\)\s*$"#)
     nonisolated(unsafe) static let snowflakeLoosePattern = try! NSRegularExpression(
         pattern: #"(?i)\b(?:error code|code|errno|error)\W{0,3}(\d{6})\b"#)
 
@@ -514,9 +516,10 @@ enum Prose {
         let mentioned = lower.has("snowflake")
         let range = NSRange(text.startIndex..., in: text)
         for match in snowflakePattern.matches(in: text, range: range).prefix(8) {
-            guard let r = Range(match.range(at: 1), in: text) else { continue }
+            let closing = match.range(at: 3).location != NSNotFound
+            guard let r = Range(match.range(at: closing ? 3 : 1), in: text) else { continue }
             let code = String(text[r])
-            let hasState = match.range(at: 2).location != NSNotFound
+            let hasState = closing || match.range(at: 2).location != NSNotFound
             if mentioned || hasState || code.hasPrefix("39") || code.hasPrefix("25") || code.hasPrefix("26") { return code }
         }
         if mentioned, let match = snowflakeLoosePattern.firstMatch(in: text, range: range), let r = Range(match.range(at: 1), in: text) {

@@ -233,6 +233,10 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(f.string("body.code"), "250001")
         XCTAssertEqual(f.string("provider"), "snowflake")
         XCTAssertNil(facts("An Error occurred").string("exception"))
+        // The code and its SQLSTATE closing the text, the message dropped by a wrapper.
+        XCTAssertEqual(facts("Error connecting to Snowflake: (snowflake.connector.errors.DatabaseError) 250001 (08001)").string("snowflake.code"), "250001")
+        // A six-digit number at the end without a SQLSTATE is not a Snowflake code.
+        XCTAssertNil(facts("Sync failed for order 250001").string("snowflake.code"))
     }
 
     func testGRPCStatusFromNamesAndNumbers() {
