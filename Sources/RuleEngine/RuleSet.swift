@@ -341,7 +341,7 @@ struct NeedleIndex: Sendable {
     /// a hundred such searches, and a one-shot command only ever classifies one record.
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
         if let built = automaton.get(needles) {
-            built.scan(text, found)
+            built.automaton.scan(text, found)
             return
         }
         var lowered = Array(text)
@@ -356,16 +356,23 @@ struct NeedleIndex: Sendable {
         static let searchesBeforeBuilding = 8
         private let lock = NSLock()
         private var searches = 0
-        private var built: NeedleAutomaton?
+        private var built: Built?
 
-        func get(_ needles: [[UInt8]]) -> NeedleAutomaton? {
+        /// A reference, so that handing it out costs one retain, not a copy of three tables.
+        final class Built: Sendable {
+            let automaton: NeedleAutomaton
+            init(_ automaton: NeedleAutomaton) { self.automaton = automaton }
+        }
+
+        func get(_ needles: [[UInt8]]) -> Built? {
             lock.lock()
             defer { lock.unlock() }
             if let built { return built }
             searches += 1
             guard searches > Self.searchesBeforeBuilding else { return nil }
-            built = NeedleAutomaton(needles: needles)
-            return built
+            let made = Built(NeedleAutomaton(needles: needles))
+            built = made
+            return made
         }
     }
 }
