@@ -94,7 +94,7 @@ enum TextEvidence {
 
         // 3. OAuth error codes (RFC 6749/6750 and Google's own) wherever they stand.
         let facebookChallenge = facts.string("www-authenticate.realm") == "Facebook Platform" || lowerText.has("\"facebook platform\"")
-        if !facebookChallenge, let code = Prose.oauthError(in: lowerText) {
+        if !facebookChallenge, let code = Prose.oauthError(in: lowerText, original: lowered.count == text.utf8.count ? text : nil) {
             facts.setIfAbsent("oauth.error", .string(code))
             if !hasBody, facts["body.error"] == nil, facts["body.error.code"] == nil, facts["body.error.message"] == nil {
                 facts.set("body.error", code)
@@ -361,11 +361,19 @@ enum Prose {
     /// RFC 6749/6750 and Google's OAuth error codes.
     static let oauthCodes = Set(oauthOrder)
 
-    static func oauthError(in lower: String) -> String? {
+    /// `original`: the text before lowering (same byte offsets). An upper-case `ACCESS_DENIED` is
+    /// another product's error name (ClickHouse's `(ACCESS_DENIED)`), not an RFC 6749 code.
+    static func oauthError(in lower: String, original: String? = nil) -> String? {
         guard lower.has("_") else { return nil }
+        var originalBytes: [UInt8]?
         var best: (code: String, offset: Int)?
         for code in oauthOrder {
             guard let offset = wordOffset(of: code, in: lower) else { continue }
+            if let original {
+                if originalBytes == nil { originalBytes = Array(original.utf8) }
+                if let bytes = originalBytes, offset + code.utf8.count <= bytes.count,
+                   !bytes[offset..<(offset + code.utf8.count)].contains(where: { $0 >= 0x61 && $0 <= 0x7A }) { continue }
+            }
             // The first code in the text is the error; one mentioned later is usually advice.
             if best == nil || offset < best!.offset { best = (code, offset) }
         }

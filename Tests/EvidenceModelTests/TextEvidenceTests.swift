@@ -224,6 +224,9 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertEqual(facts("google.auth.exceptions.RefreshError: ('invalid_grant: Token has been expired or revoked.')").string("oauth.error"), "invalid_grant")
         XCTAssertNil(facts("the parameter invalid_granted_scopes was ignored").string("oauth.error"))
         XCTAssertEqual(facts("error=access_denied; see invalid_request docs").string("oauth.error"), "access_denied")
+        // Another product's upper-case error name is not an OAuth code.
+        XCTAssertNil(facts("Code: 497. DB::Exception: alice: Not enough privileges. (ACCESS_DENIED) (version 23.8.2.7)").string("oauth.error"))
+        XCTAssertEqual(facts("OAuth2 error: Access_Denied - the user declined").string("oauth.error"), "access_denied")
     }
 
     func testExceptionClasses() {
