@@ -307,6 +307,10 @@ public struct When: Sendable {
     public var all: [Condition] = []
     public var any: [When] = []
     public var not: [When] = []
+    /// Whether the `any` branches are tested before `all`: when every branch is cheaper than the
+    /// costliest `all` condition (`any: [body.error: invalid_grant, ...]` beside a long regex over
+    /// the text), most records are ruled out without running the regex. Set by `cheapestFirst()`.
+    var anyFirst = false
 
     public func holds(in facts: Facts) -> Bool {
         holds(in: facts, context: MatchContext())
@@ -315,14 +319,22 @@ public struct When: Sendable {
     func holds(in facts: Facts, context: MatchContext) -> Bool {
         // Indices, not `for c in all`: the iterator copies each condition out (retaining its
         // strings and pattern), and this runs for every candidate rule of every record.
+        if anyFirst && !anyBranchHolds(in: facts, context: context) { return false }
         for i in all.indices where !all[i].holds(in: facts, context: context) { return false }
-        if !any.isEmpty {
-            var anyHolds = false
-            for i in any.indices where any[i].holds(in: facts, context: context) { anyHolds = true; break }
-            if !anyHolds { return false }
-        }
+        if !anyFirst && !any.isEmpty && !anyBranchHolds(in: facts, context: context) { return false }
         for i in not.indices where not[i].holds(in: facts, context: context) { return false }
         return true
+    }
+
+    private func anyBranchHolds(in facts: Facts, context: MatchContext) -> Bool {
+        for i in any.indices where any[i].holds(in: facts, context: context) { return true }
+        return false
+    }
+
+    /// See `anyFirst`.
+    func decidesAnyFirst() -> Bool {
+        guard let costliestBranch = any.map(\.maxCost).max() else { return false }
+        return costliestBranch < (all.map(\.cost).max() ?? 0)
     }
 
     /// The same conditions, cheapest first in every group (the order never changes the result).
@@ -331,6 +343,7 @@ public struct When: Sendable {
         copy.all = all.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }.map(\.element)
         copy.any = any.map { $0.cheapestFirst() }.sorted { $0.maxCost < $1.maxCost }
         copy.not = not.map { $0.cheapestFirst() }
+        copy.anyFirst = copy.decidesAnyFirst()
         return copy
     }
 

@@ -265,6 +265,8 @@ public enum RuleSnapshot {
         for c in all { guard let condition = decodeCondition(c) else { return nil }; when.all.append(condition) }
         for b in any { guard let branch = decodeWhen(b) else { return nil }; when.any.append(branch) }
         for b in not { guard let branch = decodeWhen(b) else { return nil }; when.not.append(branch) }
+        // The snapshot keeps the cheapest-first order; the evaluation order flag is worked out again.
+        when.anyFirst = when.decidesAnyFirst()
         return when
     }
 

@@ -28,3 +28,34 @@ final class NeedleIndexTests: XCTestCase {
         XCTAssertEqual(expired, [1, 2, 5], "token, expired and the 'en' inside token")
     }
 }
+
+/// `any` branches cheaper than a rule's regex are tested first: the same answers, fewer regex runs.
+final class EvaluationOrderTests: XCTestCase {
+    func testCheapAnyBranchesGoFirstAndChangeNoAnswer() throws {
+        var when = When()
+        when.all = [Condition(fact: "text", op: .matches(try Pattern("(?i)invalid (user|password)")), line: 1)]
+        var grant = When(); grant.all = [Condition(fact: "oauth.error", op: .equals(.string("invalid_grant")), line: 2)]
+        var body = When(); body.all = [Condition(fact: "body.error", op: .equals(.string("invalid_grant")), line: 3)]
+        when.any = [grant, body]
+        let ordered = when.cheapestFirst()
+        XCTAssertTrue(ordered.anyFirst)
+        XCTAssertFalse(ordered.any[0].anyFirst, "a branch without its own any")
+        let cases: [[String: FactValue]] = [
+            ["text": .string("Invalid user credentials"), "oauth.error": .string("invalid_grant")],
+            ["text": .string("Invalid user credentials"), "body.error": .string("invalid_grant")],
+            ["text": .string("Invalid user credentials")],
+            ["text": .string("token expired"), "oauth.error": .string("invalid_grant")],
+            ["oauth.error": .string("invalid_grant")],
+        ]
+        let expected = [true, true, false, false, false]
+        for (values, answer) in zip(cases, expected) {
+            XCTAssertEqual(ordered.holds(in: Facts(values)), answer, "\(values)")
+            XCTAssertEqual(when.holds(in: Facts(values)), answer, "\(values) in the written order")
+        }
+        // A regex in `any` is no cheaper than a regex in `all`: the written order stays.
+        var costly = When()
+        costly.all = when.all
+        costly.any = [when]
+        XCTAssertFalse(costly.cheapestFirst().anyFirst)
+    }
+}
