@@ -25,7 +25,7 @@ final class HostileEvidenceTests: XCTestCase {
 
     /// An unterminated secret member is secret to the end of the text.
     func testUnterminatedSecretMemberIsRedactedToTheEnd() {
-        let text = #"{"error":"x","access_token":"ya29.a0SECRETVALUE0123456789"#
+        let text = #"{"error":"x","access_token":"ya29.FAKE-SECRETVALUE0123456789"#
         let redacted = Redactor.redact(text)
         XCTAssertFalse(redacted.contains("SECRETVALUE"), redacted)
         XCTAssertTrue(redacted.contains("[REDACTED]"), redacted)

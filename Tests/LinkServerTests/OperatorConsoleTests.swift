@@ -383,14 +383,14 @@ final class OperatorConsoleTests: XCTestCase {
             let before = try h.store.schemaStatus().rows.filter { $0.0 != "audit" && $0.0 != "operators" }.map(\.1)
 
             let secret = "sk_live_51HxYzConsoleSecretValue0001"
-            let text = "Error: Couldn't get access token: {\"error\": \"invalid_grant\", \"error_description\": \"Token has been expired or revoked.\"} client_secret=\(secret) Authorization: Bearer ya29.a0AfH6SMBconsoleSecret"
+            let text = "Error: Couldn't get access token: {\"error\": \"invalid_grant\", \"error_description\": \"Token has been expired or revoked.\"} client_secret=\(secret) Authorization: Bearer ya29.a0FAKE-console-secret"
             let (type, body) = Self.multipart([("csrf", csrf), ("kind", "text"), ("provider", "google"), ("evidence", text)])
             let reply = try await b.send("POST", "/console/classify", [("Content-Type", type), ("Cookie", b.cookieHeader(for: "/console/classify")!)], body)
             XCTAssertEqual(reply.status, 200, reply.body)
             XCTAssertTrue(reply.body.contains("<h2 id=\"result\">Report</h2>"))
             XCTAssertTrue(reply.body.contains("class=\"finding\""))
             XCTAssertFalse(reply.body.contains(secret), "a pasted secret is never shown")
-            XCTAssertFalse(reply.body.contains("a0AfH6SMBconsoleSecret"))
+            XCTAssertFalse(reply.body.contains("a0FAKE-console-secret"))
             XCTAssertFalse(reply.body.contains("Token has been expired or revoked.\"} client_secret"), "the pasted text is not echoed")
 
             // A curl -i output, and a HAR uploaded as a file.
