@@ -57,24 +57,11 @@ public protocol NotificationClaims: Sendable {
 /// SQLite and PostgreSQL both: workers of a team store (`check --shard`, `--claim`) share both.
 public protocol NotificationStore: NotificationClaims, AuthDoctorStore {
     func notifyURLs() throws -> [String]
-    @discardableResult func addNotifyURL(_ url: String, now: Date) throws -> [String]
-    @discardableResult func removeNotifyURL(_ url: String, now: Date) throws -> [String]
+    /// Reads the list, applies `change` and writes it back in one transaction; returns the new list.
+    func updateNotifyURLs(now: Date, _ change: (inout [String]) -> Void) throws -> [String]
 }
 
-extension SQLiteStore: NotificationStore {
-    static let notifyURLsSetting = "notify.urls"
-    static let notifyClaimPrefix = "notify.announced:"
-
-    /// The webhook URLs `check --db` notifies on a state change (`authdoctor notify add`), in the order added.
-    public func notifyURLs() throws -> [String] {
-        let sealed: String? = try read { db in
-            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"), arguments: [Self.notifyURLsSetting])
-        }
-        guard let sealed, !sealed.isEmpty else { return [] }
-        guard let data = Data(base64Encoded: sealed) else { throw StoreError.cannotDecrypt }
-        return Self.list(String(decoding: try box.open(data, context: "setting:" + Self.notifyURLsSetting), as: UTF8.self))
-    }
-
+extension NotificationStore {
     /// Adds a URL (no-op when present); returns the list after the change. One transaction.
     @discardableResult
     public func addNotifyURL(_ url: String, now: Date) throws -> [String] {
@@ -86,22 +73,48 @@ extension SQLiteStore: NotificationStore {
     public func removeNotifyURL(_ url: String, now: Date) throws -> [String] {
         try updateNotifyURLs(now: now) { urls in urls.removeAll { $0 == url } }
     }
+}
 
-    func updateNotifyURLs(now: Date, _ change: (inout [String]) -> Void) throws -> [String] {
-        let context = "setting:" + Self.notifyURLsSetting
-        return try write { db in
-            var urls: [String] = []
-            if let sealed = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"),
-                                                arguments: [Self.notifyURLsSetting]), !sealed.isEmpty {
-                guard let data = Data(base64Encoded: sealed) else { throw StoreError.cannotDecrypt }
-                urls = Self.list(String(decoding: try box.open(data, context: context), as: UTF8.self))
-            }
+/// The webhook URL list as both stores keep it in `settings`: one line per URL, sealed with the
+/// store's key, base64; the empty list is the empty string.
+enum SealedNotifyURLs {
+    static let setting = "notify.urls"
+    static let context = "setting:" + setting
+
+    static func open(_ sealed: String, box: SecretBox) throws -> [String] {
+        guard !sealed.isEmpty else { return [] }
+        guard let data = Data(base64Encoded: sealed) else { throw StoreError.cannotDecrypt }
+        let text = String(decoding: try box.open(data, context: context), as: UTF8.self)
+        return text.isEmpty ? [] : text.split(separator: "\n").map(String.init)
+    }
+
+    static func seal(_ urls: [String], box: SecretBox) throws -> String {
+        urls.isEmpty ? "" : try box.seal(Data(urls.joined(separator: "\n").utf8), context: context).base64EncodedString()
+    }
+}
+
+extension SQLiteStore: NotificationStore {
+    static let notifyURLsSetting = SealedNotifyURLs.setting
+    static let notifyClaimPrefix = "notify.announced:"
+
+    /// The webhook URLs `check --db` notifies on a state change (`authdoctor notify add`), in the order added.
+    public func notifyURLs() throws -> [String] {
+        let sealed: String? = try read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"), arguments: [Self.notifyURLsSetting])
+        }
+        return try SealedNotifyURLs.open(sealed ?? "", box: box)
+    }
+
+    public func updateNotifyURLs(now: Date, _ change: (inout [String]) -> Void) throws -> [String] {
+        try write { db in
+            let sealed = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE name = ?"),
+                                             arguments: [Self.notifyURLsSetting]) ?? ""
+            var urls = try SealedNotifyURLs.open(sealed, box: box)
             change(&urls)
-            let value = urls.isEmpty ? "" : try box.seal(Data(Self.lines(urls).utf8), context: context).base64EncodedString()
             try Self.execute(db, """
                 INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """, [Self.notifyURLsSetting, value, Self.seconds(now)])
+                """, [Self.notifyURLsSetting, try SealedNotifyURLs.seal(urls, box: box), Self.seconds(now)])
             return urls
         }
     }

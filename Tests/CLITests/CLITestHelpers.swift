@@ -7,6 +7,17 @@ import XCTest
 enum CLI {
     static var binary: URL { TestPaths.authdoctorBinary }
 
+    /// One Sandbox Facebook connection whose token and app secret come from FB_TOKEN and FB_SECRET
+    /// (`sbx-fb-healthy` / `sbx-fb-expired`, `sbx-fb-app-secret`): the notify tests' connections file.
+    static let sandboxFacebookConnection = """
+        connections:
+          - name: shop-fb
+            provider: facebook
+            token-env: FB_TOKEN
+            client-id: "5550001112223"
+            client-secret-env: FB_SECRET
+        """
+
     static func run(_ arguments: [String], stdin: String? = nil, noColor: Bool = true, environment: [String: String?] = [:],
                     in directory: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary.path), "built binary at \(binary.path)", file: file, line: line)

@@ -22,14 +22,7 @@ final class NotifyCommandTests: XCTestCase {
     }
 
     func connectionsFile() throws -> String {
-        try write("""
-            connections:
-              - name: shop-fb
-                provider: facebook
-                token-env: FB_TOKEN
-                client-id: "5550001112223"
-                client-secret-env: FB_SECRET
-            """, to: directory, "conns.yaml").path
+        try write(CLI.sandboxFacebookConnection, to: directory, "conns.yaml").path
     }
 
     func assertNoSecrets(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) {

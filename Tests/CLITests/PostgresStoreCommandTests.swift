@@ -164,14 +164,7 @@ final class PostgresStoreCommandTests: XCTestCase {
         XCTAssertEqual(listed.status, 0, listed.summary)
         XCTAssertTrue(listed.stdoutText.contains("127.0.0.1") && !listed.stdoutText.contains("PathSecret"), listed.summary)
 
-        let conns = try write("""
-            connections:
-              - name: shop-fb
-                provider: facebook
-                token-env: FB_TOKEN
-                client-id: "5550001112223"
-                client-secret-env: FB_SECRET
-            """, to: directory, "conns.yaml").path
+        let conns = try write(CLI.sandboxFacebookConnection, to: directory, "conns.yaml").path
         func check(_ token: String) throws -> ProcessResult {
             try run(["check", "--connections", conns, "--sandbox"] + db,
                     environment: ["AUTHDOCTOR_NOTIFY_SECRET": "pg-notify-secret", "FB_TOKEN": token, "FB_SECRET": "sbx-fb-app-secret"])
