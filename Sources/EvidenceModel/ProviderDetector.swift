@@ -81,11 +81,6 @@ public enum ProviderDetector {
         if ByteSearch.contains(text, "lookerstudio.google.com") || ByteSearch.contains(text, "datastudio.google.com") || ByteSearch.contains(text, "looker studio") {
             return "looker-studio"
         }
-        // Stack frames of Google's own Node auth libraries: the token request was Google's.
-        if ByteSearch.contains(text, "node_modules/gtoken/") || ByteSearch.contains(text, "node_modules/google-auth-library/")
-            || ByteSearch.contains(text, "oauth2client.client.") {
-            return "google"
-        }
         // A Snowflake error number (`002043 (02000):`, libsnowflakeclient's `240009`) outweighs a SQLSTATE,
         // which every SQL database speaks.
         if facts["snowflake.code"] != nil { return "snowflake" }
