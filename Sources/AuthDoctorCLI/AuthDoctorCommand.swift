@@ -160,18 +160,7 @@ struct RuleOptions: ParsableArguments {
         if set.rules.isEmpty {
             throw InputError(.usage, "no rules loaded (--no-builtin-rules needs --rules DIR)")
         }
-        Self.lastLoaded.keep(set)
         return set
-    }
-
-    /// The last rule set loaded stays referenced until the process exits: freeing a thousand rules
-    /// object by object when a one-shot command returns cost 4% of its run.
-    static let lastLoaded = KeptAlive()
-
-    final class KeptAlive: @unchecked Sendable {
-        private let lock = NSLock()
-        private var set: RuleSet?
-        func keep(_ set: RuleSet) { lock.lock(); self.set = set; lock.unlock() }
     }
 }
 

@@ -85,15 +85,8 @@ public enum RuleSnapshot {
     }
 
     /// The last snapshot's parsed tree stays referenced: freeing its hundred thousand nodes one by
-    /// one was a tenth of a one-shot command, and the process usually ends right after. Only the
-    /// latest is kept, so a process that reloads its rules holds one tree at most.
-    static let parsedKeptAlive = KeptAlive()
-
-    final class KeptAlive: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: JSONValue?
-        func keep(_ value: JSONValue) { lock.lock(); self.value = value; lock.unlock() }
-    }
+    /// one was a tenth of a one-shot command, and the process usually ends right after.
+    static let parsedKeptAlive = KeptUntilReplaced<JSONValue>()
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
     /// the cache only saves time.
