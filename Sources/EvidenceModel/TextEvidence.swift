@@ -270,11 +270,12 @@ enum TextEvidence {
 
 /// What prose alone carries: patterns over the pasted sentence.
 enum Prose {
-    /// .NET's HttpRequestException says `Response status code does not indicate success: 401 (Unauthorized).`
+    /// HTTP statuses in prose; the first in the text wins.
     nonisolated(unsafe) static let statusPatterns: [NSRegularExpression] = [
         #"\b([45]\d\d) (?:Client|Server) Error\b"#,
         #"<(?:Response \[|HttpError )([45]\d\d)\b"#,
         #"\bHTTP(?:/\d(?:\.\d)?)?(?: Error| error| status| Status)?[ :]+([45]\d\d)\b"#,
+        // `… failed with status code 403`; .NET's `Response status code does not indicate success: 401 (…)`.
         #"(?i)\b(?:status(?:[ _-]?code)?|http[ _-]?status(?:[ _-]?code)?|response[ _-]?code|http[ _-]?code|httperror|error code|returned(?: (?:http )?(?:status )?code)?|responded with|failed with|received|got a?|does not indicate success)\s*[:=]?\s*\(?([45]\d\d)\b(?![.,]\d)"#,
         #"(?i)\b([45]\d\d)\s*[-:(]?\s*(?:Unauthori[sz]ed|Forbidden|Bad Request|Not Found|Too Many Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|Request Time-?out|Payment Required|Precondition Failed|Conflict)\b"#,
         #"(?<![#\w])\(([45]\d\d)\)"#,
