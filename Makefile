@@ -8,6 +8,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libssl-dev pkg-config openssl ca-certificates libpq-dev libsqlite3-dev postgresql python3
 BENCH_PACKAGES := jq python3 hyperfine nginx-light
+# The tests only: gdb shows that OpenSSL's exit handler is never registered (HostileInputTests).
+TEST_PACKAGES := gdb
 # The link flow in a real browser (Tests/browser/link_flow_test.py): headless Chromium through chromedriver.
 BROWSER_PACKAGES := chromium chromium-driver python3
 DEBUG_BIN := .build/debug/authdoctor
@@ -15,11 +17,19 @@ RELEASE_BIN := .build-static/release/authdoctor
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps deps-bench deps-browser embed build release test test-browser demo classify-demo bench fuzz install clean
+.PHONY: deps deps-test deps-bench deps-browser embed build release test test-browser demo classify-demo bench fuzz install clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+deps-test: deps
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -62,7 +72,7 @@ release: deps embed
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static || \
 	  $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static
 
-test: deps embed
+test: deps-test embed
 	$(SWIFT) build || $(SWIFT) build
 	$(DEBUG_BIN) rules lint
 	$(DEBUG_BIN) rules test

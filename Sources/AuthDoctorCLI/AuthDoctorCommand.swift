@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnose
 import EvidenceModel
 import Foundation
+import Probe
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,6 +53,8 @@ public struct AuthDoctorCommand: ParsableCommand {
         SystemIO.guardStandardDescriptors()
         // A reader that goes away is EPIPE from write(2), handled where the output is written.
         signal(SIGPIPE, SIG_IGN)
+        // Before libcurl, libpq or the Sandbox start OpenSSL: no OpenSSL clean-up racing threads at exit.
+        _ = OpenSSLExitHandler.suppressed
         let given = arguments ?? Array(CommandLine.arguments.dropFirst())
         let nagios = CheckCommand.wantsNagios(given)
         // `-V` (monitoring plugins' convention) and `--version`, after any subcommand: the version.

@@ -5,6 +5,7 @@
 // them. Only the Probe module imports this; no C type crosses Probe's public API.
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <sys/types.h>
 
 typedef size_t (*ccurl_data_callback)(char *ptr, size_t size, size_t nmemb, void *userdata);
@@ -87,5 +88,16 @@ static inline CURLSHcode ccurl_share_setopt_long(CURLSH *share, CURLSHoption opt
 // MARK: constants Swift cannot import (function-like or computed macros)
 
 static inline long ccurl_global_all(void) { return CURL_GLOBAL_ALL; }
+
+// MARK: OpenSSL, which libcurl (and libpq) bring along
+
+/// Asks OpenSSL not to register its exit handler. Only the first initialisation in a process decides,
+/// so this must run before libcurl, libpq or the Sandbox touch OpenSSL. The handler frees every
+/// thread's OpenSSL state from the exiting thread, racing with threads still ending (the libcurl
+/// engine's, the Sandbox's): a double free at exit (openssl/openssl#6214). The kernel frees it all
+/// anyway. 1 on success.
+static inline int ccurl_openssl_without_exit_handler(void) {
+    return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 #endif

@@ -12,8 +12,17 @@ enum CurlGlobal {
         // libcurl with CURLOPT_NOSIGNAL does not guard SIGPIPE itself; a peer closing a TLS socket
         // must not kill the process, so ignore SIGPIPE (writes then fail with EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
+        _ = OpenSSLExitHandler.suppressed
         return curl_global_init(ccurl_global_all()) == CURLE_OK
     }()
+}
+
+/// OpenSSL's exit handler, which this process goes without: it frees every thread's OpenSSL state
+/// while threads that used OpenSSL may still be ending (a double free at exit, seen in `check`).
+public enum OpenSSLExitHandler {
+    /// Done once, before anything else initialises OpenSSL: the entry point asks for it first thing,
+    /// and libcurl's set-up asks again for processes (tests) that start elsewhere.
+    public static let suppressed: Bool = ccurl_openssl_without_exit_handler() == 1
 }
 
 /// Set by `Task` cancellation; checked by libcurl's progress callback, which then aborts the transfer.

@@ -12,6 +12,8 @@ final class SelfSignedTLS: @unchecked Sendable {
     let certificatePEM: String
 
     init() throws(SandboxError) {
+        // Before OpenSSL's first use in a process that has no libcurl yet (see Probe's OpenSSLExitHandler).
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
         ERR_clear_error()
         guard let key = copenssl_generate_p256_key() else { throw .tls("key generation: \(Self.lastError())") }
         defer { EVP_PKEY_free(key) }

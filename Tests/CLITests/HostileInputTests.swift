@@ -134,6 +134,37 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(nagios.status, 2, nagios.summary)
     }
 
+    /// OpenSSL's exit handler frees every thread's OpenSSL state from the exiting thread while the
+    /// libcurl engine's and the Sandbox's threads may still be ending: `check | head` aborted with a
+    /// double free about once in 700 runs under load (openssl/openssl#6214). The handler must never
+    /// be registered. gdb shows it deterministically, where the crash itself is a matter of timing.
+    func testOpenSSLCleanUpNeverRunsAtExit() throws {
+        let gdb = "/usr/bin/gdb"
+        guard FileManager.default.isExecutableFile(atPath: gdb) else { throw XCTSkip("gdb is not installed") }
+        let canTrace = try ProcessRunner.run(URL(fileURLWithPath: gdb), ["-nx", "-q", "-batch", "-ex", "run", "--args", "/bin/true"], timeout: 60)
+        guard canTrace.stdoutText.contains("exited normally") else { throw XCTSkip("gdb cannot trace here: \(canTrace.summary)") }
+        let dir = try makeTemporaryDirectory(self)
+        let script = try write("""
+            set breakpoint pending on
+            set pagination off
+            break OPENSSL_cleanup
+            commands
+            printf "OPENSSL_cleanup ran\\n"
+            continue
+            end
+            run
+
+            """, to: dir, "exit.gdb")
+        // A probe through libcurl (which starts OpenSSL) against the Sandbox (whose TLS fault starts it too).
+        let traced = try ProcessRunner.run(URL(fileURLWithPath: gdb),
+                                           ["-nx", "-q", "-batch", "-x", script.path, "--args", CLI.binary.path,
+                                            "diagnose", "--provider", "facebook", "--token-env", "AD_TEST_TOKEN", "--sandbox", "--format", "brief"],
+                                           environment: ["AD_TEST_TOKEN": "sbx-fb-expired", "SWIFT_BACKTRACE": "enable=no"], timeout: 120)
+        XCTAssertTrue(traced.stdoutText.contains("exited with code 02"), "the diagnosis did not run to its end: \(traced.summary)")
+        XCTAssertTrue(traced.stdoutText.contains("expiry"), traced.summary)
+        XCTAssertFalse((traced.stdoutText + traced.stderrText).contains("OPENSSL_cleanup ran"), traced.summary)
+    }
+
     // MARK: 4. The Sandbox cannot take stdin's place
 
     func testDiagnoseTokenFromClosedStdinWithSandboxDoesNotHang() throws {
