@@ -378,7 +378,8 @@ struct CheckCommand: ParsableCommand {
         switch format {
         case .json, .jsonl: return .none
         case .nagios: return NagiosOutput.retention(maxBytes: maxOutput)
-        case .text, .prometheus: return .all
+        case .text: return .rows
+        case .prometheus: return .all
         }
     }
 

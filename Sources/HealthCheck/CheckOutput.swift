@@ -71,7 +71,8 @@ public final class CheckWriter: CheckSink, @unchecked Sendable {
         case .jsonl:
             break
         case .text:
-            emit(CheckText.table(run.verdicts, run: run, color: color))
+            // Row by row: the whole table as one string was, with its copies, a third of a large run's memory.
+            CheckText.writeTable(run.verdicts, run: run, color: color, to: emit)
         case .nagios:
             emit(NagiosOutput.render(run, maxBytes: maxOutput))
         case .prometheus:
@@ -144,6 +145,13 @@ public enum CheckDocument {
 /// `--format text`: a table, worst first, and a line of counts.
 public enum CheckText {
     public static func table(_ verdicts: [ConnectionVerdict], run: CheckRun, color: Bool) -> String {
+        var out = ""
+        writeTable(verdicts, run: run, color: color) { out += $0 }
+        return out
+    }
+
+    /// The table a piece at a time (its header, each row, the counts), so a large run never holds it whole.
+    public static func writeTable(_ verdicts: [ConnectionVerdict], run: CheckRun, color: Bool, to emit: (String) -> Void) {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
         func paint(_ s: String, _ status: CheckStatus) -> String {
             guard color else { return s }
@@ -152,20 +160,25 @@ public enum CheckText {
         }
         let nameWidth = min(40, max(10, verdicts.map(\.connection.count).max() ?? 10)) + 2
         let providerWidth = max(10, verdicts.compactMap { $0.provider?.count }.max() ?? 10) + 2
-        var out = pad("CONNECTION", nameWidth) + pad("PROVIDER", providerWidth) + pad("STATUS", 10) + pad("FAILURE", 16) + "SUMMARY\n"
+        emit(pad("CONNECTION", nameWidth) + pad("PROVIDER", providerWidth) + pad("STATUS", 10) + pad("FAILURE", 16) + "SUMMARY\n")
         // Worst first, so what needs attention is at the top; source order within a status.
-        let ordered = verdicts.sorted { $0.status != $1.status ? $0.status > $1.status : $0.index < $1.index }
-        for v in ordered {
-            let status = v.status.name.uppercased()
-            out += pad(Redactor.redact(v.connection), nameWidth) + pad(v.provider ?? "-", providerWidth)
-                + paint(status, v.status) + String(repeating: " ", count: max(1, 10 - status.count))
-                + pad(v.failure, 16) + Redactor.redact(v.summary) + "\n"
+        // Positions are sorted, not copies of the verdicts.
+        let ordered = verdicts.indices.sorted { a, b in
+            let x = verdicts[a], y = verdicts[b]
+            return x.status != y.status ? x.status > y.status : x.index < y.index
         }
-        out += "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
+        for position in ordered {
+            let v = verdicts[position]
+            let status = v.status.name.uppercased()
+            emit(pad(Redactor.redact(v.connection), nameWidth) + pad(v.provider ?? "-", providerWidth)
+                + paint(status, v.status) + String(repeating: " ", count: max(1, 10 - status.count))
+                + pad(v.failure, 16) + Redactor.redact(v.summary) + "\n")
+        }
+        var out = "\n\(run.total) connection\(run.total == 1 ? "" : "s") checked in \(String(format: "%.1f", run.seconds)) s: "
             + "\(run.count(.ok)) ok, \(run.count(.warning)) warning, \(run.count(.critical)) critical, \(run.count(.unknown)) unknown"
             + (run.deadlineReached ? " (deadline reached)" : "") + (run.total == 0 ? " (nothing checked: UNKNOWN)" : "") + ".\n"
         if let local = run.localNetwork { out += Redactor.redact(local) + "\n" }
-        return out
+        emit(out)
     }
 }
 

@@ -43,8 +43,11 @@ public struct CheckOptions: Sendable {
 /// Which verdicts a run keeps once the sinks have had them: the memory of a run of many connections
 /// is what is kept here, so a format keeps only what it prints at the end.
 public enum VerdictRetention: Sendable, Equatable {
-    /// Every verdict, in source order (text table, Prometheus, history readers).
+    /// Every verdict, in source order (Prometheus, history readers).
     case all
+    /// Every verdict with only what a table row prints (`--format text`): at 50,000 connections the
+    /// probe timings and the rest of each verdict were most of the run's memory.
+    case rows
     /// The not-OK verdicts, at most `limit` of them (nil: all), the worst first, then in source order;
     /// the run's counts still say how many there were (`--format nagios`).
     case worstNotOK(limit: Int?)
@@ -129,7 +132,7 @@ public final class CheckRunner: Sendable {
         let retention = options.retention
         let work = Task { [self] () -> RetainedVerdicts in
             var kept = RetainedVerdicts()
-            if retention == .all { kept.verdicts.reserveCapacity(total) }
+            if retention == .all || retention == .rows { kept.verdicts.reserveCapacity(total) }
             await withTaskGroup(of: ConnectionVerdict.self) { group in
                 func addNext() {
                     guard let entry = feed.next(stopping: deadlineFlag.isSet || stopRequest.isSet) else { return }
@@ -536,6 +539,10 @@ struct RetainedVerdicts: Sendable {
             var slim = verdict
             slim.report = nil
             verdicts.append(slim)
+        case .rows:
+            verdicts.append(ConnectionVerdict(index: verdict.index, connection: verdict.connection, provider: verdict.provider,
+                                              status: verdict.status, failure: verdict.failure, summary: verdict.summary,
+                                              checkedAt: verdict.checkedAt))
         case let .worstNotOK(limit):
             guard verdict.status != .ok else { return }
             if let limit {
