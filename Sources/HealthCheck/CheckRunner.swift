@@ -175,6 +175,9 @@ public final class CheckRunner: Sendable {
                 }
                 held.forEach(deliver)
             }
+            // Sorted here, where the array has one owner: sorted after `work.value`, it would be
+            // copied whole (the finished task still holds its result).
+            kept.verdicts.sort { $0.index < $1.index }
             return kept
         }
         var watcher: Task<Void, Never>?
@@ -186,9 +189,8 @@ public final class CheckRunner: Sendable {
                 work.cancel()
             }
         }
-        var kept = await work.value
+        let kept = await work.value
         watcher?.cancel()
-        kept.verdicts.sort { $0.index < $1.index }
         run.counts = kept.counts
         run.probes = kept.probes
         run.verdicts = kept.verdicts

@@ -141,7 +141,10 @@ final class HostileInputTests: XCTestCase {
     func testOpenSSLCleanUpNeverRunsAtExit() throws {
         let gdb = "/usr/bin/gdb"
         guard FileManager.default.isExecutableFile(atPath: gdb) else { throw XCTSkip("gdb is not installed") }
-        let canTrace = try ProcessRunner.run(URL(fileURLWithPath: gdb), ["-nx", "-q", "-batch", "-ex", "run", "--args", "/bin/true"], timeout: 60)
+        // Never a debuginfod download: tests talk to loopback only.
+        let quiet = ["-nx", "-q", "-batch", "-iex", "set debuginfod enabled off"]
+        let offline: [String: String?] = ["DEBUGINFOD_URLS": nil]
+        let canTrace = try ProcessRunner.run(URL(fileURLWithPath: gdb), quiet + ["-ex", "run", "--args", "/bin/true"], environment: offline, timeout: 60)
         guard canTrace.stdoutText.contains("exited normally") else { throw XCTSkip("gdb cannot trace here: \(canTrace.summary)") }
         let dir = try makeTemporaryDirectory(self)
         let script = try write("""
@@ -157,9 +160,10 @@ final class HostileInputTests: XCTestCase {
             """, to: dir, "exit.gdb")
         // A probe through libcurl (which starts OpenSSL) against the Sandbox (whose TLS fault starts it too).
         let traced = try ProcessRunner.run(URL(fileURLWithPath: gdb),
-                                           ["-nx", "-q", "-batch", "-x", script.path, "--args", CLI.binary.path,
+                                           quiet + ["-x", script.path, "--args", CLI.binary.path,
                                             "diagnose", "--provider", "facebook", "--token-env", "AD_TEST_TOKEN", "--sandbox", "--format", "brief"],
-                                           environment: ["AD_TEST_TOKEN": "sbx-fb-expired", "SWIFT_BACKTRACE": "enable=no"], timeout: 120)
+                                           environment: offline.merging(["AD_TEST_TOKEN": "sbx-fb-expired", "SWIFT_BACKTRACE": "enable=no"]) { $1 },
+                                           timeout: 120)
         XCTAssertTrue(traced.stdoutText.contains("exited with code 02"), "the diagnosis did not run to its end: \(traced.summary)")
         XCTAssertTrue(traced.stdoutText.contains("expiry"), traced.summary)
         XCTAssertFalse((traced.stdoutText + traced.stderrText).contains("OPENSSL_cleanup ran"), traced.summary)
