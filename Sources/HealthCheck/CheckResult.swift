@@ -119,6 +119,9 @@ public struct CheckRun: Sendable {
     /// Sorted by source position, without their reports; only those `CheckOptions.retention` keeps
     /// (every one by default; the counts are always complete).
     public var verdicts: [ConnectionVerdict]
+    /// What the text table prints of every verdict, when the run kept only that (`VerdictRetention.rows`;
+    /// `verdicts` is then empty).
+    public var tableRows: CheckTableRows? = nil
     /// Probes performed (every attempt counted).
     public var probes: Int
     /// The total deadline was reached before every connection finished.

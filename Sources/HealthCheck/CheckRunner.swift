@@ -45,8 +45,8 @@ public struct CheckOptions: Sendable {
 public enum VerdictRetention: Sendable, Equatable {
     /// Every verdict, in source order (Prometheus, history readers).
     case all
-    /// Every verdict with only what a table row prints (`--format text`): at 50,000 connections the
-    /// probe timings and the rest of each verdict were most of the run's memory.
+    /// What a table row prints of every verdict (`--format text`, `CheckRun.tableRows`), no verdict:
+    /// at 50,000 connections the verdicts kept whole were a third of the run's memory.
     case rows
     /// The not-OK verdicts, at most `limit` of them (nil: all), the worst first, then in source order;
     /// the run's counts still say how many there were (`--format nagios`).
@@ -132,7 +132,8 @@ public final class CheckRunner: Sendable {
         let retention = options.retention
         let work = Task { [self] () -> RetainedVerdicts in
             var kept = RetainedVerdicts()
-            if retention == .all || retention == .rows { kept.verdicts.reserveCapacity(total) }
+            if retention == .all { kept.verdicts.reserveCapacity(total) }
+            if retention == .rows { kept.tableRows.reserve(total) }
             await withTaskGroup(of: ConnectionVerdict.self) { group in
                 func addNext() {
                     guard let entry = feed.next(stopping: deadlineFlag.isSet || stopRequest.isSet) else { return }
@@ -194,6 +195,7 @@ public final class CheckRunner: Sendable {
         run.counts = kept.counts
         run.probes = kept.probes
         run.verdicts = kept.verdicts
+        if retention == .rows { run.tableRows = kept.tableRows }
         run.deadlineReached = deadlineFlag.isSet
         run.localNetwork = localMessage.value
         run.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -530,6 +532,7 @@ struct RetainedVerdicts: Sendable {
     var counts: [CheckStatus: Int] = [:]
     var probes = 0
     var verdicts: [ConnectionVerdict] = []
+    var tableRows = CheckTableRows()
 
     mutating func add(_ verdict: ConnectionVerdict, _ retention: VerdictRetention) {
         counts[verdict.status, default: 0] += 1
@@ -542,9 +545,7 @@ struct RetainedVerdicts: Sendable {
             slim.report = nil
             verdicts.append(slim)
         case .rows:
-            verdicts.append(ConnectionVerdict(index: verdict.index, connection: verdict.connection, provider: verdict.provider,
-                                              status: verdict.status, failure: verdict.failure, summary: verdict.summary,
-                                              checkedAt: verdict.checkedAt))
+            tableRows.append(verdict)
         case let .worstNotOK(limit):
             guard verdict.status != .ok else { return }
             if let limit {

@@ -47,6 +47,8 @@ final class TextCollector: @unchecked Sendable {
     private var parts: [String] = []
     func append(_ s: String) { lock.withLock { parts.append(s) } }
     var text: String { lock.withLock { parts.joined() } }
+    /// What was emitted, one element per call.
+    var pieces: [String] { lock.withLock { parts } }
 }
 
 /// A check run over a connections file's text, against loopback servers.
