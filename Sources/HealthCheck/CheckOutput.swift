@@ -76,7 +76,7 @@ public final class CheckWriter: CheckSink, @unchecked Sendable {
         case .nagios:
             emit(NagiosOutput.render(run, maxBytes: maxOutput))
         case .prometheus:
-            emit(PrometheusExposition.render(run))
+            PrometheusExposition.write(run, to: emit)
         }
     }
 }
@@ -358,48 +358,60 @@ public enum PrometheusExposition {
     ]
 
     public static func render(_ run: CheckRun) -> String {
-        render(rows: run.verdicts.map(MetricRow.init),
-               run: MetricRun(startedAt: run.startedAt, seconds: run.seconds, deadlineReached: run.deadlineReached))
+        var out = ""
+        write(run) { out += $0 }
+        return out
+    }
+
+    /// The exposition a line at a time: at 50,000 connections it is about 50 MB of text, which one
+    /// string (and its copy on the way out) held twice over.
+    public static func write(_ run: CheckRun, to emit: (String) -> Void) {
+        write(rows: run.verdicts.map(MetricRow.init),
+              run: MetricRun(startedAt: run.startedAt, seconds: run.seconds, deadlineReached: run.deadlineReached), to: emit)
     }
 
     public static func render(rows: [MetricRow], run: MetricRun) -> String {
         var out = ""
         out.reserveCapacity(400 * max(1, rows.count))
+        write(rows: rows, run: run) { out += $0 }
+        return out
+    }
+
+    public static func write(rows: [MetricRow], run: MetricRun, to emit: (String) -> Void) {
         func family(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            emit("# HELP \(name) \(help)\n# TYPE \(name) \(type)\n")
         }
         let labels = rows.map { "connection=\"\(escape($0.connection))\",provider=\"\(escape($0.provider ?? ""))\"" }
         family("authdoctor_up", "gauge", "1 when the connection's check is OK, else 0.")
-        for (i, r) in rows.enumerated() { out += "authdoctor_up{\(labels[i])} \(r.status == .ok ? 1 : 0)\n" }
+        for (i, r) in rows.enumerated() { emit("authdoctor_up{\(labels[i])} \(r.status == .ok ? 1 : 0)\n") }
         family("authdoctor_failure_info", "gauge", "Always 1; the failure label is the class the connection's check found (none when healthy).")
-        for (i, r) in rows.enumerated() { out += "authdoctor_failure_info{\(labels[i]),failure=\"\(escape(r.failure))\"} 1\n" }
+        for (i, r) in rows.enumerated() { emit("authdoctor_failure_info{\(labels[i]),failure=\"\(escape(r.failure))\"} 1\n") }
         family("authdoctor_check_status", "gauge", "The connection's monitoring state: 0 ok, 1 warning, 2 critical, 3 unknown.")
-        for (i, r) in rows.enumerated() { out += "authdoctor_check_status{\(labels[i])} \(r.status.rawValue)\n" }
+        for (i, r) in rows.enumerated() { emit("authdoctor_check_status{\(labels[i])} \(r.status.rawValue)\n") }
         family("authdoctor_check_last_timestamp_seconds", "gauge", "When the connection was last checked (Unix time).")
-        for (i, r) in rows.enumerated() { out += "authdoctor_check_last_timestamp_seconds{\(labels[i])} \(Int(r.checkedAt.timeIntervalSince1970))\n" }
+        for (i, r) in rows.enumerated() { emit("authdoctor_check_last_timestamp_seconds{\(labels[i])} \(Int(r.checkedAt.timeIntervalSince1970))\n") }
         family("authdoctor_check_duration_seconds", "gauge", "Seconds the connection's check took, retries included.")
-        for (i, r) in rows.enumerated() { if let s = r.seconds { out += "authdoctor_check_duration_seconds{\(labels[i])} \(number(s))\n" } }
+        for (i, r) in rows.enumerated() { if let s = r.seconds { emit("authdoctor_check_duration_seconds{\(labels[i])} \(number(s))\n") } }
         family("authdoctor_probe_duration_seconds", "gauge", "Seconds each probe step took in the connection's last attempt.")
         for (i, r) in rows.enumerated() {
             for (step, seconds) in r.probeSeconds {
-                out += "authdoctor_probe_duration_seconds{\(labels[i]),step=\"\(escape(step))\"} \(number(seconds))\n"
+                emit("authdoctor_probe_duration_seconds{\(labels[i]),step=\"\(escape(step))\"} \(number(seconds))\n")
             }
         }
         family("authdoctor_token_expiry_timestamp_seconds", "gauge", "When the connection's token expires (Unix time), where the provider tells.")
-        for (i, r) in rows.enumerated() { if let e = r.tokenExpiresAt { out += "authdoctor_token_expiry_timestamp_seconds{\(labels[i])} \(e)\n" } }
+        for (i, r) in rows.enumerated() { if let e = r.tokenExpiresAt { emit("authdoctor_token_expiry_timestamp_seconds{\(labels[i])} \(e)\n") } }
         family("authdoctor_flapping", "gauge", "1 when the connection's state changed often in its recent checks (authdoctor history).")
-        for (i, r) in rows.enumerated() { if let f = r.flapping { out += "authdoctor_flapping{\(labels[i])} \(f ? 1 : 0)\n" } }
+        for (i, r) in rows.enumerated() { if let f = r.flapping { emit("authdoctor_flapping{\(labels[i])} \(f ? 1 : 0)\n") } }
         family("authdoctor_check_connections", "gauge", "Connections by state at their last check.")
         for status in CheckStatus.allCases {
-            out += "authdoctor_check_connections{status=\"\(status.name)\"} \(rows.filter { $0.status == status }.count)\n"
+            emit("authdoctor_check_connections{status=\"\(status.name)\"} \(rows.filter { $0.status == status }.count)\n")
         }
         family("authdoctor_check_run_duration_seconds", "gauge", "Seconds the last run took.")
-        if let seconds = run.seconds { out += "authdoctor_check_run_duration_seconds \(number(seconds))\n" }
+        if let seconds = run.seconds { emit("authdoctor_check_run_duration_seconds \(number(seconds))\n") }
         family("authdoctor_check_last_run_timestamp_seconds", "gauge", "When the last run started (Unix time).")
-        if let startedAt = run.startedAt { out += "authdoctor_check_last_run_timestamp_seconds \(Int(startedAt.timeIntervalSince1970))\n" }
+        if let startedAt = run.startedAt { emit("authdoctor_check_last_run_timestamp_seconds \(Int(startedAt.timeIntervalSince1970))\n") }
         family("authdoctor_check_deadline_reached", "gauge", "1 when the last run hit its total deadline.")
-        if let reached = run.deadlineReached { out += "authdoctor_check_deadline_reached \(reached ? 1 : 0)\n" }
-        return out
+        if let reached = run.deadlineReached { emit("authdoctor_check_deadline_reached \(reached ? 1 : 0)\n") }
     }
 
     /// Label values: backslash, double quote and line feed escaped (exposition format 0.0.4);

@@ -114,4 +114,14 @@ final class VerdictRetentionTests: XCTestCase {
         XCTAssertEqual(withoutDuration(pieces.joined()), withoutDuration(expected))
         XCTAssertTrue(pieces[1].hasPrefix("conn-1 ") && pieces[1].contains("CRITICAL"), "worst first, then file order: \(pieces[1])")
     }
+
+    func testPrometheusIsWrittenALineAtATimeAsItWouldBeRendered() async throws {
+        let run = try await CheckHarness().run(connections(12))
+        let collector = TextCollector()
+        CheckWriter(format: .prometheus, emit: collector.append).finish(run)
+        XCTAssertEqual(collector.text, PrometheusExposition.render(run))
+        XCTAssertTrue(collector.text.contains("authdoctor_up{connection=\"conn-11\""), collector.text)
+        XCTAssertGreaterThan(collector.pieces.count, 12 * 3, "one piece a sample, never the whole exposition")
+        XCTAssertTrue(collector.pieces.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().split(separator: "\n").count <= 2 })
+    }
 }
