@@ -13,6 +13,8 @@ TEST_PACKAGES := gdb
 # The link flow in a real browser (Tests/browser/link_flow_test.py): headless Chromium through chromedriver.
 BROWSER_PACKAGES := chromium chromium-driver python3
 DEBUG_BIN := .build/debug/authdoctor
+# Debian's python3-selenium serves /usr/bin/python3; a python3 found first on PATH (pyenv, a venv) does not see it.
+PYTHON := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 RELEASE_BIN := .build-static/release/authdoctor
 
 FUZZ_SECONDS ?= 60
@@ -51,10 +53,10 @@ deps-browser:
 	  echo "installing:$$missing"; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi; \
-	if ! python3 -c 'import selenium' 2>/dev/null; then \
+	if ! $(PYTHON) -c 'import selenium' 2>/dev/null; then \
 	  echo "installing: selenium"; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3-selenium >/dev/null 2>&1 || \
-	    python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium; \
+	    $(PYTHON) -m pip install -q selenium 2>/dev/null || $(PYTHON) -m pip install -q --break-system-packages selenium; \
 	fi
 
 # rules/ and fixtures/ are embedded by a SwiftPM plugin that SwiftPM does not re-run on its own
@@ -100,8 +102,8 @@ test: deps-test embed
 # screenshots of every page under .build/browser-test/ (the folders are printed).
 test-browser: deps-browser
 	@[ -x $(DEBUG_BIN) ] || { $(SWIFT) build || $(SWIFT) build; }
-	python3 Tests/browser/link_flow_test.py $(DEBUG_BIN)
-	python3 Tests/browser/console_test.py $(DEBUG_BIN)
+	$(PYTHON) Tests/browser/link_flow_test.py $(DEBUG_BIN)
+	$(PYTHON) Tests/browser/console_test.py $(DEBUG_BIN)
 
 fuzz: build
 	.build/debug/authdoctor-bench fuzz $(FUZZ_SECONDS) $(DEBUG_BIN)
