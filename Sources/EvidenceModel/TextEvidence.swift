@@ -607,7 +607,7 @@ enum Prose {
         if any(["google analytics", "analyticsdata", "analyticsreporting", "analytics.readonly", "ga4", "universal analytics", "google-analytics", "google_analytics", "analyticsadmin"]) { return "google-analytics" }
         if any(["google sheets", "sheets.googleapis", "gspread", "google-sheets", "google_sheets", "spreadsheets"]) { return "google-sheets" }
         if any(["psycopg", "postgres", "pg_hba", "libpq", "psqlexception", "pgjdbc", "asyncpg"]) { return "postgres" }
-        if any(["google.auth", "googleapis", "google-auth", "accounts.google", "gaxios", "googleapiclient", "google.oauth2", "google api", "gcloud", "ya29.", "googleapi: error",
+        if any(["google.auth", "googleapis", "google-auth", "accounts.google", "gaxios", "googleapiclient", "google.oauth2", "google api", "gcloud", TokenShape.googleAccessPrefix.description, "googleapi: error",
                  // Google's own auth libraries: Python's oauth2client, PHP's Google_Auth_Exception and Google\Auth, Node's gtoken.
                  "oauth2client", "google_auth_exception", "google\\auth\\", "/gtoken/"]) { return "google" }
         return nil

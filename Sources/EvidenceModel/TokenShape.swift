@@ -2,6 +2,9 @@ import Foundation
 
 /// What a presented token looks like, judged locally (a JWT is decoded, never verified or sent anywhere).
 public enum TokenShape {
+    /// How a Google OAuth access token begins (also a word that names Google in pasted text).
+    public static let googleAccessPrefix: StaticString = "ya29."
+
     public static func facts(for token: String?, now: Date = Date()) -> Facts {
         var facts = Facts()
         add(for: token, now: now, into: &facts)
@@ -35,7 +38,7 @@ public enum TokenShape {
         if token.isEmpty { return "malformed" }
         // On bytes: every probe of `check` asks, and the characters looked for are all ASCII.
         if token.utf8.contains(where: { $0 == 0x20 || $0 == 0x22 || $0 == 0x27 || $0 == 0x0A || $0 == 0x3C || $0 == 0x7B }) { return "malformed" }
-        if UTF8Scan.hasPrefix(token, "ya29.") { return "google-access" }
+        if UTF8Scan.hasPrefix(token, googleAccessPrefix) { return "google-access" }
         if UTF8Scan.hasPrefix(token, "1//") { return "google-refresh" }
         if UTF8Scan.hasPrefix(token, "EAA") { return "facebook" }
         if UTF8Scan.hasPrefix(token, "pat-") { return "hubspot-private-app" }
