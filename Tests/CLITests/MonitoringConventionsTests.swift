@@ -126,5 +126,15 @@ final class NagiosConventionTests: XCTestCase {
         let help = try CLI.run(["check", "--help"], environment: ["COLUMNS": "300"])
         XCTAssertTrue(help.stdoutText.contains("50 with --format nagios"), help.stdoutText)
     }
-}
 
+    /// Each format keeps only what it prints (issue 18): rows for the table, nothing for the
+    /// streams, the worst for Nagios, every verdict for metrics.
+    func testEachFormatKeepsWhatItPrints() {
+        XCTAssertEqual(CheckCommand.retention(format: .text, maxOutput: 0, metricsFile: false), .rows)
+        XCTAssertEqual(CheckCommand.retention(format: .jsonl, maxOutput: 0, metricsFile: false), VerdictRetention.none)
+        XCTAssertEqual(CheckCommand.retention(format: .json, maxOutput: 0, metricsFile: false), VerdictRetention.none)
+        XCTAssertEqual(CheckCommand.retention(format: .nagios, maxOutput: 8000, metricsFile: false), NagiosOutput.retention(maxBytes: 8000))
+        XCTAssertEqual(CheckCommand.retention(format: .prometheus, maxOutput: 0, metricsFile: false), .all)
+        XCTAssertEqual(CheckCommand.retention(format: .text, maxOutput: 0, metricsFile: true), .all, "--metrics-file needs every verdict")
+    }
+}
