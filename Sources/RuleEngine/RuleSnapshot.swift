@@ -9,7 +9,8 @@ import Foundation
 public enum RuleSnapshot {
     /// /3: rule examples are left out (only `rules test` reads them, and it parses the YAML);
     /// remediation variants are kept. /4: a pattern's literal prefilter is stored with it.
-    static let format = "authdoctor.rules-snapshot/4"
+    /// /5: binary instead of JSON (`SnapshotWriter`).
+    static let format = "authdoctor.rules-snapshot/5"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {
@@ -59,7 +60,7 @@ public enum RuleSnapshot {
     }
 
     static func path(key: String) -> String? {
-        directory.map { "\($0)/rules-\(key).json" }
+        directory.map { "\($0)/rules-\(key).bin" }
     }
 
     /// The cached rules and remediations for exactly these files, if present and readable.
@@ -73,36 +74,43 @@ public enum RuleSnapshot {
 
     /// The cached rules and remediations stored under `key`, if present and readable.
     public static func load(key: String) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
-        guard let path = path(key: key), let data = FileManager.default.contents(atPath: path),
-              let json = try? JSON.parse([UInt8](data)),
-              json["format"]?.stringValue == format,
-              let rules = json["rules"]?.arrayValue?.map(decodeRule), !rules.contains(where: { $0 == nil }),
-              let remediations = json["remediations"]?.arrayValue?.map(decodeRemediation), !remediations.contains(where: { $0 == nil }),
-              let variants = json["variants"]?.arrayValue?.map(decodeVariant), !variants.contains(where: { $0 == nil })
-        else { return nil }
-        parsedKeptAlive.keep(json)
-        return (rules.compactMap { $0 }, remediations.compactMap { $0 }, variants.compactMap { $0 })
+        guard let path = path(key: key), let data = FileManager.default.contents(atPath: path) else { return nil }
+        return decode([UInt8](data))
     }
 
-    /// The last snapshot's parsed tree stays referenced: freeing its hundred thousand nodes one by
-    /// one was a tenth of a one-shot command, and the process usually ends right after.
-    static let parsedKeptAlive = KeptUntilReplaced<JSONValue>()
+    /// The snapshot's contents, or nil when the bytes are not a whole snapshot of this format.
+    static func decode(_ bytes: [UInt8]) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
+        var reader = SnapshotReader(bytes)
+        do {
+            guard try reader.string() == format else { return nil }
+            let rules = try reader.list { try decodeRule(&$0) }
+            let remediations = try reader.list { try decodeRemediation(&$0) }
+            let variants = try reader.list { try decodeVariant(&$0) }
+            guard reader.atEnd else { return nil }
+            return (rules, remediations, variants)
+        } catch {
+            return nil
+        }
+    }
+
+    /// The snapshot's bytes.
+    static func encode(_ rules: [Rule], _ remediations: [Remediation], _ variants: [RemediationVariant]) -> [UInt8] {
+        var w = SnapshotWriter()
+        w.string(format)
+        w.list(rules) { encode($1, to: &$0) }
+        w.list(remediations) { encode($1, to: &$0) }
+        w.list(variants) { encode($1, to: &$0) }
+        return w.bytes
+    }
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
     /// the cache only saves time.
     public static func store(_ rules: [Rule], _ remediations: [Remediation], _ variants: [RemediationVariant] = [], key: String) {
         guard let path = path(key: key), let directory else { return }
-        var w = JSONWriter(capacity: 256 * 1024)
-        w.value(.object([
-            ("format", .string(format)),
-            ("rules", .array(rules.map(encode))),
-            ("remediations", .array(remediations.map(encode))),
-            ("variants", .array(variants.map(encode))),
-        ]))
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let temporary = path + ".\(getpid()).tmp"
-            try Data(w.bytes).write(to: URL(fileURLWithPath: temporary))
+            try Data(encode(rules, remediations, variants)).write(to: URL(fileURLWithPath: temporary))
             if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
         } catch {
             return
@@ -118,194 +126,294 @@ public enum RuleSnapshot {
     static func prune(_ directory: String, keeping current: String) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return }
-        let snapshots = names.filter { $0.hasPrefix("rules-") && $0.hasSuffix(".json") }.map { directory + "/" + $0 }
+        // `.json`: the snapshots of earlier versions, pruned like the rest.
+        let snapshots = names.filter { $0.hasPrefix("rules-") && ($0.hasSuffix(".bin") || $0.hasSuffix(".json")) }.map { directory + "/" + $0 }
         guard snapshots.count > kept else { return }
         func written(_ path: String) -> Date { ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast }
         let byAge = snapshots.map { ($0, written($0)) }.sorted { $0.1 > $1.1 }
         for (path, _) in byAge.dropFirst(kept) where path != current { try? fm.removeItem(atPath: path) }
     }
 
-    // MARK: - Encoding
+    // MARK: - Encoding (field by field, in the order the decoder reads them)
 
-    static func encode(_ rule: Rule) -> JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("id", .string(rule.id)), ("category", .string(rule.category)), ("failure", .string(rule.failure)),
-            ("severity", .string(rule.severity)), ("confidence", .double(rule.confidence)), ("fallback", .bool(rule.fallback)),
-            ("when", encode(rule.when)), ("summary", .string(rule.summary)),
-            ("remediation", .array(rule.remediation.map { .string($0) })),
-            ("file", .string(rule.file)), ("line", .int(rule.line)),
-        ]
-        if let actor = rule.actor { members.append(("actor", .string(actor))) }
-        if let transient = rule.transient { members.append(("transient", .bool(transient))) }
-        if !rule.explains.isEmpty { members.append(("explains", .array(rule.explains.map { .string($0) }))) }
-        return .object(members)
+    static func encode(_ rule: Rule, to w: inout SnapshotWriter) {
+        w.string(rule.id); w.string(rule.category); w.string(rule.failure); w.string(rule.severity)
+        w.double(rule.confidence); w.bool(rule.fallback)
+        encode(rule.when, to: &w)
+        w.string(rule.summary); w.strings(rule.remediation)
+        w.string(rule.file); w.int(rule.line)
+        w.optionalString(rule.actor)
+        w.byte(rule.transient.map { $0 ? 2 : 1 } ?? 0)
+        w.strings(rule.explains)
     }
 
-    static func encode(_ when: When) -> JSONValue {
-        .object([("all", .array(when.all.map(encode))), ("any", .array(when.any.map(encode))), ("not", .array(when.not.map(encode)))])
+    static func encode(_ when: When, to w: inout SnapshotWriter) {
+        w.list(when.all) { encode($1, to: &$0) }
+        w.list(when.any) { encode($1, to: &$0) }
+        w.list(when.not) { encode($1, to: &$0) }
     }
 
-    static func encode(_ c: Condition) -> JSONValue {
-        let (op, value): (String, JSONValue) = {
-            switch c.op {
-            case let .equals(v): return ("equals", json(v))
-            case let .oneOf(vs): return ("in", .array(vs.map(json)))
-            case let .matches(p):
-                // A plain source has its prefilter analysed again when loaded: when there is none, or
-                // when a word would not survive the trip through a JSON string.
-                guard let prefilter = p.prefilter,
-                      (prefilter.needles + prefilter.requirements.joined().joined()).allSatisfy({
-                          $0 == LiteralPrefilter.nonASCII || Array(String(decoding: $0, as: UTF8.self).utf8) == $0
-                      })
-                else { return ("matches", .string(p.source)) }
-                func words(_ list: [[UInt8]]) -> JSONValue {
-                    .array(list.map { .string($0 == LiteralPrefilter.nonASCII ? "\u{FFFF}" : String(decoding: $0, as: UTF8.self)) })
-                }
-                return ("matches", .object([
-                    ("source", .string(p.source)),
-                    ("needles", words(prefilter.needles)),
-                    ("requirements", .array(prefilter.requirements.map { .array($0.map(words)) })),
-                ]))
-            case let .contains(s, _): return ("contains", .string(s))
-            case let .exists(b): return ("exists", .bool(b))
-            case let .greaterThan(n): return ("gt", .double(n))
-            case let .greaterOrEqual(n): return ("gte", .double(n))
-            case let .lessThan(n): return ("lt", .double(n))
-            case let .lessOrEqual(n): return ("lte", .double(n))
+    static func encode(_ c: Condition, to w: inout SnapshotWriter) {
+        w.string(c.fact)
+        w.int(c.line)
+        switch c.op {
+        case let .equals(v): w.byte(0); encode(v, to: &w)
+        case let .oneOf(vs): w.byte(1); w.list(vs) { encode($1, to: &$0) }
+        case let .matches(p):
+            w.byte(2); w.string(p.source)
+            // The analysed prefilter is stored with the pattern: analysing it again was a fifth of start-up.
+            if let prefilter = p.prefilter {
+                w.byte(1)
+                w.list(prefilter.needles) { $0.byteString($1) }
+                w.list(prefilter.requirements) { w, alternative in w.list(alternative) { w, set in w.list(set) { $0.byteString($1) } } }
+            } else {
+                w.byte(0)
             }
-        }()
-        return .object([("fact", .string(c.fact)), ("op", .string(op)), ("value", value), ("line", .int(c.line))])
-    }
-
-    static func json(_ v: FactValue) -> JSONValue {
-        switch v {
-        case let .string(s): return .string(s)
-        case let .int(i): return .int(i)
-        case let .double(d): return .double(d)
-        case let .bool(b): return .bool(b)
-        case .null: return .null
-        case let .list(items): return .array(items.map(json))
+        case let .contains(s, _): w.byte(3); w.string(s)
+        case let .exists(b): w.byte(4); w.bool(b)
+        case let .greaterThan(n): w.byte(5); w.double(n)
+        case let .greaterOrEqual(n): w.byte(6); w.double(n)
+        case let .lessThan(n): w.byte(7); w.double(n)
+        case let .lessOrEqual(n): w.byte(8); w.double(n)
         }
     }
 
-    static func encode(_ r: Remediation) -> JSONValue {
-        .object([("id", .string(r.id)), ("title", .string(r.title)), ("doc", .string(r.doc)),
-                 ("covers", .array(r.covers.map { .string($0) })), ("issuesLink", .bool(r.issuesLink)),
-                 ("steps", .array(r.steps.map { .string($0) })), ("categories", .array(r.categories.map { .string($0) }))])
-    }
-
-    static func encode(_ v: RemediationVariant) -> JSONValue {
-        func list(_ items: [String]) -> JSONValue { .array(items.map { .string($0) }) }
-        var members: [(String, JSONValue)] = [
-            ("id", .string(v.id)), ("remediation", .string(v.remediation)), ("providers", list(v.providers)),
-            ("categories", list(v.categories)), ("failures", list(v.failures)), ("rules", list(v.rules)),
-            ("requires", list(v.requires)), ("steps", list(v.steps)), ("file", .string(v.file)), ("line", .int(v.line)),
-        ]
-        if let title = v.title { members.append(("title", .string(title))) }
-        if let doc = v.doc { members.append(("doc", .string(doc))) }
-        return .object(members)
-    }
-
-    static func decodeVariant(_ v: JSONValue) -> RemediationVariant? {
-        guard let id = v["id"]?.stringValue, let remediation = v["remediation"]?.stringValue, let providers = strings(v["providers"]),
-              let categories = strings(v["categories"]), let failures = strings(v["failures"]), let rules = strings(v["rules"]),
-              let requires = strings(v["requires"]), let steps = strings(v["steps"]), let file = v["file"]?.stringValue,
-              let line = v["line"]?.intValue else { return nil }
-        return RemediationVariant(id: id, remediation: remediation, providers: providers, categories: categories, failures: failures,
-                                  rules: rules, requires: requires, title: v["title"]?.stringValue, doc: v["doc"]?.stringValue,
-                                  steps: steps, file: file, line: line)
-    }
-
-    // MARK: - Decoding (nil on anything unexpected: the caller then parses the YAML)
-
-    static func strings(_ v: JSONValue?) -> [String]? {
-        guard let items = v?.arrayValue else { return nil }
-        let out = items.compactMap(\.stringValue)
-        return out.count == items.count ? out : nil
-    }
-
-    /// A prefilter's byte strings. The pseudo-needle 0xFF is not UTF-8, so it is stored as "\u{FFFF}".
-    static func words(_ v: JSONValue?) -> [[UInt8]]? {
-        guard let items = strings(v) else { return nil }
-        return items.map { $0 == "\u{FFFF}" ? LiteralPrefilter.nonASCII : Array($0.utf8) }
-    }
-
-    static func number(_ v: JSONValue?) -> Double? {
+    static func encode(_ v: FactValue, to w: inout SnapshotWriter) {
         switch v {
-        case let .int(i)?: return Double(i)
-        case let .double(d)?: return d
-        default: return nil
+        case let .string(s): w.byte(0); w.string(s)
+        case let .int(i): w.byte(1); w.int(i)
+        case let .double(d): w.byte(2); w.double(d)
+        case let .bool(b): w.byte(3); w.bool(b)
+        case .null: w.byte(4)
+        case let .list(items): w.byte(5); w.list(items) { encode($1, to: &$0) }
         }
     }
 
-    static func decodeRule(_ v: JSONValue) -> Rule? {
-        guard let id = v["id"]?.stringValue, let category = v["category"]?.stringValue, let failure = v["failure"]?.stringValue,
-              let severity = v["severity"]?.stringValue, let confidence = number(v["confidence"]),
-              case let .bool(fallback)? = v["fallback"], let whenJSON = v["when"], let when = decodeWhen(whenJSON),
-              let summary = v["summary"]?.stringValue, let remediation = strings(v["remediation"]),
-              let file = v["file"]?.stringValue, let line = v["line"]?.intValue else { return nil }
-        var transient: Bool?
-        if case let .bool(t)? = v["transient"] { transient = t }
+    static func encode(_ r: Remediation, to w: inout SnapshotWriter) {
+        w.string(r.id); w.string(r.title); w.string(r.doc); w.strings(r.covers); w.bool(r.issuesLink)
+        w.strings(r.steps); w.strings(r.categories)
+    }
+
+    static func encode(_ v: RemediationVariant, to w: inout SnapshotWriter) {
+        w.string(v.id); w.string(v.remediation); w.strings(v.providers); w.strings(v.categories); w.strings(v.failures)
+        w.strings(v.rules); w.strings(v.requires); w.optionalString(v.title); w.optionalString(v.doc); w.strings(v.steps)
+        w.string(v.file); w.int(v.line)
+    }
+
+    // MARK: - Decoding (throws on anything unexpected: the caller then parses the YAML)
+
+    static func decodeRule(_ r: inout SnapshotReader) throws -> Rule {
+        let id = try r.string(), category = try r.string(), failure = try r.string(), severity = try r.string()
+        let confidence = try r.double(), fallback = try r.bool()
+        let when = try decodeWhen(&r)
+        let summary = try r.string(), remediation = try r.strings()
+        let file = try r.string(), line = try r.int()
+        let actor = try r.optionalString()
+        let transient: Bool?
+        switch try r.byte() {
+        case 0: transient = nil
+        case 1: transient = false
+        case 2: transient = true
+        default: throw SnapshotReader.Corrupt()
+        }
+        let explains = try r.strings()
         return Rule(id: id, category: category, failure: failure, severity: severity, confidence: confidence, fallback: fallback,
-                    actor: v["actor"]?.stringValue, transient: transient, when: when, summary: summary, remediation: remediation,
-                    examples: RuleExamples(), file: file, line: line,
-                    explains: strings(v["explains"]) ?? [])
+                    actor: actor, transient: transient, when: when, summary: summary, remediation: remediation,
+                    examples: RuleExamples(), file: file, line: line, explains: explains)
     }
 
-    static func decodeWhen(_ v: JSONValue) -> When? {
-        guard let all = v["all"]?.arrayValue, let any = v["any"]?.arrayValue, let not = v["not"]?.arrayValue else { return nil }
+    static func decodeWhen(_ r: inout SnapshotReader) throws -> When {
         var when = When()
-        for c in all { guard let condition = decodeCondition(c) else { return nil }; when.all.append(condition) }
-        for b in any { guard let branch = decodeWhen(b) else { return nil }; when.any.append(branch) }
-        for b in not { guard let branch = decodeWhen(b) else { return nil }; when.not.append(branch) }
+        when.all = try r.list { try decodeCondition(&$0) }
+        when.any = try r.list { try decodeWhen(&$0) }
+        when.not = try r.list { try decodeWhen(&$0) }
         // The snapshot keeps the cheapest-first order; the evaluation order flag is worked out again.
         when.anyFirst = when.decidesAnyFirst()
         return when
     }
 
-    static func decodeCondition(_ v: JSONValue) -> Condition? {
-        guard let fact = v["fact"]?.stringValue, let op = v["op"]?.stringValue, let value = v["value"],
-              let line = v["line"]?.intValue else { return nil }
-        let parsed: Operator
-        switch op {
-        case "equals": parsed = .equals(FactValue(value))
-        case "in":
-            guard let items = value.arrayValue else { return nil }
-            parsed = .oneOf(items.map(FactValue.init))
-        case "matches":
+    static func decodeCondition(_ r: inout SnapshotReader) throws -> Condition {
+        let fact = try r.string()
+        let line = try r.int()
+        let op: Operator
+        switch try r.byte() {
+        case 0: op = .equals(try decodeFactValue(&r))
+        case 1: op = .oneOf(try r.list { try decodeFactValue(&$0) })
+        case 2:
             // Built-in patterns were checked when the snapshot was made (and by `rules lint`).
-            if let source = value.stringValue {
-                parsed = .matches(Pattern(snapshotSource: source, prefilter: LiteralPrefilter(pattern: source)))
-            } else {
-                guard let source = value["source"]?.stringValue, let needles = words(value["needles"]),
-                      let requirementsJSON = value["requirements"]?.arrayValue else { return nil }
-                var requirements: [[[[UInt8]]]] = []
-                for alternative in requirementsJSON {
-                    guard let sets = alternative.arrayValue else { return nil }
-                    var decoded: [[[UInt8]]] = []
-                    for set in sets { guard let list = words(set) else { return nil }; decoded.append(list) }
-                    requirements.append(decoded)
-                }
-                parsed = .matches(Pattern(snapshotSource: source, prefilter: LiteralPrefilter(needles: needles, requirements: requirements)))
+            let source = try r.string()
+            switch try r.byte() {
+            case 0: op = .matches(Pattern(snapshotSource: source, prefilter: nil))
+            case 1:
+                let needles = try r.list { try $0.byteString() }
+                let requirements = try r.list { r in try r.list { r in try r.list { try $0.byteString() } } }
+                op = .matches(Pattern(snapshotSource: source, prefilter: LiteralPrefilter(needles: needles, requirements: requirements)))
+            default: throw SnapshotReader.Corrupt()
             }
-        case "contains":
-            guard let s = value.stringValue else { return nil }
-            parsed = .contains(s, s.utf8.allSatisfy { $0 < 0x80 } ? ByteSearch.lowered(s) : nil)
-        case "exists":
-            guard case let .bool(b) = value else { return nil }
-            parsed = .exists(b)
-        case "gt", "gte", "lt", "lte":
-            guard let n = number(value) else { return nil }
-            parsed = op == "gt" ? .greaterThan(n) : op == "gte" ? .greaterOrEqual(n) : op == "lt" ? .lessThan(n) : .lessOrEqual(n)
-        default: return nil
+        case 3:
+            let s = try r.string()
+            op = .contains(s, s.utf8.allSatisfy { $0 < 0x80 } ? ByteSearch.lowered(s) : nil)
+        case 4: op = .exists(try r.bool())
+        case 5: op = .greaterThan(try r.double())
+        case 6: op = .greaterOrEqual(try r.double())
+        case 7: op = .lessThan(try r.double())
+        case 8: op = .lessOrEqual(try r.double())
+        default: throw SnapshotReader.Corrupt()
         }
-        return Condition(fact: fact, op: parsed, line: line)
+        return Condition(fact: fact, op: op, line: line)
     }
 
-    static func decodeRemediation(_ v: JSONValue) -> Remediation? {
-        guard let id = v["id"]?.stringValue, let title = v["title"]?.stringValue, let doc = v["doc"]?.stringValue,
-              let covers = strings(v["covers"]), case let .bool(issuesLink)? = v["issuesLink"],
-              let steps = strings(v["steps"]), let categories = strings(v["categories"]) else { return nil }
+    static func decodeFactValue(_ r: inout SnapshotReader) throws -> FactValue {
+        switch try r.byte() {
+        case 0: return .string(try r.string())
+        case 1: return .int(try r.int())
+        case 2: return .double(try r.double())
+        case 3: return .bool(try r.bool())
+        case 4: return .null
+        case 5: return .list(try r.list { try decodeFactValue(&$0) })
+        default: throw SnapshotReader.Corrupt()
+        }
+    }
+
+    static func decodeRemediation(_ r: inout SnapshotReader) throws -> Remediation {
+        let id = try r.string(), title = try r.string(), doc = try r.string(), covers = try r.strings(), issuesLink = try r.bool()
+        let steps = try r.strings(), categories = try r.strings()
         return Remediation(id: id, title: title, doc: doc, covers: covers, issuesLink: issuesLink, steps: steps, categories: categories)
+    }
+
+    static func decodeVariant(_ r: inout SnapshotReader) throws -> RemediationVariant {
+        let id = try r.string(), remediation = try r.string(), providers = try r.strings(), categories = try r.strings()
+        let failures = try r.strings(), rules = try r.strings(), requires = try r.strings()
+        let title = try r.optionalString(), doc = try r.optionalString(), steps = try r.strings()
+        let file = try r.string(), line = try r.int()
+        return RemediationVariant(id: id, remediation: remediation, providers: providers, categories: categories, failures: failures,
+                                  rules: rules, requires: requires, title: title, doc: doc, steps: steps, file: file, line: line)
+    }
+}
+
+/// The snapshot's binary form: LEB128 counts and integers (zigzag for signed), doubles as their 8
+/// bytes, strings and byte strings length-prefixed. Read straight into rules, without a parse tree:
+/// parsing a JSON snapshot and decoding its tree was a quarter of a one-shot command.
+struct SnapshotWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(512 * 1024) }
+
+    mutating func byte(_ b: UInt8) { bytes.append(b) }
+    mutating func bool(_ b: Bool) { bytes.append(b ? 1 : 0) }
+
+    mutating func unsigned(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+
+    mutating func int(_ value: Int) {
+        let v = Int64(value)
+        unsigned(UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    }
+
+    mutating func double(_ d: Double) {
+        var bits = d.bitPattern
+        for _ in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: bits)); bits >>= 8 }
+    }
+
+    mutating func byteString(_ b: [UInt8]) { unsigned(UInt64(b.count)); bytes += b }
+    mutating func string(_ s: String) { byteString(Array(s.utf8)) }
+    mutating func strings(_ list: [String]) { self.list(list) { $0.string($1) } }
+
+    mutating func optionalString(_ s: String?) {
+        if let s { byte(1); string(s) } else { byte(0) }
+    }
+
+    mutating func list<T>(_ items: [T], _ each: (inout SnapshotWriter, T) -> Void) {
+        unsigned(UInt64(items.count))
+        for item in items { each(&self, item) }
+    }
+}
+
+struct SnapshotReader {
+    struct Corrupt: Error {}
+
+    private let bytes: [UInt8]
+    private var at = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { at == bytes.count }
+
+    mutating func byte() throws -> UInt8 {
+        guard at < bytes.count else { throw Corrupt() }
+        defer { at += 1 }
+        return bytes[at]
+    }
+
+    mutating func bool() throws -> Bool {
+        switch try byte() {
+        case 0: return false
+        case 1: return true
+        default: throw Corrupt()
+        }
+    }
+
+    mutating func unsigned() throws -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64 else { throw Corrupt() }
+            value |= UInt64(b & 0x7f) << shift
+            if b < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    mutating func int() throws -> Int {
+        let u = try unsigned()
+        return Int(truncatingIfNeeded: Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))))
+    }
+
+    mutating func double() throws -> Double {
+        guard bytes.count - at >= 8 else { throw Corrupt() }
+        var bits: UInt64 = 0
+        for k in 0..<8 { bits |= UInt64(bytes[at + k]) << (8 * UInt64(k)) }
+        at += 8
+        return Double(bitPattern: bits)
+    }
+
+    /// A count of things still to read: never more than the bytes left (each takes one at least),
+    /// so a corrupt count cannot ask for a huge allocation.
+    mutating func count() throws -> Int {
+        let n = try unsigned()
+        guard n <= UInt64(bytes.count - at) else { throw Corrupt() }
+        return Int(n)
+    }
+
+    mutating func byteString() throws -> [UInt8] {
+        let n = try count()
+        defer { at += n }
+        return Array(bytes[at..<(at + n)])
+    }
+
+    mutating func string() throws -> String {
+        let n = try count()
+        defer { at += n }
+        return bytes.withUnsafeBufferPointer { buffer in
+            String(decoding: UnsafeBufferPointer(rebasing: buffer[at..<(at + n)]), as: UTF8.self)
+        }
+    }
+
+    mutating func strings() throws -> [String] { try list { try $0.string() } }
+
+    mutating func optionalString() throws -> String? {
+        try bool() ? try string() : nil
+    }
+
+    mutating func list<T>(_ each: (inout SnapshotReader) throws -> T) throws -> [T] {
+        let n = try count()
+        var out: [T] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try each(&self)) }
+        return out
     }
 }

@@ -82,7 +82,7 @@ final class RuleSnapshotTests: XCTestCase {
             let path = try XCTUnwrap(RuleSnapshot.path(key: RuleSnapshot.key(changed)))
             try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: Double(n - 100))], ofItemAtPath: path)
         }
-        let left = try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).filter { $0.hasSuffix(".json") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).filter { $0.hasSuffix(".bin") }
         XCTAssertEqual(left.count, RuleSnapshot.kept)
         XCTAssertNotNil(RuleSnapshot.load(for: variants.last!), "the newest is kept")
         XCTAssertNil(RuleSnapshot.load(for: variants.first!), "the oldest is gone")
@@ -110,6 +110,24 @@ final class RuleSnapshotTests: XCTestCase {
         XCTAssertEqual(issues, [])
         XCTAssertEqual(set.rules.count, parsed.rules.count)
         XCTAssertNotNil(RuleSnapshot.load(for: files))
+    }
+
+    /// Every cut of a good snapshot, and a byte changed at every tenth offset, reads as "no
+    /// snapshot" (or as a whole one), never as a crash or a huge allocation.
+    func testATruncatedOrAlteredSnapshotIsRefusedWithoutACrash() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        let bytes = RuleSnapshot.encode(Array(parsed.rules.prefix(40)), parsed.remediations, [])
+        XCTAssertEqual(RuleSnapshot.decode(bytes)?.rules.map(\.id), parsed.rules.prefix(40).map(\.id))
+        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 500)) {
+            XCTAssertNil(RuleSnapshot.decode(Array(bytes[..<cut])), "cut at \(cut) of \(bytes.count)")
+        }
+        XCTAssertNil(RuleSnapshot.decode(bytes + [0]), "trailing bytes")
+        for offset in stride(from: 0, to: bytes.count, by: 10) {
+            var altered = bytes
+            altered[offset] = 0xff
+            _ = RuleSnapshot.decode(altered)
+        }
     }
 
     func testTheBuiltInSetIsCachedUnderTheBuildsDigestAndClassifiesTheSame() throws {
