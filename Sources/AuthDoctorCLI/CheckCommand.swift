@@ -374,12 +374,13 @@ struct CheckCommand: ParsableCommand {
     /// worst that fit its budget and counts the rest; the text table and Prometheus (the format, or
     /// --metrics-file) list every connection.
     static func retention(format: CheckFormat, maxOutput: Int, metricsFile: Bool) -> VerdictRetention {
-        if metricsFile { return .all }
+        // Metrics beside another format: the rows of both are needed.
+        if metricsFile && format != .prometheus { return .all }
         switch format {
         case .json, .jsonl: return .none
         case .nagios: return NagiosOutput.retention(maxBytes: maxOutput)
         case .text: return .rows
-        case .prometheus: return .all
+        case .prometheus: return .metrics
         }
     }
 

@@ -366,7 +366,7 @@ public enum PrometheusExposition {
     /// The exposition a line at a time: at 50,000 connections it is about 50 MB of text, which one
     /// string (and its copy on the way out) held twice over.
     public static func write(_ run: CheckRun, to emit: (String) -> Void) {
-        write(rows: run.verdicts.map(MetricRow.init),
+        write(rows: run.metricRows ?? run.verdicts.map(MetricRow.init),
               run: MetricRun(startedAt: run.startedAt, seconds: run.seconds, deadlineReached: run.deadlineReached), to: emit)
     }
 

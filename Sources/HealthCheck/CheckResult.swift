@@ -122,6 +122,9 @@ public struct CheckRun: Sendable {
     /// What the text table prints of every verdict, when the run kept only that (`VerdictRetention.rows`;
     /// `verdicts` is then empty).
     public var tableRows: CheckTableRows? = nil
+    /// What the Prometheus exposition prints of every verdict, in source order, when the run kept
+    /// only that (`VerdictRetention.metrics`; `verdicts` is then empty).
+    public var metricRows: [MetricRow]? = nil
     /// Probes performed (every attempt counted).
     public var probes: Int
     /// The total deadline was reached before every connection finished.

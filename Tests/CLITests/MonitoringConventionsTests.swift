@@ -128,13 +128,14 @@ final class NagiosConventionTests: XCTestCase {
     }
 
     /// Each format keeps only what it prints (issue 18): rows for the table, nothing for the
-    /// streams, the worst for Nagios, every verdict for metrics.
+    /// streams, the worst for Nagios, metric rows for Prometheus.
     func testEachFormatKeepsWhatItPrints() {
         XCTAssertEqual(CheckCommand.retention(format: .text, maxOutput: 0, metricsFile: false), .rows)
         XCTAssertEqual(CheckCommand.retention(format: .jsonl, maxOutput: 0, metricsFile: false), VerdictRetention.none)
         XCTAssertEqual(CheckCommand.retention(format: .json, maxOutput: 0, metricsFile: false), VerdictRetention.none)
         XCTAssertEqual(CheckCommand.retention(format: .nagios, maxOutput: 8000, metricsFile: false), NagiosOutput.retention(maxBytes: 8000))
-        XCTAssertEqual(CheckCommand.retention(format: .prometheus, maxOutput: 0, metricsFile: false), .all)
-        XCTAssertEqual(CheckCommand.retention(format: .text, maxOutput: 0, metricsFile: true), .all, "--metrics-file needs every verdict")
+        XCTAssertEqual(CheckCommand.retention(format: .prometheus, maxOutput: 0, metricsFile: false), .metrics)
+        XCTAssertEqual(CheckCommand.retention(format: .prometheus, maxOutput: 0, metricsFile: true), .metrics, "one metric set for both")
+        XCTAssertEqual(CheckCommand.retention(format: .text, maxOutput: 0, metricsFile: true), .all, "--metrics-file beside the table needs every verdict")
     }
 }

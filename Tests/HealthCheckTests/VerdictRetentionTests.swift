@@ -124,4 +124,23 @@ final class VerdictRetentionTests: XCTestCase {
         XCTAssertGreaterThan(collector.pieces.count, 12 * 3, "one piece a sample, never the whole exposition")
         XCTAssertTrue(collector.pieces.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().split(separator: "\n").count <= 2 })
     }
+
+    func testPrometheusKeepsMetricRowsOnlyAndWritesTheSameExposition() async throws {
+        var all = CheckHarness()
+        all.options.concurrency = 4
+        var metrics = all
+        metrics.options.retention = .metrics
+        let full = try await all.run(connections(24))
+        let kept = try await metrics.run(connections(24))
+        XCTAssertEqual(kept.verdicts.count, 0, "no verdict kept, only what the exposition prints")
+        XCTAssertEqual(kept.metricRows?.map(\.connection), (0..<24).map { "conn-\($0)" }, "in source order, whatever the completion order")
+        XCTAssertNil(full.metricRows)
+        // The same exposition but for the times, which differ between two runs.
+        func withoutTimes(_ text: String) -> String {
+            text.split(separator: "\n").filter { !$0.contains("seconds") }.joined(separator: "\n")
+        }
+        let expected = PrometheusExposition.render(full)
+        XCTAssertTrue(expected.contains("authdoctor_check_status{connection=\"conn-23\",provider=\"facebook\"} 2"), expected)
+        XCTAssertEqual(withoutTimes(PrometheusExposition.render(kept)), withoutTimes(expected))
+    }
 }
