@@ -138,7 +138,7 @@ public final class CheckRunner: Sendable {
             var kept = RetainedVerdicts()
             if retention == .all { kept.verdicts.reserveCapacity(total) }
             if retention == .rows { kept.tableRows.reserve(total) }
-            if retention == .metrics { kept.metricRows.reserveCapacity(total) }
+            if retention == .metrics { kept.metricRows.reserveCapacity(total); kept.metricPositions.reserveCapacity(total) }
             await withTaskGroup(of: ConnectionVerdict.self) { group in
                 func addNext() {
                     guard let entry = feed.next(stopping: deadlineFlag.isSet || stopRequest.isSet) else { return }
@@ -184,7 +184,7 @@ public final class CheckRunner: Sendable {
             // Sorted here, where the array has one owner: sorted after `work.value`, it would be
             // copied whole (the finished task still holds its result).
             kept.verdicts.sort { $0.index < $1.index }
-            kept.metricRows.sort { $0.index < $1.index }
+            kept.putMetricRowsInSourceOrder()
             return kept
         }
         var watcher: Task<Void, Never>?
@@ -202,7 +202,7 @@ public final class CheckRunner: Sendable {
         run.probes = kept.probes
         run.verdicts = kept.verdicts
         if retention == .rows { run.tableRows = kept.tableRows }
-        if retention == .metrics { run.metricRows = kept.metricRows.map(\.row) }
+        if retention == .metrics { run.metricRows = kept.metricRows }
         run.deadlineReached = deadlineFlag.isSet
         run.localNetwork = localMessage.value
         run.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -540,8 +540,28 @@ struct RetainedVerdicts: Sendable {
     var probes = 0
     var verdicts: [ConnectionVerdict] = []
     var tableRows = CheckTableRows()
-    /// With the verdict's source position, to be put in source order at the end.
-    var metricRows: [(index: Int, row: MetricRow)] = []
+    /// In completion order until `putMetricRowsInSourceOrder`; `metricPositions[k]` is the source
+    /// position of `metricRows[k]`.
+    var metricRows: [MetricRow] = []
+    var metricPositions: [Int] = []
+
+    /// Sorts the rows by source position in place (a permutation applied cycle by cycle): a sorted
+    /// copy would hold every row twice at the end of the run, when its memory peaks.
+    mutating func putMetricRowsInSourceOrder() {
+        var from = metricPositions.indices.sorted { metricPositions[$0] < metricPositions[$1] }
+        metricPositions = []
+        for start in from.indices where from[start] != start && from[start] >= 0 {
+            let first = metricRows[start]
+            var at = start
+            while true {
+                let next = from[at]
+                from[at] = -1
+                if next == start { metricRows[at] = first; break }
+                metricRows[at] = metricRows[next]
+                at = next
+            }
+        }
+    }
 
     mutating func add(_ verdict: ConnectionVerdict, _ retention: VerdictRetention) {
         counts[verdict.status, default: 0] += 1
@@ -556,7 +576,8 @@ struct RetainedVerdicts: Sendable {
         case .rows:
             tableRows.append(verdict)
         case .metrics:
-            metricRows.append((verdict.index, MetricRow(verdict)))
+            metricRows.append(MetricRow(verdict))
+            metricPositions.append(verdict.index)
         case let .worstNotOK(limit):
             guard verdict.status != .ok else { return }
             if let limit {

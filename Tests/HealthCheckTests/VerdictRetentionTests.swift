@@ -1,5 +1,5 @@
 import Foundation
-import HealthCheck
+@testable import HealthCheck
 import XCTest
 
 /// Issue 18: a run keeps only what its output still needs once the writers have had each verdict
@@ -142,5 +142,21 @@ final class VerdictRetentionTests: XCTestCase {
         let expected = PrometheusExposition.render(full)
         XCTAssertTrue(expected.contains("authdoctor_check_status{connection=\"conn-23\",provider=\"facebook\"} 2"), expected)
         XCTAssertEqual(withoutTimes(PrometheusExposition.render(kept)), withoutTimes(expected))
+    }
+
+    /// Rows come in completion order, with gaps where a deadline cut connections short; they are
+    /// put in source order in place.
+    func testMetricRowsArePutInSourceOrderInPlace() {
+        var generator = SystemRandomNumberGenerator()
+        for n in [0, 1, 2, 7, 100, 1000] {
+            let positions = (0..<n).map { $0 * 3 + ($0 % 2) }.shuffled(using: &generator)
+            var kept = RetainedVerdicts()
+            for p in positions {
+                kept.metricRows.append(MetricRow(connection: "conn-\(p)", provider: nil, status: .ok, failure: "none", checkedAt: Date()))
+                kept.metricPositions.append(p)
+            }
+            kept.putMetricRowsInSourceOrder()
+            XCTAssertEqual(kept.metricRows.map(\.connection), positions.sorted().map { "conn-\($0)" }, "n = \(n)")
+        }
     }
 }
