@@ -74,12 +74,25 @@ public enum RuleSnapshot {
 
     /// The cached rules and remediations stored under `key`, if present and readable.
     public static func load(key: String) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
-        guard let path = path(key: key), let data = FileManager.default.contents(atPath: path) else { return nil }
-        return decode([UInt8](data))
+        guard let path = path(key: key) else { return nil }
+        // Mapped, not read: the snapshot is decoded once, straight from the page cache (reading it
+        // into Data and copying that into an array was a twentieth of a one-shot command).
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0, let mapped = mmap(nil, Int(info.st_size), PROT_READ, MAP_PRIVATE, fd, 0),
+              mapped != MAP_FAILED else { return nil }
+        defer { munmap(mapped, Int(info.st_size)) }
+        return decode(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: Int(info.st_size)))
     }
 
     /// The snapshot's contents, or nil when the bytes are not a whole snapshot of this format.
     static func decode(_ bytes: [UInt8]) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
+        bytes.withUnsafeBufferPointer { decode($0) }
+    }
+
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
         var reader = SnapshotReader(bytes)
         do {
             guard try reader.string() == format else { return nil }
@@ -335,10 +348,11 @@ struct SnapshotWriter {
 struct SnapshotReader {
     struct Corrupt: Error {}
 
-    private let bytes: [UInt8]
+    /// Valid while the reader is used (`RuleSnapshot.decode` holds the mapping or the array).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     var atEnd: Bool { at == bytes.count }
 
@@ -398,9 +412,7 @@ struct SnapshotReader {
     mutating func string() throws -> String {
         let n = try count()
         defer { at += n }
-        return bytes.withUnsafeBufferPointer { buffer in
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[at..<(at + n)]), as: UTF8.self)
-        }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<(at + n)]), as: UTF8.self)
     }
 
     mutating func strings() throws -> [String] { try list { try $0.string() } }
