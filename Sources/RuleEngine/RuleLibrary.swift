@@ -162,7 +162,8 @@ public enum RuleLibrary {
                 ids[rule.id] = rule
             }
             rules.removeAll { ids[$0.id] != nil }
-            rules += loaded.rules.filter { ids[$0.id]?.place == $0.place }
+            // The first of each id (the duplicates were reported above): by identity, not by place (two strings a rule).
+            rules += loaded.rules.filter { ids[$0.id] === $0 }
             let newRemediations = Set(loaded.remediations.map(\.id))
             remediations.removeAll { newRemediations.contains($0.id) }
             remediations += loaded.remediations
