@@ -47,14 +47,6 @@ public struct AuthDoctorCommand: ParsableCommand {
     public init() {}
 
     /// Runs the command line and exits with a sysexits status; errors are one line on stderr.
-    /// Whether the command will load the built-in rules and no local ones: they are then loaded
-    /// while the command line is parsed (`RuleLibrary.preloadBuiltin`).
-    static func loadsBuiltinRulesAlone(_ arguments: [String], environment: [String: String]) -> Bool {
-        guard let command = arguments.first, ["classify", "diagnose", "check", "demo"].contains(command) else { return false }
-        if let local = environment["AUTHDOCTOR_RULES"], !local.isEmpty { return false }
-        return !arguments.contains { $0 == "--rules" || $0.hasPrefix("--rules=") || $0 == "--no-builtin-rules" || $0 == "--help" || $0 == "-h" }
-    }
-
     public static func run(arguments: [String]? = nil) -> Never {
         // `check --format nagios` is a monitoring plugin: any error is UNKNOWN (3).
         // A closed stdin, stdout or stderr must not lend its number to the next file opened.
@@ -73,7 +65,6 @@ public struct AuthDoctorCommand: ParsableCommand {
         if let problem = Self.unknownSubcommand(given) {
             fail(problem, code: 64, nagios: nagios)
         }
-        if Self.loadsBuiltinRulesAlone(given, environment: ProcessInfo.processInfo.environment) { RuleLibrary.preloadBuiltin() }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -1,5 +1,4 @@
 import EmbeddedResources
-import Dispatch
 import EvidenceModel
 import Foundation
 
@@ -82,10 +81,6 @@ public enum RuleLibrary {
     /// - Parameter checkBuiltin: compile the built-in set's regular expressions now (lint, tests);
     ///   otherwise they compile on first use. Local folders are always checked at once.
     public static func load(includeBuiltin: Bool = true, directories: [String] = [], checkBuiltin: Bool = false) throws(InputError) -> (RuleSet, [LintIssue]) {
-        if includeBuiltin && directories.isEmpty && !checkBuiltin, let preloaded = BuiltinPreload.shared.take() {
-            lastLoaded.keep(preloaded.0)
-            return preloaded
-        }
         var layers: [Layer] = []
         if includeBuiltin { layers.append(checkBuiltin ? Layer(files: builtinRuleFiles(), check: true) : .builtin) }
         for directory in directories { layers.append(Layer(files: try ruleFiles(in: directory), check: true)) }
@@ -211,48 +206,5 @@ final class KeptUntilReplaced<Value>: @unchecked Sendable {
         lock.lock()
         self.value = value
         lock.unlock()
-    }
-}
-
-extension RuleLibrary {
-    /// Starts loading the built-in set alone on another thread, for a command that will ask for it
-    /// (`load()` then takes it): the command line is parsed and the input read meanwhile, so a
-    /// one-shot command's start-up uses both cores.
-    public static func preloadBuiltin() {
-        BuiltinPreload.shared.start()
-    }
-}
-
-/// The built-in set loaded ahead of time, taken by the first `RuleLibrary.load()` of it.
-final class BuiltinPreload: @unchecked Sendable {
-    static let shared = BuiltinPreload()
-    private let lock = NSLock()
-    private var done: DispatchGroup?
-    private var loaded: (RuleSet, [LintIssue])?
-
-    func start() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard done == nil else { return }
-        let group = DispatchGroup()
-        done = group
-        DispatchQueue.global(qos: .userInitiated).async(group: group) {
-            let result = RuleLibrary.assemble([RuleLibrary.Layer.builtin])
-            self.lock.lock()
-            self.loaded = result
-            self.lock.unlock()
-        }
-    }
-
-    /// The preloaded set (after waiting for it), once; nil when no preload was started.
-    func take() -> (RuleSet, [LintIssue])? {
-        lock.lock()
-        let group = done
-        lock.unlock()
-        guard let group else { return nil }
-        group.wait()
-        lock.lock()
-        defer { loaded = nil; done = nil; lock.unlock() }
-        return loaded
     }
 }

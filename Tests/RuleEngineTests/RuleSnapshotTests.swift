@@ -148,19 +148,4 @@ final class RuleSnapshotTests: XCTestCase {
         defer { unsetenv("AUTHDOCTOR_NO_CACHE") }
         XCTAssertNil(RuleSnapshot.directory)
     }
-
-    /// A preload started at the command's entry gives the same set the command would have loaded,
-    /// once; the next load is its own again.
-    func testThePreloadedBuiltInSetIsTheSameAndTakenOnce() throws {
-        let direct = try RuleLibrary.load().0
-        RuleLibrary.preloadBuiltin()
-        let preloaded = try XCTUnwrap(BuiltinPreload.shared.take(), "the preload was started")
-        XCTAssertEqual(preloaded.0.rules.map(\.id), direct.rules.map(\.id))
-        XCTAssertEqual(preloaded.1, [])
-        XCTAssertNil(BuiltinPreload.shared.take(), "taken once")
-        RuleLibrary.preloadBuiltin()
-        let viaLoad = try RuleLibrary.load().0
-        XCTAssertTrue(viaLoad === preloaded.0 || viaLoad.rules.map(\.id) == direct.rules.map(\.id))
-        XCTAssertNil(BuiltinPreload.shared.take(), "load() took the second preload")
-    }
 }
