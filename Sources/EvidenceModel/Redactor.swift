@@ -252,6 +252,49 @@ public enum Redactor {
         return redactPercentEncoded(redactBasicCredentials(result))
     }
 
+    /// The secret values the patterns mask in this text, as they appear in it: a structure read out
+    /// of a pasted text (a Ruby hash or a cut-off dump) can carry a value away from the name that
+    /// marked it as a secret, so every fact taken from the text is cleared of these too.
+    public static func secrets(in text: String) -> [String] {
+        guard !text.isEmpty else { return [] }
+        let applicable = applicablePatterns(text)
+        guard applicable != 0 else { return [] }
+        var found: [String] = []
+        let ns = text as NSString
+        for (index, pattern) in patterns.enumerated() where applicable & (1 << UInt64(index)) != 0 {
+            let regex = pattern.regex
+            // The secret is what the template does not keep: after the groups written before the
+            // mask, up to the first group written after it.
+            let template = pattern.template
+            guard let maskAt = template.range(of: mask) else { continue }
+            func groups(_ part: Substring) -> [Int] {
+                var out: [Int] = []
+                var rest = part[...]
+                while let dollar = rest.firstIndex(of: "$") {
+                    rest = rest[rest.index(after: dollar)...]
+                    if let digit = rest.first?.wholeNumberValue { out.append(digit); rest = rest.dropFirst() }
+                }
+                return out
+            }
+            let before = groups(template[..<maskAt.lowerBound]), after = groups(template[maskAt.upperBound...])
+            for match in regex.matches(in: text, options: [], range: NSRange(location: 0, length: ns.length)) {
+                var start = match.range.location, end = match.range.location + match.range.length
+                for g in before where g < match.numberOfRanges && match.range(at: g).location != NSNotFound {
+                    start = max(start, match.range(at: g).location + match.range(at: g).length)
+                }
+                for g in after where g < match.numberOfRanges && match.range(at: g).location != NSNotFound {
+                    end = min(end, match.range(at: g).location)
+                }
+                guard end - start >= 6 else { continue }
+                let value = ns.substring(with: NSRange(location: start, length: end - start))
+                    .trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t"))
+                if value.count >= 6, !value.contains(mask), !found.contains(value) { found.append(value) }
+            }
+        }
+        // Longest first, so a secret holding another is cleared whole.
+        return found.sorted { $0.utf8.count > $1.utf8.count }
+    }
+
     /// Percent-encoded secrets: each `&`/`?`/`;`-separated part of a word that holds a `%` is decoded;
     /// when the decoded part would be redacted, its value (after `=`, else all of it) is masked.
     static func redactPercentEncoded(_ text: String) -> String {
