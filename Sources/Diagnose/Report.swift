@@ -109,6 +109,49 @@ public struct ClassifyEngine: Sendable {
         return facts["text"] != nil || facts["sqlstate"] != nil
     }
 
+    /// The secrets named in the evidences' pasted texts and loosely read bodies (a body parsed as
+    /// JSON had each member redacted by its own name when flattened).
+    static func namedSecrets(in evidences: [Evidence], factSets: [Facts]) -> [String] {
+        var secrets: [String] = []
+        for (evidence, facts) in zip(evidences, factSets) {
+            if let text = evidence.text { secrets += Redactor.secrets(in: text) }
+            if let body = evidence.finalResponse?.body, let format = facts.string("body.format"), format != "json", format != "empty" {
+                secrets += Redactor.secrets(in: body)
+            }
+        }
+        return secrets.sorted { $0.utf8.count > $1.utf8.count }
+    }
+
+    static func clear(_ secrets: [String], from text: String) -> String {
+        var out = text
+        for secret in secrets where ByteSearch.contains(out, secret) {
+            out = out.replacingOccurrences(of: secret, with: Redactor.mask)
+        }
+        return out
+    }
+
+    static func clear(_ secrets: [String], from value: FactValue) -> FactValue {
+        guard !secrets.isEmpty else { return value }
+        switch value {
+        case let .string(s): return .string(clear(secrets, from: s))
+        case let .list(items): return .list(items.map { clear(secrets, from: $0) })
+        default: return value
+        }
+    }
+
+    static func clear(_ secrets: [String], from finding: Finding) -> Finding {
+        var out = finding
+        out.summary = clear(secrets, from: finding.summary)
+        out.evidence = finding.evidence.map { ($0.name, clear(secrets, from: $0.value)) }
+        out.remediation = finding.remediation.map { step in
+            var r = step
+            r.title = clear(secrets, from: r.title)
+            r.steps = r.steps.map { clear(secrets, from: $0) }
+            return r
+        }
+        return out
+    }
+
     public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
         let factSets = evidences.map(extractor.facts(for:))
         var findings = classifier.classify(factSets)
@@ -122,10 +165,18 @@ public struct ClassifyEngine: Sendable {
         let first = factSets.first ?? Facts()
         let provider = first["provider"]?.elements.first?.stringValue
         var facts: Facts?
+        // Values the redactor masks by the name beside them in the pasted text or a loosely read
+        // body: a structure read out of a text (a cut-off Ruby dump) can carry one away from its
+        // name into a fact, where redaction by shape no longer knows it. Cleared from everything
+        // shown; the rules matched the facts as they were.
+        let secrets = Self.namedSecrets(in: evidences, factSets: factSets)
+        if !secrets.isEmpty { findings = findings.map { Self.clear(secrets, from: $0) } }
         if keepFacts {
             var redacted = Facts()
             for set in factSets {
-                for name in set.names where redacted[name] == nil { redacted[name] = Redactor.redactForDisplay(set[name]!) }
+                for name in set.names where redacted[name] == nil {
+                    redacted[name] = Self.clear(secrets, from: Redactor.redactForDisplay(set[name]!))
+                }
             }
             facts = redacted
         }

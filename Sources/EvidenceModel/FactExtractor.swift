@@ -68,32 +68,7 @@ public struct FactExtractor: Sendable {
         addScopeFacts(into: &facts)
         DerivedFacts.add(into: &facts)
         ProviderDetector.apply(given: evidence.provider, to: &facts)
-        Self.clearSecrets(of: evidence, in: &facts)
         return facts
-    }
-
-    /// Every string fact cleared of the secrets the redactor finds in the pasted text and the body
-    /// (found by the name beside them there: `"secretKey": "…"`), wherever a fact carried them.
-    static func clearSecrets(of evidence: Evidence, in facts: inout Facts) {
-        var secrets: [String] = []
-        if let text = evidence.text { secrets += Redactor.secrets(in: text) }
-        if let body = evidence.finalResponse?.body { secrets += Redactor.secrets(in: body) }
-        guard !secrets.isEmpty else { return }
-        func clear(_ value: FactValue) -> FactValue {
-            switch value {
-            case let .string(s):
-                var out = s
-                for secret in secrets where ByteSearch.contains(out, secret) {
-                    out = out.replacingOccurrences(of: secret, with: Redactor.mask)
-                }
-                return .string(out)
-            case let .list(items): return .list(items.map(clear))
-            default: return value
-            }
-        }
-        for name in facts.names {
-            if let value = facts[name] { facts.set(name, clear(value)) }
-        }
     }
 
     // MARK: - Response

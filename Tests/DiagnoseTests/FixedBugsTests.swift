@@ -30,3 +30,41 @@ final class DiagnoseFixedBugsTests: XCTestCase {
         }
     }
 }
+
+/// Found by the fuzzer (seed 1126344431): a Ruby-hash dump cut off mid-string swallows the next
+/// lines, so `"secretKey":"…"`'s value lands in `body.error.errors[]` away from its name, where
+/// redaction by shape does not know it. Before the fix: the secret was in `--show-facts` output.
+final class NamedSecretLeakTests: XCTestCase {
+    let secret = "QxLGuPcX8RsMvU27ZmKR4wH2"
+    var text: String {
+        """
+        @data=#<Google::APIClient:hema::Webmasters::V3::UrlCrawlErrorsSamplesListResponse:0x67752d0 DATA:{"error"=>{"errors"=>[{"domain"=>"gloQueryClient.java:295)
+        X-Amz-Security-Token: QxckvJUYrJcevBKoat7PVctQ
+        "secretKey":"\(secret)"
+          at com.google.cloud.spark.bigquery.repackaged.com.google.cloud.bibal", "reason"=>"forbi.
+        dden", "message"=>"User does not have sufficient permission for site 'http://www.example.com/'."}], "code"=>403
+        """
+    }
+
+    func testASecretNamedInTheTextIsInNoOutputEvenWhenAFactCarriedIt() throws {
+        let evidence = Evidence(kind: .text, text: text)
+        XCTAssertTrue(FactExtractor().facts(for: evidence)["body.error.errors[]"]?.description.contains(secret) == true,
+                      "the loose structure still carries the value (the rules see the facts as read)")
+        let report = try Repo.engine().report(for: [evidence], source: nil, keepFacts: true)
+        let outputs = [JSONReportWriter().render(report, pretty: true), MarkdownReportRenderer().render(report),
+                       TextReportRenderer(color: false).render(report)]
+        for output in outputs {
+            XCTAssertFalse(output.contains(secret), output)
+            XCTAssertFalse(output.contains("QxckvJUYrJcevBKoat7PVctQ"), output)
+        }
+        XCTAssertTrue(outputs[1].contains("body.error.errors[]"), "the fact is shown, cleared")
+    }
+
+    /// Clearing is for what is shown: a placeholder named like a secret ("Bearer undefined") still
+    /// decides the rule that looks for it.
+    func testRulesStillSeeWhatTheTextSays() throws {
+        let text = "headers: { Accept: 'application/json', Authorization: 'Bearer undefined' }\nError: Request had invalid authentication credentials. [401]"
+        let report = try Repo.engine().report(for: [Evidence(kind: .text, text: text)], source: nil)
+        XCTAssertEqual(report.findings.first?.rule, "generic.request.bearer-placeholder")
+    }
+}
