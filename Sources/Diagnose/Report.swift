@@ -174,8 +174,11 @@ public struct ClassifyEngine: Sendable {
         if keepFacts {
             var redacted = Facts()
             for set in factSets {
-                for name in set.names where redacted[name] == nil {
-                    redacted[name] = Self.clear(secrets, from: Redactor.redactForDisplay(set[name]!))
+                for name in set.names {
+                    // A loosely read text can put anything in a member's name, a token too: names
+                    // are redacted like values.
+                    let shown = Self.clear(secrets, from: Redactor.redact(name))
+                    if redacted[shown] == nil { redacted[shown] = Self.clear(secrets, from: Redactor.redactForDisplay(set[name]!)) }
                 }
             }
             facts = redacted

@@ -67,4 +67,17 @@ final class NamedSecretLeakTests: XCTestCase {
         let report = try Repo.engine().report(for: [Evidence(kind: .text, text: text)], source: nil)
         XCTAssertEqual(report.findings.first?.rule, "generic.request.bearer-placeholder")
     }
+
+    /// Found by the fuzzer (seed 1128260303): cut-off JSON whose member name swallowed a line with a
+    /// Slack token made the token part of a fact's name, and names were shown unredacted.
+    func testATokenInAFactsNameIsRedacted() throws {
+        let token = "xoxb-1234-Qxb7KSnzPuGY2xD9w4VTgt9K"
+        let text = "[{\"erro\n\(token)\nC}ode\":\"NOT_FOUND\",\"message\":\"Could not find a match for URL\"0]\nr URL\"0]"
+        let evidence = Evidence(kind: .text, text: text)
+        XCTAssertTrue(FactExtractor().facts(for: evidence).names.contains { $0.contains(token) }, "the name carries the token as read")
+        let report = try Repo.engine().report(for: [evidence], source: nil, keepFacts: true)
+        for output in [JSONReportWriter().render(report, pretty: true), MarkdownReportRenderer().render(report)] {
+            XCTAssertFalse(output.contains("Qxb7KSnzPuGY2xD9w4VTgt9K"), output)
+        }
+    }
 }
