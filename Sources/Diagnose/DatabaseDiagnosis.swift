@@ -200,13 +200,7 @@ public struct DatabaseDiagnosisRunner: Sendable {
         }
 
         let scrubber = SecretScrubber(secrets: target.password.map { [$0] } ?? [])
-        for i in findings.indices {
-            findings[i].summary = scrubber.scrub(findings[i].summary)
-            findings[i].evidence = findings[i].evidence.map { ($0.name, scrubber.scrub($0.value)) }
-            for r in findings[i].remediation.indices where findings[i].remediation[r].filled {
-                findings[i].remediation[r].steps = findings[i].remediation[r].steps.map(scrubber.scrub)
-            }
-        }
+        findings = findings.map(scrubber.scrub)
         let probes = records.map { record -> ProbeRecord in
             var r = record
             r.url = scrubber.scrub(r.url)

@@ -187,6 +187,17 @@ struct SecretScrubber: Sendable {
     func scrub(_ facts: Facts) -> Facts {
         Facts(facts.values.mapValues(scrub))
     }
+
+    /// What a finding shows: its summary, evidence, and the remediation steps filled from facts.
+    func scrub(_ finding: Finding) -> Finding {
+        var out = finding
+        out.summary = scrub(finding.summary)
+        out.evidence = finding.evidence.map { ($0.name, scrub($0.value)) }
+        for r in out.remediation.indices where out.remediation[r].filled {
+            out.remediation[r].steps = out.remediation[r].steps.map(scrub)
+        }
+        return out
+    }
 }
 
 import Foundation

@@ -122,36 +122,6 @@ public struct ClassifyEngine: Sendable {
         return secrets.sorted { $0.utf8.count > $1.utf8.count }
     }
 
-    static func clear(_ secrets: [String], from text: String) -> String {
-        var out = text
-        for secret in secrets where ByteSearch.contains(out, secret) {
-            out = out.replacingOccurrences(of: secret, with: Redactor.mask)
-        }
-        return out
-    }
-
-    static func clear(_ secrets: [String], from value: FactValue) -> FactValue {
-        guard !secrets.isEmpty else { return value }
-        switch value {
-        case let .string(s): return .string(clear(secrets, from: s))
-        case let .list(items): return .list(items.map { clear(secrets, from: $0) })
-        default: return value
-        }
-    }
-
-    static func clear(_ secrets: [String], from finding: Finding) -> Finding {
-        var out = finding
-        out.summary = clear(secrets, from: finding.summary)
-        out.evidence = finding.evidence.map { ($0.name, clear(secrets, from: $0.value)) }
-        out.remediation = finding.remediation.map { step in
-            var r = step
-            r.title = clear(secrets, from: r.title)
-            r.steps = r.steps.map { clear(secrets, from: $0) }
-            return r
-        }
-        return out
-    }
-
     public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
         let factSets = evidences.map(extractor.facts(for:))
         var findings = classifier.classify(factSets)
@@ -170,15 +140,17 @@ public struct ClassifyEngine: Sendable {
         // name into a fact, where redaction by shape no longer knows it. Cleared from everything
         // shown; the rules matched the facts as they were.
         let secrets = Self.namedSecrets(in: evidences, factSets: factSets)
-        if !secrets.isEmpty { findings = findings.map { Self.clear(secrets, from: $0) } }
+        let scrubber = secrets.isEmpty ? nil : SecretScrubber(secrets: secrets)
+        if let scrubber { findings = findings.map(scrubber.scrub) }
         if keepFacts {
             var redacted = Facts()
             for set in factSets {
                 for name in set.names {
                     // A loosely read text can put anything in a member's name, a token too: names
                     // are redacted like values.
-                    let shown = Self.clear(secrets, from: Redactor.redact(name))
-                    if redacted[shown] == nil { redacted[shown] = Self.clear(secrets, from: Redactor.redactForDisplay(set[name]!)) }
+                    let shown = scrubber?.scrub(name) ?? Redactor.redact(name)
+                    let value = Redactor.redactForDisplay(set[name]!)
+                    if redacted[shown] == nil { redacted[shown] = scrubber?.scrub(value) ?? value }
                 }
             }
             facts = redacted

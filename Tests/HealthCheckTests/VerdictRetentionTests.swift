@@ -86,13 +86,17 @@ final class VerdictRetentionTests: XCTestCase {
         }
     }
 
-    func testTheTextTableKeepsRowsOnlyAndPrintsTheSameTable() async throws {
+    /// The same 24 connections checked twice: every verdict kept, then only what `retention` keeps.
+    func runKeepingAllAnd(_ retention: VerdictRetention) async throws -> (full: CheckRun, kept: CheckRun) {
         var all = CheckHarness()
         all.options.concurrency = 4
-        var rows = all
-        rows.options.retention = .rows
-        let full = try await all.run(connections(24))
-        let kept = try await rows.run(connections(24))
+        var some = all
+        some.options.retention = retention
+        return (try await all.run(connections(24)), try await some.run(connections(24)))
+    }
+
+    func testTheTextTableKeepsRowsOnlyAndPrintsTheSameTable() async throws {
+        let (full, kept) = try await runKeepingAllAnd(.rows)
         XCTAssertEqual(kept.verdicts.count, 0, "no verdict kept, only what the table prints")
         XCTAssertEqual(kept.tableRows?.count, 24)
         XCTAssertNil(full.tableRows)
@@ -126,12 +130,7 @@ final class VerdictRetentionTests: XCTestCase {
     }
 
     func testPrometheusKeepsMetricRowsOnlyAndWritesTheSameExposition() async throws {
-        var all = CheckHarness()
-        all.options.concurrency = 4
-        var metrics = all
-        metrics.options.retention = .metrics
-        let full = try await all.run(connections(24))
-        let kept = try await metrics.run(connections(24))
+        let (full, kept) = try await runKeepingAllAnd(.metrics)
         XCTAssertEqual(kept.verdicts.count, 0, "no verdict kept, only what the exposition prints")
         XCTAssertEqual(kept.metricRows?.map(\.connection), (0..<24).map { "conn-\($0)" }, "in source order, whatever the completion order")
         XCTAssertNil(full.metricRows)
