@@ -22,16 +22,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
+        // libcurl's headers (apt libcurl4-openssl-dev) at build time; the library itself is loaded with
+        // dlopen when the first probe needs it (Sources/CCurl/CCurl.c).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("dl")]),
+        // libpq's headers (apt libpq-dev) at build time; the library is loaded with dlopen on first use (Sources/CLibPQ/CLibPQ.c).
+        .target(name: "CLibPQ", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",

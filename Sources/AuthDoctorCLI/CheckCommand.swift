@@ -296,6 +296,7 @@ struct CheckCommand: ParsableCommand {
         // As many idle connections kept as transfers may run: fewer, and every extra transfer opens and
         // closes a connection of its own.
         let transfers = max(64, concurrency * 2)
+        try Libcurl.requireLoaded()
         guard let transport = ProbeEngine(connections: transfers, maxTransfers: transfers, evidenceLines: false) else {
             throw InputError(.io, "cannot start libcurl (curl_multi_init failed)")
         }

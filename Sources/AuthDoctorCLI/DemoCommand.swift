@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnose
 import EvidenceModel
 import Foundation
+import Probe
 import Sandbox
 
 struct DemoCommand: ParsableCommand {
@@ -42,6 +43,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Libcurl.requireLoaded()
         let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
         let server = try InProcessSandbox.start()
         defer { server.stop() }

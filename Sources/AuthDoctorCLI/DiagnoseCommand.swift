@@ -188,8 +188,12 @@ public struct DiagnoseCommand: ParsableCommand {
         let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
         let diagnosis: Diagnosis
         switch try makePlan(engine: engine, sandbox: server, standardInput: standardInput) {
-        case let .http(runner): diagnosis = runner.run()
-        case let .database(runner): diagnosis = runner.run()
+        case let .http(runner):
+            if runner.probes { try Libcurl.requireLoaded() }
+            diagnosis = runner.run()
+        case let .database(runner):
+            try DatabaseDiagnosisRunner.requireClientLibrary()
+            diagnosis = runner.run()
         }
         var report = diagnosis.report
         try pairing?.attach(to: &report)

@@ -16,6 +16,8 @@ enum EnvironmentVariables {
         Variable(name: "AUTHDOCTOR_CACHE_DIR", meaning: "where the compiled built-in rules are cached"),
         Variable(name: "AUTHDOCTOR_NO_CACHE", meaning: "1: never use the rules cache"),
         Variable(name: "AUTHDOCTOR_REGEX_RUNS", meaning: "1: classify --batch lists its most-run rule patterns"),
+        Variable(name: "AUTHDOCTOR_LIBCURL", meaning: "the libcurl file to load (default libcurl.so.4)"),
+        Variable(name: "AUTHDOCTOR_LIBPQ", meaning: "the libpq file to load (default libpq.so.5)"),
         Variable(name: "XDG_DATA_HOME", meaning: "the default store: $XDG_DATA_HOME/authdoctor/"),
         Variable(name: "XDG_CACHE_HOME", meaning: "the rules cache, without AUTHDOCTOR_CACHE_DIR"),
         Variable(name: "NO_COLOR", meaning: "set: no colour (as --color never)"),

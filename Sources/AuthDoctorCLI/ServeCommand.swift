@@ -7,6 +7,7 @@ import Hummingbird
 import LinkServer
 import Links
 import Logging
+import Probe
 import RuleEngine
 import Sandbox
 
@@ -147,6 +148,8 @@ struct ServeCommand: ParsableCommand {
         if publicURL == nil && !ProviderLoader.isLoopbackHost(host) {
             throw InputError(.usage, "--public-url is needed when listening on \(host) (the URL clients and providers reach this server at)")
         }
+        // The link flow exchanges codes and re-checks connections through libcurl.
+        try Libcurl.requireLoaded()
         let (definitions, issues) = try ProviderLibrary.load(directories: providerDirectories)
         if let first = issues.first {
             throw InputError(.config, first.message + (issues.count > 1 ? " (and \(issues.count - 1) more)" : ""), place: "\(first.file):\(first.line)")

@@ -1,4 +1,5 @@
 import CLibPQ
+import EvidenceModel
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,17 @@ import Darwin
 ///
 /// The password travels only in PQconnectStartParams' key/value arrays, never in a conninfo string,
 /// and libpq's error texts never contain it.
+/// libpq's functions, loaded on first use (CLibPQ).
+var libpq: cpq_functions { cpq_api().pointee }
+
+extension DatabaseDiagnosisRunner {
+    /// libpq is loaded when the first database diagnosis needs it: a missing libpq is a clear
+    /// EX_UNAVAILABLE error before anything runs.
+    public static func requireClientLibrary() throws {
+        if let problem = cpq_load_problem() { throw InputError(.unavailable, String(cString: problem)) }
+    }
+}
+
 final class PQConnection {
     /// How a connection attempt ended.
     enum ConnectOutcome {
@@ -41,13 +53,14 @@ final class PQConnection {
 
     private init(_ conn: OpaquePointer?) { self.conn = conn }
 
-    deinit { if let conn { PQfinish(conn) } }
+    deinit { if let conn { libpq.PQfinish(conn) } }
 
     /// Opens a connection with `parameters` (libpq keywords: host, port, user, password, dbname,
     /// sslmode, ...), giving up at `deadline` (uptime nanoseconds).
     static func connect(_ parameters: [(String, String)], deadline: UInt64) -> (PQConnection?, ConnectOutcome) {
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        if let problem = cpq_load_problem() { return (nil, .failed(message: String(cString: problem), seconds: 0)) }
 
         let keys = parameters.map { strdup($0.0) }
         let values = parameters.map { strdup($0.1) }
@@ -63,35 +76,35 @@ final class PQConnection {
         var valueArray: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
         let raw = keyArray.withUnsafeMutableBufferPointer { k in
             valueArray.withUnsafeMutableBufferPointer { v in
-                PQconnectStartParams(k.baseAddress, v.baseAddress, 0)
+                libpq.PQconnectStartParams(k.baseAddress, v.baseAddress, 0)
             }
         }
         let connection = PQConnection(raw)
         guard let raw else { return (nil, .failed(message: "libpq could not allocate a connection", seconds: elapsed())) }
-        if PQstatus(raw) == CONNECTION_BAD {
+        if libpq.PQstatus(raw) == CONNECTION_BAD {
             return (nil, .failed(message: connection.errorMessage, seconds: elapsed()))
         }
         var status = PGRES_POLLING_WRITING
         while true {
             if status == PGRES_POLLING_OK {
                 var tls: TLSSession?
-                if PQsslInUse(raw) == 1 {
-                    func attribute(_ name: String) -> String? { PQsslAttribute(raw, name).map { String(cString: $0) } }
+                if libpq.PQsslInUse(raw) == 1 {
+                    func attribute(_ name: String) -> String? { libpq.PQsslAttribute(raw, name).map { String(cString: $0) } }
                     tls = TLSSession(protocolVersion: attribute("protocol"), cipher: attribute("cipher"))
                 }
-                return (connection, .connected(seconds: elapsed(), tls: tls, serverVersion: Int(PQserverVersion(raw))))
+                return (connection, .connected(seconds: elapsed(), tls: tls, serverVersion: Int(libpq.PQserverVersion(raw))))
             }
             if status == PGRES_POLLING_FAILED {
                 return (nil, .failed(message: connection.errorMessage, seconds: elapsed()))
             }
-            let ready = wait(socket: PQsocket(raw), forWriting: status == PGRES_POLLING_WRITING, deadline: deadline)
+            let ready = wait(socket: libpq.PQsocket(raw), forWriting: status == PGRES_POLLING_WRITING, deadline: deadline)
             if !ready { return (nil, .timedOut(seconds: elapsed())) }
-            status = PQconnectPoll(raw)
+            status = libpq.PQconnectPoll(raw)
         }
     }
 
     var errorMessage: String {
-        guard let conn, let text = PQerrorMessage(conn) else { return "" }
+        guard let conn, let text = libpq.PQerrorMessage(conn) else { return "" }
         return String(cString: text).trimmedWhitespace()
     }
 
@@ -102,37 +115,37 @@ final class PQConnection {
         defer { for p in copies { free(p) } }
         var values: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
         let sent = values.withUnsafeMutableBufferPointer { v in
-            PQsendQueryParams(conn, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
+            libpq.PQsendQueryParams(conn, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
         }
         guard sent == 1 else { return .failed(sqlstate: nil, message: errorMessage) }
         // Flush what libpq could not write at once.
         while true {
-            let flushed = PQflush(conn)
+            let flushed = libpq.PQflush(conn)
             if flushed == 0 { break }
             if flushed < 0 { return .failed(sqlstate: nil, message: errorMessage) }
-            if !Self.wait(socket: PQsocket(conn), forWriting: true, deadline: deadline) { return .timedOut }
+            if !Self.wait(socket: libpq.PQsocket(conn), forWriting: true, deadline: deadline) { return .timedOut }
         }
         var rows: [[String?]] = []
         var failure: QueryOutcome?
         while true {
-            while PQisBusy(conn) == 1 {
-                if !Self.wait(socket: PQsocket(conn), forWriting: false, deadline: deadline) { return .timedOut }
-                if PQconsumeInput(conn) == 0 { return .failed(sqlstate: nil, message: errorMessage) }
+            while libpq.PQisBusy(conn) == 1 {
+                if !Self.wait(socket: libpq.PQsocket(conn), forWriting: false, deadline: deadline) { return .timedOut }
+                if libpq.PQconsumeInput(conn) == 0 { return .failed(sqlstate: nil, message: errorMessage) }
             }
-            guard let result = PQgetResult(conn) else { break }
-            defer { PQclear(result) }
-            let status = PQresultStatus(result)
+            guard let result = libpq.PQgetResult(conn) else { break }
+            defer { libpq.PQclear(result) }
+            let status = libpq.PQresultStatus(result)
             if status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK {
-                for row in 0..<PQntuples(result) {
+                for row in 0..<libpq.PQntuples(result) {
                     var values: [String?] = []
-                    for column in 0..<PQnfields(result) {
-                        values.append(PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column)))
+                    for column in 0..<libpq.PQnfields(result) {
+                        values.append(libpq.PQgetisnull(result, row, column) == 1 ? nil : String(cString: libpq.PQgetvalue(result, row, column)!))
                     }
                     rows.append(values)
                 }
             } else if failure == nil {
                 let state = authdoctor_pq_sqlstate(result).map { String(cString: $0) }
-                let message = PQresultErrorMessage(result).map { String(cString: $0).trimmedWhitespace() } ?? ""
+                let message = libpq.PQresultErrorMessage(result).map { String(cString: $0).trimmedWhitespace() } ?? ""
                 failure = .failed(sqlstate: state, message: message.isEmpty ? errorMessage : message)
             }
         }

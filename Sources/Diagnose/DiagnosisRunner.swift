@@ -255,6 +255,9 @@ public struct DiagnosisRunner: Sendable {
 
     // MARK: running
 
+    /// Whether the run sends requests (through libcurl); a definition without steps only classifies evidence.
+    public var probes: Bool { !definition.steps.isEmpty }
+
     /// Runs every step, blocking until the last probe ends (at most one timeout per round).
     public func run(prober: Prober = Prober()) -> Diagnosis {
         if definition.steps.isEmpty { return offline() }

@@ -104,6 +104,8 @@ public struct InputError: Error, Sendable, CustomStringConvertible, Equatable {
         case config
         /// Output could not be written (EX_IOERR, 74).
         case io
+        /// A library or service the command needs is missing (EX_UNAVAILABLE, 69).
+        case unavailable
     }
 
     public var kind: Kind
@@ -128,6 +130,7 @@ public struct InputError: Error, Sendable, CustomStringConvertible, Equatable {
         case .usage: return 64
         case .config: return 78
         case .io: return 74
+        case .unavailable: return 69
         }
     }
 }

@@ -24,6 +24,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     }
 }
 
+/// libpq's functions, loaded on first use (CLibPQ).
+var libpq: cpq_functions { cpq_api().pointee }
+
 /// One libpq connection, used by one thread at a time (the pool hands it out). Parameters go as
 /// text; `bytea` travels as `\x` hex both ways. Nothing outside this file sees a libpq type.
 final class PGConnection {
@@ -33,11 +36,12 @@ final class PGConnection {
 
     private init(_ raw: OpaquePointer) { self.raw = raw }
 
-    deinit { PQfinish(raw) }
+    deinit { libpq.PQfinish(raw) }
 
     /// Connects with libpq keywords, in order (a later keyword overrides an earlier one, and the
     /// URL given as `dbname` is expanded). libpq itself reads PGPASSWORD and ~/.pgpass.
     static func connect(_ parameters: [(String, String)]) throws -> PGConnection {
+        if let problem = cpq_load_problem() { throw PostgresStoreError.unavailable(String(cString: problem)) }
         let keys = parameters.map { strdup($0.0) }
         let values = parameters.map { strdup($0.1) }
         defer {
@@ -50,22 +54,22 @@ final class PGConnection {
         var keyArray: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
         var valueArray: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
         let made = keyArray.withUnsafeMutableBufferPointer { k in
-            valueArray.withUnsafeMutableBufferPointer { v in PQconnectdbParams(k.baseAddress, v.baseAddress, 1) }
+            valueArray.withUnsafeMutableBufferPointer { v in libpq.PQconnectdbParams(k.baseAddress, v.baseAddress, 1) }
         }
         guard let made else { throw PostgresStoreError.unavailable("libpq could not allocate a connection") }
         let connection = PGConnection(made)
-        guard PQstatus(made) == CONNECTION_OK else {
+        guard libpq.PQstatus(made) == CONNECTION_OK else {
             throw PostgresStoreError.unavailable(connection.errorMessage)
         }
         // libpq prints the server's NOTICEs on stderr by default; the store says what matters itself.
-        PQsetNoticeProcessor(made, { _, _ in }, nil)
+        libpq.PQsetNoticeProcessor(made, { _, _ in }, nil)
         return connection
     }
 
-    var isOK: Bool { PQstatus(raw) == CONNECTION_OK }
+    var isOK: Bool { libpq.PQstatus(raw) == CONNECTION_OK }
 
     var errorMessage: String {
-        guard let text = PQerrorMessage(raw) else { return "" }
+        guard let text = libpq.PQerrorMessage(raw) else { return "" }
         // libpq's text may run over several lines ("connection to server ... failed: ..."): one line.
         return String(cString: text).trimmedWhitespace().split(whereSeparator: \.isNewline).map { $0.trimmedWhitespace() }.joined(separator: "; ")
     }
@@ -84,9 +88,9 @@ final class PGConnection {
             name = known
         } else {
             name = "authdoctor_\(preparedNames.count)"
-            guard let result = PQprepare(raw, name, sql, Int32(parameters.count), nil) else { throw PostgresStoreError.unavailable(errorMessage) }
-            defer { PQclear(result) }
-            if PQresultStatus(result) != PGRES_COMMAND_OK {
+            guard let result = libpq.PQprepare(raw, name, sql, Int32(parameters.count), nil) else { throw PostgresStoreError.unavailable(errorMessage) }
+            defer { libpq.PQclear(result) }
+            if libpq.PQresultStatus(result) != PGRES_COMMAND_OK {
                 statements += 1
                 _ = try rows(result)
             }
@@ -117,20 +121,20 @@ final class PGConnection {
         var pointers: [UnsafePointer<CChar>?] = texts.map { $0.map { UnsafePointer($0) } }
         let result = pointers.withUnsafeMutableBufferPointer { v in
             if let preparedName {
-                return PQexecPrepared(raw, preparedName, Int32(parameters.count), v.baseAddress, nil, nil, 0)
+                return libpq.PQexecPrepared(raw, preparedName, Int32(parameters.count), v.baseAddress, nil, nil, 0)
             }
-            return PQexecParams(raw, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
+            return libpq.PQexecParams(raw, sql, Int32(parameters.count), nil, v.baseAddress, nil, nil, 0)
         }
         guard let result else { throw PostgresStoreError.unavailable(errorMessage) }
-        defer { PQclear(result) }
+        defer { libpq.PQclear(result) }
         return try rows(result)
     }
 
     /// A result's rows, or the error it holds (unavailable when the connection is gone).
     private func rows(_ result: OpaquePointer) throws -> PGRows {
-        let status = PQresultStatus(result)
+        let status = libpq.PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            if PQstatus(raw) != CONNECTION_OK || status == PGRES_FATAL_ERROR && authdoctor_pq_sqlstate(result) == nil {
+            if libpq.PQstatus(raw) != CONNECTION_OK || status == PGRES_FATAL_ERROR && authdoctor_pq_sqlstate(result) == nil {
                 throw PostgresStoreError.unavailable(errorMessage.isEmpty ? "the connection was lost" : errorMessage)
             }
             let state = authdoctor_pq_sqlstate(result).map { String(cString: $0) }
@@ -142,17 +146,17 @@ final class PGConnection {
             throw PostgresStoreError.failed(sqlstate: state, message: message)
         }
         var rows: [[String?]] = []
-        let count = PQntuples(result), fields = PQnfields(result)
+        let count = libpq.PQntuples(result), fields = libpq.PQnfields(result)
         rows.reserveCapacity(Int(count))
         for row in 0..<count {
             var values: [String?] = []
             values.reserveCapacity(Int(fields))
             for column in 0..<fields {
-                values.append(PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column)))
+                values.append(libpq.PQgetisnull(result, row, column) == 1 ? nil : String(cString: libpq.PQgetvalue(result, row, column)!))
             }
             rows.append(values)
         }
-        let affected = PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
+        let affected = libpq.PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
         return PGRows(rows: rows, affected: affected)
     }
 

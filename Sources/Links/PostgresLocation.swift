@@ -43,15 +43,16 @@ public struct PostgresLocation: Sendable, Equatable {
 
     public init(url: String, passwordVariable: String? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) {
+        if let problem = cpq_load_problem() { throw InputError(.unavailable, String(cString: problem)) }
         var error: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(url, &error) else {
+        guard let options = libpq.PQconninfoParse(url, &error) else {
             let message = error.map { String(cString: $0).trimmedWhitespace() } ?? "not a connection URL"
-            if let error { PQfreemem(error) }
+            if let error { libpq.PQfreemem(error) }
             // libpq's message quotes the part it could not read, which could hold a password: keep its first words only.
             let safe = message.split(separator: ":").first.map(String.init) ?? "not a connection URL"
             throw InputError(.usage, "--db: not a PostgreSQL URL (\(safe)); expected postgres://USER@HOST:PORT/DB?sslmode=...")
         }
-        defer { PQconninfoFree(options) }
+        defer { libpq.PQconninfoFree(options) }
         var values: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {

@@ -83,8 +83,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
     ///     when its transfer starts, so waiting in line never times a probe out.
     ///   - evidenceLines: fill each result's `log` (built by the awaiting task, not the engine thread).
     public init?(connections: Int = 64, maxTransfers: Int = 256, evidenceLines: Bool = true) {
-        _ = CurlGlobal.initialized
-        guard let multi = curl_multi_init() else { return nil }
+        guard CurlGlobal.initialized, let multi = ccurl_multi_init() else { return nil }
         self.multi = multi
         idleLimit = max(8, connections)
         self.maxTransfers = max(1, maxTransfers)
@@ -100,7 +99,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
 
     deinit {
         shutdown()
-        curl_multi_cleanup(multi)
+        ccurl_multi_cleanup(multi)
     }
 
     /// Ends the engine thread; transfers still running answer CURLE_ABORTED_BY_CALLBACK. Idempotent.
@@ -110,7 +109,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
         stopping = true
         lock.unlock()
         guard first else { return }
-        curl_multi_wakeup(multi)
+        ccurl_multi_wakeup(multi)
         finished.wait()
         lock.lock()
         thread = nil
@@ -146,11 +145,11 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 let wake = sleeping
                 lock.unlock()
                 // A busy engine picks the submission up on its next turn; waking it costs two syscalls.
-                if wake { curl_multi_wakeup(multi) }
+                if wake { ccurl_multi_wakeup(multi) }
             }
         } onCancel: {
             lock.withLock { _ = cancelled.insert(id) }
-            curl_multi_wakeup(multi)
+            ccurl_multi_wakeup(multi)
         }
         guard evidenceLines else { return results }
         // Transfers that ran end without their evidence lines (the engine thread only transfers).
@@ -178,7 +177,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
         func end(_ handle: UnsafeMutableRawPointer, _ result: (Transfer) -> ProbeResult) {
             guard let entry = active.removeValue(forKey: handle) else { return }
             let outcome = result(entry.transfer)
-            curl_multi_remove_handle(multi, handle)
+            ccurl_multi_remove_handle(multi, handle)
             if idle.count < idleLimit { idle.append(entry.transfer) }
             entry.batch.answer(entry.slot, outcome)
         }
@@ -235,14 +234,14 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
                 if let error = transfer.setupError {
                     idle.append(transfer)
                     submission.batch.answer(submission.slot, Transfer.notRun(
-                        submission.request, code: Int(error.rawValue), message: String(cString: curl_easy_strerror(error))))
+                        submission.request, code: Int(error.rawValue), message: String(cString: ccurl_easy_strerror(error))))
                     continue
                 }
-                let added = curl_multi_add_handle(multi, transfer.handle)
+                let added = ccurl_multi_add_handle(multi, transfer.handle)
                 if added != CURLM_OK {
                     idle.append(transfer)
                     submission.batch.answer(submission.slot, Transfer.notRun(
-                        submission.request, code: Int(CURLE_FAILED_INIT.rawValue), message: String(cString: curl_multi_strerror(added))))
+                        submission.request, code: Int(CURLE_FAILED_INIT.rawValue), message: String(cString: ccurl_multi_strerror(added))))
                     continue
                 }
                 active[transfer.handle] = Running(transfer: transfer, batch: submission.batch, slot: submission.slot)
@@ -250,15 +249,15 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             pending.removeFirst(startedCount)
 
             var running: Int32 = 0
-            let performed = curl_multi_perform(multi, &running)
+            let performed = ccurl_multi_perform(multi, &running)
             if performed != CURLM_OK {
-                let message = String(cString: curl_multi_strerror(performed))
+                let message = String(cString: ccurl_multi_strerror(performed))
                 for handle in Array(active.keys) {
                     end(handle) { Transfer.notRun($0.request, code: Int(CURLE_UNRECOVERABLE_POLL.rawValue), message: message) }
                 }
             }
             var queued: Int32 = 0
-            while let message = curl_multi_info_read(multi, &queued) {
+            while let message = ccurl_multi_info_read(multi, &queued) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
                 let code = message.pointee.data.result
                 end(easy) { $0.finish(code: code, withLog: false) }
@@ -271,7 +270,7 @@ public final class ProbeEngine: ProbeTransport, @unchecked Sendable {
             let wait = !canStart && (!newWork || !pending.isEmpty)
             sleeping = wait
             lock.unlock()
-            if wait { _ = curl_multi_poll(multi, nil, 0, 1000, nil) }
+            if wait { _ = ccurl_multi_poll(multi, nil, 0, 1000, nil) }
             lock.withLock { sleeping = false }
         }
     }

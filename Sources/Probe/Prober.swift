@@ -17,7 +17,7 @@ public final class Prober: Sendable {
     }
 
     /// The libcurl version string, e.g. "libcurl/7.88.1 OpenSSL/3.0.19 zlib/1.2.13 ...".
-    public static var libcurlVersion: String { String(cString: curl_version()) }
+    public static var libcurlVersion: String { Libcurl.problem == nil ? String(cString: ccurl_version()) : "libcurl not loaded" }
 
     // MARK: blocking
 
@@ -66,13 +66,13 @@ public final class Prober: Sendable {
                                    message: "cancelled before start")
         }
         guard let transfer = Transfer() else {
-            return Transfer.notRun(request, code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_easy_init failed")
+            return Transfer.notRun(request, code: Int(CURLE_FAILED_INIT.rawValue), message: Libcurl.problem ?? "curl_easy_init failed")
         }
         transfer.prepare(request, cancel: cancel)
         if let error = transfer.setupError {
-            return Transfer.notRun(request, code: Int(error.rawValue), message: String(cString: curl_easy_strerror(error)))
+            return Transfer.notRun(request, code: Int(error.rawValue), message: String(cString: ccurl_easy_strerror(error)))
         }
-        let code = curl_easy_perform(transfer.handle)
+        let code = ccurl_easy_perform(transfer.handle)
         return transfer.finish(code: code)
     }
 }
@@ -80,13 +80,13 @@ public final class Prober: Sendable {
 /// The multi-interface loop behind `performAll`.
 enum MultiRunner {
     static func run(_ requests: [ProbeRequest], maxConcurrent: Int, cancel: CancellationFlag?) -> [ProbeResult] {
-        _ = CurlGlobal.initialized
         if requests.isEmpty { return [] }
         var results = [ProbeResult?](repeating: nil, count: requests.count)
-        guard let multi = curl_multi_init() else {
-            return requests.map { Transfer.notRun($0, code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_multi_init failed") }
+        guard CurlGlobal.initialized, let multi = ccurl_multi_init() else {
+            let message = Libcurl.problem ?? "curl_multi_init failed"
+            return requests.map { Transfer.notRun($0, code: Int(CURLE_FAILED_INIT.rawValue), message: message) }
         }
-        defer { curl_multi_cleanup(multi) }
+        defer { ccurl_multi_cleanup(multi) }
         let limit = max(1, min(maxConcurrent, requests.count))
         // Keep enough idle connections around for every concurrent transfer to find its own.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(limit, 8))
@@ -114,14 +114,14 @@ enum MultiRunner {
                 transfer.prepare(request, cancel: cancel)
                 if let error = transfer.setupError {
                     results[index] = Transfer.notRun(request, code: Int(error.rawValue),
-                                                     message: String(cString: curl_easy_strerror(error)))
+                                                     message: String(cString: ccurl_easy_strerror(error)))
                     idle.append(transfer)
                     continue
                 }
-                let added = curl_multi_add_handle(multi, transfer.handle)
+                let added = ccurl_multi_add_handle(multi, transfer.handle)
                 if added != CURLM_OK {
                     results[index] = Transfer.notRun(request, code: Int(CURLE_FAILED_INIT.rawValue),
-                                                     message: String(cString: curl_multi_strerror(added)))
+                                                     message: String(cString: ccurl_multi_strerror(added)))
                     idle.append(transfer)
                     continue
                 }
@@ -130,12 +130,12 @@ enum MultiRunner {
             if active.isEmpty { continue }
 
             var running: Int32 = 0
-            let performed = curl_multi_perform(multi, &running)
+            let performed = ccurl_multi_perform(multi, &running)
             if performed != CURLM_OK {
                 // The multi handle is broken: fail whatever is still in flight.
-                let message = String(cString: curl_multi_strerror(performed))
+                let message = String(cString: ccurl_multi_strerror(performed))
                 for (_, entry) in active {
-                    curl_multi_remove_handle(multi, entry.transfer.handle)
+                    ccurl_multi_remove_handle(multi, entry.transfer.handle)
                     results[entry.index] = Transfer.notRun(entry.transfer.request,
                                                            code: Int(CURLE_UNRECOVERABLE_POLL.rawValue), message: message)
                 }
@@ -146,12 +146,12 @@ enum MultiRunner {
             // Collect finished transfers.
             var queued: Int32 = 0
             var finishedAny = false
-            while let message = curl_multi_info_read(multi, &queued) {
+            while let message = ccurl_multi_info_read(multi, &queued) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
                       let entry = active.removeValue(forKey: easy) else { continue }
                 let code = message.pointee.data.result
                 results[entry.index] = entry.transfer.finish(code: code)
-                curl_multi_remove_handle(multi, easy)
+                ccurl_multi_remove_handle(multi, easy)
                 idle.append(entry.transfer)
                 finishedAny = true
             }
@@ -159,7 +159,7 @@ enum MultiRunner {
             if !finishedAny && running > 0 {
                 // Sleep until there is socket activity or a libcurl timeout is due (max 100 ms,
                 // so cancellation and new work are noticed promptly).
-                _ = curl_multi_poll(multi, nil, 0, 100, nil)
+                _ = ccurl_multi_poll(multi, nil, 0, 100, nil)
             }
         }
         return results.enumerated().map { index, result in

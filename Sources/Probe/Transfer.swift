@@ -13,8 +13,28 @@ enum CurlGlobal {
         // must not kill the process, so ignore SIGPIPE (writes then fail with EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
         _ = OpenSSLExitHandler.suppressed
-        return curl_global_init(ccurl_global_all()) == CURLE_OK
+        guard ccurl_load() == 1 else { return false }
+        return ccurl_global_init(ccurl_global_all()) == CURLE_OK
     }()
+}
+
+/// libcurl is loaded when the first probe needs it, not at start: the commands that never probe
+/// start without it and its dependencies. A missing libcurl is a clear error, not a loader failure.
+public enum Libcurl {
+    /// Why probes cannot run in this process, or nil when they can. Loads libcurl on first ask.
+    public static var problem: String? {
+        if CurlGlobal.initialized { return nil }
+        if let reason = ccurl_load_error() {
+            return "libcurl could not be loaded (\(String(cString: reason))): install it (Debian: apt-get install libcurl4) "
+                + "or name the library file in AUTHDOCTOR_LIBCURL"
+        }
+        return "libcurl could not be initialised (curl_global_init failed)"
+    }
+
+    /// Throws `problem` as an EX_UNAVAILABLE error; call before the first probe of a command.
+    public static func requireLoaded() throws {
+        if let problem { throw InputError(.unavailable, problem) }
+    }
 }
 
 /// OpenSSL's exit handler, which this process goes without: it frees every thread's OpenSSL state
@@ -74,22 +94,21 @@ final class Transfer {
     private(set) var setupError: CURLcode?
 
     init?() {
-        _ = CurlGlobal.initialized
-        guard let handle = curl_easy_init() else { return nil }
+        guard CurlGlobal.initialized, let handle = ccurl_easy_init() else { return nil }
         self.handle = handle
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        ccurl_easy_cleanup(handle)
         freeLists()
         errorBuffer.deallocate()
     }
 
     private func freeLists() {
-        if let headerList { curl_slist_free_all(headerList) }
-        if let resolveList { curl_slist_free_all(resolveList) }
+        if let headerList { ccurl_slist_free_all(headerList) }
+        if let resolveList { ccurl_slist_free_all(resolveList) }
         headerList = nil
         resolveList = nil
     }
@@ -98,7 +117,7 @@ final class Transfer {
 
     /// Resets the handle and sets every option for `request`. Check `setupError` afterwards.
     func prepare(_ request: ProbeRequest, cancel: CancellationFlag?) {
-        curl_easy_reset(handle)
+        ccurl_easy_reset(handle)
         freeLists()
         self.request = request
         self.cancel = cancel
@@ -165,14 +184,14 @@ final class Transfer {
         for header in request.headers {
             if header.name.fastLowercased() == "expect" { hasExpect = true }
             let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"
-            list = curl_slist_append(list, line)
+            list = ccurl_slist_append(list, line)
         }
-        if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue wait
+        if !hasExpect { list = ccurl_slist_append(list, "Expect:") }  // no 100-continue wait
         headerList = list
         if let list { check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list)) }
 
         var resolve: UnsafeMutablePointer<curl_slist>?
-        for entry in request.resolve { resolve = curl_slist_append(resolve, entry) }
+        for entry in request.resolve { resolve = ccurl_slist_append(resolve, entry) }
         resolveList = resolve
         if let resolve { check(ccurl_easy_setopt_slist(handle, CURLOPT_RESOLVE, resolve)) }
 
@@ -323,7 +342,7 @@ final class Transfer {
     func finish(code rawCode: CURLcode, withLog: Bool = true) -> ProbeResult {
         let code = Int(rawCode.rawValue)
         let errorText = String(cString: errorBuffer).trimmingTrailingNewlines()
-        let message = code == 0 ? "" : (errorText.isEmpty ? String(cString: curl_easy_strerror(rawCode)) : errorText)
+        let message = code == 0 ? "" : (errorText.isEmpty ? String(cString: ccurl_easy_strerror(rawCode)) : errorText)
 
         // Only responses whose header section completed count; 1xx interim responses are skipped.
         // When the last response broke off inside its headers there is no final response: status
