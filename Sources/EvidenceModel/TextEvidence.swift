@@ -248,7 +248,7 @@ enum TextEvidence {
         }
     }
 
-    /// HTTP statuses named by a dump's fields (`status: 400`, `HttpStatus: 400`, `statusCode=401`).
+    /// HTTP statuses named by a dump's fields (`status: 400`, `HttpStatus: 400`, `statusCode=401`, a numeric `error: 401`).
     static func collectStatuses(_ value: JSONValue, into out: inout [Int], depth: Int) {
         guard depth < 10, out.count < 4 else { return }
         switch value {
@@ -257,6 +257,9 @@ enum TextEvidence {
                 let k = key.lowercased()
                 if ["status", "statuscode", "status_code", "httpstatus", "http_status", "httpstatuscode", "http_code", "httpcode", "responsecode"].contains(k),
                    let n = member.intValue, (400...599).contains(n) {
+                    out.append(n)
+                } else if k == "error", let n = member.intValue, Prose.isHTTPErrorStatus(n) {
+                    // Reddit's and several REST APIs' error shape: `{"message": "Unauthorized", "error": 401}`.
                     out.append(n)
                 }
                 collectStatuses(member, into: &out, depth: depth + 1)

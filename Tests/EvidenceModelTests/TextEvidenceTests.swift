@@ -108,6 +108,15 @@ final class TextEvidenceTests: XCTestCase {
         XCTAssertTrue(f.string("body.error.message")?.hasSuffix("changed their password.") == true, f.string("body.error.message") ?? "nil")
     }
 
+    func testANumericErrorMemberIsAnHTTPStatusOnlyWhenItIsOne() {
+        // Reddit's documented shape, as a Rust client logged it (round21-p-042).
+        let reddit = facts(#"2025-03-11T01:47:11.084524Z ERROR  {"error":401,"message":"Unauthorized"}"#)
+        XCTAssertEqual(reddit.int("http.status"), 401)
+        // A vendor's own error number is not a status.
+        let vendor = facts(#"sync failed: {"error":1001,"message":"Invalid session"}"#)
+        XCTAssertNil(vendor.int("http.status"))
+    }
+
     func testGoPlusV() {
         let f = facts("graph error: &{Code:190 Message:Invalid OAuth access token. Type:OAuthException}")
         XCTAssertEqual(f.int("body.error.code"), 190)
