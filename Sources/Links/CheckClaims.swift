@@ -62,6 +62,8 @@ public protocol CheckClaims: Sendable {
 extension PostgresStore: CheckClaims {
     /// pg_advisory_xact_lock key serialising round starts ("rounds" + 2 in ASCII).
     static let roundLock: Int64 = 0x726f_756e_6473_0002
+    /// pg_advisory_xact_lock key serialising the "is the round finished?" check ("rounds" + 3).
+    static let roundFinishLock: Int64 = 0x726f_756e_6473_0003
 
     /// A PostgreSQL array literal of texts (`{"a","b"}`), every element quoted and escaped.
     static func textArray(_ values: [String]) -> StoreValue {
@@ -161,6 +163,10 @@ extension PostgresStore: CheckClaims {
                     WHERE round = $1 AND worker = $2 AND done_at IS NULL AND connection = ANY($3::text[])
                     """, [.text(round), .text(worker), Self.textArray(released)])
             }
+            // Serialised: two workers finishing their last claims at once would each still see the
+            // other's claims undone (read committed) and neither would mark the round finished, so the
+            // next `check --claim` without --round would join the finished round and find nothing.
+            try c.exec("SELECT pg_advisory_xact_lock($1)", [.integer(Self.roundFinishLock)])
             let finished = try c.exec("""
                 UPDATE check_rounds SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
                 AND NOT EXISTS (SELECT 1 FROM check_claims WHERE round = $1 AND done_at IS NULL)

@@ -95,6 +95,29 @@ final class CheckClaimsTests: XCTestCase {
     }
 
     /// The array literal survives quotes, backslashes, commas and braces in names.
+    /// Two workers completing the last claims of a round at the same moment: one of them marks the
+    /// round finished. Without the lock around the check, each saw the other's claims undone (read
+    /// committed) and the round stayed open forever (CheckClaimCommandTests failed on it under load).
+    func testTwoWorkersCompletingAtOnceFinishTheRound() throws {
+        let location = try PostgresTestServer.freshDatabase(self)
+        let stores = try (0..<2).map { _ in try PostgresStore(location: location, secretBox: .ephemeral(), checkingKey: false) }
+        for attempt in 0..<40 {
+            let round = "race-\(attempt)"
+            let names = (0..<2).map { "\(round)-c\($0)" }
+            _ = try stores[0].joinRound(label: round, connections: names, now: t0)
+            XCTAssertEqual(try stores[0].claim(round: round, worker: "a", among: [names[0]], limit: 1, lease: 60, now: t0), [names[0]])
+            XCTAssertEqual(try stores[1].claim(round: round, worker: "b", among: [names[1]], limit: 1, lease: 60, now: t0), [names[1]])
+            let finished = ConcurrentSlots<Bool>(count: 2)
+            let verdicts = names.map { verdict($0, at(1)) }, when = at(1)
+            DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                let completion = try? stores[worker].completeClaims(round: round, worker: worker == 0 ? "a" : "b",
+                                                                    verdicts: [verdicts[worker]], record: true, released: [], now: when)
+                finished.set(worker, completion?.roundFinished ?? false)
+            }
+            XCTAssertEqual(finished.values.filter { $0 == true }.count, 1, "exactly one worker finishes \(round)")
+        }
+    }
+
     func testNamesWithQuotesAndBracesRoundTrip() throws {
         let store = try makeStore()
         let names = ["a\"b", "c\\d", "e,f", "{g}", "h i", "NULL", "ü"]
