@@ -165,7 +165,15 @@ public struct LiteralPrefilter: Sendable {
                     var j = i + 1
                     while j < s.count && (s[j].properties.isAlphabetic || s[j] == "-") { j += 1 }
                     if j < s.count && s[j] == ")" { i = j + 1; continue }
-                    if j < s.count && s[j] == ":" { i = j + 1 } else { capture = false; i = j }
+                    if j < s.count && s[j] == ":" {
+                        i = j + 1
+                    } else if j == i + 1 && j < s.count && s[j] == "=" {
+                        // A positive lookahead (`^(?=.{0,3000}\bdelegation denied\b)(?=…)`): what it
+                        // requires, the whole match requires. Negative ones and lookbehinds stay out.
+                        i = j + 1
+                    } else {
+                        capture = false; i = j
+                    }
                 }
                 let inner = alternation(s, &i)
                 guard i < s.count, s[i] == ")" else { return nil }

@@ -9,8 +9,8 @@ import Foundation
 public enum RuleSnapshot {
     /// /3: rule examples are left out (only `rules test` reads them, and it parses the YAML);
     /// remediation variants are kept. /4: a pattern's literal prefilter is stored with it.
-    /// /5: binary instead of JSON (`SnapshotWriter`).
-    static let format = "authdoctor.rules-snapshot/5"
+    /// /5: binary instead of JSON (`SnapshotWriter`). /6: prefilters read positive lookaheads.
+    static let format = "authdoctor.rules-snapshot/6"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {

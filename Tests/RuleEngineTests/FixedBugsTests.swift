@@ -92,6 +92,25 @@ final class RuleEngineFixedBugsTests: XCTestCase {
         XCTAssertTrue(try Pattern("(?i)\u{212A}elvin").matches("kelvin"), "K (Kelvin sign) folds to ASCII k")
     }
 
+    /// A pattern made of leading lookaheads (`^(?=.{0,3000}\bdelegation denied\b)(?=…)`, round 19) had
+    /// no prefilter, so ICU ran it, scanning 3,000 characters, on every batch record (5,000 runs in
+    /// 5,000 records). A positive lookahead's words are required; a negative one's are not.
+    func testPrefilterReadsPositiveLookaheadsOnly() throws {
+        let both = try Pattern("(?is)^(?=.{0,3000}\\bdelegation denied\\b)(?=.{0,3000}\\b(second|another) account\\b)")
+        let prefilter = try XCTUnwrap(both.prefilter)
+        XCTAssertTrue(prefilter.needles.contains(Array("delegation denied".utf8)) || prefilter.needles.contains(Array("second".utf8)), "\(prefilter.needles)")
+        XCTAssertTrue(both.matches("Delegation denied after I signed in with a second account"))
+        XCTAssertFalse(both.matches("Request had invalid authentication credentials."))
+        XCTAssertFalse(both.matches("Delegation denied for user@example.com"), "both lookaheads are required")
+        // The `=` of `(?=` is syntax, not a character the text must hold.
+        XCTAssertTrue(try Pattern("(?=a)a").matches("a"))
+        // A negative lookahead requires nothing.
+        XCTAssertTrue(try Pattern("(?i)^(?!.*\\bsandbox\\b).*token expired").matches("the token expired"))
+        XCTAssertFalse(try Pattern("(?i)^(?!.*\\bsandbox\\b).*token expired").matches("sandbox: the token expired"))
+        // A lookbehind's words are left out too.
+        XCTAssertTrue(try Pattern("(?<=code )190").matches("error code 190"))
+    }
+
     /// A remediation step YAML reads as a mapping (an unquoted ": " inside it) is dropped silently
     /// (`compactMap(\.string)`), so the catalog loses a step without any lint issue — this is what
     /// happens to rules/remediations.yaml check-token-format today. Expected an issue naming line 6.
