@@ -88,4 +88,24 @@ final class ProviderOAuthTests: XCTestCase {
             headers: { Authorization: "Bearer {token}" }
         """
     }
+
+    /// A built-in provider is read from its own file (not every definition's YAML, as a fresh
+    /// `diagnose` did): the result is the definition the whole set gives, for every provider.
+    func testOneBuiltInProviderReadAloneIsTheDefinitionTheWholeSetGives() throws {
+        let (all, issues) = try ProviderLibrary.load()
+        XCTAssertEqual(issues.count, 0)
+        XCTAssertGreaterThanOrEqual(all.count, 10)
+        for (id, whole) in all {
+            let alone = try ProviderLibrary.definition(for: id)
+            XCTAssertEqual(alone.id, whole.id)
+            XCTAssertEqual(alone.file, whole.file, id)
+            XCTAssertEqual(alone.line, whole.line, id)
+            XCTAssertEqual(alone.name, whole.name, id)
+            XCTAssertEqual(alone.steps.map(\.id), whole.steps.map(\.id), id)
+            XCTAssertEqual(alone.credentials.map(\.name), whole.credentials.map(\.name), id)
+            XCTAssertEqual(alone.requiredScopes, whole.requiredScopes, id)
+            XCTAssertEqual(alone.baseURLs.map(\.url), whole.baseURLs.map(\.url), id)
+        }
+        XCTAssertThrowsError(try ProviderLibrary.definition(for: "facebok"), "an unknown id still gets the full error")
+    }
 }
