@@ -165,12 +165,15 @@ public enum Redactor {
             re("(?im)(\\b(?:password|passwd|client_secret|api_key|apikey|secret|refresh_token|access_token)[ \\t]*[:=][ \\t]*)(?![ \\t]*\\[REDACTED\\])[^\\s,;\"'&]+", "$1\(mask)"),
             // Credentials inside URLs: scheme://user:secret@host, the secret up to the last '@' of the
             // URL (a password may hold '/' or '@').
-            re("(?i)(\\b[a-z][a-z0-9+.-]*://[^/\\s:@\"'<>]+:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@)(?=[^@\\s\"'<>]*(?:[\\s\"'<>]|\\z))", "$1\(mask)$2"),
+            re("(?i)(\\b[a-z][a-z0-9+.-]{0,31}://[^/\\s:@\"'<>]+:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@)(?=[^@\\s\"'<>]*(?:[\\s\"'<>]|\\z))", "$1\(mask)$2"),
             // Go DSNs: user:password@tcp(host:3306)/db
-            re("(?i)(\\b[A-Za-z0-9_.$-]+:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@(?:tcp6?|udp|unix)\\()", "$1\(mask)$2"),
+            re("(?i)(\\b[A-Za-z0-9_.$-]{1,128}:)(?!\\[REDACTED\\]@)[^\\s\"'<>]*?(@(?:tcp6?|udp|unix)\\()", "$1\(mask)$2"),
+            // Runs of name characters before and after are bounded ({0,128}): unbounded, a long run of
+            // them ("a.b.c.d…", 60 KB) cost quadratic backtracking from every word boundary (fuzzer,
+            // seed 1139717945: over a minute). The same holds for the URL scheme and the Go DSN user.
             // Names with a prefix or suffix (PGPASSWORD=, SNOWFLAKE_PASSWORD:, aws_secret_access_key =,
             // "SecretAccessKey": ...), quoted values too (password='...', password = "...").
-            re("(?i)\\b([A-Za-z0-9_.-]*(?:password|passwd|passphrase|secret|amz[_-]?signature|private[_-]?key|api[_-]?key|access[_-]?token|refresh[_-]?token|session[_-]?token|security[_-]?token|auth[_-]?token|client[_-]?assertion)[A-Za-z0-9_.-]*[\"']?[ \\t]*(?:=|:(?!//))[ \\t]*)(?![\"']?\\[REDACTED\\])(?:\"(?:[^\"\\\\\\r\\n]|\\\\.)*\"?|'[^'\\r\\n]*'?|[^\\s,;\"'&<>]+)", "$1\(mask)"),
+            re("(?i)\\b([A-Za-z0-9_.-]{0,128}(?:password|passwd|passphrase|secret|amz[_-]?signature|private[_-]?key|api[_-]?key|access[_-]?token|refresh[_-]?token|session[_-]?token|security[_-]?token|auth[_-]?token|client[_-]?assertion)[A-Za-z0-9_.-]{0,128}[\"']?[ \\t]*(?:=|:(?!//))[ \\t]*)(?![\"']?\\[REDACTED\\])(?:\"(?:[^\"\\\\\\r\\n]|\\\\.)*\"?|'[^'\\r\\n]*'?|[^\\s,;\"'&<>]+)", "$1\(mask)"),
             // Percent-encoded parameters inside another URL's parameter: ...%3Fcode%3D...%26state%3D...
             re("(?i)((?:\\b|%26|%3F|%23)(?:\(names))%(?:25)?3D)(?!\\[REDACTED\\])(?:(?!%(?:25)?26)[^&\\s\"'#<>,)])+", "$1\(mask)"),
             // Authorization schemes followed by a credential anywhere in text.

@@ -17,6 +17,20 @@ final class RedactorTests: XCTestCase {
 
     // MARK: - Headers
 
+    /// A 60 KB run of name characters ("snowlfake.cwlfake.cwlfake…", fuzzer seed 1139717945) made the
+    /// prefixed-name pattern backtrack from every word boundary: over a minute for one paste. The runs
+    /// around a secret's name are bounded now; the secrets after such a run are still found.
+    func testASecretAfterALongRunOfNameCharactersIsStillMasked() {
+        let run = String(repeating: "cwlfake.", count: 7_500)
+        let text = "snowl" + run + "\nPGPASSWORD=QxjVzqyL2p4U5YTj\nMY_SERVICE_ACCOUNT_PASSWORD: hunter2hunter2\nuser:s3cr3tpw@tcp(db:3306)/x"
+        let redacted = Redactor.redact(text)
+        for secret in ["QxjVzqyL2p4U5YTj", "hunter2hunter2", "s3cr3tpw"] {
+            XCTAssertFalse(redacted.contains(secret), secret)
+        }
+        XCTAssertTrue(redacted.hasPrefix("snowlcwlfake.cwlfake."), "the run itself is kept")
+        XCTAssertEqual(Set(Redactor.secrets(in: text)), ["QxjVzqyL2p4U5YTj", "hunter2hunter2", "s3cr3tpw"])
+    }
+
     func testAuthorizationHeaderLine() {
         assertRedacts("GET /x HTTP/1.1\nAuthorization: Bearer ya29.FAKE-abc123\nAccept: */*",
                       "GET /x HTTP/1.1\nAuthorization: [REDACTED]\nAccept: */*", secrets: ["ya29", "FAKE-abc123"])
