@@ -150,8 +150,8 @@ final class RedactorTests: XCTestCase {
     }
 
     func testPEMPrivateKey() {
-        let pem = "service account key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC\nFAKEFAKEFAKE\n-----END PRIVATE KEY-----\nend of file"
-        assertRedacts(pem, "service account key:\n[REDACTED]\nend of file", secrets: ["MIIEvQ", "FAKEFAKEFAKE", "BEGIN"])
+        let pem = "service account key:\n-----BEGIN PRIVATE KEY-----\nMIIFAKEKEYMATERIALFORTESTSONLY\nFAKEFAKEFAKE\n-----END PRIVATE KEY-----\nend of file"
+        assertRedacts(pem, "service account key:\n[REDACTED]\nend of file", secrets: ["MIIFAKEKEYMATERIAL", "FAKEFAKEFAKE", "BEGIN"])
         let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIFAKE\n-----END RSA PRIVATE KEY-----"
         assertRedacts(rsa, "[REDACTED]", secrets: ["MIIFAKE"])
     }

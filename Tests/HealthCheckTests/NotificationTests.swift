@@ -218,7 +218,7 @@ final class NotificationTests: XCTestCase {
         let issued = try store.issueLink(client: "Acme Retail", sources: ["google"], maxSources: nil, ttl: 3600, now: now)
         let opened = try store.openLink(token: issued.token, now: now)
         let connection = try store.addConnection(sessionID: opened.session.id, provider: "google", account: "ops@example.com",
-                                                 tokens: ProviderTokens(accessToken: "ya29.stored-access-token-secret"), now: now)
+                                                 tokens: ProviderTokens(accessToken: "ya29.FAKE-stored-access-token"), now: now)
         _ = try store.finishSession(id: opened.session.id, now: now)
         try store.recordVerdicts([CheckVerdict(connection: connection.id, checkedAt: now.addingTimeInterval(-3600), status: "ok",
                                                failure: "none", summary: "healthy")])
@@ -245,7 +245,7 @@ final class NotificationTests: XCTestCase {
         guard case let .string(text)? = body["text"] else { return XCTFail("text") }
         XCTAssertTrue(text.contains("(google, Acme Retail) OK → CRITICAL [revoked]"), text)
         XCTAssertTrue(text.contains("Re-authorization link: \(linkURL)"), text)
-        XCTAssertFalse(String(decoding: try XCTUnwrap(receiver.receivedRequests.first).body, as: UTF8.self).contains("stored-access-token-secret"))
+        XCTAssertFalse(String(decoding: try XCTUnwrap(receiver.receivedRequests.first).body, as: UTF8.self).contains("FAKE-stored-access-token"))
     }
 
     func testAHungReceiverIsGivenUpWhenTheRunsTimeIsOver() async throws {

@@ -225,7 +225,7 @@ final class ScenarioCatalogTests: SandboxTestCase {
             provider: google
             expect: none
             credentials:
-              token: ya29.real-looking-token
+              token: ya29.FAKE-looks-like-a-google-token
               refresh-token: sbx-refresh
               client-id: 123-abc.apps.googleusercontent.com
               client-secret: GOCSPX-not-a-sandbox-value

@@ -83,7 +83,7 @@ final class ScenarioRoutingTests: SandboxTestCase {
 
     func testUnknownTokenGetsRFC6750Challenge() throws {
         let sandbox = try startSandbox()
-        let r = get(sandbox.baseURL + "/v19.0/me", headers: Self.bearer("ya29.a-real-looking-token"))
+        let r = get(sandbox.baseURL + "/v19.0/me", headers: Self.bearer("ya29.FAKE-unknown-scenario-token"))
         XCTAssertEqual(r.curlCode, 0)
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.header("www-authenticate"), #"Bearer realm="sandbox", error="invalid_token""#)
