@@ -161,7 +161,7 @@ struct RuleOptions: ParsableArguments {
             let more = issues.count > 1 ? " (and \(issues.count - 1) more; run 'authdoctor rules lint')" : ""
             throw InputError(.config, first.message + more, place: "\(first.file):\(first.line)")
         }
-        if set.rules.isEmpty {
+        if set.ruleCount == 0 {
             throw InputError(.usage, "no rules loaded (--no-builtin-rules needs --rules DIR)")
         }
         return set

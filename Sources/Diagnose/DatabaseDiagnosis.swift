@@ -182,10 +182,8 @@ public struct DatabaseDiagnosisRunner: Sendable {
         var findings = engine.classifier.classify(sets.map(\.facts))
 
         // Say which step each finding came from.
-        var rulesByID: [String: Rule] = [:]
-        for rule in engine.ruleSet.rules { rulesByID[rule.id] = rule }
         for i in findings.indices {
-            guard let rule = rulesByID[findings[i].rule], let source = sets.first(where: { rule.when.holds(in: $0.facts) }),
+            guard let rule = engine.ruleSet.rule(id: findings[i].rule), let source = sets.first(where: { rule.when.holds(in: $0.facts) }),
                   !findings[i].evidence.contains(where: { $0.name == "probe.step" }) else { continue }
             findings[i].evidence.insert(("probe.step", .string(source.step)), at: 0)
         }

@@ -81,6 +81,13 @@ public enum RuleLibrary {
     /// - Parameter checkBuiltin: compile the built-in set's regular expressions now (lint, tests);
     ///   otherwise they compile on first use. Local folders are always checked at once.
     public static func load(includeBuiltin: Bool = true, directories: [String] = [], checkBuiltin: Bool = false) throws(InputError) -> (RuleSet, [LintIssue]) {
+        // The usual case, the built-in set alone: straight from its snapshot, index included, each
+        // rule decoded when first needed (the layer path below decodes and indexes them all).
+        if includeBuiltin, !checkBuiltin, directories.isEmpty,
+           let set = RuleSnapshot.loadSet(key: RuleSnapshot.builtinKey, version: RuleSnapshot.builtinVersion) {
+            lastLoaded.keep(set)
+            return (set, [])
+        }
         var layers: [Layer] = []
         if includeBuiltin { layers.append(checkBuiltin ? Layer(files: builtinRuleFiles(), check: true) : .builtin) }
         for directory in directories { layers.append(Layer(files: try ruleFiles(in: directory), check: true)) }

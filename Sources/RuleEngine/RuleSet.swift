@@ -1,5 +1,6 @@
 import EvidenceModel
 import Foundation
+import Synchronization
 
 /// A rule that held, with the facts it looked at.
 public struct RuleMatch: Sendable {
@@ -11,7 +12,12 @@ public struct RuleMatch: Sendable {
 /// The loaded rules and remediation catalog, indexed so a record is checked only against rules whose
 /// anchor fact it actually has (DESIGN.md: never scan every rule for every record).
 public final class RuleSet: Sendable {
-    public let rules: [Rule]
+    /// The rules, in load order: all of them decoded (use sparingly; the matcher reads `store`).
+    public var rules: [Rule] { store.all }
+    /// How many rules the set has.
+    public var ruleCount: Int { store.count }
+    /// The rules by position, each decoded from the snapshot the first time it is needed.
+    let store: RuleStore
     public let remediations: [String: Remediation]
     public let remediationOrder: [String]
     /// Provider- and finding-specific steps by catalog id, best fit first when tied on load order.
@@ -31,14 +37,22 @@ public final class RuleSet: Sendable {
     let byName: [String: FactAnchors]
     /// Rules out most fact names that anchor nothing before `byName` hashes them.
     let nameFilter: NameFilter
-    let indexByID: [String: Int]
+    /// Rule id → position, made on first use (a one-shot command that finds one rule never needs it).
+    private let idTable = AtomicLazyReference<IDTable>()
     /// The remediations each (catalog id, rule, provider family) can show; filled on first use.
     let fittedRemediations = FittedRemediationCache()
     /// Per rule, the providers it can hold for (ProviderMask bits; 0: any).
     let providerMasks: [UInt32]
+    /// Per rule, whether it is a fallback (read before the rule itself is decoded).
+    let fallbackFlags: [Bool]
 
-    public init(rules: [Rule], remediations: [Remediation], variants: [RemediationVariant] = [], version: String = "local") {
-        self.rules = rules
+    public convenience init(rules: [Rule], remediations: [Remediation], variants: [RemediationVariant] = [], version: String = "local") {
+        self.init(store: RuleStore(rules), index: RuleIndex(rules), remediations: remediations, variants: variants, version: version)
+    }
+
+    /// A rule set over rules and an index already worked out (a snapshot keeps both).
+    init(store: RuleStore, index: RuleIndex, remediations: [Remediation], variants: [RemediationVariant], version: String) {
+        self.store = store
         self.version = version
         // Later variants (local folders) come first so they win ties.
         self.variants = Dictionary(grouping: variants.reversed(), by: \.remediation)
@@ -46,59 +60,30 @@ public final class RuleSet: Sendable {
         for r in remediations { catalog[r.id] = r }
         self.remediations = catalog
         remediationOrder = remediations.map(\.id)
+        always = index.always
+        byNonASCII = index.byNonASCII
+        byNeedle = index.needles.map { NeedleIndex(fact: $0.fact, needles: $0.needles, rules: $0.rules) }
+        byName = index.byName
+        nameFilter = NameFilter(index.byName.keys)
+        providerMasks = index.providerMasks
+        fallbackFlags = index.fallback
+    }
 
-        var byName: [String: FactAnchors] = [:]
-        var needles: [String: (list: [[UInt8]], ids: [String: Int], rules: [[Int]])] = [:]
-        var always: [Int] = []
-        var byNonASCII: [String: [Int]] = [:]
-        for (index, rule) in rules.enumerated() {
-            guard let keys = Anchor.best(for: rule.when) else { always.append(index); continue }
-            for key in keys {
-                switch key {
-                case let .value(fact, value): byName[fact, default: FactAnchors()].values[value, default: []].append(index)
-                case let .exists(fact): byName[fact, default: FactAnchors()].exists.append(index)
-                case let .needle(fact, full) where full == LiteralPrefilter.nonASCII:
-                    byNonASCII[fact, default: []].append(index)
-                case let .needle(fact, full):
-                    // The index only has to be a superset: a needle's first bytes occur wherever it
-                    // does, and the rule's own test checks the whole. Short keys keep the automaton
-                    // (built at every start) a fifth of the size, with few extra candidates.
-                    let bytes = Array(full.prefix(Self.needleKeyLength))
-                    let text = String(decoding: bytes, as: UTF8.self)
-                    // Mutated in place: copying the entry out and back copied every list per needle
-                    // (quadratic in the rules' needles, most of a one-shot classification's start-up).
-                    Self.addNeedle(text, bytes, rule: index, to: &needles[fact, default: ([], [:], [])])
-                }
+    final class IDTable: Sendable {
+        let positions: [String: Int]
+        init(_ store: RuleStore) {
+            var positions: [String: Int] = [:]
+            positions.reserveCapacity(store.count)
+            for index in 0..<store.count {
+                let id = store.id(at: index)
+                if positions[id] == nil { positions[id] = index }
             }
+            self.positions = positions
         }
-        self.always = always
-        self.byNonASCII = byNonASCII.keys.sorted().map { ($0, byNonASCII[$0]!) }
-        byNeedle = needles.keys.sorted().map { fact in
-            let entry = needles[fact]!
-            return NeedleIndex(fact: fact, needles: entry.list, rules: entry.rules)
-        }
-        self.byName = byName
-        nameFilter = NameFilter(byName.keys)
-        var indexByID: [String: Int] = [:]
-        for (index, rule) in rules.enumerated() where indexByID[rule.id] == nil { indexByID[rule.id] = index }
-        self.indexByID = indexByID
-        providerMasks = rules.map { ProviderMask.required(by: $0.when) }
     }
 
     /// How many leading bytes of a rule's literal word key the needle index.
-    static let needleKeyLength = 10
-
-    private static func addNeedle(_ text: String, _ bytes: [UInt8], rule: Int,
-                                  to entry: inout (list: [[UInt8]], ids: [String: Int], rules: [[Int]])) {
-        let id: Int
-        if let known = entry.ids[text] { id = known } else {
-            id = entry.list.count
-            entry.ids[text] = id
-            entry.list.append(bytes)
-            entry.rules.append([])
-        }
-        entry.rules[id].append(rule)
-    }
+    static let needleKeyLength = RuleIndex.needleKeyLength
 
     /// The rules anchored on one fact name: by a value it must have, or by its mere presence.
     struct FactAnchors: Sendable {
@@ -218,11 +203,10 @@ public final class RuleSet: Sendable {
         var results: [RuleMatch] = []
         let context = MatchContext(facts)
         for index in candidates {
-            // Tested in place: copying the rule out first retained every string it holds, for
-            // every candidate of every record, though most do not hold.
-            if let fallback, rules[index].fallback != fallback { continue }
-            guard rules[index].when.holds(in: facts, context: context) else { continue }
-            let rule = rules[index]
+            // The flag first: a rule of the other kind is not even decoded.
+            if let fallback, fallbackFlags[index] != fallback { continue }
+            let rule = store[index]
+            guard rule.when.holds(in: facts, context: context) else { continue }
             var seen = Set<String>()
             let names = rule.when.matchedFactNames(in: facts).filter { seen.insert($0).inserted }
             results.append(RuleMatch(rule: rule, evidence: names.compactMap { name in facts[name].map { (name, $0) } }))
@@ -235,7 +219,10 @@ public final class RuleSet: Sendable {
         rules.filter { $0.when.holds(in: facts) }.map(\.id)
     }
 
-    public func rule(id: String) -> Rule? { indexByID[id].map { rules[$0] } }
+    public func rule(id: String) -> Rule? {
+        let table = idTable.load() ?? idTable.storeIfNil(IDTable(store))
+        return table.positions[id].map { store[$0] }
+    }
 
     // MARK: - Remediation variants
 

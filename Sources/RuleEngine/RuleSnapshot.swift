@@ -10,7 +10,8 @@ public enum RuleSnapshot {
     /// /3: rule examples are left out (only `rules test` reads them, and it parses the YAML);
     /// remediation variants are kept. /4: a pattern's literal prefilter is stored with it.
     /// /5: binary instead of JSON (`SnapshotWriter`). /6: prefilters read positive lookaheads.
-    static let format = "authdoctor.rules-snapshot/6"
+    /// /7: a checksum, each rule on its own (decoded when first needed), and the rule set's index.
+    static let format = "authdoctor.rules-snapshot/7"
 
     /// The cache folder: `$AUTHDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/authdoctor`, else `~/.cache/authdoctor`.
     static var directory: String? {
@@ -53,9 +54,11 @@ public enum RuleSnapshot {
 
     /// The key of the built-in set: the digest the build computed over its rule files, so start-up
     /// finds the cache without decoding or hashing the rule texts.
+    /// The build's digest covers the code that compiles rules and their index too (RuleEngine,
+    /// EvidenceModel), so a new build never reads an index an older one worked out.
     static var builtinKey: String {
         var hash: UInt64 = 0xcbf29ce484222325
-        for byte in (format + "|" + EmbeddedFiles.rulesDigest).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        for byte in (format + "|" + EmbeddedFiles.snapshotDigest).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
         return "b" + String(hash, radix: 16)
     }
 
@@ -74,17 +77,15 @@ public enum RuleSnapshot {
 
     /// The cached rules and remediations stored under `key`, if present and readable.
     public static func load(key: String) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
-        guard let path = path(key: key) else { return nil }
-        // Mapped, not read: the snapshot is decoded once, straight from the page cache (reading it
-        // into Data and copying that into an array was a twentieth of a one-shot command).
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size > 0, let mapped = mmap(nil, Int(info.st_size), PROT_READ, MAP_PRIVATE, fd, 0),
-              mapped != MAP_FAILED else { return nil }
-        defer { munmap(mapped, Int(info.st_size)) }
-        return decode(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: Int(info.st_size)))
+        guard let path = path(key: key), let mapped = MappedSnapshot(path: path) else { return nil }
+        return decode(mapped.bytes)
+    }
+
+    /// The rule set stored under `key`, its rules decoded only as the matcher needs them; nil when
+    /// absent, unreadable, or stored without an index.
+    static func loadSet(key: String, version: String) -> RuleSet? {
+        guard let path = path(key: key), let mapped = MappedSnapshot(path: path) else { return nil }
+        return decodeSet(mapped, version: version)
     }
 
     /// The snapshot's contents, or nil when the bytes are not a whole snapshot of this format.
@@ -93,12 +94,17 @@ public enum RuleSnapshot {
     }
 
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> (rules: [Rule], remediations: [Remediation], variants: [RemediationVariant])? {
-        var reader = SnapshotReader(bytes)
+        guard var reader = verifiedReader(bytes) else { return nil }
         do {
-            guard try reader.string() == format else { return nil }
-            let rules = try reader.list { try decodeRule(&$0) }
+            let rules = try reader.list { r in
+                var blob = try r.nested()
+                let rule = try decodeRule(&blob)
+                guard blob.atEnd else { throw SnapshotReader.Corrupt() }
+                return rule
+            }
             let remediations = try reader.list { try decodeRemediation(&$0) }
             let variants = try reader.list { try decodeVariant(&$0) }
+            if try reader.bool() { _ = try decodeIndex(&reader, ruleCount: rules.count) }
             guard reader.atEnd else { return nil }
             return (rules, remediations, variants)
         } catch {
@@ -106,14 +112,121 @@ public enum RuleSnapshot {
         }
     }
 
-    /// The snapshot's bytes.
+    /// The rule set of a snapshot with an index: rules left encoded until first used.
+    static func decodeSet(_ mapped: MappedSnapshot, version: String) -> RuleSet? {
+        guard var reader = verifiedReader(mapped.bytes) else { return nil }
+        do {
+            let ranges = try reader.list { r in try r.nestedRange() }
+            let remediations = try reader.list { try decodeRemediation(&$0) }
+            let variants = try reader.list { try decodeVariant(&$0) }
+            guard try reader.bool() else { return nil }
+            let index = try decodeIndex(&reader, ruleCount: ranges.count)
+            guard reader.atEnd else { return nil }
+            let store = RuleStore(SnapshotRules(mapped, ranges: ranges))
+            return RuleSet(store: store, index: index, remediations: remediations, variants: variants, version: version)
+        } catch {
+            return nil
+        }
+    }
+
+    /// A reader past the format line and the checksum, when both are right. The checksum covers
+    /// every byte after it, so rules decoded later (`SnapshotRules`) are known whole.
+    static func verifiedReader(_ bytes: UnsafeBufferPointer<UInt8>) -> SnapshotReader? {
+        var reader = SnapshotReader(bytes)
+        guard (try? reader.string()) == format, let stored = try? reader.fixed64() else { return nil }
+        guard checksum(UnsafeBufferPointer(rebasing: bytes[reader.offset...])) == stored else { return nil }
+        return reader
+    }
+
+    /// A fast 64-bit checksum, eight bytes a step (a byte-wise hash of 1.5 MB took milliseconds):
+    /// every step is a bijection of the state, so any single changed word changes the result.
+    static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let raw = UnsafeRawBufferPointer(bytes)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(raw.count)
+        var i = 0
+        while i + 8 <= raw.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        while i < raw.count {
+            h = (h ^ UInt64(raw[i])) &* 0x0000_0100_0000_01B3
+            i += 1
+        }
+        return h
+    }
+
+    /// The snapshot's bytes. The index is stored when the rules' ids are unique (as one layer
+    /// assembles them); a set with duplicates is indexed after the library drops them.
     static func encode(_ rules: [Rule], _ remediations: [Remediation], _ variants: [RemediationVariant]) -> [UInt8] {
-        var w = SnapshotWriter()
+        var body = SnapshotWriter()
+        body.list(rules) { w, rule in
+            var blob = SnapshotWriter(capacity: 512)
+            encode(rule, to: &blob)
+            w.byteString(blob.bytes)
+        }
+        body.list(remediations) { encode($1, to: &$0) }
+        body.list(variants) { encode($1, to: &$0) }
+        let unique = Set(rules.map(\.id)).count == rules.count
+        body.bool(unique)
+        if unique { encode(RuleIndex(rules), to: &body) }
+        var w = SnapshotWriter(capacity: body.bytes.count + 64)
         w.string(format)
-        w.list(rules) { encode($1, to: &$0) }
-        w.list(remediations) { encode($1, to: &$0) }
-        w.list(variants) { encode($1, to: &$0) }
+        body.bytes.withUnsafeBufferPointer { w.fixed64(checksum($0)) }
+        w.raw(body.bytes)
         return w.bytes
+    }
+
+    static func encode(_ index: RuleIndex, to w: inout SnapshotWriter) {
+        w.list(index.always) { $0.int($1) }
+        w.list(index.byNonASCII) { w, entry in w.string(entry.fact); w.list(entry.rules) { $0.int($1) } }
+        w.list(index.byName.keys.sorted()) { w, name in
+            let anchors = index.byName[name]!
+            w.string(name)
+            w.list(anchors.values.keys.sorted()) { w, value in w.string(value); w.list(anchors.values[value]!) { $0.int($1) } }
+            w.list(anchors.exists) { $0.int($1) }
+        }
+        w.list(index.needles) { w, entry in
+            w.string(entry.fact)
+            w.list(entry.needles) { $0.byteString($1) }
+            w.list(entry.rules) { w, rules in w.list(rules) { $0.int($1) } }
+        }
+        w.list(index.providerMasks) { $0.unsigned(UInt64($1)) }
+        w.list(index.fallback) { $0.bool($1) }
+    }
+
+    static func decodeIndex(_ r: inout SnapshotReader, ruleCount: Int) throws -> RuleIndex {
+        func position(_ r: inout SnapshotReader) throws -> Int {
+            let n = try r.int()
+            guard n >= 0, n < ruleCount else { throw SnapshotReader.Corrupt() }
+            return n
+        }
+        var index = RuleIndex()
+        index.always = try r.list(position)
+        index.byNonASCII = try r.list { r in (try r.string(), try r.list(position)) }
+        let names = try r.list { r -> (String, RuleSet.FactAnchors) in
+            let name = try r.string()
+            var anchors = RuleSet.FactAnchors()
+            for (value, rules) in try r.list({ r in (try r.string(), try r.list(position)) }) { anchors.values[value] = rules }
+            anchors.exists = try r.list(position)
+            return (name, anchors)
+        }
+        index.byName = Dictionary(names, uniquingKeysWith: { first, _ in first })
+        index.needles = try r.list { r in
+            let fact = try r.string()
+            let needles = try r.list { try $0.byteString() }
+            let rules = try r.list { r in try r.list(position) }
+            guard needles.count == rules.count, needles.allSatisfy({ !$0.isEmpty }) else { throw SnapshotReader.Corrupt() }
+            return (fact, needles, rules)
+        }
+        index.providerMasks = try r.list { r in
+            let mask = try r.unsigned()
+            guard mask <= UInt64(UInt32.max) else { throw SnapshotReader.Corrupt() }
+            return UInt32(mask)
+        }
+        index.fallback = try r.list { try $0.bool() }
+        guard index.providerMasks.count == ruleCount, index.fallback.count == ruleCount else { throw SnapshotReader.Corrupt() }
+        return index
     }
 
     /// Writes the snapshot (atomically: a temporary file renamed into place). Failures are ignored:
@@ -310,7 +423,14 @@ public enum RuleSnapshot {
 struct SnapshotWriter {
     private(set) var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(512 * 1024) }
+    init(capacity: Int = 512 * 1024) { bytes.reserveCapacity(capacity) }
+
+    mutating func raw(_ b: [UInt8]) { bytes += b }
+
+    mutating func fixed64(_ value: UInt64) {
+        var v = value
+        for _ in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+    }
 
     mutating func byte(_ b: UInt8) { bytes.append(b) }
     mutating func bool(_ b: Bool) { bytes.append(b ? 1 : 0) }
@@ -355,6 +475,28 @@ struct SnapshotReader {
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     var atEnd: Bool { at == bytes.count }
+    var offset: Int { at }
+
+    mutating func fixed64() throws -> UInt64 {
+        guard bytes.count - at >= 8 else { throw Corrupt() }
+        var v: UInt64 = 0
+        for k in 0..<8 { v |= UInt64(bytes[at + k]) << (8 * UInt64(k)) }
+        at += 8
+        return v
+    }
+
+    /// A length-prefixed part read by a reader of its own (which must end where the part does).
+    mutating func nested() throws -> SnapshotReader {
+        let range = try nestedRange()
+        return SnapshotReader(UnsafeBufferPointer(rebasing: bytes[range]))
+    }
+
+    /// Where a length-prefixed part lies, skipped without reading it.
+    mutating func nestedRange() throws -> Range<Int> {
+        let n = try count()
+        defer { at += n }
+        return at..<(at + n)
+    }
 
     mutating func byte() throws -> UInt8 {
         guard at < bytes.count else { throw Corrupt() }
@@ -427,5 +569,63 @@ struct SnapshotReader {
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(try each(&self)) }
         return out
+    }
+}
+
+/// A snapshot file mapped into memory for as long as any rule decoded from it may still be needed
+/// (the rule set keeps it): mapped, not read, so only the pages of rules actually used are touched.
+final class MappedSnapshot: @unchecked Sendable {
+    let bytes: UnsafeBufferPointer<UInt8>
+    private let release: () -> Void
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0, let mapped = mmap(nil, Int(info.st_size), PROT_READ, MAP_PRIVATE, fd, 0),
+              mapped != MAP_FAILED else { return nil }
+        let size = Int(info.st_size)
+        bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
+        release = { munmap(mapped, size) }
+    }
+
+    /// A copy of bytes in memory (tests).
+    init(copying source: [UInt8]) {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, source.count))
+        _ = buffer.initialize(from: source)
+        bytes = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<source.count])
+        release = { buffer.deallocate() }
+    }
+
+    deinit { release() }
+}
+
+/// The encoded rules of a verified snapshot, each decoded on request.
+struct SnapshotRules: Sendable {
+    let mapped: MappedSnapshot
+    let ranges: [Range<Int>]
+
+    init(_ mapped: MappedSnapshot, ranges: [Range<Int>]) {
+        self.mapped = mapped
+        self.ranges = ranges
+    }
+
+    var count: Int { ranges.count }
+
+    func rule(at index: Int) -> Rule {
+        var reader = SnapshotReader(UnsafeBufferPointer(rebasing: mapped.bytes[ranges[index]]))
+        // The checksum matched, so these are the bytes `encode` wrote: failing to read them back is
+        // a bug in this file, not bad input.
+        guard let rule = try? RuleSnapshot.decodeRule(&reader), reader.atEnd else {
+            preconditionFailure("rule \(index) of a verified snapshot does not decode")
+        }
+        return rule
+    }
+
+    func id(at index: Int) -> String {
+        var reader = SnapshotReader(UnsafeBufferPointer(rebasing: mapped.bytes[ranges[index]]))
+        guard let id = try? reader.string() else { preconditionFailure("rule \(index) of a verified snapshot has no id") }
+        return id
     }
 }

@@ -133,7 +133,7 @@ case "rules":
     var ruleCount = 0
     for _ in 0..<runs {
         let start = now()
-        ruleCount = loadRules().rules.count
+        ruleCount = loadRules().ruleCount
         times.append(now() - start)
     }
     print(String(format: "rules: %d built-in rules loaded in median %.1f ms, p90 %.1f ms (%d runs)",

@@ -123,11 +123,102 @@ final class RuleSnapshotTests: XCTestCase {
             XCTAssertNil(RuleSnapshot.decode(Array(bytes[..<cut])), "cut at \(cut) of \(bytes.count)")
         }
         XCTAssertNil(RuleSnapshot.decode(bytes + [0]), "trailing bytes")
-        for offset in stride(from: 0, to: bytes.count, by: 10) {
+        // The checksum refuses any changed byte, so rules decoded later (lazily) are known whole.
+        for offset in stride(from: 0, to: bytes.count, by: 10) where bytes[offset] != 0xff {
             var altered = bytes
             altered[offset] = 0xff
-            _ = RuleSnapshot.decode(altered)
+            XCTAssertNil(RuleSnapshot.decode(altered), "byte \(offset) changed")
+            XCTAssertNil(RuleSnapshot.decodeSet(MappedSnapshot(copying: altered), version: "v"), "byte \(offset) changed")
         }
+    }
+
+    /// A snapshot keeps the rule set's index: the set read back lazily has the index the rules give,
+    /// matches like the parsed set on every fixture, and decodes only the rules it needed.
+    func testTheSnapshotKeepsTheIndexAndDecodesRulesOnlyWhenNeeded() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        XCTAssertEqual(parsed.issues, [])
+        let fromYAML = RuleSet(rules: parsed.rules, remediations: parsed.remediations, variants: parsed.variants)
+        let bytes = RuleSnapshot.encode(parsed.rules, parsed.remediations, parsed.variants)
+        let lazy = try XCTUnwrap(RuleSnapshot.decodeSet(MappedSnapshot(copying: bytes), version: "v"))
+        XCTAssertEqual(lazy.ruleCount, parsed.rules.count)
+        XCTAssertEqual(lazy.store.decodedCount, 0, "nothing decoded before a record is classified")
+
+        XCTAssertEqual(lazy.always, fromYAML.always)
+        XCTAssertEqual(lazy.providerMasks, fromYAML.providerMasks)
+        XCTAssertEqual(lazy.fallbackFlags, fromYAML.fallbackFlags)
+        XCTAssertEqual(lazy.byNonASCII.map(\.fact), fromYAML.byNonASCII.map(\.fact))
+        XCTAssertEqual(lazy.byNonASCII.map(\.rules), fromYAML.byNonASCII.map(\.rules))
+        XCTAssertEqual(lazy.byName.keys.sorted(), fromYAML.byName.keys.sorted())
+        for (name, anchors) in fromYAML.byName {
+            XCTAssertEqual(lazy.byName[name]?.values, anchors.values, name)
+            XCTAssertEqual(lazy.byName[name]?.exists, anchors.exists, name)
+        }
+        XCTAssertEqual(lazy.byNeedle.map(\.fact), fromYAML.byNeedle.map(\.fact))
+        XCTAssertEqual(lazy.byNeedle.map(\.needles), fromYAML.byNeedle.map(\.needles))
+        XCTAssertEqual(lazy.byNeedle.map(\.rules), fromYAML.byNeedle.map(\.rules))
+        XCTAssertGreaterThan(lazy.byNeedle.map(\.needles.count).reduce(0, +), 500)
+
+        let runner = ExampleRunner(ruleSet: fromYAML, fixtures: try RuleLibrary.fixtures(in: TestPaths.fixturesDirectory))
+        let first = try XCTUnwrap(runner.facts(forFixture: "google/token-invalid-grant-bad-request.http").first)
+        XCTAssertEqual(lazy.matches(first).map(\.rule.id), fromYAML.matches(first).map(\.rule.id))
+        XCTAssertFalse(lazy.matches(first).isEmpty)
+        let decoded = lazy.store.decodedCount
+        XCTAssertGreaterThan(decoded, 0)
+        XCTAssertLessThan(decoded, lazy.ruleCount / 10, "one record decodes its candidates only")
+
+        var compared = 0
+        for path in runner.fixtures.keys.sorted() {
+            guard let factSets = try? runner.facts(forFixture: path) else { continue }
+            for facts in factSets {
+                XCTAssertEqual(lazy.matches(facts).map(\.rule.id), fromYAML.matches(facts).map(\.rule.id), path)
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 200)
+        XCTAssertEqual(lazy.rules.map(\.id), parsed.rules.map(\.id))
+        XCTAssertEqual(lazy.rule(id: parsed.rules[7].id)?.place, parsed.rules[7].place)
+        XCTAssertNil(lazy.rule(id: "no.such.rule"))
+    }
+
+    /// Threads that need the same undecoded rules at once all get the one decoded copy.
+    func testRulesDecodedByManyThreadsAtOnceAreOneCopy() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        let bytes = RuleSnapshot.encode(parsed.rules, parsed.remediations, parsed.variants)
+        let lazy = try XCTUnwrap(RuleSnapshot.decodeSet(MappedSnapshot(copying: bytes), version: "v"))
+        let count = lazy.ruleCount
+        // Each thread writes its own quarter of the table, so no lock is needed.
+        final class Table: @unchecked Sendable {
+            let slots: UnsafeMutablePointer<ObjectIdentifier?>
+            init(_ n: Int) { slots = .allocate(capacity: n); slots.initialize(repeating: nil, count: n) }
+            subscript(i: Int) -> ObjectIdentifier? { get { slots[i] } set { slots[i] = newValue } }
+            deinit { slots.deallocate() }
+        }
+        let seen = Table(count * 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            for step in 0..<count {
+                let index = thread % 2 == 0 ? step : count - 1 - step
+                seen[thread * count + index] = ObjectIdentifier(lazy.store[index])
+            }
+        }
+        for index in 0..<count {
+            let first = seen[index]
+            XCTAssertNotNil(first)
+            for thread in 1..<4 { XCTAssertEqual(seen[thread * count + index], first, "rule \(index)") }
+        }
+        XCTAssertEqual(lazy.store.decodedCount, count)
+    }
+
+    /// A snapshot of rules with a repeated id has no index (the library drops duplicates first), so
+    /// it is read whole, never as a lazily indexed set.
+    func testASnapshotWithDuplicateIdsIsNotReadAsAnIndexedSet() throws {
+        let files = try RuleLibrary.ruleFiles(in: TestPaths.rulesDirectory)
+        let parsed = RuleLoader.loadConcurrently(files)
+        let rules = Array(parsed.rules.prefix(5)) + [parsed.rules[0]]
+        let bytes = RuleSnapshot.encode(rules, parsed.remediations, [])
+        XCTAssertEqual(RuleSnapshot.decode(bytes)?.rules.count, 6)
+        XCTAssertNil(RuleSnapshot.decodeSet(MappedSnapshot(copying: bytes), version: "v"))
     }
 
     func testTheBuiltInSetIsCachedUnderTheBuildsDigestAndClassifiesTheSame() throws {
@@ -135,7 +226,8 @@ final class RuleSnapshotTests: XCTestCase {
         XCTAssertNil(RuleSnapshot.load(key: RuleSnapshot.builtinKey), "nothing cached yet")
         let first = try RuleLibrary.load().0           // parses, then caches
         XCTAssertNotNil(RuleSnapshot.load(key: RuleSnapshot.builtinKey))
-        let second = try RuleLibrary.load().0          // from the cache
+        let second = try RuleLibrary.load().0          // from the cache, rules decoded when needed
+        XCTAssertEqual(second.store.decodedCount, 0)
         XCTAssertEqual(second.rules.map(\.id), checked.rules.map(\.id))
         XCTAssertEqual(first.rules.map(\.id), checked.rules.map(\.id))
         // The key follows the build's digest of the rule files, not the cache's contents.
