@@ -121,8 +121,30 @@ public struct LiteralPrefilter: Sendable {
     /// nil when the alternative cannot be read.
     static func sequenceCandidates(_ s: [Unicode.Scalar], _ i: inout Int) -> [[[UInt8]]]? {
         var candidates: [[[UInt8]]] = []
-        var run: [UInt8] = []
-        func endRun() { if !run.isEmpty { candidates.append([run]); run = [] } }
+        // The literal run so far, as its spellings: a small class or an optional character multiplies
+        // them (`private[_-]?key` is "privatekey", "private_key" or "private-key", a better needle
+        // than "private", which "Cache-Control: private" holds).
+        var run: [[UInt8]] = [[]]
+        func endRun() {
+            // A spelling that holds another is implied by it: keep the shortest ones.
+            let spellings = Array(Set(run)).sorted { $0.count != $1.count ? $0.count < $1.count : $0.lexicographicallyPrecedes($1) }
+            run = [[]]
+            // One spelling empty (`x?` alone): the run requires nothing.
+            guard let shortest = spellings.first, !shortest.isEmpty else { return }
+            var kept: [[UInt8]] = []
+            for spelling in spellings {
+                let implied = spelling.withUnsafeBufferPointer { haystack in kept.contains { ByteSearch.contains(haystack, $0) } }
+                if !implied { kept.append(spelling) }
+            }
+            candidates.append(kept)
+        }
+        func append(_ bytes: [UInt8]) { for k in run.indices { run[k] += bytes } }
+        /// Each spelling once per choice (an empty choice: the optional part left out); ends the run
+        /// instead when that would make too many spellings.
+        func branch(_ choices: [[UInt8]]) {
+            guard run.count * choices.count <= maxSpellings else { endRun(); return }
+            run = run.flatMap { spelling in choices.map { spelling + $0 } }
+        }
         func quantifierFollows(_ j: Int) -> (optional: Bool, present: Bool) {
             guard j < s.count else { return (false, false) }
             switch s[j] {
@@ -134,6 +156,13 @@ public struct LiteralPrefilter: Sendable {
             default: return (false, false)
             }
         }
+        /// After a `?` at j: how far a plain optional goes (`x?`, lazy `x??`, possessive `x?+`); nil for
+        /// any other quantifier.
+        func afterOptional(_ j: Int) -> Int? {
+            guard j < s.count, s[j] == "?" else { return nil }
+            if j + 1 < s.count && (s[j + 1] == "?" || s[j + 1] == "+") { return j + 2 }
+            return j + 1
+        }
         while i < s.count {
             let c = s[i]
             if c == "|" || c == ")" { break }
@@ -142,18 +171,37 @@ public struct LiteralPrefilter: Sendable {
                 let e = s[i + 1]
                 i += 2
                 let literal = e.isASCII && !e.properties.isAlphabetic && !("0"..."9").contains(e)
+                if literal, let next = afterOptional(i) {
+                    branch([[UInt8(ascii: e).asciiLowercased], []])
+                    i = next
+                    continue
+                }
                 let q = quantifierFollows(i)
-                if literal && !q.optional { run.append(UInt8(ascii: e).asciiLowercased) }
+                if literal && !q.optional { append([UInt8(ascii: e).asciiLowercased]) }
                 if !literal || q.present { endRun() }
                 continue
             }
             if c == "[" {
-                endRun()
+                let open = i
                 i += 1
                 if i < s.count && s[i] == "^" { i += 1 }
                 if i < s.count && s[i] == "]" { i += 1 }
                 while i < s.count && s[i] != "]" { if s[i] == "\\" { i += 1 }; i += 1 }
                 i += 1
+                // A small class of plain ASCII characters (`[_-]`, `[ _]`, `[sz]`), once or optional:
+                // its members are spellings. Anything else ends the run.
+                if let members = Self.smallClassMembers(s, open, i) {
+                    if let next = afterOptional(i) {
+                        branch(members.map { [$0] } + [[]])
+                        i = next
+                        continue
+                    }
+                    if !quantifierFollows(i).present {
+                        branch(members.map { [$0] })
+                        continue
+                    }
+                }
+                endRun()
                 continue
             }
             if c == "(" {
@@ -189,14 +237,20 @@ public struct LiteralPrefilter: Sendable {
                 if c == "{" { while i < s.count && s[i] != "}" { i += 1 } }
                 i += 1
             default:
+                if c.isASCII, let next = afterOptional(i + 1) {
+                    // `s?`, ` ?`: spelled with and without it.
+                    branch([[UInt8(ascii: c).asciiLowercased], []])
+                    i = next
+                    continue
+                }
                 let q = quantifierFollows(i + 1)
                 if c.isASCII && !q.optional {
-                    run.append(UInt8(ascii: c).asciiLowercased)
+                    append([UInt8(ascii: c).asciiLowercased])
                     if q.present { endRun() }
                 } else if !c.isASCII && !q.optional && !c.properties.changesWhenCaseMapped {
                     // A caseless character (Japanese, Chinese, Korean, symbols): its UTF-8 bytes are
                     // the same in the text whatever the flags, so it can be part of a needle.
-                    run.append(contentsOf: Array(String(Character(c)).utf8))
+                    append(Array(String(Character(c)).utf8))
                     if q.present { endRun() }
                 } else if !c.isASCII && !q.optional && c != "\u{212A}" && c != "\u{17F}" {
                     // A letter with case: the text must hold some non-ASCII character.
@@ -210,6 +264,35 @@ public struct LiteralPrefilter: Sendable {
         }
         endRun()
         return candidates.filter { !$0.isEmpty }
+    }
+
+    /// At most this many spellings of one literal run.
+    static let maxSpellings = 8
+
+    /// The members of the class between `open` (its `[`) and `end` (just past its `]`) when it is a
+    /// short list of plain ASCII characters: no negation, ranges, escapes other than punctuation,
+    /// or letters whose case the pattern might not fold (they are lowered, as needles are).
+    static func smallClassMembers(_ s: [Unicode.Scalar], _ open: Int, _ end: Int) -> [UInt8]? {
+        var members: [UInt8] = []
+        var k = open + 1
+        guard k < end - 1, s[k] != "^" else { return nil }
+        while k < end - 1 {
+            var c = s[k]
+            if c == "\\" {
+                guard k + 1 < end - 1 else { return nil }
+                c = s[k + 1]
+                guard c.isASCII, !c.properties.isAlphabetic, !("0"..."9").contains(c) else { return nil }
+                k += 2
+            } else {
+                // `-` between two members is a range; `[` opens a nested set or a POSIX class.
+                guard c.isASCII, c != "[" else { return nil }
+                if c == "-", k != open + 1, k != end - 2 { return nil }
+                k += 1
+            }
+            let byte = UInt8(ascii: c).asciiLowercased
+            if !members.contains(byte) { members.append(byte) }
+        }
+        return !members.isEmpty && members.count <= 4 ? members : nil
     }
 }
 
