@@ -126,6 +126,12 @@ public struct LiteralPrefilter: Sendable {
         // than "private", which "Cache-Control: private" holds).
         var run: [[UInt8]] = [[]]
         func endRun() {
+            if run.count == 1 {
+                // One spelling (most runs): nothing to compare.
+                if !run[0].isEmpty { candidates.append(run) }
+                run = [[]]
+                return
+            }
             // A spelling that holds another is implied by it: keep the shortest ones.
             let spellings = Array(Set(run)).sorted { $0.count != $1.count ? $0.count < $1.count : $0.lexicographicallyPrecedes($1) }
             run = [[]]
