@@ -234,6 +234,7 @@ struct CheckCommand: ParsableCommand {
         // Outputs first: a metrics file that cannot be written is said before anything is probed.
         if let metricsFile { try PrometheusExposition.checkDestination(metricsFile) }
         let ruleSet = try ruleOptions.load()
+        ruleSet.decodeAll()
         let engine = ClassifyEngine(ruleSet: ruleSet)
         let (definitions, issues) = try ProviderLibrary.load(includeBuiltin: true,
                                                              directories: RuleOptions.providerDirectories(providerDirectories, rules: ruleOptions))

@@ -191,6 +191,7 @@ struct ServeCommand: ParsableCommand {
             })
         // The built-in rules: the console's paste page and reports, and GET /probe.
         let (ruleSet, ruleIssues) = try RuleLibrary.load(includeBuiltin: true, directories: [])
+        ruleSet.decodeAll()
         if let first = ruleIssues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
         if metrics != nil {
             // GET /probe?connection=NAME beside /metrics: one stored connection checked now.

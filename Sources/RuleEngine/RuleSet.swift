@@ -16,6 +16,11 @@ public final class RuleSet: Sendable {
     public var rules: [Rule] { store.all }
     /// How many rules the set has.
     public var ruleCount: Int { store.count }
+
+    /// Decodes every rule still encoded in the snapshot. A long-running process (`serve`, `check`)
+    /// calls it at start-up, so that it never reads the mapped cache file again: a file truncated
+    /// in place under a running server could otherwise fault it.
+    public func decodeAll() { _ = store.all }
     /// The rules by position, each decoded from the snapshot the first time it is needed.
     let store: RuleStore
     public let remediations: [String: Remediation]

@@ -228,6 +228,8 @@ final class RuleSnapshotTests: XCTestCase {
         XCTAssertNotNil(RuleSnapshot.load(key: RuleSnapshot.builtinKey))
         let second = try RuleLibrary.load().0          // from the cache, rules decoded when needed
         XCTAssertEqual(second.store.decodedCount, 0)
+        second.decodeAll()   // what serve and check do at start-up
+        XCTAssertEqual(second.store.decodedCount, second.ruleCount)
         XCTAssertEqual(second.rules.map(\.id), checked.rules.map(\.id))
         XCTAssertEqual(first.rules.map(\.id), checked.rules.map(\.id))
         // The key follows the build's digest of the rule files, not the cache's contents.
