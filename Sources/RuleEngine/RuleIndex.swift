@@ -4,7 +4,7 @@ import Synchronization
 /// What a rule set is indexed by, apart from its rules: worked out from the rules once, then kept in
 /// the snapshot, so that start-up neither decodes every rule nor walks every condition (together
 /// most of a one-shot command's own work).
-struct RuleIndex: Sendable, Equatable {
+struct RuleIndex: Sendable {
     /// Rules with no usable anchor; checked every time.
     var always: [Int] = []
     /// Per text fact, rules one of whose alternatives is cased non-ASCII words only.
@@ -64,15 +64,6 @@ struct RuleIndex: Sendable, Equatable {
             entry.rules.append([])
         }
         entry.rules[id].append(rule)
-    }
-
-    static func == (a: RuleIndex, b: RuleIndex) -> Bool {
-        a.always == b.always && a.providerMasks == b.providerMasks && a.fallback == b.fallback
-            && a.byNonASCII.map(\.fact) == b.byNonASCII.map(\.fact) && a.byNonASCII.map(\.rules) == b.byNonASCII.map(\.rules)
-            && a.byName.keys.sorted() == b.byName.keys.sorted()
-            && a.byName.allSatisfy { name, anchors in b.byName[name].map { $0.values == anchors.values && $0.exists == anchors.exists } ?? false }
-            && a.needles.map(\.fact) == b.needles.map(\.fact) && a.needles.map(\.needles) == b.needles.map(\.needles)
-            && a.needles.map(\.rules) == b.needles.map(\.rules)
     }
 }
 

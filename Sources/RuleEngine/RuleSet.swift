@@ -87,9 +87,6 @@ public final class RuleSet: Sendable {
         }
     }
 
-    /// How many leading bytes of a rule's literal word key the needle index.
-    static let needleKeyLength = RuleIndex.needleKeyLength
-
     /// The rules anchored on one fact name: by a value it must have, or by its mere presence.
     struct FactAnchors: Sendable {
         var values: [String: [Int]] = [:]

@@ -150,10 +150,10 @@ final class RedactorTests: XCTestCase {
     }
 
     func testPEMPrivateKey() {
-        let pem = "service account key:\n-----BEGIN PRIVATE KEY-----\nMIIFAKEKEYMATERIALFORTESTSONLY\nFAKEFAKEFAKE\n-----END PRIVATE KEY-----\nend of file"
-        assertRedacts(pem, "service account key:\n[REDACTED]\nend of file", secrets: ["MIIFAKEKEYMATERIAL", "FAKEFAKEFAKE", "BEGIN"])
-        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIFAKE\n-----END RSA PRIVATE KEY-----"
-        assertRedacts(rsa, "[REDACTED]", secrets: ["MIIFAKE"])
+        let pem = "service account key:\n-----BEGIN PRIVATE KEY-----\nNOT-A-REAL-KEY-BODY-TEST-ONLY\nFAKEFAKEFAKE\n-----END PRIVATE KEY-----\nend of file"
+        assertRedacts(pem, "service account key:\n[REDACTED]\nend of file", secrets: ["NOT-A-REAL-KEY-BODY", "FAKEFAKEFAKE", "BEGIN"])
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nFAKE-RSA-BODY\n-----END RSA PRIVATE KEY-----"
+        assertRedacts(rsa, "[REDACTED]", secrets: ["FAKE-RSA-BODY"])
     }
 
     func testYAMLStyleSecrets() {

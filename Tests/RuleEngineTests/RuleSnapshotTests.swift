@@ -51,15 +51,21 @@ final class RuleSnapshotTests: XCTestCase {
         let fromYAML = RuleSet(rules: parsed.rules, remediations: parsed.remediations)
         let fromSnapshot = RuleSet(rules: cached.rules, remediations: cached.remediations)
         let runner = ExampleRunner(ruleSet: fromYAML, fixtures: try RuleLibrary.fixtures(in: TestPaths.fixturesDirectory))
+        Self.assertMatchAlike(fromSnapshot, fromYAML, onEveryFixtureOf: runner)
+    }
+
+    /// Both sets find the same rules, in the same order, for every fact set of every fixture.
+    static func assertMatchAlike(_ tested: RuleSet, _ reference: RuleSet, onEveryFixtureOf runner: ExampleRunner,
+                                 file: StaticString = #filePath, line: UInt = #line) {
         var compared = 0
         for path in runner.fixtures.keys.sorted() {
             guard let factSets = try? runner.facts(forFixture: path) else { continue }
             for facts in factSets {
-                XCTAssertEqual(fromSnapshot.matches(facts).map(\.rule.id), fromYAML.matches(facts).map(\.rule.id), path)
+                XCTAssertEqual(tested.matches(facts).map(\.rule.id), reference.matches(facts).map(\.rule.id), path, file: file, line: line)
                 compared += 1
             }
         }
-        XCTAssertGreaterThan(compared, 200)
+        XCTAssertGreaterThan(compared, 200, file: file, line: line)
     }
 
     static func patterns(in when: When) -> [Pattern] {
@@ -167,15 +173,7 @@ final class RuleSnapshotTests: XCTestCase {
         XCTAssertGreaterThan(decoded, 0)
         XCTAssertLessThan(decoded, lazy.ruleCount / 10, "one record decodes its candidates only")
 
-        var compared = 0
-        for path in runner.fixtures.keys.sorted() {
-            guard let factSets = try? runner.facts(forFixture: path) else { continue }
-            for facts in factSets {
-                XCTAssertEqual(lazy.matches(facts).map(\.rule.id), fromYAML.matches(facts).map(\.rule.id), path)
-                compared += 1
-            }
-        }
-        XCTAssertGreaterThan(compared, 200)
+        Self.assertMatchAlike(lazy, fromYAML, onEveryFixtureOf: runner)
         XCTAssertEqual(lazy.rules.map(\.id), parsed.rules.map(\.id))
         XCTAssertEqual(lazy.rule(id: parsed.rules[7].id)?.place, parsed.rules[7].place)
         XCTAssertNil(lazy.rule(id: "no.such.rule"))
