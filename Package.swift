@@ -1,13 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → {LinkServer → {Links, Probe, RuleEngine}, Diagnose}; Diagnose → {Probe, RuleEngine} → EvidenceModel.
+// Dependency direction (DESIGN.md): authdoctor → AuthDoctorCLI → {Links, HealthCheck, Diagnose}; Diagnose → {Probe, RuleEngine} → EvidenceModel.
+// authdoctor-serve → ServeCLI → {AuthDoctorCLI, LinkServer → {Links, Probe, RuleEngine}}: `authdoctor serve` execs it.
 // Probe wraps libcurl through CCurl; Diagnose wraps libpq through CLibPQ (DatabaseDiagnosisLibPQ.swift only).
 let package = Package(
     name: "authdoctor",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "authdoctor", targets: ["authdoctor"]),
+        .executable(name: "authdoctor-serve", targets: ["authdoctor-serve"]),
         .executable(name: "authdoctor-bench", targets: ["authdoctor-bench"]),
         .library(name: "Diagnose", targets: ["Diagnose"]),
     ],
@@ -52,8 +54,10 @@ let package = Package(
         // The authorization-link issuer: links, sessions, connections, check history (SQLite via GRDB, PostgreSQL via libpq).
         .target(name: "Links", dependencies: ["EvidenceModel", "Probe", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "Crypto", package: "swift-crypto")]),
+        // `serve`'s limits and listen addresses, validated by the CLI without linking the server.
+        .target(name: "LinkServerSettings"),
         // `authdoctor serve`: the link pages and the OAuth 2.0 authorization-code flow (Hummingbird).
-        .target(name: "LinkServer", dependencies: ["Links", "RuleEngine", "EvidenceModel", "Probe", "Diagnose", "HealthCheck",
+        .target(name: "LinkServer", dependencies: ["LinkServerSettings", "Links", "RuleEngine", "EvidenceModel", "Probe", "Diagnose", "HealthCheck",
                                                    .product(name: "Hummingbird", package: "hummingbird"),
                                                    .product(name: "Logging", package: "swift-log"),
                                                    .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -63,12 +67,19 @@ let package = Package(
                                                     .product(name: "Yams", package: "Yams")]),
         .target(
             name: "AuthDoctorCLI",
-            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck", "LinkServer",
+            dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck", "LinkServerSettings",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The link server behind `serve` and the demo's link flow (Hummingbird, NIO): only `authdoctor-serve` links it.
+        .target(
+            name: "ServeCLI",
+            dependencies: ["AuthDoctorCLI", "LinkServer", "Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "HealthCheck",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
+        .executableTarget(name: "authdoctor-serve", dependencies: ["AuthDoctorCLI", "ServeCLI"]),
         .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer"]),
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),
@@ -85,7 +96,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Diagnose", "Probe", "Sandbox", "Links", "AuthDoctorTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "Links"]),
+        .testTarget(name: "CLITests", dependencies: ["AuthDoctorCLI", "HealthCheck", "AuthDoctorTestSupport", "authdoctor", "authdoctor-serve", "Links"]),
     ],
     swiftLanguageModes: [.v6]
 )

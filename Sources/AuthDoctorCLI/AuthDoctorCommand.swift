@@ -119,7 +119,7 @@ public struct AuthDoctorCommand: ParsableCommand {
         return nil
     }
 
-    static func fail(_ message: String, code: Int32, nagios: Bool = false) -> Never {
+    package static func fail(_ message: String, code: Int32, nagios: Bool = false) -> Never {
         let line = Redactor.redact(message)
         if nagios {
             // The status line Nagios shows, on stdout; the usual error line on stderr.

@@ -3,7 +3,6 @@ import Diagnose
 import EvidenceModel
 import Foundation
 import HealthCheck
-import LinkServer
 import Links
 import Probe
 import RuleEngine
@@ -473,8 +472,8 @@ final class ProgressLine: CheckSink, @unchecked Sendable {
 }
 
 /// Runs async work from the synchronous command and waits for it.
-enum Blocking {
-    static func await<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
+package enum Blocking {
+    package static func await<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         Task.detached {

@@ -43,6 +43,8 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The link-flow part needs the link server, which only `authdoctor-serve` links.
+        if only == nil && LinkFlowDemo.walk == nil { try ServerExecutable.handOver() }
         try Libcurl.requireLoaded()
         let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
         let server = try InProcessSandbox.start()
@@ -60,7 +62,7 @@ struct DemoCommand: ParsableCommand {
         let databaseRows: [DatabaseDemo.Row]
         if case let .rows(rows) = database { databaseRows = rows } else { databaseRows = [] }
         // The authorization-link flow (issue → open → connect → Finish) unless --only narrows the demo.
-        let linkFlow = only == nil ? try LinkFlowDemo.run(server: server, engine: engine, timeout: timeout) : nil
+        let linkFlow = only == nil ? try LinkFlowDemo.walk?(server, engine, timeout) : nil
         let elapsed = Date().timeIntervalSince(start)
         let mismatches = outcomes.filter { !$0.asExpected }.map(\.scenario.id) + databaseRows.filter { !$0.asExpected }.map(\.id)
             + (linkFlow.map { $0.asExpected ? [] : ["authorization-link flow"] } ?? [])

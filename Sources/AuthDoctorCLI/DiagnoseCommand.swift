@@ -262,8 +262,8 @@ public struct DiagnoseCommand: ParsableCommand {
 
 /// Where the in-process Sandbox serves the scenario a token picks (a fault's own listener for the
 /// black hole, the self-signed TLS host, ...).
-enum SandboxRouting {
-    static func baseURL(server: SandboxServer) -> @Sendable (String) -> String {
+package enum SandboxRouting {
+    package static func baseURL(server: SandboxServer) -> @Sendable (String) -> String {
         { token in server.scenarios.scenario(forToken: token)?.fault.map { server.faultURL($0) } ?? server.baseURL }
     }
 }

@@ -91,8 +91,8 @@ public struct SandboxDemo: Sendable {
 }
 
 /// The Sandbox started inside a command (`demo`, `diagnose --sandbox`), with its errors as one line.
-enum InProcessSandbox {
-    static func start() throws -> SandboxServer {
+package enum InProcessSandbox {
+    package static func start() throws -> SandboxServer {
         do {
             return try SandboxServer.start()
         } catch let error as ScenarioCatalogError {

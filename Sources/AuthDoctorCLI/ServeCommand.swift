@@ -3,17 +3,15 @@ import EvidenceModel
 import Foundation
 import Diagnose
 import HealthCheck
-import Hummingbird
-import LinkServer
+import LinkServerSettings
 import Links
-import Logging
 import Probe
 import RuleEngine
 import Sandbox
 
 /// `authdoctor serve`: the pages a client opens from an authorization link, and the OAuth flow behind them.
-struct ServeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ServeCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the authorization-link pages: the client connects sources through OAuth 2.0 and presses Finish.",
         discussion: """
@@ -80,49 +78,51 @@ struct ServeCommand: ParsableCommand {
     )
 
     @Option(help: ArgumentHelp("Address to listen on (loopback by default; put a TLS proxy in front for clients).", valueName: "ADDRESS"))
-    var host: String = "127.0.0.1"
+    package var host: String = "127.0.0.1"
 
     @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (the listening URL is printed on standard error).", valueName: "N"))
-    var port: Int = 8080
+    package var port: Int = 8080
 
     @Option(name: .customLong("public-url"), help: ArgumentHelp("The URL clients and providers reach this server at (AUTHDOCTOR_PUBLIC_URL); redirects and the OAuth redirect URI are built from it. Default: http://HOST:PORT.", valueName: "URL"))
-    var publicURL: String?
+    package var publicURL: String?
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup package var storeOptions: StoreOptions
 
     @Option(name: .customLong("oauth-client"), help: ArgumentHelp("The platform's OAuth app at a provider, e.g. google=ID.apps.googleusercontent.com; its secret comes from AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET. Repeatable.", valueName: "PROVIDER=CLIENT_ID"))
-    var oauthClients: [String] = []
+    package var oauthClients: [String] = []
 
     @Flag(help: "Start the Sandbox on 127.0.0.1 and use its test OAuth servers for every provider (demos, tests).")
-    var sandbox = false
+    package var sandbox = false
 
     @Option(name: .customLong("sandbox-url"), help: ArgumentHelp("Use the test OAuth servers of a Sandbox already running at URL (`authdoctor sandbox --port N`; loopback only) instead of starting one: several serve instances on one store then share one test provider.", valueName: "URL"))
-    var sandboxURL: String?
+    package var sandboxURL: String?
 
     @Option(name: .customLong("providers"), help: ArgumentHelp("Also load provider definitions from DIR (one with a built-in id replaces it). Repeatable.", valueName: "DIR"))
-    var providerDirectories: [String] = []
+    package var providerDirectories: [String] = []
 
     @Option(name: .customLong("exchange-timeout"), help: ArgumentHelp("Seconds a code exchange at a token endpoint may take.", valueName: "SECONDS"))
-    var exchangeTimeout: Double = 10
+    package var exchangeTimeout: Double = 10
 
     @Flag(help: "Log warnings and errors only, not every request.")
-    var quiet = false
+    package var quiet = false
 
     @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve GET /metrics on this address of its own, e.g. 127.0.0.1:9464 (port 0: any free port, printed). Not on the client-facing listener.", valueName: "ADDRESS:PORT"))
-    var metricsListen: String?
+    package var metricsListen: String?
 
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a connection has to send a complete request head, from its start or its previous answer.", valueName: "SECONDS"))
-    var idleTimeout: Double = ConnectionLimits.defaultIdleTimeout
+    package var idleTimeout: Double = ConnectionLimits.defaultIdleTimeout
 
     @Option(name: .customLong("body-timeout"), help: ArgumentHelp("Seconds, after the head, for the rest of a request.", valueName: "SECONDS"))
-    var bodyTimeout: Double = ConnectionLimits.defaultBodyTimeout
+    package var bodyTimeout: Double = ConnectionLimits.defaultBodyTimeout
 
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections open at once; at the cap a new one replaces the longest-idle one (or is closed when all are busy).", valueName: "N"))
-    var maxConnections: Int = ConnectionLimits.defaultMaxConnections
+    package var maxConnections: Int = ConnectionLimits.defaultMaxConnections
 
-    static let metricsTokenVariable = "AUTHDOCTOR_METRICS_TOKEN"
+    package static let metricsTokenVariable = "AUTHDOCTOR_METRICS_TOKEN"
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 (any free port) to 65535, not \(port)") }
         guard exchangeTimeout > 0, exchangeTimeout <= 120 else { throw ValidationError("--exchange-timeout must be more than 0 and at most 120 seconds") }
         if sandbox && !oauthClients.isEmpty { throw ValidationError("--sandbox uses the Sandbox's own OAuth clients; drop --oauth-client") }
@@ -133,7 +133,7 @@ struct ServeCommand: ParsableCommand {
                 throw ValidationError("--sandbox-url takes the http:// URL of a Sandbox on loopback (e.g. http://127.0.0.1:8700), not '\(sandboxURL)'")
             }
         }
-        if let metricsListen, MetricsEndpoint.parseListen(metricsListen) == nil {
+        if let metricsListen, ListenAddress.parse(metricsListen) == nil {
             throw ValidationError("--metrics-listen takes ADDRESS:PORT (e.g. 127.0.0.1:9464), not '\(metricsListen)'")
         }
         guard idleTimeout.isFinite, idleTimeout > 0, idleTimeout <= 3600 else { throw ValidationError("--idle-timeout must be more than 0 and at most 3600 seconds") }
@@ -141,149 +141,18 @@ struct ServeCommand: ParsableCommand {
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1 to 1000000, not \(maxConnections)") }
     }
 
-    func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let publicURL = try (self.publicURL ?? environment["AUTHDOCTOR_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 })
-            .map { url throws(InputError) in try LinkServerConfiguration.validatedPublicURL(url) }
-        if publicURL == nil && !ProviderLoader.isLoopbackHost(host) {
-            throw InputError(.usage, "--public-url is needed when listening on \(host) (the URL clients and providers reach this server at)")
-        }
-        // The link flow exchanges codes and re-checks connections through libcurl.
-        try Libcurl.requireLoaded()
-        let (definitions, issues) = try ProviderLibrary.load(directories: providerDirectories)
-        if let first = issues.first {
-            throw InputError(.config, first.message + (issues.count > 1 ? " (and \(issues.count - 1) more)" : ""), place: "\(first.file):\(first.line)")
-        }
-        var sandboxServer: SandboxServer?
-        let clients: [String: OAuthClientSetup]
-        if sandbox {
-            let server = try InProcessSandbox.start()
-            sandboxServer = server
-            clients = LinkServerConfiguration.sandboxClients(definitions: definitions, sandboxBaseURL: server.baseURL)
-        } else if let sandboxURL {
-            clients = LinkServerConfiguration.sandboxClients(definitions: definitions, sandboxBaseURL: sandboxURL)
-        } else {
-            clients = try Self.clients(oauthClients, definitions: definitions, environment: environment)
-        }
-        defer { sandboxServer?.stop() }
-        let store = try storeOptions.open()
-        // What can never be used again goes at start (as `authdoctor store prune` does), and what
-        // this server can connect is recorded for `links issue --sources`.
-        let pruned = try StoreCall.run(store) { try store.prune(now: Date()) }
-        if !pruned.isEmpty {
-            FileHandle.standardError.write(Data(("authdoctor serve: pruned \(pruned.authorizations) OAuth attempts and \(pruned.sessions) expired sessions; "
-                + "erased the tokens of \(pruned.pendingConnectionsErased) connections never activated\n").utf8))
-        }
-        try StoreCall.run(store) { try store.recordConnectableProviders(clients.keys.sorted(), now: Date()) }
+    /// The server itself: set by the `authdoctor-serve` executable, which links it (Hummingbird,
+    /// NIO). Left nil here, so this executable stays small and starts fast; `run` hands over to it.
+    package nonisolated(unsafe) static var server: ((ServeCommand) throws -> Void)?
 
-        let limits = ConnectionLimits(idleTimeout: idleTimeout, bodyTimeout: bodyTimeout, maxConnections: maxConnections)
-        let configuration = LinkServerConfiguration(host: host, port: port, publicURL: publicURL, clients: clients,
-                                                    exchangeTimeout: exchangeTimeout, limits: limits)
-        let metricsToken = environment[Self.metricsTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
-        var metrics: MetricsEndpoint? = (metricsListen == nil && metricsToken == nil) ? nil : MetricsEndpoint(
-            listen: metricsListen.flatMap(MetricsEndpoint.parseListen), bearerToken: metricsToken,
-            exposition: {
-                // The latest verdicts `check --db` recorded in this store, for Prometheus to scrape.
-                StoredMetrics.exposition((try? store.recentVerdicts(perConnection: ConnectionHistory.flapWindow)) ?? [:])
-            },
-            onRunning: { url in
-                FileHandle.standardError.write(Data("authdoctor serve: metrics on \(url)\(metricsToken == nil ? "" : " (bearer token required)")\n".utf8))
-            })
-        // The built-in rules: the console's paste page and reports, and GET /probe.
-        let (ruleSet, ruleIssues) = try RuleLibrary.load(includeBuiltin: true, directories: [])
-        ruleSet.decodeAll()
-        if let first = ruleIssues.first { throw InputError(.config, first.message, place: "\(first.file):\(first.line)") }
-        if metrics != nil {
-            // GET /probe?connection=NAME beside /metrics: one stored connection checked now.
-            let probe = ServeProbe(store: store, definitions: definitions, engine: ClassifyEngine(ruleSet: ruleSet),
-                                   oauthClients: clients.mapValues { .init(clientID: $0.clientID, clientSecret: $0.clientSecret) },
-                                   sandboxURL: sandboxServer.map(SandboxRouting.baseURL(server:)))
-            metrics?.probe = { name, timeout in await probe.run(name, scrapeTimeout: timeout) }
-        }
-        let metricsEndpoint = metrics
-        let metricsOn = metrics != nil
-        let providers = clients.keys.sorted().joined(separator: ", ")
-        let sandboxNote = (sandboxServer?.baseURL ?? sandboxURL).map { " (OAuth servers of the Sandbox at \($0))" } ?? ""
-        let host = self.host, port = self.port
-        let application = buildApplication(
-            configuration: configuration, store: store,
-            logger: StandardErrorLogHandler.logger(level: quiet ? .warning : .info),
-            metrics: metricsEndpoint,
-            operatorAPI: OperatorAPI(catalog: LinkText.sourceCatalog(definitions)),
-            console: OperatorConsole(catalog: LinkText.sourceCatalog(definitions), engine: ClassifyEngine(ruleSet: ruleSet)),
-            onServerRunning: { url in
-                let metricsNote = !metricsOn ? "authdoctor serve: /metrics is off (--metrics-listen ADDRESS:PORT or \(Self.metricsTokenVariable))\n" : ""
-                FileHandle.standardError.write(Data((metricsNote + "authdoctor serve: listening on \(url) for \(providers)\(sandboxNote); Ctrl-C stops it\n").utf8))
-            })
-
-        // Hummingbird runs on Swift concurrency; this command's thread waits for it to stop
-        // (SIGINT/SIGTERM trigger a graceful shutdown inside runService).
-        let finished = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
-        Task {
-            do { try await application.runService() } catch { failure.set(error) }
-            finished.signal()
-        }
-        finished.wait()
-        if let error = failure.error {
-            let text = String(describing: error)
-            if text.contains("Address already in use") || text.contains("EADDRINUSE") {
-                AuthDoctorCommand.fail("cannot listen on \(host):\(port): the port is in use", code: 69)
-            }
-            AuthDoctorCommand.fail("the server stopped: \(text)", code: 71)
-        }
-        FileHandle.standardError.write(Data("authdoctor serve: stopped\n".utf8))
-    }
-
-    /// `--oauth-client PROVIDER=CLIENT_ID` flags with their secrets from the environment.
-    static func clients(_ flags: [String], definitions: [String: ProviderDefinition], environment: [String: String]) throws(InputError) -> [String: OAuthClientSetup] {
-        let oauthProviders = definitions.values.filter { $0.oauth != nil }.map(\.id).sorted()
-        guard !flags.isEmpty else {
-            throw InputError(.config, "no OAuth app configured: pass --oauth-client PROVIDER=CLIENT_ID (secret in AUTHDOCTOR_OAUTH_<PROVIDER>_SECRET) for some of \(oauthProviders.joined(separator: ", ")), or --sandbox")
-        }
-        var out: [String: OAuthClientSetup] = [:]
-        for flag in flags {
-            let parts = flag.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw InputError(.usage, "--oauth-client takes PROVIDER=CLIENT_ID (e.g. google=123-abc.apps.googleusercontent.com), not '\(Redactor.redact(flag))'")
-            }
-            let provider = String(parts[0]), clientID = String(parts[1])
-            guard let definition = definitions[provider] else {
-                throw InputError(.usage, "--oauth-client: unknown provider '\(provider)' (OAuth providers: \(oauthProviders.joined(separator: ", ")))")
-            }
-            guard let endpoints = definition.oauth else {
-                throw InputError(.usage, "--oauth-client: \(provider) is not connected through OAuth (OAuth providers: \(oauthProviders.joined(separator: ", ")))")
-            }
-            if out[provider] != nil { throw InputError(.usage, "--oauth-client: \(provider) is given twice") }
-            let variable = secretVariable(for: provider)
-            guard let secret = environment[variable], !secret.isEmpty else {
-                throw InputError(.config, "--oauth-client \(provider): set \(variable) to the OAuth app's client secret")
-            }
-            out[provider] = OAuthClientSetup(provider: provider, displayName: definition.name, endpoints: endpoints,
-                                             clientID: clientID, clientSecret: secret)
-        }
-        return out
+    package func run() throws {
+        guard let server = Self.server else { try ServerExecutable.handOver() }
+        try server(self)
     }
 
     /// AUTHDOCTOR_OAUTH_GOOGLE_ADS_SECRET for google-ads.
-    static func secretVariable(for provider: String) -> String {
+    package static func secretVariable(for provider: String) -> String {
         "AUTHDOCTOR_OAUTH_" + provider.uppercased().replacingOccurrences(of: "-", with: "_") + "_SECRET"
     }
 }
 
-private final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: (any Error)?
-
-    func set(_ error: any Error) {
-        lock.lock()
-        stored = error
-        lock.unlock()
-    }
-
-    var error: (any Error)? {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
-    }
-}

@@ -6,7 +6,7 @@ import RuleEngine
 
 /// `--db PATH|URL` and `--db-password-env NAME`, shared by every command that uses the link store
 /// (links, connections, serve, check, history, store).
-struct StoreOptions: ParsableArguments {
+package struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
         "The link store: a SQLite file (made on first use) or a PostgreSQL URL postgres://USER@HOST:PORT/DB?sslmode=... shared by a team. Default: $AUTHDOCTOR_DB, else $XDG_DATA_HOME/authdoctor/authdoctor.sqlite, else ~/.local/share/authdoctor/authdoctor.sqlite. Provider tokens in it are encrypted with $AUTHDOCTOR_KEY (required for PostgreSQL), else with authdoctor.key beside the SQLite file (made on first use, mode 0600).",
         valueName: "PATH|URL"))
@@ -17,6 +17,8 @@ struct StoreOptions: ParsableArguments {
         valueName: "NAME"))
     var passwordVariable: String?
 
+    package init() {}
+
     /// Any backend: both keep the notification settings.
     func openNotificationStore() throws -> any NotificationStore {
         let store = try open()
@@ -26,7 +28,7 @@ struct StoreOptions: ParsableArguments {
         return notifying
     }
 
-    func open() throws(InputError) -> any AuthDoctorStore {
+    package func open() throws(InputError) -> any AuthDoctorStore {
         try StoreLocation.open(path: databasePath, passwordVariable: passwordVariable)
     }
 
@@ -45,8 +47,8 @@ enum StoreOutputFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Store calls with their failures as one-line errors (SQLite's name the file).
-enum StoreCall {
-    static func run<T>(_ store: any AuthDoctorStore, _ body: () throws -> T) throws -> T {
+package enum StoreCall {
+    package static func run<T>(_ store: any AuthDoctorStore, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
@@ -57,7 +59,7 @@ enum StoreCall {
 }
 
 /// The bits of the link commands that are not argument parsing.
-enum LinkText {
+package enum LinkText {
     static func parseTTL(_ text: String) -> TimeInterval? { LinkIssuing.parseTTL(text) }
 
     static func describeTTL(_ seconds: TimeInterval) -> String { LinkIssuing.describeTTL(seconds) }
@@ -67,7 +69,7 @@ enum LinkText {
         sourceCatalog(try ProviderLibrary.load().0)
     }
 
-    static func sourceCatalog(_ definitions: [String: ProviderDefinition]) -> LinkSourceCatalog {
+    package static func sourceCatalog(_ definitions: [String: ProviderDefinition]) -> LinkSourceCatalog {
         LinkSourceCatalog(known: Set(definitions.keys), withOAuth: Set(definitions.values.filter { $0.oauth != nil }.map(\.id)))
     }
 

@@ -1,5 +1,6 @@
 import EvidenceModel
 import Foundation
+import Links
 import RuleEngine
 
 /// One provider a link can connect: its OAuth endpoints (from the provider definition, or the
@@ -82,10 +83,4 @@ public struct LinkServerConfiguration: Sendable {
         }
         return out
     }
-}
-
-/// The OAuth app the Sandbox's authorization servers accept (any non-empty id does; `sbx-deny` is refused).
-public enum SandboxOAuthClient {
-    public static let clientID = "sbx-link-client"
-    public static let clientSecret = "sbx-link-client-secret"
 }

@@ -29,16 +29,6 @@ public struct MetricsEndpoint: Sendable {
         self.onRunning = onRunning
     }
 
-    /// `ADDRESS:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:0`), or nil when it is not that.
-    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".:-".unicodeScalars.contains($0)) }),
-              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        return (host, port)
-    }
-
     /// The bearer token check shared by /metrics and /probe: nil when the request may go on.
     func refusal(_ request: Request) -> Response? {
         if let bearerToken {

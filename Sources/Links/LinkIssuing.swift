@@ -199,3 +199,9 @@ public enum DisplayText {
         }
     }
 }
+
+/// The OAuth app the Sandbox's authorization servers accept, for `serve --sandbox` and `check --sandbox` (any non-empty id does; `sbx-deny` is refused).
+public enum SandboxOAuthClient {
+    public static let clientID = "sbx-link-client"
+    public static let clientSecret = "sbx-link-client-secret"
+}

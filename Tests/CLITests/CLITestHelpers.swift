@@ -165,8 +165,9 @@ final class ServeProcess {
     /// What it wrote on stderr so far.
     private(set) var log = ""
 
-    init(_ arguments: [String], environment: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws {
-        process.executableURL = CLI.binary
+    init(_ arguments: [String], environment: [String: String] = [:], binary: URL = CLI.binary,
+         file: StaticString = #filePath, line: UInt = #line) throws {
+        process.executableURL = binary
         process.arguments = ["serve"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = stderr

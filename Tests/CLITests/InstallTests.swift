@@ -10,7 +10,7 @@ final class InstallTests: XCTestCase {
         let script = TestPaths.packageRoot.appendingPathComponent("scripts/install.sh").path
         let result = try ProcessRunner.run(URL(fileURLWithPath: "/bin/bash"), [script, CLI.binary.path, prefix.path], timeout: 120)
         XCTAssertEqual(result.status, 0, result.summary)
-        let files = ["bin/authdoctor", "share/man/man1/authdoctor.1", "share/bash-completion/completions/authdoctor",
+        let files = ["bin/authdoctor", "bin/authdoctor-serve", "share/man/man1/authdoctor.1", "share/bash-completion/completions/authdoctor",
                      "share/zsh/site-functions/_authdoctor", "share/fish/vendor_completions.d/authdoctor.fish"]
         for file in files {
             XCTAssertTrue(FileManager.default.fileExists(atPath: prefix.appendingPathComponent(file).path), file)
@@ -38,6 +38,13 @@ final class InstallTests: XCTestCase {
             XCTAssertTrue(rendered.stdoutText.contains("AUTHDOCTOR(1)"), String(rendered.stdoutText.prefix(300)))
             XCTAssertEqual(rendered.stderrText, "", "groff warnings")
         }
+        // The installed `authdoctor serve` finds the installed authdoctor-serve beside it.
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", prefix.appendingPathComponent("links.sqlite").path],
+                                     binary: prefix.appendingPathComponent("bin/authdoctor"))
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(serve.process.processIdentifier)/exe")
+        XCTAssertEqual(executable, prefix.appendingPathComponent("bin/authdoctor-serve").resolvingSymlinksInPath().path)
+        let log = serve.stop()
+        XCTAssertEqual(serve.process.terminationStatus, 0, log)
         let makefile = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Makefile"), encoding: .utf8)
         XCTAssertTrue(makefile.contains("bash scripts/install.sh $(RELEASE_BIN)"), "make install runs it")
     }
