@@ -154,6 +154,13 @@ struct RuleOptions: ParsableArguments {
         }
     }
 
+    /// The engine of a one-off command: the built-in set alone is loaded on another thread while
+    /// the command reads its input or probes; rule folders are loaded (and checked) now.
+    func engine() throws -> ClassifyEngine {
+        if !noBuiltinRules && directories.isEmpty { return ClassifyEngine(loadingElsewhere: RuleLibrary.builtin) }
+        return ClassifyEngine(ruleSet: try load())
+    }
+
     /// The rule set, or a one-line configuration error naming the first problem.
     func load() throws -> RuleSet {
         let (set, issues) = try RuleLibrary.load(includeBuiltin: !noBuiltinRules, directories: directories)

@@ -91,8 +91,7 @@ struct Classify: ParsableCommand {
         }
         let pairing = try links.checked()
         if pairing != nil && batchFile != nil { throw InputError(.usage, "--issue-link is for one report, not --batch") }
-        let ruleSet = try ruleOptions.load()
-        let engine = ClassifyEngine(ruleSet: ruleSet)
+        let engine = batchFile == nil ? try ruleOptions.engine() : ClassifyEngine(ruleSet: try ruleOptions.load())
 
         if let batchFile {
             let input: FileHandle

@@ -182,10 +182,11 @@ public struct DiagnoseCommand: ParsableCommand {
         let pairing = try links.checked()
         // An unknown or missing provider is the first thing to say, before rules load or the Sandbox starts.
         let provider = try settings.requireProvider()
+        if !settings.isDatabase { Libcurl.loadInBackground() }
         if !settings.isDatabase { _ = try definition(provider) }
         let server = sandbox && !settings.isDatabase ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
-        let engine = ClassifyEngine(ruleSet: try ruleOptions.load())
+        let engine = try ruleOptions.engine()
         let diagnosis: Diagnosis
         switch try makePlan(engine: engine, sandbox: server, standardInput: standardInput) {
         case let .http(runner):

@@ -263,6 +263,7 @@ public struct DiagnosisRunner: Sendable {
         if definition.steps.isEmpty { return offline() }
         var state = RunState(runner: self)
         while let round = state.nextRound() {
+            if round.number == 1 { prepareWhileProbing(round) }
             state.absorb(round, prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
         }
         return state.finish()
@@ -274,9 +275,22 @@ public struct DiagnosisRunner: Sendable {
         if definition.steps.isEmpty { return offline() }
         var state = RunState(runner: self)
         while let round = state.nextRound() {
+            if round.number == 1 { prepareWhileProbing(round) }
             state.absorb(round, await prober.performAll(round.requests, maxConcurrent: max(1, round.requests.count)))
         }
         return state.finish()
+    }
+
+    /// What every run needs once its probes are back, made on another thread while the first
+    /// round is out (a one-off `diagnose` process would otherwise do it after the slowest answer):
+    /// the redaction of the probe URLs (ICU's first regex compile) and the rule-id lookup.
+    private func prepareWhileProbing(_ round: DiagnosisRound) {
+        let urls = round.displayURLs, engine = engine
+        DispatchQueue.global(qos: .userInitiated).async {
+            Redactor.prepare(urls)
+            // The rules may still be loading (ClassifyEngine(loadingElsewhere:)): waited for here, not before the probes.
+            engine.ruleSet.prepareIDLookup()
+        }
     }
 
     /// The same through any transport, e.g. a `ProbeEngine` shared by many diagnoses (`check`).

@@ -87,15 +87,47 @@ public struct Report: Sendable {
     }
 }
 
+/// A rule set being loaded on another thread; `classifier` waits for it.
+private final class RulesLoadingElsewhere: @unchecked Sendable {
+    private let group = DispatchGroup()
+    // Written once on the loading thread before `leave()`; read only after `wait()`.
+    private var loaded: Classifier?
+
+    init(_ load: @escaping @Sendable () -> RuleSet) {
+        group.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            loaded = Classifier(ruleSet: load())
+            group.leave()
+        }
+    }
+
+    var classifier: Classifier {
+        group.wait()
+        return loaded!
+    }
+}
+
 /// Evidence in, report out: fact extraction plus the rule set.
 public struct ClassifyEngine: Sendable {
-    public let classifier: Classifier
+    public var classifier: Classifier { ready ?? loading!.classifier }
     public var extractor: FactExtractor
     /// The `generatedAt` of every report made (nil: the moment each report is made).
     public var generatedAt: Date?
+    private let ready: Classifier?
+    private let loading: RulesLoadingElsewhere?
 
     public init(ruleSet: RuleSet, extractor: FactExtractor = FactExtractor()) {
-        classifier = Classifier(ruleSet: ruleSet)
+        ready = Classifier(ruleSet: ruleSet)
+        loading = nil
+        self.extractor = extractor
+    }
+
+    /// The rules are loaded on another thread from now on, and the first use of them waits: a
+    /// one-off command reads its input, or sends its probes, meanwhile. Only for loads that
+    /// cannot fail (the built-in set), since nothing can be thrown from here.
+    public init(loadingElsewhere load: @escaping @Sendable () -> RuleSet, extractor: FactExtractor = FactExtractor()) {
+        ready = nil
+        loading = RulesLoadingElsewhere(load)
         self.extractor = extractor
     }
 

@@ -244,6 +244,14 @@ public enum Redactor {
 
     private static let memo = RedactionMemo()
 
+    /// Redacts these texts ahead of need: the trigger automaton is built, the patterns they need
+    /// compiled (ICU's first compile costs milliseconds) and the results remembered. A diagnosis
+    /// does it on another thread while its probes are out. Redaction is pure, so an early result
+    /// is the result.
+    public static func prepare(_ texts: [String]) {
+        for text in texts { _ = redact(text) }
+    }
+
     private static func redact(_ text: String, applicable: UInt64) -> String {
         var result = text
         for (index, pattern) in patterns.enumerated() where applicable & (1 << UInt64(index)) != 0 {

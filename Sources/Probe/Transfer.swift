@@ -1,4 +1,5 @@
 import CCurl
+import Dispatch
 import EvidenceModel
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,13 @@ public enum Libcurl {
                 + "or name the library file in AUTHDOCTOR_LIBCURL"
         }
         return "libcurl could not be initialised (curl_global_init failed)"
+    }
+
+    /// Starts loading libcurl on another thread (the loader maps it and its TLS libraries: a
+    /// millisecond or more) while the caller reads its provider file and rules; `problem` and
+    /// `requireLoaded` then wait for it to end, if it has not.
+    public static func loadInBackground() {
+        DispatchQueue.global(qos: .userInitiated).async { _ = CurlGlobal.initialized }
     }
 
     /// Throws `problem` as an EX_UNAVAILABLE error; call before the first probe of a command.

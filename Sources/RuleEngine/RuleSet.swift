@@ -221,6 +221,11 @@ public final class RuleSet: Sendable {
         rules.filter { $0.when.holds(in: facts) }.map(\.id)
     }
 
+    /// Builds the id lookup `rule(id:)` uses (a table over every rule id) ahead of need.
+    public func prepareIDLookup() {
+        _ = rule(id: "")
+    }
+
     public func rule(id: String) -> Rule? {
         let table = idTable.load() ?? idTable.storeIfNil(IDTable(store))
         return table.positions[id].map { store[$0] }

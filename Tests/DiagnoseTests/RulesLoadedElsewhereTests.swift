@@ -1,0 +1,62 @@
+import AuthDoctorTestSupport
+import Diagnose
+import EvidenceModel
+import Foundation
+import RuleEngine
+import XCTest
+
+/// Issue 18: a one-off `diagnose` or `classify` loads the built-in rules on another thread while
+/// it reads its input or probes (`ClassifyEngine(loadingElsewhere:)`), and prepares the redaction
+/// of its probe URLs meanwhile (`Redactor.prepare`). Neither may change a report.
+final class RulesLoadedElsewhereTests: XCTestCase {
+    func testAnEngineLoadingElsewhereReportsAsOneLoadedNow() throws {
+        let now = ClassifyEngine(ruleSet: RuleLibrary.builtin())
+        let elsewhere = ClassifyEngine(loadingElsewhere: RuleLibrary.builtin)
+        XCTAssertEqual(elsewhere.ruleSet.ruleCount, now.ruleSet.ruleCount)
+        XCTAssertGreaterThan(now.ruleSet.ruleCount, 1000)
+        for (fixture, failure, _) in ReportSchemaTests.cases {
+            let text = try TestPaths.fixture(fixture)
+            let format = try XCTUnwrap(EvidenceLoader.format(forPath: fixture), fixture)
+            let evidences = try EvidenceLoader.load(text, format: format, source: fixture, provider: ExampleRunner.provider(forFixture: fixture))
+            let a = now.report(for: evidences, source: fixture), b = elsewhere.report(for: evidences, source: fixture)
+            XCTAssertEqual(a.findings.map(\.rule), b.findings.map(\.rule), fixture)
+            XCTAssertEqual(b.findings.first?.failure, failure, fixture)
+        }
+    }
+
+    /// The first use waits for the load: the loader runs once, however many threads ask at once.
+    func testTheLoadRunsOnceAndEveryUserWaitsForIt() {
+        let calls = Counter()
+        let engine = ClassifyEngine(loadingElsewhere: {
+            calls.increment()
+            Thread.sleep(forTimeInterval: 0.05)
+            return RuleLibrary.builtin()
+        })
+        let counts = ConcurrentSlots<Int>(count: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { i in counts.set(i, engine.ruleSet.ruleCount) }
+        XCTAssertEqual(calls.value, 1)
+        XCTAssertEqual(counts.values.count, 4)
+        XCTAssertEqual(Set(counts.values).count, 1)
+        XCTAssertGreaterThan(counts.values.first ?? 0, 1000)
+    }
+
+    /// Redaction prepared ahead gives what redaction asked later gives.
+    func testPreparedRedactionIsTheRedaction() {
+        let urls = ["https://graph.facebook.com/v19.0/me?access_token=EAAFAKEnotarealtoken123&fields=id",
+                    "https://oauth2.googleapis.com/tokeninfo?access_token=ya29.FAKE-not-a-real-token",
+                    "https://api.hubapi.com/crm/v3/objects/contacts?limit=1"]
+        let expected = urls.map(Redactor.redact)
+        Redactor.prepare(urls)
+        XCTAssertEqual(urls.map(Redactor.redact), expected)
+        XCTAssertFalse(expected[0].contains("EAAFAKE"))
+        XCTAssertFalse(expected[1].contains("ya29.FAKE"))
+        XCTAssertEqual(expected[2], urls[2])
+    }
+}
+
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
