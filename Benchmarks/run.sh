@@ -10,6 +10,7 @@ bench=.build-static/release/authdoctor-bench
 echo "machine: $(nproc) cores, $(uname -srm)"
 "$bench" rules 20
 "$bench" oneshot "$bin" 30
+"$bench" diagnose "$bin" 30 100
 "$bench" batch "$n" 1
 "$bench" batch "$n" "$(nproc)"
 "$bench" links 10000
