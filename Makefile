@@ -97,7 +97,7 @@ test: deps-test embed
 # browser refused; then the operator console (sign in, overview, a connection, links, paste evidence);
 # screenshots of every page under .build/browser-test/ (the folders are printed).
 test-browser: deps-browser
-	@[ -x $(DEBUG_BIN) ] || { $(SWIFT) build || $(SWIFT) build; }
+	@[ -x $(DEBUG_BIN) ] && [ -x $(DEBUG_BIN)-serve ] || { $(SWIFT) build || $(SWIFT) build; }
 	$(PYTHON) Tests/browser/link_flow_test.py $(DEBUG_BIN)
 	$(PYTHON) Tests/browser/console_test.py $(DEBUG_BIN)
 

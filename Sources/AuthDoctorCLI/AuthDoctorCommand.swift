@@ -32,8 +32,8 @@ public struct AuthDoctorCommand: ParsableCommand {
           authdoctor links issue --client "Acme Ltd" --sources facebook,google-ads
           authdoctor history shop-ads --db authdoctor.sqlite
 
-        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 69 libcurl or libpq \
-        missing; 78 bad rule files; \
+        Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 69 libcurl, libpq or \
+        authdoctor-serve missing; 78 bad rule files; \
         `rules lint` exits 78 and `rules test` exits 1 when they find problems.
 
         Environment:

@@ -72,7 +72,11 @@ package struct ServeCommand: ParsableCommand {
               --oauth-client google=123-abc.apps.googleusercontent.com \\
               --oauth-client hubspot=0a1b2c3d-aaaa-bbbb-cccc-0123456789ab
 
-        Exit status: 0 stopped cleanly (Ctrl-C or SIGTERM); 64 bad usage; 69 the port is in use; \
+        The server is in the authdoctor-serve executable, which must sit beside authdoctor (`make \
+        install` puts both in place); this command replaces itself with it.
+
+        Exit status: 0 stopped cleanly (Ctrl-C or SIGTERM); 64 bad usage; 69 the port is in use, or \
+        authdoctor-serve is missing; \
         71 another system error; 74 the database cannot be opened; 78 a missing client secret or a bad provider file.
         """
     )

@@ -1,5 +1,6 @@
 import EvidenceModel
 import Foundation
+import RuleEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,29 +10,49 @@ import Glibc
 /// faster (issue 18); `serve`, and `demo` with its link-flow part, replace this process with it.
 package enum ServerExecutable {
     package static let name = "authdoctor-serve"
+    /// Set for the exec: the build the hand-over came from (its rules and engine digest). The
+    /// server refuses another build's hand-over, and `authdoctor` never hands over twice.
+    package static let handOverVariable = "AUTHDOCTOR_HANDED_OVER_FROM"
 
-    /// Replaces this process with `authdoctor-serve`, given this process's own arguments: same
-    /// process id, standard streams and environment, so signals and exit statuses reach the server.
+    /// Replaces this process with `authdoctor-serve` from beside this executable, given this
+    /// process's own arguments byte for byte: same process id, standard streams and environment,
+    /// so signals and exit statuses reach the server.
     package static func handOver() throws(InputError) -> Never {
-        guard let path = locate() else {
-            throw InputError(.unavailable, "this command runs the link server, which is in the \(name) executable, and there is none "
-                + "beside \(ownPath() ?? "authdoctor") nor on PATH: build it (`swift build`) or install both (`make install`)")
+        if ProcessInfo.processInfo.environment[handOverVariable] != nil {
+            // authdoctor-serve is (or runs) an authdoctor without the server: exec'ing again would loop.
+            throw InputError(.unavailable, "\(name) handed this command back to authdoctor: reinstall both from one build (`make install`)")
         }
-        let arguments = [path] + CommandLine.arguments.dropFirst()
-        var argv = arguments.map { strdup($0) } + [nil]
+        let own = ownPath()
+        guard let path = own.map({ ($0 as NSString).deletingLastPathComponent + "/" + name }), isRunnable(path) else {
+            throw InputError(.unavailable, "this command runs the link server, which is in the \(name) executable, and there is none "
+                + "beside \(own ?? "authdoctor"): build both (`swift build`) or install both (`make install`)")
+        }
+        setenv(handOverVariable, RuleSnapshot.builtinKey, 1)
+        // The original argv (not CommandLine.arguments, which went through String decoding), with argv[0] replaced.
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
+        for index in 1..<Int(CommandLine.argc) { argv.append(CommandLine.unsafeArgv[index]) }
+        argv.append(nil)
         execv(path, &argv)
         let reason = String(cString: strerror(errno))
-        for pointer in argv { free(pointer) }
+        free(argv[0])
+        unsetenv(handOverVariable)
         throw InputError(.unavailable, "cannot start \(path): \(reason)")
     }
 
-    /// Beside this executable first (a build tree, an install prefix), then on PATH.
-    static func locate() -> String? {
-        var candidates: [String] = []
-        if let own = ownPath() { candidates.append((own as NSString).deletingLastPathComponent + "/" + name) }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        candidates += path.split(separator: ":").map { String($0) + "/" + name }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// In `authdoctor-serve`: a hand-over from another build (a stale binary beside a rebuilt one)
+    /// is refused, since its flags and rules may differ.
+    package static func checkHandOver() throws(InputError) {
+        guard let from = ProcessInfo.processInfo.environment[handOverVariable] else { return }
+        unsetenv(handOverVariable)
+        if from != RuleSnapshot.builtinKey {
+            throw InputError(.unavailable, "\(name) beside authdoctor is from another build: rebuild both (`swift build`) or reinstall both (`make install`)")
+        }
+    }
+
+    /// A regular file this process may execute (a directory of that name is not one).
+    static func isRunnable(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
     }
 
     /// This process's executable, symbolic links resolved (`/proc/self/exe`).

@@ -56,7 +56,7 @@ public enum RuleSnapshot {
     /// finds the cache without decoding or hashing the rule texts.
     /// The build's digest covers the code that compiles rules and their index too (RuleEngine,
     /// EvidenceModel), so a new build never reads an index an older one worked out.
-    static var builtinKey: String {
+    public static var builtinKey: String {
         var hash: UInt64 = 0xcbf29ce484222325
         for byte in (format + "|" + EmbeddedFiles.snapshotDigest).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
         return "b" + String(hash, radix: 16)
@@ -252,10 +252,16 @@ public enum RuleSnapshot {
     static func prune(_ directory: String, keeping current: String) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return }
+        func written(_ path: String) -> Date { ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast }
+        // A process that ended while writing (a command that failed early while its rules loaded on
+        // another thread) leaves its temporary file: gone once it is an hour old.
+        for name in names where name.hasPrefix("rules-") && name.hasSuffix(".tmp") {
+            let path = directory + "/" + name
+            if written(path) < Date(timeIntervalSinceNow: -3600) { try? fm.removeItem(atPath: path) }
+        }
         // `.json`: the snapshots of earlier versions, pruned like the rest.
         let snapshots = names.filter { $0.hasPrefix("rules-") && ($0.hasSuffix(".bin") || $0.hasSuffix(".json")) }.map { directory + "/" + $0 }
         guard snapshots.count > kept else { return }
-        func written(_ path: String) -> Date { ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast }
         let byAge = snapshots.map { ($0, written($0)) }.sorted { $0.1 > $1.1 }
         for (path, _) in byAge.dropFirst(kept) where path != current { try? fm.removeItem(atPath: path) }
     }

@@ -16,6 +16,7 @@ import Sandbox
 /// authorization-link walk of `demo`. `authdoctor` hands those commands over to this executable.
 public enum ServerCommands {
     public static func install() {
+        do { try ServerExecutable.checkHandOver() } catch { AuthDoctorCommand.fail(error.message, code: error.exitCode) }
         ServeCommand.server = { try $0.runServer() }
         LinkFlowDemo.walk = LinkFlowDemo.run
     }

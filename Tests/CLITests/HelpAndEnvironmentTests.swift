@@ -30,7 +30,7 @@ final class HelpTests: XCTestCase {
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("  classify ") }, "lists classify")
         XCTAssertTrue(lines.contains { $0.hasPrefix("  rules ") }, "lists rules")
-        XCTAssertTrue(result.stdoutText.contains("Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 69 libcurl or libpq missing; 78 bad rule files;"), result.stdoutText)
+        XCTAssertTrue(result.stdoutText.contains("Exit status: 0 done; 64 bad usage; 65 malformed input; 66 missing input; 69 libcurl, libpq or authdoctor-serve missing; 78 bad rule files;"), result.stdoutText)
     }
 
     func testClassifyHelpShowsExamplesAndOptions() throws {

@@ -40,7 +40,8 @@ final class ServerExecutableTests: XCTestCase {
         let lone = directory.appendingPathComponent("bin/authdoctor")
         try FileManager.default.createDirectory(at: lone.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: CLI.binary, to: lone)
-        let path: [String: String?] = ["PATH": "/usr/bin:/bin"]
+        // Only what is beside the binary counts, never PATH.
+        let path: [String: String?] = ["PATH": TestPaths.productsDirectory.path + ":/usr/bin:/bin"]
         let db = directory.appendingPathComponent("links.sqlite").path
 
         for arguments in [["serve", "--sandbox", "--port", "0", "--db", db], ["demo"]] {
@@ -64,5 +65,36 @@ final class ServerExecutableTests: XCTestCase {
         XCTAssertEqual(classify.status, 0, classify.summary)
         let sandboxOnly = try ProcessRunner.run(lone, ["demo", "--only", "facebook-healthy", "--format", "json"], environment: path, timeout: 120)
         XCTAssertEqual(sandboxOnly.status, 0, "a demo narrowed by --only has no link flow: \(sandboxOnly.summary)")
+
+        // A directory of that name is not an executable.
+        try FileManager.default.createDirectory(at: lone.deletingLastPathComponent().appendingPathComponent("authdoctor-serve"),
+                                                withIntermediateDirectories: true)
+        let directory_ = try ProcessRunner.run(lone, ["serve", "--sandbox", "--port", "0", "--db", db], environment: path, timeout: 60)
+        XCTAssertEqual(directory_.status, 69, directory_.summary)
+        XCTAssertEqual(directory_.stderrText.split(separator: "\n").count, 1, directory_.summary)
+    }
+
+    /// A hand-over that comes back (authdoctor-serve replaced by something that runs authdoctor) ends
+    /// with one line instead of a loop; authdoctor-serve refuses a hand-over from another build.
+    func testAHandOverNeverLoopsAndNeverCrossesBuilds() throws {
+        let db = try makeTemporaryDirectory(self).appendingPathComponent("links.sqlite").path
+        let again = try CLI.run(["serve", "--sandbox", "--port", "0", "--db", db], environment: ["AUTHDOCTOR_HANDED_OVER_FROM": "b0123"])
+        assertOneLineError(again, status: 69, mentions: ["handed this command back"])
+        let stale = try ProcessRunner.run(Self.serverBinary, ["serve", "--sandbox", "--port", "0", "--db", db],
+                                          environment: ["AUTHDOCTOR_HANDED_OVER_FROM": "b-another-build"], timeout: 60)
+        assertOneLineError(stale, status: 69, mentions: ["another build"])
+    }
+
+    /// A symbolic link to authdoctor elsewhere (as a package's bin/ link farm makes) finds the
+    /// server beside the real binary.
+    func testASymlinkedBinaryFindsTheServerBesideTheRealOne() throws {
+        let directory = try makeTemporaryDirectory(self)
+        let link = directory.appendingPathComponent("bin/authdoctor")
+        try FileManager.default.createDirectory(at: link.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: CLI.binary)
+        let serve = try ServeProcess(["--sandbox", "--port", "0", "--db", directory.appendingPathComponent("links.sqlite").path], binary: link)
+        XCTAssertEqual(Prober().perform(ProbeRequest(url: serve.url + "/healthz")).status, 200)
+        let log = serve.stop()
+        XCTAssertEqual(serve.process.terminationStatus, 0, log)
     }
 }
