@@ -373,6 +373,8 @@ public enum LooseStructure {
             var quoted: UInt8?
             if (bytes[k] == UInt8(ascii: "u") || bytes[k] == UInt8(ascii: "b")), k + 1 < end, bytes[k + 1] == UInt8(ascii: "'") || bytes[k + 1] == UInt8(ascii: "\"") { k += 1 }
             if bytes[k] == UInt8(ascii: "\"") || bytes[k] == UInt8(ascii: "'") { quoted = bytes[k]; k += 1 }
+            // A quote as the last byte (a dump cut off there) starts no key (fuzzer, seed 1160864217).
+            guard k < end else { return false }
             if bytes[k] == UInt8(ascii: ":") && quoted == nil { k += 1 }
             let s = k
             while k < end, Self.isIdentByte(bytes[k]) { k += 1 }

@@ -23,6 +23,25 @@ final class HostileEvidenceTests: XCTestCase {
         XCTAssertLessThan(large, max(small, 0.05) * 30, "20k: \(small) s, 200k: \(large) s")
     }
 
+    /// A loose object dump cut off at any byte, a quote opening the next key included, is read
+    /// without trapping (fuzzer, seed 1160864217: `{ api_key: ...\n  "` ended the body).
+    func testLooseDumpsCutAtEveryByteAreReadWithoutATrap() {
+        let dumps = ["{\napi_key: FAKEnotarealkey0123\n  \"error\": \"invalid_grant\", 'code': 190, u'type': b'OAuthException'\n}",
+                     "{:error=>\"invalid_grant\", :error_description=>\"Bad Request\"}",
+                     "GraphResponse{error: {HttpStatus: 400, errorCode: 190, subErrorCode: 460, errorType: OAuthException}}"]
+        for dump in dumps {
+            let bytes = Array(dump.utf8)
+            for cut in 1...bytes.count {
+                let text = String(decoding: bytes[..<cut], as: UTF8.self)
+                let body = ResponseSnapshot(status: 400, headers: [(name: "Content-Type", value: "application/json")], body: text)
+                _ = FactExtractor().facts(for: Evidence(kind: .response, responses: [body]))
+                _ = FactExtractor().facts(for: Evidence(kind: .text, text: text))
+            }
+        }
+        let whole = FactExtractor().facts(for: Evidence(kind: .text, text: dumps[0]))
+        XCTAssertEqual(whole.string("body.error"), "invalid_grant", "the whole dump is still read")
+    }
+
     /// An unterminated secret member is secret to the end of the text.
     func testUnterminatedSecretMemberIsRedactedToTheEnd() {
         let text = #"{"error":"x","access_token":"ya29.FAKE-SECRETVALUE0123456789"#
