@@ -182,8 +182,10 @@ public struct DiagnoseCommand: ParsableCommand {
         let pairing = try links.checked()
         // An unknown or missing provider is the first thing to say, before rules load or the Sandbox starts.
         let provider = try settings.requireProvider()
-        if !settings.isDatabase { Libcurl.loadInBackground() }
-        if !settings.isDatabase { _ = try definition(provider) }
+        if !settings.isDatabase {
+            Libcurl.loadInBackground()
+            _ = try definition(provider)
+        }
         let server = sandbox && !settings.isDatabase ? try InProcessSandbox.start() : nil
         defer { server?.stop() }
         let engine = try ruleOptions.engine()

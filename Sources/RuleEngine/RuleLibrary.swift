@@ -83,11 +83,7 @@ public enum RuleLibrary {
     public static func load(includeBuiltin: Bool = true, directories: [String] = [], checkBuiltin: Bool = false) throws(InputError) -> (RuleSet, [LintIssue]) {
         // The usual case, the built-in set alone: straight from its snapshot, index included, each
         // rule decoded when first needed (the layer path below decodes and indexes them all).
-        if includeBuiltin, !checkBuiltin, directories.isEmpty,
-           let set = RuleSnapshot.loadSet(key: RuleSnapshot.builtinKey, version: RuleSnapshot.builtinVersion) {
-            lastLoaded.keep(set)
-            return (set, [])
-        }
+        if includeBuiltin, !checkBuiltin, directories.isEmpty, let set = builtinFromSnapshot() { return (set, []) }
         var layers: [Layer] = []
         if includeBuiltin { layers.append(checkBuiltin ? Layer(files: builtinRuleFiles(), check: true) : .builtin) }
         for directory in directories { layers.append(Layer(files: try ruleFiles(in: directory), check: true)) }
@@ -102,11 +98,14 @@ public enum RuleLibrary {
     /// The built-in set alone, which cannot fail (the tests prove it clean): from its snapshot,
     /// else parsed from the embedded files.
     public static func builtin() -> RuleSet {
-        if let set = RuleSnapshot.loadSet(key: RuleSnapshot.builtinKey, version: RuleSnapshot.builtinVersion) {
-            lastLoaded.keep(set)
-            return set
-        }
+        if let set = builtinFromSnapshot() { return set }
         let (set, _) = assemble([.builtin])
+        lastLoaded.keep(set)
+        return set
+    }
+
+    private static func builtinFromSnapshot() -> RuleSet? {
+        guard let set = RuleSnapshot.loadSet(key: RuleSnapshot.builtinKey, version: RuleSnapshot.builtinVersion) else { return nil }
         lastLoaded.keep(set)
         return set
     }

@@ -48,9 +48,9 @@ final class RulesLoadedElsewhereTests: XCTestCase {
 
     /// Redaction prepared ahead (on another thread, as a diagnosis does) gives the redacted texts.
     func testPreparedRedactionIsTheRedaction() {
-        let token = "EAAFAKEnotarealtoken\(Int.random(in: 100_000...999_999))"
+        let token = "FAKE-not-a-real-token-\(Int.random(in: 100_000...999_999))"
         let urls = ["https://graph.facebook.com/v19.0/me?access_token=\(token)&fields=id",
-                    "https://oauth2.googleapis.com/tokeninfo?access_token=ya29.FAKE-not-a-real-\(token)",
+                    "https://oauth2.googleapis.com/tokeninfo?access_token=\(token)-google",
                     "https://api.hubapi.com/crm/v3/objects/contacts?limit=1"]
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async { Redactor.prepare(urls); done.signal() }
