@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
+        // ICU's data trimmed to what authdoctor uses, for the static binaries (see icu-data.S).
+        .target(name: "CICUData", exclude: ["data"], cSettings: [.headerSearchPath("data")]),
         // libcurl's headers (apt libcurl4-openssl-dev) at build time; the library itself is loaded with
         // dlopen when the first probe needs it (Sources/CCurl/CCurl.c).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("dl")]),
@@ -78,8 +80,8 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
-        .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI"]),
-        .executableTarget(name: "authdoctor-serve", dependencies: ["AuthDoctorCLI", "ServeCLI"]),
+        .executableTarget(name: "authdoctor", dependencies: ["AuthDoctorCLI", "CICUData"]),
+        .executableTarget(name: "authdoctor-serve", dependencies: ["AuthDoctorCLI", "ServeCLI", "CICUData"]),
         .executableTarget(name: "authdoctor-bench", dependencies: ["Diagnose", "RuleEngine", "EvidenceModel", "Probe", "Sandbox", "Links", "LinkServer"]),
         .target(name: "AuthDoctorTestSupport", dependencies: ["EvidenceModel"], path: "Tests/AuthDoctorTestSupport"),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "AuthDoctorTestSupport"]),

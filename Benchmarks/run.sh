@@ -8,6 +8,14 @@ make --no-print-directory release >/dev/null
 bin=.build-static/release/authdoctor
 bench=.build-static/release/authdoctor-bench
 echo "machine: $(nproc) cores, $(uname -srm)"
+# Footprint: as built, and as make install puts it (stripped).
+command -v strip >/dev/null || { echo "footprint: needs strip (binutils)"; exit 1; }
+for name in authdoctor authdoctor-serve; do
+  stripped=$(mktemp)
+  strip -o "$stripped" ".build-static/release/$name"
+  echo "binary $name: $(( $(stat -c %s ".build-static/release/$name") / 1000000 )) MB, $(( $(stat -c %s "$stripped") / 1000000 )) MB stripped"
+  rm -f "$stripped"
+done
 "$bench" rules 20
 "$bench" oneshot "$bin" 30
 "$bench" diagnose "$bin" 30 100
