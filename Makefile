@@ -78,6 +78,7 @@ test: deps-test embed
 	@$(DEBUG_BIN) rules score --min 95 fixtures/real/*.jsonl > .build/score-tuning.txt || { cat .build/score-tuning.txt; exit 1; }
 	@echo "real corpus, tuning:   $$(sed -n 2p .build/score-tuning.txt)"
 	@echo "real corpus, held out: $$($(DEBUG_BIN) rules score fixtures/real/holdout/*.jsonl | sed -n 2p)"
+	@echo "real corpus, pending:  $$($(DEBUG_BIN) rules score fixtures/real/pending/*.jsonl | sed -n 2p)"
 	@# A throwaway PostgreSQL on 127.0.0.1 for the database diagnosis and PostgreSQL store tests (scripts/pg-test-server.sh).
 	@set -e; pgenv=$$(bash scripts/pg-test-server.sh start); eval "$$pgenv"; trap 'bash scripts/pg-test-server.sh stop "$$PGTEST_DIR"' EXIT; \
 	  AUTHDOCTOR_PG_TEST_PORT=$$PGTEST_PORT AUTHDOCTOR_PG_TEST_LOADER_PASSWORD=$$PGTEST_LOADER_PASSWORD \
