@@ -280,7 +280,8 @@ enum Prose {
         #"\bHTTP(?:/\d(?:\.\d)?)?(?: Error| error| status| Status)?[ :]+([45]\d\d)\b"#,
         // `… failed with status code 403`; .NET's `Response status code does not indicate success: 401 (…)`.
         #"(?i)\b(?:status(?:[ _-]?code)?|http[ _-]?status(?:[ _-]?code)?|response[ _-]?code|http[ _-]?code|httperror|error code|returned(?: (?:http )?(?:status )?code)?|responded with|failed with|received|got a?|does not indicate success)\s*[:=]?\s*\(?([45]\d\d)\b(?![.,]\d)"#,
-        #"(?i)\b([45]\d\d)\s*[-:(]?\s*(?:Unauthori[sz]ed|Forbidden|Bad Request|Not Found|Too Many Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|Request Time-?out|Payment Required|Precondition Failed|Conflict)\b"#,
+        // Not a log timestamp's milliseconds: in `15:28:27,511 Internal Server Error`, .511 is the time, not the status.
+        #"(?i)(?<!\d[.,:])\b([45]\d\d)\s*[-:(]?\s*(?:Unauthori[sz]ed|Forbidden|Bad Request|Not Found|Too Many Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|Request Time-?out|Payment Required|Precondition Failed|Conflict)\b"#,
         #"(?<![#\w])\(([45]\d\d)\)"#,
         #"(?i)\bcode[\"']?\s*[:=]\s*([45]\d\d)\b(?![.,]\d)"#,  // bareCodePattern
         // Segment's delivery outcome codes: `errors.discarded.401`.

@@ -201,7 +201,8 @@ final class TextEvidenceTests: XCTestCase {
             XCTAssertEqual(facts(text).int("http.status"), status, text)
         }
         // Numbers that are not statuses.
-        for text in ["Error 190 happened at 10:45", "retry 403 times", "version 4.0.401", "(#100) Invalid parameter"] {
+        for text in ["Error 190 happened at 10:45", "retry 403 times", "version 4.0.401", "(#100) Invalid parameter",
+                     "2024-05-01 15:28:27,511 Internal Server Error from upstream", "12:00:00.503 Service Unavailable (retrying)"] {
             XCTAssertNil(facts(text).int("http.status"), text)
         }
     }
