@@ -4,10 +4,11 @@
 The static Swift runtime links all of ICU's data (icudt76_dat, 34 MB: every locale's collation,
 currency, unit, language and region names, 200 legacy charset converters, transliterators).
 authdoctor formats dates in en_US_POSIX and runs regular expressions; it never collates by locale,
-converts legacy charsets or spells out locale, currency or unit names. This keeps ICU's package format
-and drops those trees (keeping the root collator and English currency names), so ICU falls back to root (or reports a missing resource) for anything dropped,
-as it does for a locale it has no data for. Tests/CLITests/ICUDataTests.swift links ICU with the
-result and checks what authdoctor needs from it (dates, time zones, regular expressions).
+converts legacy charsets or spells out locale, currency or unit names. This keeps ICU's package
+format and drops those trees (keeping the root collator and English currency names), so ICU falls
+back to root (or reports a missing resource) for anything dropped, as it does for a locale it has no
+data for. Tests/CLITests/ICUDataTests.swift links ICU with the result and checks what authdoctor
+needs from it (dates, time zones, collation, regular expressions).
 
 Usage: scripts/trim-icu-data.py [--drop TREE]... [ARCHIVE] OUTPUT
 ARCHIVE defaults to the toolchain's lib_FoundationICU.a (swift_static), whose member
@@ -101,6 +102,11 @@ def items(data):
 DROPPED = set()
 
 
+def root_or_english(item, *shared):
+    """A tree's root bundle, its shared pieces and the English locales (en, en_US_POSIX, ...)."""
+    return item in ("root.res", "pool.res", "res_index.res") + shared or item == "en.res" or item.startswith("en_")
+
+
 def keep(name):
     parts = name.split("/")
     if len(parts) == 3 and parts[1] in DROPPED:
@@ -111,11 +117,11 @@ def keep(name):
     tree, item = parts[1], parts[2]
     if tree == "zone":
         # Time-zone names for root and English only (dates are written in en_US_POSIX).
-        return item in ("root.res", "pool.res", "res_index.res", "tzdbNames.res") or item == "en.res" or item.startswith("en_")
+        return root_or_english(item, "tzdbNames.res")
     if tree == "curr":
         # Number formatting (which date formatting sets up) reads the locale's currency symbols:
         # root and English; other locales fall back to root.
-        return item in ("root.res", "pool.res", "res_index.res", "supplementalData.res") or item == "en.res" or item.startswith("en_")
+        return root_or_english(item, "supplementalData.res")
     if tree == "coll":
         # The root collator only (0.9 MB): a later localized comparison still works, in root order.
         return item in ("root.res", "ucadata.icu", "res_index.res")
