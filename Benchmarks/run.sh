@@ -21,6 +21,9 @@ done
 "$bench" diagnose "$bin" 30 100
 "$bench" batch "$n" 1
 "$bench" batch "$n" "$(nproc)"
+"$bench" batch "$n" "$(nproc)" repeating-no-memo
+"$bench" batch "$n" "$(nproc)" unique
+"$bench" batch "$n" "$(nproc)" unique-no-memo
 "$bench" links 10000
 "$bench" serve 32 20000
 "$bench" console 10000 10 30

@@ -12,11 +12,16 @@ public struct BatchClassifier: Sendable {
     public let writer: JSONReportWriter
     /// Include every (redacted) fact in each report line (`--show-facts`).
     public var keepFacts = false
+    /// Records whose read facts repeat an earlier record's reuse its report (BatchMemo). Off only
+    /// to compare against (tests, `authdoctor-bench batch`).
+    public var memoize = true
 
     public struct Summary: Sendable {
         public var records = 0
         public var errors = 0
         public var byFailure: [String: Int] = [:]
+        /// Records whose report was reused from an earlier record with the same read facts (BatchMemo).
+        public var reused = 0
         public init() {}
     }
 
@@ -43,7 +48,7 @@ public struct BatchClassifier: Sendable {
     }
 
     func classifyLine(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, engine: ClassifyEngine, writer: JSONReportWriter,
-                      into out: inout JSONWriter, summary: inout Summary) {
+                      memo: BatchMemo? = nil, into out: inout JSONWriter, summary: inout Summary) {
         summary.records += 1
         let json: JSONValue
         do {
@@ -72,7 +77,30 @@ public struct BatchClassifier: Sendable {
             out.bytes.append(0x0A)
             return
         }
-        let report = engine.report(for: [record.evidence], source: nil, id: id, keepFacts: keepFacts)
+        let evidences = [record.evidence]
+        let factSets = [engine.extractor.facts(for: record.evidence)]
+        // Not with --show-facts (every fact is shown), nor when the text names a secret: the
+        // scrubbing then depends on more than the read facts.
+        if let memo, !keepFacts, memo.wanted(), ClassifyEngine.namedSecrets(in: evidences, factSets: factSets).isEmpty {
+            let key = memo.key(kind: record.evidence.kind.rawValue, facts: factSets[0])
+            let entry: BatchMemo.Entry
+            if let hit = memo[key] {
+                entry = hit
+                summary.reused += 1
+            } else {
+                let report = engine.report(for: evidences, factSets: factSets, source: nil, id: id, keepFacts: false)
+                var tail = JSONWriter(capacity: 4096)
+                writer.writeTail(report, into: &tail)
+                entry = BatchMemo.Entry(tail: tail.bytes, failure: report.findings.first?.failure ?? "none")
+                memo.store(entry, for: key)
+            }
+            summary.byFailure[entry.failure, default: 0] += 1
+            writer.writeHead(id: id, into: &out)
+            out.rawBytes(entry.tail)
+            out.bytes.append(0x0A)
+            return
+        }
+        let report = engine.report(for: evidences, factSets: factSets, source: nil, id: id, keepFacts: keepFacts)
         summary.byFailure[report.findings.first?.failure ?? "none", default: 0] += 1
         writer.write(report, into: &out)
         out.bytes.append(0x0A)
@@ -87,14 +115,15 @@ public struct BatchClassifier: Sendable {
         let workers = max(1, jobs)
         // Worker i's engine and writer; the first worker's are this classifier's, the others are
         // made by their own thread at its first block (so loading them overlaps the work).
-        let workerTools = ConcurrentSlots<(ClassifyEngine, JSONReportWriter)>(count: workers)
-        workerTools.set(0, (engine, writer))
+        let workerTools = ConcurrentSlots<(ClassifyEngine, JSONReportWriter, BatchMemo?)>(count: workers)
+        let factNamesRead = memoize ? engine.factNamesRead() : nil
+        workerTools.set(0, (engine, writer, factNamesRead.map { BatchMemo(factNamesRead: $0) }))
         let generatedAt = engine.generatedAt
-        @Sendable func tools(_ slice: Int) -> (ClassifyEngine, JSONReportWriter) {
+        @Sendable func tools(_ slice: Int) -> (ClassifyEngine, JSONReportWriter, BatchMemo?) {
             if let made = workerTools.get(slice) { return made }
             var own = makeWorkerEngine?() ?? engine
             own.generatedAt = generatedAt
-            let made = (own, JSONReportWriter())
+            let made = (own, JSONReportWriter(), factNamesRead.map { BatchMemo(factNamesRead: $0) })
             workerTools.set(slice, made)
             return made
         }
@@ -136,12 +165,12 @@ public struct BatchClassifier: Sendable {
                 let shared = SharedBytes(buffer: whole)
                 DispatchQueue.concurrentPerform(iterations: slices.count) { slice in
                     let buffer = shared.buffer
-                    let (engine, writer) = tools(slice)
+                    let (engine, writer, memo) = tools(slice)
                     var out = JSONWriter(capacity: 1 << 20)
                     var partial = Summary()
                     for index in slices[slice] {
                         classifyLine(UnsafeBufferPointer(rebasing: buffer[lines[index]]), lineNumber: numbers[index],
-                                     engine: engine, writer: writer, into: &out, summary: &partial)
+                                     engine: engine, writer: writer, memo: memo, into: &out, summary: &partial)
                     }
                     outputs.set(slice, (out, partial))
                 }
@@ -150,6 +179,7 @@ public struct BatchClassifier: Sendable {
                 try Self.write(out.bytes, to: output)
                 summary.records += partial.records
                 summary.errors += partial.errors
+                summary.reused += partial.reused
                 for (k, v) in partial.byFailure { summary.byFailure[k, default: 0] += v }
             }
         }

@@ -17,8 +17,19 @@ public final class JSONReportWriter: @unchecked Sendable {
     }
 
     public func write(_ report: Report, into w: inout JSONWriter) {
+        writeHead(id: report.id, into: &w)
+        writeTail(report, into: &w)
+    }
+
+    /// The document's opening up to and including its `id`: the one part of a batch report that
+    /// differs between records classified alike.
+    func writeHead(id: String?, into w: inout JSONWriter) {
         w.raw("{\"schema\":\"authdoctor.report/v2\"")
-        if let id = report.id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
+        if let id { w.raw(",\"id\":"); w.string(Redactor.redact(id)) }
+    }
+
+    /// Everything after the `id` (the report's own `id` is not read).
+    func writeTail(_ report: Report, into w: inout JSONWriter) {
         w.raw(",\"generatedAt\":"); w.string(RFC3339.string(report.generatedAt))
         w.raw(",\"tool\":{\"name\":\"authdoctor\",\"version\":")
         w.string(Report.toolVersion)

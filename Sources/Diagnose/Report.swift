@@ -155,7 +155,18 @@ public struct ClassifyEngine: Sendable {
     }
 
     public func report(for evidences: [Evidence], source: String?, id: String? = nil, keepFacts: Bool = false) -> Report {
-        let factSets = evidences.map(extractor.facts(for:))
+        report(for: evidences, factSets: evidences.map(extractor.facts(for:)), source: source, id: id, keepFacts: keepFacts)
+    }
+
+    /// Every fact name a report reads: the classifier's, and what the report itself looks at
+    /// (whether the evidence shows a failure, the provider).
+    public func factNamesRead() -> Set<String> {
+        classifier.factNamesRead().union(["http.status", "curl.code", "transport.error", "redirect.loop", "har.failing", "text",
+                                          "sqlstate", "body.format", "provider", "provider.detected"])
+    }
+
+    /// The same with the facts already extracted (one set per evidence).
+    func report(for evidences: [Evidence], factSets: [Facts], source: String?, id: String?, keepFacts: Bool) -> Report {
         var findings = classifier.classify(factSets)
         let shows = factSets.contains(where: Self.showsFailure)
         var note: String?

@@ -138,6 +138,15 @@ public struct Classifier: Sendable {
             evidence: evidence, remediation: remediation)
     }
 
+    /// Every fact name `classify` reads: the rule set's, plus what the classifier itself reads
+    /// (the unknown finding's facts and summary, `transport.error` for transience).
+    public func factNamesRead() -> Set<String> {
+        ruleSet.factNamesRead().union(Self.unknownEvidenceFacts).union(Self.ownFactNames)
+    }
+
+    /// The facts `makeFinding` and `unknownSummary` read beside the rules' own.
+    static let ownFactNames = ["provider", "provider.detected", "transport.error", "body.format"]
+
     /// Facts shown when nothing matched: what a person would look at first.
     static let unknownEvidenceFacts = [
         "provider", "http.status", "www-authenticate.error", "body.error.code", "body.error.status", "body.error",

@@ -499,3 +499,30 @@ enum ProviderMask {
         return mask
     }
 }
+
+extension RuleSet {
+    /// Every fact name the set can read while classifying: the conditions of every rule, the
+    /// `{fact}` placeholders of summaries and remediation steps, and the facts variants require.
+    /// Two fact sets that agree on these names get the same findings (`classify --batch` memo).
+    /// Decodes every rule.
+    public func factNamesRead() -> Set<String> {
+        var names = Set<String>()
+        func collect(_ when: When) {
+            for condition in when.all { names.insert(condition.fact) }
+            when.any.forEach(collect)
+            when.not.forEach(collect)
+        }
+        for rule in rules {
+            collect(rule.when)
+            names.formUnion(RuleLoader.placeholders(in: rule.summary))
+        }
+        for remediation in remediations.values {
+            for step in remediation.steps { names.formUnion(RuleLoader.placeholders(in: step)) }
+        }
+        for variant in variants.values.joined() {
+            names.formUnion(variant.requires)
+            for step in variant.steps { names.formUnion(RuleLoader.placeholders(in: step)) }
+        }
+        return names
+    }
+}

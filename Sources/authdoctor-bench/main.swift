@@ -51,17 +51,22 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 
 /// The record shapes of ../shared/bench/gen_batch.py (~1 KB each, five common provider failures).
-func makeRecords(_ count: Int) -> [UInt8] {
+/// `count` batch records of five common failures (../shared/bench/gen_batch.py's shapes). Each has its
+/// own trace id, as real responses do. `unique`: each message also names the record, so no two
+/// records read alike and the batch memo never answers.
+func makeRecords(_ count: Int, unique: Bool = false) -> [UInt8] {
     let pad = String(repeating: "x", count: 600)
-    let shapes: [(String, Int, String)] = [
-        ("google", 401, #"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_EXPIRED","domain":"googleapis.com","metadata":{"pad":"\#(pad)"}}]}}"#),
-        ("facebook", 400, #"{"error":{"message":"Error validating access token: Session has expired on Monday.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"\#(pad.prefix(40))"},"pad":"\#(pad)"}"#),
-        ("hubspot", 403, #"{"status":"error","message":"This app hasn't been granted all required scopes to make this call.","category":"MISSING_SCOPES","pad":"\#(pad)"}"#),
-        ("bigquery", 403, #"{"error":{"code":403,"message":"Access Denied: Dataset p:d: Permission bigquery.tables.create denied","status":"PERMISSION_DENIED","errors":[{"reason":"accessDenied","message":"\#(pad)"}]}}"#),
-        ("snowflake", 200, #"{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false,"pad":"\#(pad)"}"#),
-    ]
     var out = JSONWriter(capacity: count * 1100)
     for i in 0..<count {
+        let n = unique ? " (request \(i))" : ""
+        let trace = "T\(i)" + pad.prefix(30)
+        let shapes: [(String, Int, String)] = [
+            ("google", 401, #"{"error":{"code":401,"message":"Request had invalid authentication credentials.\#(n)","status":"UNAUTHENTICATED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_EXPIRED","domain":"googleapis.com","metadata":{"pad":"\#(pad)","trace":"\#(trace)"}}]}}"#),
+            ("facebook", 400, #"{"error":{"message":"Error validating access token: Session has expired on Monday.\#(n)","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"\#(trace)"},"pad":"\#(pad)"}"#),
+            ("hubspot", 403, #"{"status":"error","message":"This app hasn't been granted all required scopes to make this call.\#(n)","correlationId":"\#(trace)","category":"MISSING_SCOPES","pad":"\#(pad)"}"#),
+            ("bigquery", 403, #"{"error":{"code":403,"message":"Access Denied: Dataset p:d: Permission bigquery.tables.create denied\#(n)","status":"PERMISSION_DENIED","errors":[{"reason":"accessDenied","message":"\#(pad)","trace":"\#(trace)"}]}}"#),
+            ("snowflake", 200, #"{"data":null,"code":"390100","message":"Incorrect username or password was specified.\#(n)","success":false,"requestId":"\#(trace)","pad":"\#(pad)"}"#),
+        ]
         let (provider, status, body) = shapes[i % shapes.count]
         out.value(.object([("id", .string("r\(i)")), ("provider", .string(provider)), ("status", .int(status)),
                            ("headers", .object([("Content-Type", .string("application/json"))])), ("body", .string(body))]))
@@ -108,24 +113,35 @@ case "fuzz":
 case "batch":
     let count = intArgument(1, default: 100_000)
     let jobs = intArgument(2, default: 1)
-    let data = makeRecords(count)
+    // repeating: failures that repeat, apart from trace ids (the memo answers most);
+    // unique: every message differs (every record classified); -no-memo: the same, memo off.
+    let mode = arguments.count > 3 ? arguments[3] : "repeating"
+    let modes = ["repeating", "unique", "repeating-no-memo", "unique-no-memo"]
+    guard modes.contains(mode) else {
+        FileHandle.standardError.write(Data("batch: mode is one of \(modes.joined(separator: ", ")), not '\(mode)'\n".utf8)); exit(64)
+    }
+    let data = makeRecords(count, unique: mode.hasPrefix("unique"))
     let input = FileManager.default.temporaryDirectory.appendingPathComponent("authdoctor-bench-\(getpid()).jsonl")
     try Data(data).write(to: input)
     defer { try? FileManager.default.removeItem(at: input) }
     let engine = ClassifyEngine(ruleSet: loadRules())
     var best = Double.infinity
+    var reused = 0
     for _ in 0..<3 {
         let reader = try FileHandle(forReadingFrom: input)
         let sink = FileHandle(forWritingAtPath: "/dev/null")!
         let start = now()
-        let summary = try BatchClassifier(engine: engine, makeWorkerEngine: { ClassifyEngine(ruleSet: loadRules()) }).run(input: reader, output: sink, jobs: jobs)
+        var batch = BatchClassifier(engine: engine, makeWorkerEngine: { ClassifyEngine(ruleSet: loadRules()) })
+        batch.memoize = !mode.hasSuffix("no-memo")
+        let summary = try batch.run(input: reader, output: sink, jobs: jobs)
         let elapsed = now() - start
         precondition(summary.records == count && summary.errors == 0, "unexpected batch summary \(summary)")
         best = min(best, elapsed)
+        reused = summary.reused
     }
     let mb = Double(data.count) / 1_048_576
-    print(String(format: "batch: %d records (%.1f MB), %d job(s): best of 3 %.3f s = %.0f records/s (%.0f MB/s)",
-                 count, mb, jobs, best, Double(count) / best, mb / best))
+    print(String(format: "batch (%@): %d records (%.1f MB), %d job(s): best of 3 %.3f s = %.0f records/s (%.0f MB/s), %d reports reused",
+                 mode, count, mb, jobs, best, Double(count) / best, mb / best, reused))
 
 case "rules":
     let runs = intArgument(1, default: 20)
