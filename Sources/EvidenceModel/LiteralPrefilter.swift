@@ -32,7 +32,16 @@ public struct LiteralPrefilter: Sendable {
         let scalarsOfPattern = Array(pattern.unicodeScalars)
         var k = 0
         var inClass = false
+        // The analysis recurses per group: a pattern nested deeper than any rule's is left to the
+        // regex engine alone rather than risk the stack.
+        var depth = 0
         while k + 1 < scalarsOfPattern.count {
+            if !inClass && scalarsOfPattern[k] == "(" {
+                depth += 1
+                if depth > 64 { return nil }
+            } else if !inClass && scalarsOfPattern[k] == ")" {
+                depth -= 1
+            }
             if scalarsOfPattern[k] == "\\" {
                 if !inClass, "xuUcNpPkgoQE".unicodeScalars.contains(scalarsOfPattern[k + 1]) || ("0"..."9").contains(scalarsOfPattern[k + 1]) { return nil }
                 k += 2

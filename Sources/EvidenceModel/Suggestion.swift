@@ -5,15 +5,30 @@ public enum Suggestion {
     /// The nearest candidate, or nil when none is within the typo distance (a third of the
     /// longer name, at least 1, at most 3 edits) or two are equally near.
     public static func nearest(_ word: String, among candidates: some Sequence<String>) -> String? {
-        let typed = Array(word.lowercased())
+        let lowered = word.lowercased()
+        let typed = Array(lowered)
         guard !typed.isEmpty else { return nil }
+        // ASCII words (every key and provider name) compare as bytes: Characters cost ten times more,
+        // and a connections file can ask about the same unknown key for thousands of entries.
+        let typedBytes = lowered.utf8.allSatisfy { $0 < 0x80 } ? Array(lowered.utf8) : nil
         var best: (name: String, distance: Int)?
         var tie = false
         for candidate in candidates {
-            let name = Array(candidate.lowercased())
-            if name == typed { return candidate }
-            let limit = min(3, max(1, max(name.count, typed.count) / 3))
-            let d = distance(typed, name)
+            let loweredCandidate = candidate.lowercased()
+            let d: Int
+            let count: Int
+            if let typedBytes, loweredCandidate.utf8.allSatisfy({ $0 < 0x80 }) {
+                let name = Array(loweredCandidate.utf8)
+                if name == typedBytes { return candidate }
+                d = distance(typedBytes, name)
+                count = name.count
+            } else {
+                let name = Array(loweredCandidate)
+                if name == typed { return candidate }
+                d = distance(typed, name)
+                count = name.count
+            }
+            let limit = min(3, max(1, max(count, typed.count) / 3))
             guard d <= limit else { continue }
             if let current = best {
                 if d < current.distance { best = (candidate, d); tie = false } else if d == current.distance && current.name != candidate { tie = true }
@@ -30,7 +45,7 @@ public enum Suggestion {
     }
 
     /// Optimal string alignment distance (Damerau–Levenshtein without repeated edits of a substring).
-    public static func distance(_ a: [Character], _ b: [Character]) -> Int {
+    public static func distance<Element: Equatable>(_ a: [Element], _ b: [Element]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous2 = [Int](repeating: 0, count: b.count + 1)

@@ -138,10 +138,13 @@ public struct ConnectionsFile: ConnectionSource {
         var baseURLMaps: [String: [(name: String, url: String)]] = [:]
         static let baseURLMapsKept = 1024
 
+        /// Spelling hints by unknown field name: a file can repeat one unknown field in every entry.
+        let hints = UnknownFieldHints()
+
         init(defaults: ConnectionSettings) { self.defaults = defaults }
 
         mutating func add(_ raw: RawEntry) {
-            var entry = ConnectionsFile.entry(raw, index: entries.count, defaults: defaults)
+            var entry = ConnectionsFile.entry(raw, index: entries.count, defaults: defaults, hints: hints)
             if !entry.settings.baseURLs.isEmpty {
                 let key = entry.settings.baseURLs.map { $0.name + "\u{0}" + $0.url }.joined(separator: "\u{0}\u{0}")
                 if let shared = baseURLMaps[key] {
@@ -230,7 +233,7 @@ public struct ConnectionsFile: ConnectionSource {
     }
 
     /// One entry, checked field by field; the first problem makes it a bad entry.
-    static func entry(_ raw: RawEntry, index: Int, defaults: ConnectionSettings) -> ConnectionEntry {
+    static func entry(_ raw: RawEntry, index: Int, defaults: ConnectionSettings, hints: UnknownFieldHints = UnknownFieldHints()) -> ConnectionEntry {
         var entry = ConnectionEntry(index: index, name: "#\(index + 1)", line: raw.line, settings: defaults)
         guard let fields = raw.fields else {
             entry.problem = "\(entry.label): expected a mapping of settings (name, provider, token-env, ...)"
@@ -246,10 +249,12 @@ public struct ConnectionsFile: ConnectionSource {
                 return entry
             }
         }
-        func fail(_ field: String, _ at: Int, _ message: String) {
+        // Only an entry's first problem is kept: the others' messages (a spelling hint among every
+        // key) are never worked out.
+        func fail(_ field: String, _ at: Int, _ message: @autoclosure () -> String) {
             if entry.problem == nil {
                 let place = at > 0 && at != entry.line ? " (line \(at))" : ""
-                entry.problem = "\(entry.label): field '\(field)'\(place): \(message)"
+                entry.problem = "\(entry.label): field '\(field)'\(place): \(message())"
             }
         }
         if nameField == nil {
@@ -263,10 +268,7 @@ public struct ConnectionsFile: ConnectionSource {
                 if let why = commandOnly[key] {
                     fail(key, field.keyLine, "not a per-connection setting (\(why))")
                 } else {
-                    let hint = key.hasPrefix("--") ? " (write it without the leading '--')"
-                        : Suggestion.hint(key, among: ConnectionSettings.keys.map(\.key) + commandOnly.keys.sorted())
-                    fail(key, field.keyLine, "unknown field\(hint); a connection takes name and diagnose's flag names: "
-                         + ConnectionSettings.keys.map(\.key).joined(separator: ", "))
+                    fail(key, field.keyLine, hints.message(forUnknownField: key))
                 }
                 continue
             }
@@ -346,5 +348,20 @@ public struct ConnectionsFile: ConnectionSource {
             }
         }
         return entry
+    }
+}
+
+/// The message for an unknown field, worked out once per field name in a file.
+final class UnknownFieldHints {
+    private var messages: [String: String] = [:]
+
+    func message(forUnknownField key: String) -> String {
+        if let known = messages[key] { return known }
+        let hint = key.hasPrefix("--") ? " (write it without the leading '--')"
+            : Suggestion.hint(key, among: ConnectionSettings.keys.map(\.key) + ConnectionsFile.commandOnly.keys.sorted())
+        let message = "unknown field\(hint); a connection takes name and diagnose's flag names: "
+            + ConnectionSettings.keys.map(\.key).joined(separator: ", ")
+        if messages.count < 256 { messages[key] = message }
+        return message
     }
 }

@@ -98,6 +98,29 @@ public final class Pattern: @unchecked Sendable {
         return NSRange(location: 0, length: text.utf16.distance(from: text.utf16.startIndex, to: end))
     }
 
+    /// Rule patterns nest groups 4 deep at most; the pattern analyses (the literal prefilter, the
+    /// nested-quantifier check) recurse per group, so a file nesting thousands deep is refused.
+    public static let maxGroupDepth = 32
+
+    /// How deep the pattern's groups nest (escapes and character classes skipped), or nil for 0.
+    public static func groupDepth(of source: String) -> Int? {
+        var depth = 0, deepest = 0
+        var inClass = false
+        var escaped = false
+        for c in source.utf8 {
+            if escaped { escaped = false; continue }
+            switch c {
+            case UInt8(ascii: "\\"): escaped = true
+            case UInt8(ascii: "["): inClass = true
+            case UInt8(ascii: "]"): inClass = false
+            case UInt8(ascii: "(") where !inClass: depth += 1; deepest = max(deepest, depth)
+            case UInt8(ascii: ")") where !inClass: depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        return deepest == 0 ? nil : deepest
+    }
+
     /// Why a pattern may backtrack exponentially, or nil: a quantified group that itself holds a
     /// quantifier (`(a+)+`, `(x*y)*`, `(?:a|b+){2,}`), the shape behind catastrophic backtracking.
     /// Rule files refuse such patterns (`rules lint` and every load).

@@ -255,12 +255,18 @@ public struct RuleLoader {
             return .oneOf(items.map(Self.scalar))
         case "matches":
             guard let source = value.string else { issue(file, value, "'matches' takes a regular expression string"); return nil }
+            // A hostile file's pattern can be huge: the message quotes its start only.
+            let quoted = source.count > 120 ? String(source.prefix(120)) + "…" : source
+            if let depth = Pattern.groupDepth(of: source), depth > Pattern.maxGroupDepth {
+                issue(file, value, "regular expression '\(quoted)' refused: groups nested \(depth) deep (at most \(Pattern.maxGroupDepth))")
+                return nil
+            }
             if let problem = Pattern.nestedQuantifier(in: source) {
-                issue(file, value, "regular expression '\(source)' refused: \(problem); write it without the outer quantifier")
+                issue(file, value, "regular expression '\(quoted)' refused: \(problem); write it without the outer quantifier")
                 return nil
             }
             do { return .matches(try Pattern(source, compileNow: compileRegexesNow)) } catch {
-                issue(file, value, "bad regular expression '\(source)'")
+                issue(file, value, "bad regular expression '\(quoted)'")
                 return nil
             }
         case "contains":

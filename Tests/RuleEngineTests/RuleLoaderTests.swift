@@ -408,6 +408,31 @@ final class HostileRuleFileTests: XCTestCase {
         XCTAssertTrue(loader.rules.isEmpty)
     }
 
+    /// A fuzzed rule file nested 14,085 groups deep crashed the literal prefilter's recursion.
+    func testPatternNestedThousandsDeepIsRefusedWithAShortMessage() {
+        let deep = String(repeating: "(", count: 10_000) + "a" + String(repeating: ")", count: 10_000)
+        var loader = RuleLoader()
+        loader.load(yaml: """
+        id: deep
+        category: source
+        failure: credentials
+        summary: x
+        when:
+          text: { matches: "\(deep)" }
+        remediation: [verify-credentials]
+        """, file: "deep.yaml")
+        let issue = loader.issues.first { $0.line == 6 }
+        XCTAssertNotNil(issue, "\(loader.issues.map(\.message))")
+        XCTAssertTrue(issue?.message.contains("groups nested 10000 deep (at most 32)") ?? false, issue?.message ?? "")
+        XCTAssertLessThan(issue?.message.count ?? .max, 300, "the message quotes the pattern's start only")
+        XCTAssertTrue(loader.rules.isEmpty)
+        // As deep as the deepest real rule and more is fine.
+        XCTAssertNil(Pattern.groupDepth(of: #"\(not a group\) [(]"#))
+        XCTAssertEqual(Pattern.groupDepth(of: "(?i)(a(b(c|d)))"), 3)
+        XCTAssertNotNil(LiteralPrefilter(pattern: "(?i)((((invalid_grant))))"))
+        XCTAssertNil(LiteralPrefilter(pattern: String(repeating: "(", count: 100) + "invalid_grant" + String(repeating: ")", count: 100)))
+    }
+
     func testAliasBombIsRefusedQuickly() {
         var yaml = "id: bomb\ncategory: source\nfailure: credentials\nsummary: x\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
         for (name, previous) in zip(["b", "c", "d", "e", "f", "g", "h", "i"], ["a", "b", "c", "d", "e", "f", "g", "h"]) {
