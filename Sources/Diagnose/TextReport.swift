@@ -44,7 +44,7 @@ public struct TextReportRenderer: Sendable {
         if let status = report.httpStatus { header += " · HTTP \(status)" }
         lines.append(paint(header, "1"))
         lines.append("generated \(RFC3339.string(report.generatedAt)) · \(report.rulesVersion)")
-        lines.append("verdict: " + verdictLabel(report.verdict))
+        lines.append("verdict: " + verdictLabel(report.verdict, recognisedBy: report.findings.first?.rule))
         if let note = report.note { lines.append(Display.safe(note)) }
         if let local = report.localNetwork { lines.append(paint(Display.safe(local), "33;1")) }
         for (index, finding) in report.findings.enumerated() {
@@ -87,12 +87,16 @@ public struct TextReportRenderer: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func verdictLabel(_ v: Report.Verdict) -> String {
+    /// `recognisedBy`: the top finding's rule. An `unknown` verdict from a rule (a query error, a
+    /// missing table) was recognised, as something other than an authentication failure.
+    func verdictLabel(_ v: Report.Verdict, recognisedBy rule: String? = nil) -> String {
         switch v {
         case .failure: return paint("failure", "31;1")
         case .warning: return paint("warning", "33;1")
         case .ok: return paint("no failure seen", "32;1")
-        case .unknown: return paint("unknown — no rule recognised the evidence", "33")
+        case .unknown:
+            if let rule, rule != "unknown" { return paint("unknown — recognised, but not an authentication failure", "33") }
+            return paint("unknown — no rule recognised the evidence", "33")
         }
     }
 

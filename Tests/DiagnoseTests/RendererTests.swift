@@ -84,6 +84,17 @@ final class TextReportRendererTests: XCTestCase {
         let clipped = TextReportRenderer(color: false).render(report)
         XCTAssertTrue(clipped.contains("     text = " + String(repeating: "x", count: 160) + "…\n"), "long evidence is clipped to one line")
     }
+
+    /// A rule that reads a non-authentication error (failure `unknown`) recognised the evidence.
+    func testANonAuthenticationFindingIsNotCalledUnrecognised() throws {
+        let engine = try Repo.engine()
+        let report = engine.report(for: [Evidence(kind: .text, text: "google.api_core.exceptions.NotFound: 404 Not found: Table acme-project:analytics.events_staging was not found in location US at [3:8]")], source: nil)
+        XCTAssertEqual(report.verdict, .unknown)
+        XCTAssertNotEqual(report.findings.first?.rule, "unknown")
+        let text = TextReportRenderer(color: false).render(report)
+        XCTAssertTrue(text.contains("\nverdict: unknown — recognised, but not an authentication failure\n"), text)
+        XCTAssertFalse(text.contains("no rule recognised"), text)
+    }
 }
 
 final class MarkdownReportRendererTests: XCTestCase {
