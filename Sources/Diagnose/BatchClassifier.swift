@@ -88,7 +88,8 @@ public struct BatchClassifier: Sendable {
                 entry = hit
                 summary.reused += 1
             } else {
-                let report = engine.report(for: evidences, factSets: factSets, source: nil, id: id, keepFacts: false)
+                // The text names no secret (just checked): no need to look again.
+                let report = engine.report(for: evidences, factSets: factSets, source: nil, id: id, keepFacts: false, namedSecrets: [])
                 var tail = JSONWriter(capacity: 4096)
                 writer.writeTail(report, into: &tail)
                 entry = BatchMemo.Entry(tail: tail.bytes, failure: report.findings.first?.failure ?? "none")

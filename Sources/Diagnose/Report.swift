@@ -165,8 +165,10 @@ public struct ClassifyEngine: Sendable {
                                           "sqlstate", "body.format", "provider", "provider.detected"])
     }
 
-    /// The same with the facts already extracted (one set per evidence).
-    func report(for evidences: [Evidence], factSets: [Facts], source: String?, id: String?, keepFacts: Bool) -> Report {
+    /// The same with the facts already extracted (one set per evidence) and, when already worked
+    /// out, the secrets the evidences name.
+    func report(for evidences: [Evidence], factSets: [Facts], source: String?, id: String?, keepFacts: Bool,
+                namedSecrets known: [String]? = nil) -> Report {
         var findings = classifier.classify(factSets)
         let shows = factSets.contains(where: Self.showsFailure)
         var note: String?
@@ -182,7 +184,7 @@ public struct ClassifyEngine: Sendable {
         // body: a structure read out of a text (a cut-off Ruby dump) can carry one away from its
         // name into a fact, where redaction by shape no longer knows it. Cleared from everything
         // shown; the rules matched the facts as they were.
-        let secrets = Self.namedSecrets(in: evidences, factSets: factSets)
+        let secrets = known ?? Self.namedSecrets(in: evidences, factSets: factSets)
         let scrubber = secrets.isEmpty ? nil : SecretScrubber(secrets: secrets)
         if let scrubber { findings = findings.map(scrubber.scrub) }
         if keepFacts {

@@ -393,17 +393,23 @@ final class HostileRuleFileTests: XCTestCase {
         }
     }
 
-    func testRuleWithNestedQuantifierIsRefusedAtItsLine() {
+    /// A loader that read one rule whose only condition is `text: { matches: PATTERN }` (line 6).
+    func loaderWithTextPattern(_ pattern: String, id: String) -> RuleLoader {
         var loader = RuleLoader()
         loader.load(yaml: """
-        id: redos
+        id: \(id)
         category: source
         failure: credentials
         summary: x
         when:
-          text: { matches: "(a+)+$" }
+          text: { matches: "\(pattern)" }
         remediation: [verify-credentials]
-        """, file: "redos.yaml")
+        """, file: "\(id).yaml")
+        return loader
+    }
+
+    func testRuleWithNestedQuantifierIsRefusedAtItsLine() {
+        let loader = loaderWithTextPattern("(a+)+$", id: "redos")
         XCTAssertTrue(loader.issues.contains { $0.line == 6 && $0.message.contains("nested quantifiers") }, "\(loader.issues)")
         XCTAssertTrue(loader.rules.isEmpty)
     }
@@ -411,16 +417,7 @@ final class HostileRuleFileTests: XCTestCase {
     /// A fuzzed rule file nested 14,085 groups deep crashed the literal prefilter's recursion.
     func testPatternNestedThousandsDeepIsRefusedWithAShortMessage() {
         let deep = String(repeating: "(", count: 10_000) + "a" + String(repeating: ")", count: 10_000)
-        var loader = RuleLoader()
-        loader.load(yaml: """
-        id: deep
-        category: source
-        failure: credentials
-        summary: x
-        when:
-          text: { matches: "\(deep)" }
-        remediation: [verify-credentials]
-        """, file: "deep.yaml")
+        let loader = loaderWithTextPattern(deep, id: "deep")
         let issue = loader.issues.first { $0.line == 6 }
         XCTAssertNotNil(issue, "\(loader.issues.map(\.message))")
         XCTAssertTrue(issue?.message.contains("groups nested 10000 deep (at most 32)") ?? false, issue?.message ?? "")
