@@ -82,7 +82,7 @@ public struct BatchClassifier: Sendable {
         // Not with --show-facts (every fact is shown), nor when the text names a secret: the
         // scrubbing then depends on more than the read facts.
         if let memo, !keepFacts, memo.wanted(), ClassifyEngine.namedSecrets(in: evidences, factSets: factSets).isEmpty {
-            let key = memo.key(kind: record.evidence.kind.rawValue, facts: factSets[0])
+            let (key, presenceOnly) = memo.key(kind: record.evidence.kind.rawValue, facts: factSets[0])
             let entry: BatchMemo.Entry
             if let hit = memo[key] {
                 entry = hit
@@ -93,7 +93,10 @@ public struct BatchClassifier: Sendable {
                 var tail = JSONWriter(capacity: 4096)
                 writer.writeTail(report, into: &tail)
                 entry = BatchMemo.Entry(tail: tail.bytes, failure: report.findings.first?.failure ?? "none")
-                memo.store(entry, for: key)
+                // A fact keyed by its presence alone but shown as evidence: another value would
+                // show differently, so this report is not for reuse.
+                let shows = report.findings.contains { $0.evidence.contains { presenceOnly.contains($0.name) } }
+                if !shows { memo.store(entry, for: key) }
             }
             summary.byFailure[entry.failure, default: 0] += 1
             writer.writeHead(id: id, into: &out)
@@ -117,7 +120,7 @@ public struct BatchClassifier: Sendable {
         // Worker i's engine and writer; the first worker's are this classifier's, the others are
         // made by their own thread at its first block (so loading them overlaps the work).
         let workerTools = ConcurrentSlots<(ClassifyEngine, JSONReportWriter, BatchMemo?)>(count: workers)
-        let factNamesRead = memoize ? engine.factNamesRead() : nil
+        let factNamesRead = memoize ? engine.factNamesReadByProvider() : nil
         workerTools.set(0, (engine, writer, factNamesRead.map { BatchMemo(factNamesRead: $0) }))
         let generatedAt = engine.generatedAt
         @Sendable func tools(_ slice: Int) -> (ClassifyEngine, JSONReportWriter, BatchMemo?) {

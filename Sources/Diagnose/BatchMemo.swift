@@ -1,4 +1,5 @@
 import EvidenceModel
+import RuleEngine
 
 /// The report tails of records a batch worker has classified, keyed by the facts classification
 /// reads. Failure logs repeat: the same expired token or missing scope comes back thousands of
@@ -14,21 +15,47 @@ final class BatchMemo: @unchecked Sendable {
         var failure: String
     }
 
-    private let names: Set<FactName>
+    private let read: FactNamesRead
+    /// What a record of some providers reads, by provider mask: a batch holds few providers.
+    struct ReadNames {
+        var values: Set<FactName>
+        var presence: Set<FactName>
+        /// `presence` as strings, to check a report's evidence against.
+        var presenceNames: Set<String>
+    }
+    private var namesByProviders: [UInt32: ReadNames] = [:]
     private var entries: [[UInt8]: Entry] = [:]
     private var storedBytes = 0
     /// Beyond this (keys and tails together) the memo starts over: a batch of all-different
     /// records must not grow it without bound.
     static let maxBytes = 16 << 20
 
-    init(factNamesRead: Set<String>) {
-        names = Set(factNamesRead.map(FactName.init))
+    init(factNamesRead: FactNamesRead) {
+        read = factNamesRead
     }
 
-    /// The record's kind and its read facts, sorted by name, in an unambiguous encoding.
-    func key(kind: String, facts: Facts) -> [UInt8] {
+    /// A record's key: its kind and its read facts, sorted by name, in an unambiguous encoding.
+    /// What counts as read depends on the record's providers (FactNamesRead); `provider` is always
+    /// read, so records of different providers never share a key. A fact tested only with
+    /// `exists` counts by its presence, not its value (`presenceOnly`: a report that shows one
+    /// must not be stored).
+    func key(kind: String, facts: Facts) -> (bytes: [UInt8], presenceOnly: Set<String>) {
+        let providers = FactNamesRead.providers(of: facts)
+        let names: ReadNames
+        if let known = namesByProviders[providers] { names = known } else {
+            let split = read.names(forProviders: providers)
+            names = ReadNames(values: Set(split.values.map(FactName.init)), presence: Set(split.presenceOnly.map(FactName.init)),
+                              presenceNames: split.presenceOnly)
+            namesByProviders[providers] = names
+        }
         var read: [(name: String, value: FactValue)] = []
-        for (name, value) in facts.table where names.contains(name) { read.append((name.name, value)) }
+        for (name, value) in facts.table {
+            if names.values.contains(name) {
+                read.append((name.name, value))
+            } else if names.presence.contains(name) {
+                read.append((name.name, .bool(value.isPresent)))
+            }
+        }
         read.sort { $0.name < $1.name }
         var key: [UInt8] = []
         key.reserveCapacity(256)
@@ -37,7 +64,7 @@ final class BatchMemo: @unchecked Sendable {
             Self.append(string: name, to: &key)
             Self.append(value, to: &key)
         }
-        return key
+        return (key, names.presenceNames)
     }
 
     /// Whether to consult the memo for the next record. A stretch of records that rarely repeat

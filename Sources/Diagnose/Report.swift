@@ -161,9 +161,19 @@ public struct ClassifyEngine: Sendable {
     /// Every fact name a report reads: the classifier's, and what the report itself looks at
     /// (whether the evidence shows a failure, the provider).
     public func factNamesRead() -> Set<String> {
-        classifier.factNamesRead().union(["http.status", "curl.code", "transport.error", "redirect.loop", "har.failing", "text",
-                                          "sqlstate", "body.format", "provider", "provider.detected"])
+        classifier.factNamesRead().union(Self.reportFactNames)
     }
+
+    /// The same split by provider (FactNamesRead): a record's report reads only the common names
+    /// and those of its own providers' rules.
+    public func factNamesReadByProvider() -> FactNamesRead {
+        var read = classifier.factNamesReadByProvider()
+        read.formUnion(Self.reportFactNames)
+        return read
+    }
+
+    static let reportFactNames = ["http.status", "curl.code", "transport.error", "redirect.loop", "har.failing", "text",
+                                  "sqlstate", "body.format", "provider", "provider.detected"]
 
     /// The same with the facts already extracted (one set per evidence) and, when already worked
     /// out, the secrets the evidences name.

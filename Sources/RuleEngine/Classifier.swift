@@ -144,6 +144,14 @@ public struct Classifier: Sendable {
         ruleSet.factNamesRead().union(Self.unknownEvidenceFacts).union(Self.ownFactNames)
     }
 
+    /// The same split by provider (FactNamesRead).
+    public func factNamesReadByProvider() -> FactNamesRead {
+        var read = ruleSet.factNamesReadByProvider()
+        read.formUnion(Self.unknownEvidenceFacts)
+        read.formUnion(Self.ownFactNames)
+        return read
+    }
+
     /// The facts `makeFinding` and `unknownSummary` read beside the rules' own.
     static let ownFactNames = ["provider", "provider.detected", "transport.error", "body.format"]
 

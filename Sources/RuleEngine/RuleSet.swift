@@ -500,7 +500,89 @@ enum ProviderMask {
     }
 }
 
+/// The fact names a rule set reads, split by the providers whose rules read them: a rule that
+/// requires a provider is never a candidate for another provider's record (RuleSet.candidates),
+/// so what it reads cannot change such a record's report. Names only ever tested with `exists`
+/// are kept apart: of those, only whether they are present decides which rules hold.
+public struct FactNamesRead: Sendable {
+    /// What a rule or report reads, by value or by presence.
+    struct Names: Sendable {
+        var values = Set<String>()
+        var presence = Set<String>()
+        mutating func formUnion(_ other: Names) {
+            values.formUnion(other.values)
+            presence.formUnion(other.presence)
+        }
+    }
+
+    /// Read whatever the record's provider: rules for any provider, summaries' and remediation
+    /// steps' placeholders, variants' requirements.
+    var common: Names
+    /// ProviderMask bit → what that provider's rules read beside `common`.
+    var byProvider: [UInt32: Names]
+
+    init(common: Names, byProvider: [UInt32: Names]) {
+        self.common = common
+        self.byProvider = byProvider
+    }
+
+    /// Adds names whose values are read for every record (the classifier's and the report's own).
+    public mutating func formUnion(_ names: some Sequence<String>) { common.values.formUnion(names) }
+
+    /// Every name, whatever the provider and however it is read.
+    public var all: Set<String> {
+        byProvider.values.reduce(common.values.union(common.presence)) { $0.union($1.values).union($1.presence) }
+    }
+
+    /// Names read for every record, however read.
+    public var readForEveryProvider: Set<String> { common.values.union(common.presence) }
+
+    /// The key for `names(forProviders:)`: the record's providers as bits.
+    public static func providers(of facts: Facts) -> UInt32 { ProviderMask.of(facts) }
+
+    /// The names read for a record of these providers (`providers(of:)`): `values`, whose values a
+    /// rule or the report reads, and `presenceOnly`, tested with `exists` alone. A presence-only
+    /// fact's value still reaches the report when a rule that tests it holds (its evidence), so a
+    /// report showing one must not be reused for a record with another value (BatchMemo).
+    public func names(forProviders mask: UInt32) -> (values: Set<String>, presenceOnly: Set<String>) {
+        var names = common
+        for (bit, read) in byProvider where bit & mask != 0 { names.formUnion(read) }
+        return (names.values, names.presence.subtracting(names.values))
+    }
+}
+
 extension RuleSet {
+    /// `factNamesRead()` split by provider and by how each name is read (FactNamesRead). Decodes
+    /// every rule.
+    public func factNamesReadByProvider() -> FactNamesRead {
+        var common = FactNamesRead.Names()
+        var byProvider: [UInt32: FactNamesRead.Names] = [:]
+        func collect(_ when: When, into names: inout FactNamesRead.Names) {
+            for condition in when.all {
+                if case .exists = condition.op { names.presence.insert(condition.fact) } else { names.values.insert(condition.fact) }
+            }
+            for branch in when.any { collect(branch, into: &names) }
+            for branch in when.not { collect(branch, into: &names) }
+        }
+        for (index, rule) in rules.enumerated() {
+            var names = FactNamesRead.Names(values: Set(RuleLoader.placeholders(in: rule.summary)))
+            collect(rule.when, into: &names)
+            let mask = providerMasks[index]
+            if mask == 0 { common.formUnion(names); continue }
+            for shift in 0..<32 where mask & (1 << UInt32(shift)) != 0 {
+                byProvider[1 << UInt32(shift), default: FactNamesRead.Names()].formUnion(names)
+            }
+        }
+        for remediation in remediations.values {
+            for step in remediation.steps { common.values.formUnion(RuleLoader.placeholders(in: step)) }
+        }
+        for variant in variants.values.joined() {
+            common.values.formUnion(variant.requires)
+            for step in variant.steps { common.values.formUnion(RuleLoader.placeholders(in: step)) }
+        }
+        return FactNamesRead(common: common, byProvider: byProvider)
+    }
+
     /// Every fact name the set can read while classifying: the conditions of every rule, the
     /// `{fact}` placeholders of summaries and remediation steps, and the facts variants require.
     /// Two fact sets that agree on these names get the same findings (`classify --batch` memo).

@@ -2,6 +2,7 @@ import AuthDoctorTestSupport
 @testable import Diagnose
 import EvidenceModel
 import Foundation
+import RuleEngine
 import XCTest
 
 /// `classify --batch` reuses a report when a record's read facts repeat an earlier record's
@@ -93,6 +94,24 @@ final class BatchMemoTests: XCTestCase {
         XCTAssertEqual(memoized.summary.byFailure, plain.summary.byFailure)
     }
 
+    /// What a rule only tests the presence of does not stop reuse: a Snowflake body's `requestId`
+    /// is tested with `exists` by a LinkedIn rule alone. When that rule holds, it shows the value,
+    /// and such a report is not reused (the premise test covers it).
+    func testAFactReadOnlyByAnotherProvidersRulesIsNotPartOfTheKey() throws {
+        let snowflake = { (id: String, request: String) in
+            #"{"id":"\#(id)","provider":"snowflake","status":200,"body":{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false,"requestId":"\#(request)"}}"#
+        }
+        let reused = try run([snowflake("s1", "r-1"), snowflake("s2", "r-2")], memoize: true, jobs: 1)
+        XCTAssertEqual(reused.summary.reused, 1)
+        XCTAssertEqual(reused.summary.byFailure["credentials"], 2)
+        let plain = try run([snowflake("s1", "r-1"), snowflake("s2", "r-2")], memoize: false, jobs: 1)
+        XCTAssertEqual(reused.lines, plain.lines)
+        let engine = try Repo.engine()
+        let read = engine.factNamesReadByProvider()
+        XCTAssertTrue(read.names(forProviders: FactNamesRead.providers(of: Facts(["provider": .string("snowflake")]))).presenceOnly.contains("body.requestId"),
+                      "a LinkedIn rule tests only that it exists")
+    }
+
     /// A record whose read facts differ (another status) is classified, not reused.
     func testARecordDifferingInAReadFactIsClassifiedAgain() throws {
         let a = #"{"id":"a","provider":"facebook","status":400,"body":{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"A1"}}}"#
@@ -119,33 +138,51 @@ final class BatchMemoTests: XCTestCase {
     }
 
     /// The memo's premise, checked directly: over the real corpus, a record's facts cut down to the
-    /// names the engine declares it reads give the same report as all of its facts. A name read
-    /// but missing from `factNamesRead()` changes some report here.
+    /// names the engine declares it reads for the record's providers give the same report as all
+    /// of its facts. A name read but missing from `factNamesReadByProvider()` (or filed under the
+    /// wrong provider) changes some report here.
     func testFactsOutsideTheReadNamesNeverChangeAReport() throws {
         var engine = try Repo.engine()
         engine.generatedAt = Date(timeIntervalSince1970: 1_800_000_000)
-        let read = engine.factNamesRead()
-        XCTAssertTrue(read.isSuperset(of: ["text", "message", "http.status", "provider", "body.error.code"]))
+        let byProvider = engine.factNamesReadByProvider()
+        XCTAssertEqual(byProvider.all, engine.factNamesRead(), "the split covers the same names")
+        XCTAssertTrue(byProvider.readForEveryProvider.isSuperset(of: ["text", "message", "http.status", "provider", "body.error.code"]))
         let writer = JSONReportWriter()
-        var checked = 0, cut = 0
+        var checked = 0, cut = 0, changedPresenceOnly = 0, showing = 0
         var differing: [String] = []
         for (index, record) in try Self.corpusLines().enumerated() {
             let line = String(decoding: try JSONSerialization.data(withJSONObject: record), as: UTF8.self)
             let evidence = try BatchRecord.parse(line, place: "record \(index)").evidence
             let facts = engine.extractor.facts(for: evidence)
+            let read = byProvider.names(forProviders: FactNamesRead.providers(of: facts))
+            // Unread facts dropped; facts read by presence only given another value, as the memo
+            // lets a record with another value reuse the report.
             var projected = Facts()
-            for (name, value) in facts.table where read.contains(name.name) { projected[name.name] = value }
-            cut += facts.count - projected.count
-            func tail(_ facts: Facts) -> [UInt8] {
-                var w = JSONWriter()
-                writer.writeTail(engine.report(for: [evidence], factSets: [facts], source: nil, id: nil, keepFacts: false), into: &w)
-                return w.bytes
+            for (name, value) in facts.table {
+                if read.values.contains(name.name) {
+                    projected[name.name] = value
+                } else if read.presenceOnly.contains(name.name) {
+                    projected[name.name] = value.isPresent ? .string("another value") : value
+                    changedPresenceOnly += 1
+                }
             }
-            if tail(facts) != tail(projected) { differing.append(String(line.prefix(200))) }
+            cut += facts.count - projected.count
+            func report(_ facts: Facts) -> (tail: [UInt8], showsPresenceOnly: Bool) {
+                var w = JSONWriter()
+                let report = engine.report(for: [evidence], factSets: [facts], source: nil, id: nil, keepFacts: false)
+                writer.writeTail(report, into: &w)
+                return (w.bytes, report.findings.contains { $0.evidence.contains { read.presenceOnly.contains($0.name) } })
+            }
+            let full = report(facts)
+            // BatchClassifier stores no report that shows a presence-only fact.
+            if full.showsPresenceOnly { showing += 1; continue }
+            if full.tail != report(projected).tail { differing.append(String(line.prefix(200))) }
             checked += 1
         }
         XCTAssertGreaterThan(checked, 2_000)
         XCTAssertGreaterThan(cut, checked, "most records carry facts no rule reads (trace ids, padding, headers)")
+        XCTAssertGreaterThan(changedPresenceOnly, 100, "the corpus exercises presence-only facts")
+        XCTAssertLessThan(showing, checked / 10)
         XCTAssertEqual(differing.count, 0, "facts outside factNamesRead() changed these reports:\n" + differing.prefix(10).joined(separator: "\n"))
     }
 }
