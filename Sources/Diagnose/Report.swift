@@ -158,14 +158,9 @@ public struct ClassifyEngine: Sendable {
         report(for: evidences, factSets: evidences.map(extractor.facts(for:)), source: source, id: id, keepFacts: keepFacts)
     }
 
-    /// Every fact name a report reads: the classifier's, and what the report itself looks at
-    /// (whether the evidence shows a failure, the provider).
-    public func factNamesRead() -> Set<String> {
-        classifier.factNamesRead().union(Self.reportFactNames)
-    }
-
-    /// The same split by provider (FactNamesRead): a record's report reads only the common names
-    /// and those of its own providers' rules.
+    /// Every fact name a report reads, split by provider (FactNamesRead): the classifier's, and
+    /// what the report itself looks at (whether the evidence shows a failure, the provider). A
+    /// record's report reads only the common names and those of its own providers' rules.
     public func factNamesReadByProvider() -> FactNamesRead {
         var read = classifier.factNamesReadByProvider()
         read.formUnion(Self.reportFactNames)

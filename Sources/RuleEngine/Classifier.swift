@@ -138,13 +138,9 @@ public struct Classifier: Sendable {
             evidence: evidence, remediation: remediation)
     }
 
-    /// Every fact name `classify` reads: the rule set's, plus what the classifier itself reads
-    /// (the unknown finding's facts and summary, `transport.error` for transience).
-    public func factNamesRead() -> Set<String> {
-        ruleSet.factNamesRead().union(Self.unknownEvidenceFacts).union(Self.ownFactNames)
-    }
-
-    /// The same split by provider (FactNamesRead).
+    /// Every fact name `classify` reads, split by provider (FactNamesRead): the rule set's, plus
+    /// what the classifier itself reads (the unknown finding's facts and summary,
+    /// `transport.error` for transience).
     public func factNamesReadByProvider() -> FactNamesRead {
         var read = ruleSet.factNamesReadByProvider()
         read.formUnion(Self.unknownEvidenceFacts)

@@ -529,11 +529,6 @@ public struct FactNamesRead: Sendable {
     /// Adds names whose values are read for every record (the classifier's and the report's own).
     public mutating func formUnion(_ names: some Sequence<String>) { common.values.formUnion(names) }
 
-    /// Every name, whatever the provider and however it is read.
-    public var all: Set<String> {
-        byProvider.values.reduce(common.values.union(common.presence)) { $0.union($1.values).union($1.presence) }
-    }
-
     /// Names read for every record, however read.
     public var readForEveryProvider: Set<String> { common.values.union(common.presence) }
 
@@ -552,7 +547,10 @@ public struct FactNamesRead: Sendable {
 }
 
 extension RuleSet {
-    /// `factNamesRead()` split by provider and by how each name is read (FactNamesRead). Decodes
+    /// Every fact name the set can read while classifying (the conditions of every rule, the
+    /// `{fact}` placeholders of summaries and remediation steps, the facts variants require), split
+    /// by provider and by how each name is read (FactNamesRead). Two fact sets that agree on the
+    /// names read for their providers get the same findings (`classify --batch` memo). Decodes
     /// every rule.
     public func factNamesReadByProvider() -> FactNamesRead {
         var common = FactNamesRead.Names()
@@ -581,30 +579,5 @@ extension RuleSet {
             for step in variant.steps { common.values.formUnion(RuleLoader.placeholders(in: step)) }
         }
         return FactNamesRead(common: common, byProvider: byProvider)
-    }
-
-    /// Every fact name the set can read while classifying: the conditions of every rule, the
-    /// `{fact}` placeholders of summaries and remediation steps, and the facts variants require.
-    /// Two fact sets that agree on these names get the same findings (`classify --batch` memo).
-    /// Decodes every rule.
-    public func factNamesRead() -> Set<String> {
-        var names = Set<String>()
-        func collect(_ when: When) {
-            for condition in when.all { names.insert(condition.fact) }
-            when.any.forEach(collect)
-            when.not.forEach(collect)
-        }
-        for rule in rules {
-            collect(rule.when)
-            names.formUnion(RuleLoader.placeholders(in: rule.summary))
-        }
-        for remediation in remediations.values {
-            for step in remediation.steps { names.formUnion(RuleLoader.placeholders(in: step)) }
-        }
-        for variant in variants.values.joined() {
-            names.formUnion(variant.requires)
-            for step in variant.steps { names.formUnion(RuleLoader.placeholders(in: step)) }
-        }
-        return names
     }
 }

@@ -97,7 +97,7 @@ final class BatchMemoTests: XCTestCase {
     /// What a rule only tests the presence of does not stop reuse: a Snowflake body's `requestId`
     /// is tested with `exists` by a LinkedIn rule alone. When that rule holds, it shows the value,
     /// and such a report is not reused (the premise test covers it).
-    func testAFactReadOnlyByAnotherProvidersRulesIsNotPartOfTheKey() throws {
+    func testAFactOnlyTestedForPresenceIsKeyedByPresence() throws {
         let snowflake = { (id: String, request: String) in
             #"{"id":"\#(id)","provider":"snowflake","status":200,"body":{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false,"requestId":"\#(request)"}}"#
         }
@@ -110,6 +110,27 @@ final class BatchMemoTests: XCTestCase {
         let read = engine.factNamesReadByProvider()
         XCTAssertTrue(read.names(forProviders: FactNamesRead.providers(of: Facts(["provider": .string("snowflake")]))).presenceOnly.contains("body.requestId"),
                       "a LinkedIn rule tests only that it exists")
+    }
+
+    /// What only another provider's rules read does not stop reuse: `body.id` is read by Facebook
+    /// rules alone (a Graph object's id), so two Google answers differing in it share a report,
+    /// while two Facebook answers differing in it do not.
+    func testAFactReadOnlyByAnotherProvidersRulesIsNotPartOfTheKey() throws {
+        let answer = { (id: String, provider: String, object: String) in
+            #"{"id":"\#(id)","provider":"\#(provider)","status":401,"body":{"id":"\#(object)","error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}}"#
+        }
+        let google = [answer("g1", "google", "obj-1"), answer("g2", "google", "obj-2")]
+        let reused = try run(google, memoize: true, jobs: 1)
+        XCTAssertEqual(reused.summary.reused, 1)
+        XCTAssertEqual(reused.lines, try run(google, memoize: false, jobs: 1).lines)
+        let facebook = [answer("f1", "facebook", "obj-1"), answer("f2", "facebook", "obj-2")]
+        XCTAssertEqual(try run(facebook, memoize: true, jobs: 1).summary.reused, 0, "Facebook rules read body.id")
+        let read = try Repo.engine().factNamesReadByProvider()
+        func names(_ provider: String) -> Set<String> {
+            read.names(forProviders: FactNamesRead.providers(of: Facts(["provider": .string(provider)]))).values
+        }
+        XCTAssertTrue(names("facebook").contains("body.id"))
+        XCTAssertFalse(names("google").contains("body.id"))
     }
 
     /// A record whose read facts differ (another status) is classified, not reused.
@@ -145,7 +166,6 @@ final class BatchMemoTests: XCTestCase {
         var engine = try Repo.engine()
         engine.generatedAt = Date(timeIntervalSince1970: 1_800_000_000)
         let byProvider = engine.factNamesReadByProvider()
-        XCTAssertEqual(byProvider.all, engine.factNamesRead(), "the split covers the same names")
         XCTAssertTrue(byProvider.readForEveryProvider.isSuperset(of: ["text", "message", "http.status", "provider", "body.error.code"]))
         let writer = JSONReportWriter()
         var checked = 0, cut = 0, changedPresenceOnly = 0, showing = 0
@@ -183,6 +203,6 @@ final class BatchMemoTests: XCTestCase {
         XCTAssertGreaterThan(cut, checked, "most records carry facts no rule reads (trace ids, padding, headers)")
         XCTAssertGreaterThan(changedPresenceOnly, 100, "the corpus exercises presence-only facts")
         XCTAssertLessThan(showing, checked / 10)
-        XCTAssertEqual(differing.count, 0, "facts outside factNamesRead() changed these reports:\n" + differing.prefix(10).joined(separator: "\n"))
+        XCTAssertEqual(differing.count, 0, "facts outside factNamesReadByProvider() changed these reports:\n" + differing.prefix(10).joined(separator: "\n"))
     }
 }
